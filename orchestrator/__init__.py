@@ -1,0 +1,1 @@
+"""mpa-testbed: emulated testbed orchestrator for MPA (RFC 6252)."""

@@ -1,0 +1,276 @@
+"""The network plan: what the network layer must create, derived purely from a Topology.
+
+Hosts (one network namespace each), switches (one per network, one per access point, one
+"air" switch that is the radio medium), veth links, addresses, routes and the per-AP
+controller settings. No Mininet here: the plan is data, testable without root.
+
+Layout of the layer-2 emulation (RFC 6252 C.5.3 testbeds):
+
+    MN wlan0 --- [air] --- radio port  [AP switch]  uplink --- [network switch] --- ARs ...
+                                       auth port
+                                          |
+                                     AP host (authenticator, RADIUS client; MAC = BSSID)
+
+The os-ken controller manages `air` and every AP switch; network switches are standalone
+learning switches.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+
+from .topology import ROUTING_KINDS, AccessPoint, LinkParams, MobileNode, Topology
+
+AP_RADIO_PORT, AP_UPLINK_PORT, AP_AUTH_PORT = 1, 2, 3
+
+
+@dataclass
+class Interface:
+    name: str
+    mac: str
+    address: IPv4Interface | None = None
+    network: str | None = None          # attached network, if any
+    peer: str | None = None             # peer node of a point-to-point link
+
+
+@dataclass
+class Route:
+    prefix: str                          # "default" or a CIDR
+    via: str
+    dev: str
+
+
+@dataclass
+class HostPlan:
+    name: str
+    kind: str
+    roles: list[str]
+    interfaces: list[Interface] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    forwarding: bool = False
+
+
+@dataclass
+class SwitchPlan:
+    name: str                            # model name: network, AP or 'air'
+    role: str                            # "network" | "access_point" | "air"
+    dpid: int
+    controlled: bool
+
+
+@dataclass(frozen=True)
+class End:
+    """One side of a veth pair: a host interface (by name) or a switch port (by number)."""
+    node: str
+    is_switch: bool
+    intf: str | None = None
+    port: int | None = None
+
+
+def H(node: str, intf: str) -> End:
+    return End(node, False, intf=intf)
+
+
+def S(switch: str, port: int) -> End:
+    return End(switch, True, port=port)
+
+
+@dataclass
+class LinkPlan:
+    """One veth pair, with the emulated properties of the YAML link it comes from."""
+    a: End
+    b: End
+    params: LinkParams = field(default_factory=LinkParams)
+    source: str = ""                     # YAML path of the link it comes from
+
+
+@dataclass
+class ApPlan:
+    name: str
+    bssid: str
+    dpid: int
+    air_port: int
+    security: str
+    association_latency: float
+    network: str
+
+
+@dataclass
+class StationPlan:
+    name: str
+    mac: str
+    air_port: int
+    identity: str
+    associate: str | None
+    link_down_detection: float
+
+
+@dataclass
+class NetworkPlan:
+    hosts: dict[str, HostPlan]
+    switches: dict[str, SwitchPlan]
+    links: list[LinkPlan]
+    aps: dict[str, ApPlan]
+    stations: dict[str, StationPlan]
+
+
+def mac_for(*parts: str) -> str:
+    """A stable locally administered unicast MAC for a named interface."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+def build_plan(t: Topology) -> NetworkPlan:
+    hosts: dict[str, HostPlan] = {}
+    for name, node in t.nodes.items():
+        hosts[name] = HostPlan(name, node.kind, sorted(t.roles(name)),
+                               forwarding=bool(ROUTING_KINDS & t.roles(name)))
+    switches: dict[str, SwitchPlan] = {"air": SwitchPlan("air", "air", 1, True)}
+    for i, net in enumerate(t.networks, start=1):
+        switches[net] = SwitchPlan(net, "network", 0x100 + i, False)
+    links: list[LinkPlan] = []
+    aps: dict[str, ApPlan] = {}
+    stations: dict[str, StationPlan] = {}
+    next_if = {name: 0 for name in hosts}
+    air_port = 0
+    net_port = {net: 0 for net in t.networks}
+
+    def new_if(node: str, explicit: str | None) -> str:
+        if explicit:
+            return explicit
+        while True:
+            name = f"eth{next_if[node]}"
+            next_if[node] += 1
+            if all(i.name != name for i in hosts[node].interfaces):
+                return name
+
+    for ap_index, (name, node) in enumerate(
+            ((n, x) for n, x in t.nodes.items() if isinstance(x, AccessPoint)), start=1):
+        air_port += 1
+        bssid = mac_for(t.name, name, "bssid")
+        dpid = 0x200 + ap_index
+        switches[name] = SwitchPlan(name, "access_point", dpid, True)
+        aps[name] = ApPlan(name, bssid, dpid, air_port, node.security,
+                           node.association_latency, t.ap_network(name) or "")
+        links.append(LinkPlan(S("air", air_port), S(name, AP_RADIO_PORT), source=f"nodes.{name}"))
+    for name, node in t.nodes.items():
+        if isinstance(node, MobileNode):
+            air_port += 1
+            mac = mac_for(t.name, name, "wlan0")
+            hosts[name].interfaces.append(Interface("wlan0", mac, node.address))
+            stations[name] = StationPlan(name, mac, air_port, t.identity(name), node.associate,
+                                         node.link_down_detection)
+            links.append(LinkPlan(H(name, "wlan0"), S("air", air_port), source=f"nodes.{name}"))
+
+    for i, link in enumerate(t.links):
+        ends = [t.link_endpoint(e) for e in link.endpoints]
+        params = LinkParams.model_construct(**{k: getattr(link, k) for k in LinkParams.model_fields})
+        (n1, if1), (n2, if2) = ends
+        if n1 in t.networks:
+            (n1, if1), (n2, if2) = (n2, if2), (n1, if1)
+        src = f"links[{i}]"
+        if n2 in t.networks:
+            net_port[n2] += 1
+            addr = _with_prefix(link.addresses.get(n1), t.networks[n2].subnet)
+            if n1 in aps:
+                # the AP host's interface hangs off the AP switch's auth port; the AP switch's
+                # uplink goes to the network
+                iface = Interface(new_if(n1, if1), aps[n1].bssid, addr, network=n2)
+                hosts[n1].interfaces.append(iface)
+                links.append(LinkPlan(H(n1, iface.name), S(n1, AP_AUTH_PORT), source=src))
+                links.append(LinkPlan(S(n1, AP_UPLINK_PORT), S(n2, net_port[n2]),
+                                      params=params, source=src))
+            else:
+                iface = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), addr, network=n2)
+                hosts[n1].interfaces.append(iface)
+                links.append(LinkPlan(H(n1, iface.name), S(n2, net_port[n2]),
+                                      params=params, source=src))
+        else:
+            i1 = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), link.addresses.get(n1), peer=n2)
+            i2 = Interface(new_if(n2, if2), mac_for(t.name, n2, str(i)), link.addresses.get(n2), peer=n1)
+            hosts[n1].interfaces.append(i1)
+            hosts[n2].interfaces.append(i2)
+            links.append(LinkPlan(H(n1, i1.name), H(n2, i2.name), params=params, source=src))
+    plan = NetworkPlan(hosts, switches, links, aps, stations)
+    _add_routes(t, plan)
+    return plan
+
+
+def _with_prefix(addr: IPv4Interface | None, subnet: IPv4Network) -> IPv4Interface | None:
+    if addr is None:
+        return None
+    if addr.network.prefixlen == 32:
+        return IPv4Interface(f"{addr.ip}/{subnet.prefixlen}")
+    return addr
+
+
+def _segments(plan: NetworkPlan) -> dict[str, list[tuple[str, Interface]]]:
+    """Subnet CIDR -> the (host, interface) pairs on it."""
+    seg: dict[str, list[tuple[str, Interface]]] = {}
+    for host in plan.hosts.values():
+        for iface in host.interfaces:
+            if iface.address is not None:
+                seg.setdefault(str(iface.address.network), []).append((host.name, iface))
+    return seg
+
+
+def _add_routes(t: Topology, plan: NetworkPlan) -> None:
+    """Static routes: routers know every subnet (shortest path), hosts use their gateway."""
+    seg = _segments(plan)
+    routers = [h for h in plan.hosts.values() if h.forwarding]
+    # router adjacency over shared subnets
+    adj: dict[str, list[tuple[str, str, str]]] = {r.name: [] for r in routers}
+    for cidr, members in seg.items():
+        rs = [(h, i) for h, i in members if plan.hosts[h].forwarding]
+        for h, i in rs:
+            for h2, i2 in rs:
+                if h2 != h:
+                    adj[h].append((h2, str(i2.address.ip), i.name))
+    for r in routers:
+        direct = {str(i.address.network) for i in r.interfaces if i.address is not None}
+        # BFS from r: first hop towards each router
+        first: dict[str, tuple[str, str]] = {}
+        queue = deque()
+        for nbr, via, dev in adj[r.name]:
+            if nbr not in first:
+                first[nbr] = (via, dev)
+                queue.append(nbr)
+        while queue:
+            cur = queue.popleft()
+            for nbr, _, _ in adj[cur]:
+                if nbr != r.name and nbr not in first:
+                    first[nbr] = first[cur]
+                    queue.append(nbr)
+        for cidr, members in seg.items():
+            if cidr in direct:
+                continue
+            owners = [h for h, _ in members if h in first]
+            if owners:
+                via, dev = first[min(owners, key=lambda h: list(first).index(h))]
+                r.routes.append(Route(cidr, via, dev))
+    for host in plan.hosts.values():
+        if host.forwarding:
+            continue
+        gw = _gateway_for(t, plan, host)
+        if gw:
+            host.routes.append(Route("default", *gw))
+
+
+def _gateway_for(t: Topology, plan: NetworkPlan, host: HostPlan) -> tuple[str, str] | None:
+    if host.name in plan.stations:
+        ap = plan.stations[host.name].associate
+        net = plan.aps[ap].network if ap else None
+        dev = "wlan0"
+    else:
+        net, dev = next(((i.network, i.name) for i in host.interfaces if i.network), (None, None))
+    if not net:
+        return None
+    gw = t.networks[net].gateway
+    if gw is None:
+        return None
+    for iface in plan.hosts[gw].interfaces:
+        if iface.network == net and iface.address is not None:
+            return str(iface.address.ip), dev
+    return None
