@@ -14,7 +14,7 @@ APT_PACKAGES=(
   freeradius eapoltest dnsmasq-base
   strongswan-charon strongswan-swanctl libcharon-extra-plugins
   libstrongswan-extra-plugins libstrongswan-standard-plugins
-  sip-tester openssh-server openssh-client
+  sip-tester openssh-server openssh-client iputils-ping
   python3-venv python3-dev build-essential graphviz
 )
 

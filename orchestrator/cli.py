@@ -1,0 +1,215 @@
+"""mpa-testbed: the command line. One function per verb, each calling one library function."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .model import ModelError, load_topology
+
+
+def _progress(msg: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_validate(args) -> int:
+    ok = True
+    for path in args.topology:
+        try:
+            topo = load_topology(path)
+        except ModelError as exc:
+            print(exc, file=sys.stderr)
+            ok = False
+            continue
+        print(f"{path}: ok ({len(topo.domains)} domains, {len(topo.networks)} networks, "
+              f"{len(topo.nodes)} nodes, {len(topo.links)} links)")
+    return 0 if ok else 1
+
+
+def cmd_schema(args) -> int:
+    from .model.topology import topology_json_schema
+    text = json.dumps(topology_json_schema(), indent=2)
+    if args.output:
+        with open(args.output, "w") as fh:
+            fh.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        sys.exit("mpa-testbed: this verb needs root (network namespaces, Open vSwitch)")
+
+
+def cmd_deploy(args) -> int:
+    _need_root()
+    from .network.build import deploy
+    t0 = time.monotonic()
+    journal = deploy(args.topology, name=args.name, results=args.results, progress=_progress,
+                     verify=not args.no_verify)
+    print(f"testbed '{journal.name}' is up in {time.monotonic() - t0:.1f}s; run directory "
+          f"{journal.run_dir}")
+    _print_emulation(journal.emulation)
+    return 0
+
+
+def _print_emulation(em: dict) -> None:
+    if not em or not em.get("links"):
+        return
+    print(f"link emulation ({em['mechanism']}):")
+    for r in em.get("verification", []):
+        print(f"  {'ok ' if r['ok'] else 'BAD'} {r['message']}")
+
+
+def cmd_destroy(args) -> int:
+    _need_root()
+    from .testbed import destroy
+    removed = destroy(args.name)
+    print(f"removed {len(removed)} objects")
+    return 0
+
+
+def cmd_clean(args) -> int:
+    _need_root()
+    from .testbed import clean
+    removed = clean(args.name)
+    for r in removed:
+        print(f"removed {r}")
+    print(f"clean: removed {len(removed)} objects")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .network.state import Journal, deployed
+    from .testbed import controller_status, processes, resolve
+    if args.all:
+        for name in deployed():
+            j = Journal.load(name)
+            print(f"{name}\t{j.status}\t{j.topology_file}\t{j.run_dir}")
+        return 0
+    j = resolve(args.name)
+    status = controller_status(j)
+    procs = processes(j)
+    if args.json:
+        print(json.dumps({"journal": j.__dict__, "controller": status, "processes": procs},
+                         indent=1, default=str))
+        return 0
+    print(f"testbed {j.name} ({j.status}), topology {j.topology_file}\nrun directory {j.run_dir}")
+    assoc = status.get("associations", {})
+    auth = set(status.get("authorized", []))
+    print(f"{'node':<8} {'kind':<20} {'interfaces':<44} associated")
+    for node, info in j.nodes.items():
+        ifs = ", ".join(f"{i['name']}={i['address'] or '-'}" for i in info["interfaces"])
+        a = assoc.get(node, "")
+        if a:
+            a += " (authorized)" if node in auth else " (port unauthorized)"
+        print(f"{node:<8} {'+'.join(info['roles']):<20} {ifs:<44} {a}")
+    print("processes:")
+    for p in procs:
+        print(f"  {p['node']:<8} {p['pid']:>7} {p['cmd'][:90]}")
+    _print_emulation(j.emulation)
+    return 0
+
+
+def cmd_exec(args) -> int:
+    _need_root()
+    from .testbed import exec_argv, resolve
+    argv = exec_argv(resolve(args.name), args.node, args.command)
+    os.execvp(argv[0], argv)
+
+
+def cmd_graph(args) -> int:
+    from .graph import render
+    out = render(load_topology(args.topology), args.output)
+    print(out)
+    return 0
+
+
+def cmd_handoff(args) -> int:
+    """Ask the MN's radio to (re)associate with an AP (a real management frame)."""
+    _need_root()
+    from .network.build import station_request
+    from .testbed import resolve
+    j = resolve(args.name)
+    bssid = json.loads(open(j.controller["config"]).read())
+    ap = next((a for a in bssid["aps"] if a["name"] == args.ap), None)
+    if ap is None:
+        sys.exit(f"unknown access point '{args.ap}'")
+    result = station_request(j, args.mn, "associate", ap["bssid"])
+    print(json.dumps(result))
+    return 0 if result.get("status") == "ok" else 1
+
+
+def cmd_port(args) -> int:
+    """Authorize / unauthorize a station at an AP, as its authenticator would."""
+    _need_root()
+    from .network.build import station_request
+    from .testbed import resolve
+    j = resolve(args.name)
+    mac = next(i["mac"] for i in j.nodes[args.sta]["interfaces"] if i["name"] == "wlan0")
+    result = station_request(j, args.ap, "authorize" if args.op == "authorize" else "deauthorize", mac)
+    print(json.dumps(result))
+    return 0 if result.get("status") == "ok" else 1
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="mpa-testbed", description=__doc__)
+    sub = p.add_subparsers(dest="verb", required=True)
+    s = sub.add_parser("validate", help="validate topology files")
+    s.add_argument("topology", nargs="+")
+    s.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("schema", help="print the JSON Schema of topology files")
+    s.add_argument("-o", "--output")
+    s.set_defaults(fn=cmd_schema)
+    s = sub.add_parser("deploy", help="build a topology and leave it running")
+    s.add_argument("topology")
+    s.add_argument("--name")
+    s.add_argument("--results", default="results")
+    s.add_argument("--no-verify", action="store_true", help="skip the RTT check of delayed links")
+    s.set_defaults(fn=cmd_deploy)
+    for verb, fn, helptext in (("destroy", cmd_destroy, "tear down a deployed testbed"),
+                               ("clean", cmd_clean, "remove what testbeds left (all, or one)")):
+        s = sub.add_parser(verb, help=helptext)
+        s.add_argument("name", nargs="?")
+        s.set_defaults(fn=fn)
+    s = sub.add_parser("inspect", help="nodes, addresses, associations, processes")
+    s.add_argument("name", nargs="?")
+    s.add_argument("--all", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_inspect)
+    s = sub.add_parser("exec", help="run a command inside a node")
+    s.add_argument("node")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.add_argument("--name")
+    s.set_defaults(fn=cmd_exec)
+    s = sub.add_parser("graph", help="draw a topology (PNG or SVG)")
+    s.add_argument("topology")
+    s.add_argument("-o", "--output", default=None)
+    s.set_defaults(fn=cmd_graph)
+    s = sub.add_parser("handoff", help="MN requests (re)association with an AP")
+    s.add_argument("mn")
+    s.add_argument("ap")
+    s.add_argument("--name")
+    s.set_defaults(fn=cmd_handoff)
+    s = sub.add_parser("port", help="authorize/unauthorize a station's 802.1X port at an AP")
+    s.add_argument("op", choices=["authorize", "unauthorize"])
+    s.add_argument("ap")
+    s.add_argument("sta")
+    s.add_argument("--name")
+    s.set_defaults(fn=cmd_port)
+    args = p.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except (LookupError, RuntimeError) as exc:
+        print(f"mpa-testbed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""os-ken app: emulated 802.11 association/handoff and 802.1X controlled ports.
+
+Configuration comes from the JSON file named by $MPA_CONTROLLER_CONFIG (written by the
+network layer). Management frames (see protocols.mgmt) arrive as packet-ins; decisions are
+made by `policy`; this class only turns them into OpenFlow 1.3 messages and events.
+
+Association (RFC 6252 C.5.3 "Tassoc"): on an association request the station's old flows
+are removed at once (the radio leaves the old AP), the new flows are installed and
+confirmed with a barrier, and the response is sent when `association_latency` (YAML) has
+passed since the request arrived. Link loss (`detach` on the API) removes the flows at once
+and tells the station after its `link_down_detection` delay.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib import hub
+from os_ken.ofproto import ofproto_v1_3
+
+from ..events import EventLog
+from ..protocols import mgmt
+from . import policy
+from .api import serve_api
+
+
+class RadioController(app_manager.OSKenApp):
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        with open(os.environ["MPA_CONTROLLER_CONFIG"]) as fh:
+            conf = json.load(fh)
+        self.radio = policy.Radio(
+            aps={a["name"]: policy.ApConf(a["name"], a["index"], a["bssid"], a["air_port"],
+                                          a["security"], a["association_latency"])
+                 for a in conf["aps"]},
+            stations={s["mac"]: policy.StaConf(s["name"], s["index"], s["mac"], s["air_port"],
+                                               s["link_down_detection"])
+                      for s in conf["stations"]})
+        self.dpid_name = {int(d): n for d, n in conf["dpids"].items()}
+        self.datapaths: dict[str, object] = {}
+        self.lock = threading.RLock()
+        self.barriers: dict[int, threading.Event] = {}
+        self.log = EventLog(conf["events_file"], "controller", "controller")
+        self.api_thread = hub.spawn(serve_api, conf["api_socket"], self)
+
+    # ---- OpenFlow plumbing ---------------------------------------------------------------
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def switch_features(self, ev):
+        dp = ev.msg.datapath
+        name = self.dpid_name.get(dp.id)
+        if name is None:
+            self.logger.warning("ignoring unknown datapath %016x", dp.id)
+            return
+        with self.lock:
+            self.datapaths[name] = dp
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            dp.send_msg(parser.OFPFlowMod(dp, command=ofp.OFPFC_DELETE, table_id=ofp.OFPTT_ALL,
+                                          out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+            flows = policy.air_static() if name == "air" else policy.ap_static(self.radio.aps[name])
+            flows += [f for f in self._state_flows() if f.switch == name]
+            self._install(flows)
+        self.log.emit("switch_connected", switch=name, dpid=dp.id)
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def barrier_reply(self, ev):
+        waiter = self.barriers.pop(ev.msg.xid, None)
+        if waiter:
+            waiter.set()
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def packet_in(self, ev):
+        t_in = time.perf_counter_ns()
+        msg = ev.msg
+        name = self.dpid_name.get(msg.datapath.id)
+        try:
+            _dst, src, frame = mgmt.decode(bytes(msg.data))
+        except mgmt.MgmtError as exc:
+            self.log.emit("mgmt_rejected", switch=name, reason=str(exc))
+            return
+        in_port = msg.match["in_port"]
+        if name == "air":
+            hub.spawn(self._station_request, src, in_port, frame, t_in)
+        elif name in self.radio.aps and in_port == policy.AUTH:
+            hub.spawn(self._authenticator_request, self.radio.aps[name], frame)
+
+    def _match(self, parser, match: tuple):
+        return parser.OFPMatch(**dict(match))
+
+    def _install(self, flows, command="add") -> None:
+        for f in flows:
+            dp = self.datapaths.get(f.switch)
+            if dp is None:
+                continue            # installed from state when the switch connects
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            outs = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER if p == policy.CONTROLLER else p,
+                                           ofp.OFPCML_NO_BUFFER) for p in f.outputs]
+            inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, outs)]
+            dp.send_msg(parser.OFPFlowMod(dp, cookie=f.cookie, priority=f.priority,
+                                          match=self._match(parser, f.match), instructions=inst))
+
+    def _delete_cookie(self, cookie: int, switches) -> None:
+        for name in switches:
+            dp = self.datapaths.get(name)
+            if dp is None:
+                continue
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            dp.send_msg(parser.OFPFlowMod(dp, cookie=cookie, cookie_mask=(1 << 64) - 1,
+                                          table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
+                                          out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+
+    def _barrier(self, switches, timeout=2.0) -> None:
+        waits = []
+        for name in switches:
+            dp = self.datapaths.get(name)
+            if dp is None:
+                continue
+            req = dp.ofproto_parser.OFPBarrierRequest(dp)
+            dp.set_xid(req)
+            ev = threading.Event()
+            self.barriers[req.xid] = ev
+            dp.send_msg(req)
+            waits.append(ev)
+        for ev in waits:
+            ev.wait(timeout)
+
+    def _packet_out(self, switch: str, port: int, data: bytes) -> None:
+        dp = self.datapaths[switch]
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
+                                        actions=[parser.OFPActionOutput(port)], data=data))
+
+    # ---- state -> flows ------------------------------------------------------------------
+    def _state_flows(self):
+        r = self.radio
+        out = []
+        for mac, apname in r.associated.items():
+            sta, ap = r.stations[mac], r.aps[apname]
+            out += policy.association_flows(r, sta, ap)
+            if mac in r.authorized:
+                out += policy.authorized_flows(sta, ap)
+        for ap in r.aps.values():
+            out += policy.multicast_flows(r, ap)
+        return out
+
+    def _leave(self, sta: policy.StaConf, reason: str) -> str | None:
+        """Remove a station from its AP (flows first). Returns the AP it left."""
+        old = self.radio.associated.pop(sta.mac, None)
+        if old is None:
+            return None
+        self.radio.authorized.discard(sta.mac)
+        self._delete_cookie(policy.COOKIE_ASSOC | sta.index, ["air", old])
+        self._delete_cookie(policy.COOKIE_AUTH | sta.index, [old])
+        self._delete_cookie(policy.COOKIE_MCAST | self.radio.aps[old].index, ["air", old])
+        self._install(policy.multicast_flows(self.radio, self.radio.aps[old]))
+        self.log.emit("disassociated", phase="switching", sta=sta.name, ap=old, reason=reason)
+        return old
+
+    # ---- requests ------------------------------------------------------------------------
+    def _station_request(self, src: str, in_port: int, frame: mgmt.Mgmt, t_in: int) -> None:
+        sta = self.radio.stations.get(src)
+        if sta is None or sta.air_port != in_port:
+            self.log.emit("mgmt_rejected", sta=src, reason="unknown station or wrong port")
+            return
+        if frame.type == "assoc_request":
+            # The radio's latency counts from when the station sent its request (CLOCK_MONOTONIC
+            # is shared by all namespaces), so that our own packet-in path is absorbed in it.
+            t_sent = frame.attrs.get("t_sent_ns")
+            t_ref = t_sent if isinstance(t_sent, int) and 0 <= t_in - t_sent < 10**9 else t_in
+            self.associate(sta, frame.bssid, frame.seq, t_ref, t_in)
+        elif frame.type == "disassoc_request":
+            with self.lock:
+                old = self._leave(sta, "station_request")
+            self._reply_station(sta, mgmt.Mgmt("disassociated", sta.mac, frame.bssid, frame.seq,
+                                               "ok" if old else "not_associated"))
+
+    def associate(self, sta: policy.StaConf, bssid: str, seq: int, t_ref: int, t_in: int) -> None:
+        """Associate `sta` with the AP `bssid`; answer `association_latency` after `t_ref`."""
+        ap = self.radio.ap_by_bssid(bssid)
+        self.log.emit("assoc_request", phase="switching", mono_ns=t_in, sta=sta.name,
+                      ap=ap.name if ap else None, bssid=bssid, sent_mono_ns=t_ref)
+        if ap is None:
+            self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "unknown_bssid"))
+            return
+        with self.lock:
+            old = self._leave(sta, "reassociation")
+            self.radio.associated[sta.mac] = ap.name
+            if policy.port_open_at_association(ap):
+                self.radio.authorized.add(sta.mac)
+            flows = policy.association_flows(self.radio, sta, ap)
+            if sta.mac in self.radio.authorized:
+                flows += policy.authorized_flows(sta, ap)
+            self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
+            flows += policy.multicast_flows(self.radio, ap)
+            self._install(flows)
+        self._barrier(["air", ap.name])
+        remaining = ap.association_latency - (time.perf_counter_ns() - t_ref) / 1e9
+        if remaining > 0:
+            time.sleep(remaining)
+        self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "ok",
+                                           {"previous": old}))
+        self.log.emit("associated", phase="switching", sta=sta.name, ap=ap.name, previous=old,
+                      association_latency_s=ap.association_latency,
+                      request_mono_ns=t_ref, authorized=sta.mac in self.radio.authorized)
+
+    def _reply_station(self, sta: policy.StaConf, frame: mgmt.Mgmt) -> None:
+        bssid = frame.bssid if frame.bssid else mgmt.BROADCAST
+        self._packet_out("air", sta.air_port, mgmt.encode(sta.mac, bssid, frame))
+
+    def _authenticator_request(self, ap: policy.ApConf, frame: mgmt.Mgmt) -> None:
+        sta = self.radio.stations.get(frame.sta)
+        status = "ok"
+        with self.lock:
+            if sta is None or self.radio.associated.get(sta.mac) != ap.name:
+                status = "not_associated"
+            elif frame.type == "authorize":
+                self.radio.authorized.add(sta.mac)
+                self._install(policy.authorized_flows(sta, ap))
+                self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
+                self._install(policy.multicast_flows(self.radio, ap))
+            elif frame.type == "deauthorize":
+                self.radio.authorized.discard(sta.mac)
+                self._delete_cookie(policy.COOKIE_AUTH | sta.index, [ap.name])
+                self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
+                self._install(policy.multicast_flows(self.radio, ap))
+            else:
+                status = "bad_request"
+        if status == "ok":
+            self._barrier([ap.name, "air"])
+            self.log.emit("port_authorized" if frame.type == "authorize" else "port_unauthorized",
+                          phase="switching", sta=sta.name, ap=ap.name)
+        else:
+            self.log.emit("port_request_rejected", ap=ap.name, sta=frame.sta, reason=status)
+        reply = mgmt.Mgmt("port_status", frame.sta, ap.bssid, frame.seq, status,
+                          {"authorized": status == "ok" and frame.type == "authorize"})
+        self._packet_out(ap.name, policy.AUTH, mgmt.encode(ap.bssid, ap.bssid, reply))
+
+    # ---- API (runner, inspect) -----------------------------------------------------------
+    def status(self) -> dict:
+        with self.lock:
+            return {"switches": sorted(self.datapaths),
+                    "associations": {self.radio.stations[m].name: a
+                                     for m, a in self.radio.associated.items()},
+                    "authorized": sorted(self.radio.stations[m].name for m in self.radio.authorized)}
+
+    def detach(self, sta_name: str) -> dict:
+        """The station moves out of range of its AP: link lost now, noticed later."""
+        sta = next((s for s in self.radio.stations.values() if s.name == sta_name), None)
+        if sta is None:
+            return {"error": f"unknown station {sta_name}"}
+        with self.lock:
+            old = self._leave(sta, "link_lost")
+        if old is None:
+            return {"error": f"{sta_name} is not associated"}
+        time.sleep(sta.link_down_detection)
+        self._reply_station(sta, mgmt.Mgmt("disassociated", sta.mac, self.radio.aps[old].bssid,
+                                           0, "link_lost"))
+        self.log.emit("link_down_notified", phase="switching", sta=sta.name, ap=old,
+                      link_down_detection_s=sta.link_down_detection)
+        return {"ok": True, "ap": old}

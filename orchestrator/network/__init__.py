@@ -1,0 +1,1 @@
+"""Emulated network elements of the testbed (links, impairment, namespaces)."""

@@ -1,0 +1,243 @@
+"""Build a testbed from its plan with Mininet, and leave it running.
+
+This module (with the rest of `network/`) is the only place that imports Mininet. Mininet's
+Host, OVSSwitch and Link make the namespaces, userspace-datapath switches and veth pairs;
+each host namespace is then pinned under /run/netns (`ip netns attach`) so the testbed
+outlives this process, like a containerlab deploy. Everything is journaled first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from ..model import Topology, load_topology
+from ..model.plan import NetworkPlan, build_plan, mac_for
+from . import impairments
+from .cleanup import teardown
+from .nsexec import run_in
+from .state import Journal, deployed, new_prefix
+
+Progress = Callable[[str], None]
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+class _ControllerRef:
+    """What Mininet's OVSSwitch.start needs to know of a remote controller."""
+    protocol = "tcp"
+
+    def __init__(self, port: int):
+        self.name, self.port = "c0", port
+
+    def IP(self) -> str:
+        return "127.0.0.1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bridge_names(prefix: str, plan: NetworkPlan) -> dict[str, str]:
+    """Root-namespace bridge names: prefix + a short form of the model name (<= 10 chars,
+    so that '<bridge>-p<port>' fits in IFNAMSIZ)."""
+    out, used = {}, set()
+    for i, name in enumerate(plan.switches):
+        short = name.replace("-", "")[:6]
+        cand = prefix + short
+        if cand in used:
+            cand = f"{prefix}s{i}"
+        used.add(cand)
+        out[name] = cand
+    return out
+
+
+def deploy(topology_file: str, name: str | None = None, results: str = "results",
+           progress: Progress = lambda s: None, verify: bool = True) -> Journal:
+    topo = load_topology(topology_file)
+    plan = build_plan(topo)
+    name = name or topo.name
+    if name in deployed():
+        raise DeployError(f"testbed '{name}' is already deployed; run "
+                          f"'mpa-testbed destroy {name}' first")
+    run_dir = Path(results, "runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (run_dir / "events").mkdir(parents=True, exist_ok=True)
+    journal = Journal(name=name, prefix=new_prefix(), topology_file=str(Path(topology_file).resolve()),
+                      run_dir=str(run_dir), created_at=time.time())
+    journal.save()
+    try:
+        _build(topo, plan, journal, progress, verify)
+    except BaseException:
+        progress("deploy failed: removing what was created")
+        teardown(journal)
+        raise
+    journal.status = "up"
+    journal.save()
+    return journal
+
+
+def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
+           verify: bool) -> None:
+    from mininet.link import Link
+    from mininet.node import Host, OVSSwitch
+
+    run_dir = Path(journal.run_dir)
+    bridges = bridge_names(journal.prefix, plan)
+    # -- controller ----------------------------------------------------------------------
+    port = _free_port()
+    conf = _controller_config(plan, bridges, journal, run_dir)
+    conf_path = journal.dir / "controller.json"
+    conf_path.write_text(json.dumps(conf, indent=1))
+    progress(f"starting os-ken controller on 127.0.0.1:{port}")
+    log = open(run_dir / "logs" / "controller.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator.controller.run", str(port)],
+                            env={**os.environ, "MPA_CONTROLLER_CONFIG": str(conf_path)},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    journal.started(proc.pid, "os-ken controller")
+    journal.controller = {"port": port, "pid": proc.pid, "config": str(conf_path),
+                          "api_socket": journal.api_socket}
+    # -- hosts -----------------------------------------------------------------------------
+    mn_nodes = []
+    hosts = {}
+    progress(f"creating {len(plan.hosts)} hosts")
+    for hname, hp in plan.hosts.items():
+        host = Host(hname)
+        mn_nodes.append(host)
+        journal.started(host.pid, "mininet host shell", hname)
+        ns = f"mpa-{journal.prefix}-{hname}"
+        journal.will_create_netns(ns)
+        subprocess.run(["ip", "netns", "attach", ns, str(host.pid)], check=True)
+        hosts[hname] = host
+        journal.nodes[hname] = {"netns": ns, "kind": hp.kind, "roles": hp.roles,
+                                "interfaces": [], "routes": [asdict(r) for r in hp.routes]}
+    # -- switches --------------------------------------------------------------------------
+    switches = {}
+    progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")
+    for sname, sp in plan.switches.items():
+        br = bridges[sname]
+        journal.will_create_bridge(br)
+        sw = OVSSwitch(br, dpid=f"{sp.dpid:016x}", datapath="user", protocols="OpenFlow13",
+                       failMode="secure" if sp.controlled else "standalone", inNamespace=False)
+        mn_nodes.append(sw)
+        journal.started(sw.pid, "mininet switch shell", sname)
+        switches[sname] = sw
+        journal.switches[sname] = {"bridge": br, "dpid": sp.dpid, "role": sp.role,
+                                   "controlled": sp.controlled}
+    # -- links -----------------------------------------------------------------------------
+    progress(f"creating {len(plan.links)} links")
+    for lp in plan.links:
+        ends = []
+        for end in (lp.a, lp.b):
+            if end.is_switch:
+                ifname = f"{bridges[end.node]}-p{end.port}"
+                journal.will_create_link(ifname)
+                ends.append((switches[end.node], ifname, end.port, mac_for(journal.prefix, ifname)))
+            else:
+                mac = next(i.mac for i in plan.hosts[end.node].interfaces if i.name == end.intf)
+                ends.append((hosts[end.node], end.intf, None, mac))
+        (n1, i1, p1, m1), (n2, i2, p2, m2) = ends
+        Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
+    # -- configure hosts -------------------------------------------------------------------
+    progress("configuring addresses and routes")
+    for hname, hp in plan.hosts.items():
+        ns = journal.nodes[hname]["netns"]
+        cmds = [["ip", "link", "set", "lo", "up"],
+                ["sysctl", "-qw", f"net.ipv4.ip_forward={1 if hp.forwarding else 0}"],
+                ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]]
+        for iface in hp.interfaces:
+            cmds.append(["ethtool", "-K", iface.name, "tx", "off"])
+            if iface.address is not None:
+                cmds.append(["ip", "addr", "add", str(iface.address), "dev", iface.name])
+            cmds.append(["ip", "link", "set", iface.name, "up"])
+            journal.nodes[hname]["interfaces"].append(
+                {"name": iface.name, "mac": iface.mac,
+                 "address": str(iface.address) if iface.address else None,
+                 "network": iface.network, "peer": iface.peer})
+        for r in hp.routes:
+            cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
+        script = "\n".join(" ".join(c) for c in cmds)
+        run_in(ns, ["sh", "-ec", script])
+    journal.save()
+    # -- start switches ----------------------------------------------------------------------
+    progress("starting switches and waiting for the controller")
+    ctl = _ControllerRef(port)
+    for sname, sw in switches.items():
+        sw.start([ctl] if plan.switches[sname].controlled else [])
+    _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
+    # -- link impairments ----------------------------------------------------------------------
+    journal.emulation = impairments.apply(plan, journal, progress)
+    journal.save()
+    if verify:
+        report = impairments.verify(plan, journal, progress)
+        journal.emulation["verification"] = report
+        journal.save()
+        bad = [r for r in report if not r["ok"]]
+        if bad:
+            raise DeployError("link emulation is off:\n" + "\n".join(r["message"] for r in bad))
+    # -- initial associations ----------------------------------------------------------------------
+    for sta in plan.stations.values():
+        if sta.associate:
+            progress(f"associating {sta.name} with {sta.associate}")
+            result = station_request(journal, sta.name, "associate", plan.aps[sta.associate].bssid)
+            if result.get("status") != "ok":
+                raise DeployError(f"initial association {sta.name} -> {sta.associate} failed: {result}")
+    # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
+    for node in mn_nodes:
+        node.terminate()
+
+
+def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:
+    return {
+        "events_file": str(run_dir / "events" / "controller.jsonl"),
+        "api_socket": journal.api_socket,
+        "dpids": {str(sp.dpid): name for name, sp in plan.switches.items() if sp.controlled},
+        "aps": [{"name": a.name, "index": i, "bssid": a.bssid, "air_port": a.air_port,
+                 "security": a.security, "association_latency": a.association_latency}
+                for i, a in enumerate(plan.aps.values(), start=1)],
+        "stations": [{"name": s.name, "index": i, "mac": s.mac, "air_port": s.air_port,
+                      "link_down_detection": s.link_down_detection}
+                     for i, s in enumerate(plan.stations.values(), start=1)],
+    }
+
+
+def _wait_connected(journal: Journal, names: list[str], timeout: float = 30.0) -> None:
+    from ..controller.api import call
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = call(journal.api_socket, {"op": "status"}, timeout=2)
+            if set(names) <= set(last.get("switches", [])):
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise DeployError(f"switches did not connect to the controller within {timeout:.0f}s: "
+                      f"expected {sorted(names)}, connected {last and last.get('switches')}; "
+                      f"see {journal.run_dir}/logs/controller.log")
+
+
+def station_request(journal: Journal, node: str, op: str, arg: str, timeout: float = 10) -> dict:
+    """Run the layer-2 management client inside `node` (station or authenticator)."""
+    info = journal.nodes[node]
+    iface = "wlan0" if info["kind"] == "mobile_node" else info["interfaces"][0]["name"]
+    events = Path(journal.run_dir, "events", f"{node}.jsonl")
+    r = run_in(info["netns"], [sys.executable, "-m", "orchestrator.agents.l2", "--iface", iface,
+                               "--events", str(events), "--node", node, op, arg],
+               timeout=timeout, check=False, cwd=Path(__file__).resolve().parents[2])
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"status": "error", "stderr": r.stderr.strip()}

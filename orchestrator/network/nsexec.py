@@ -1,0 +1,35 @@
+"""Running commands inside the testbed's network namespaces (named, under /run/netns)."""
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+
+
+def netns_argv(netns: str, argv: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+def run_in(netns: str, argv: list[str], timeout: float = 60, check: bool = True,
+           **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(netns_argv(netns, argv), capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"in {netns}: {' '.join(argv)} failed ({r.returncode}): "
+                           f"{(r.stderr or r.stdout).strip()}")
+    return r
+
+
+_TIME = re.compile(r"time=([\d.]+) ms")
+
+
+def ping_rtts(netns: str, address: str, count: int = 5, interval: float = 0.2,
+              timeout: float = 2.0) -> list[float]:
+    """RTTs in ms of the replies that came back (ICMP echo, iputils ping)."""
+    r = run_in(netns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(timeout),
+                       address], timeout=count * (interval + timeout) + 5, check=False)
+    return [float(x) for x in _TIME.findall(r.stdout)]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
