@@ -29,6 +29,11 @@ def _names(t: Topology) -> Iterator[Check]:
         yield ("domains", name), f"name '{name}' is used by a domain and a node or network", True
 
 
+def article(kind: str) -> str:
+    """'an access_router', 'a router'."""
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def _ref(t: Topology, path: tuple, name: str | None, what: str, pool) -> Iterator[Check]:
     if name is not None and name not in pool:
         yield path, f"unknown {what} '{name}'{suggest(name, pool)}", False
@@ -40,7 +45,7 @@ def _domains(t: Topology) -> Iterator[Check]:
         if dom.aaa_server not in t.nodes:
             yield from _ref(t, path, dom.aaa_server, "node", t.nodes)
         elif "aaa_server" not in t.roles(dom.aaa_server):
-            yield path, f"node '{dom.aaa_server}' is a {t.nodes[dom.aaa_server].kind}, not an aaa_server", False
+            yield path, f"node '{dom.aaa_server}' is {article(t.nodes[dom.aaa_server].kind)}, not an aaa_server", False
         elif t.nodes[dom.aaa_server].domain != dname:
             yield path, f"AAA server '{dom.aaa_server}' belongs to domain " \
                         f"'{t.nodes[dom.aaa_server].domain}', not '{dname}'", False
@@ -70,7 +75,7 @@ def _networks(t: Topology) -> Iterator[Check]:
         if net.gateway not in t.nodes:
             yield from _ref(t, path, net.gateway, "node", t.nodes)
         elif not ROUTING_KINDS & t.roles(net.gateway):
-            yield path, f"gateway '{net.gateway}' is a {t.nodes[net.gateway].kind}; " \
+            yield path, f"gateway '{net.gateway}' is {article(t.nodes[net.gateway].kind)}; " \
                         "expected a router or access_router", False
         elif name not in _attached_networks(t, net.gateway):
             yield path, f"gateway '{net.gateway}' has no link to network '{name}'", False
@@ -123,8 +128,8 @@ def _links(t: Topology) -> Iterator[Check]:
             yield ("links", i, "endpoints"), "a link must have a node at one end at least " \
                                              f"('{names[0]}' and '{names[1]}' are networks)", False
             continue
-        nodes = [n for n in names if n in t.nodes]
         nets = [n for n in names if n in t.networks]
+        nodes = [n for n in names if n not in t.networks]
         for key in link.addresses:
             if key not in nodes:
                 yield ("links", i, "addresses", key), f"'{key}' is not a node endpoint of " \
@@ -188,7 +193,7 @@ def _mobile_nodes(t: Topology) -> Iterator[Check]:
             yield from _ref(t, path, node.associate, "access point", t.nodes_of("access_point"))
             continue
         if not isinstance(t.nodes[node.associate], AccessPoint):
-            yield path, f"'{node.associate}' is a {t.nodes[node.associate].kind}, not an " \
+            yield path, f"'{node.associate}' is {article(t.nodes[node.associate].kind)}, not an " \
                         "access_point", False
             continue
         net = t.ap_network(node.associate)
@@ -215,5 +220,5 @@ def _access_points(t: Topology) -> Iterator[Check]:
 def _unattached(t: Topology) -> Iterator[Check]:
     linked = {t.link_endpoint(e)[0] for link in t.links for e in link.endpoints}
     for name, node in t.nodes.items():
-        if not isinstance(node, MobileNode) and name not in linked:
+        if not isinstance(node, (MobileNode, AccessPoint)) and name not in linked:
             yield ("nodes", name), f"node '{name}' has no link", True

@@ -149,7 +149,7 @@ def _source_path(loc: tuple, origin: dict) -> tuple:
 
 def _allowed(loc: tuple) -> list[str]:
     """Keys allowed at the mapping that holds `loc` (for suggestions)."""
-    if len(loc) == 1:
+    if len(loc) == 0:
         return TOP_LEVEL
     if loc[0] == "nodes" and len(loc) >= 3 and loc[2] in NODE_KINDS:
         return list(NODE_KINDS[loc[2]].model_fields)

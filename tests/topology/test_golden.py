@@ -1,0 +1,61 @@
+"""Golden tests: shipped topologies validate; each invalid file gives its exact message.
+
+errors/<case>.yaml is made by make_cases.py from valid/minimal.yaml; errors/<case>.expected
+holds the message. To re-bless after a deliberate message change:
+    UPDATE_GOLDEN=1 pytest tests/topology/test_golden.py   (then review the diff)
+"""
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from orchestrator.model import TopologyError, load_topology, load_topology_text
+from orchestrator.model.topology import topology_json_schema
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+SHIPPED = sorted((REPO / "topologies").glob("*.yaml"))
+CASES = sorted((HERE / "errors").glob("*.yaml"))
+
+
+def test_there_are_enough_error_cases():
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("path", SHIPPED + [HERE / "valid" / "minimal.yaml"], ids=lambda p: p.name)
+def test_valid_topologies_load(path):
+    topo = load_topology(path)
+    assert topo.nodes and topo.domains
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_topologies_cite_the_rfc(path):
+    head = path.read_text().splitlines()[0]
+    assert head.startswith("# RFC 6252"), head
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_topologies_match_the_json_schema(path):
+    jsonschema.validate(yaml.safe_load(path.read_text()), topology_json_schema())
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_error_message(path):
+    with pytest.raises(TopologyError) as exc:
+        load_topology_text(path.read_text(), path.name)
+    got = str(exc.value) + "\n"
+    expected = path.with_suffix(".expected")
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected.write_text(got)
+    assert got == expected.read_text()
+
+
+def test_error_cases_are_generated_from_the_base():
+    """errors/ is exactly what make_cases.py writes (no hand edits drift)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_cases", HERE / "make_cases.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.CASES) == {p.stem for p in CASES}
