@@ -1,0 +1,1 @@
+"""Material pushed into the testbed's hosts: per-testbed PKI, node images, transports."""
