@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _NUM = r"(?P<num>-?\d+(?:\.\d*)?|-?\.\d+)"
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "µs": 1e6, "ms": 1e3}     # divide: 9/1e3 == 0.009 exactly
 _BANDWIDTH_UNITS = {
     "kbit": 1e-3, "kbps": 1e-3, "mbit": 1.0, "mbps": 1.0, "gbit": 1e3, "gbps": 1e3,
 }
@@ -30,7 +31,9 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"malformed duration {value!r}: expected a number and one of the units "
             f"{', '.join(u for u in _DURATION_UNITS if u != 'µs')}, like '15ms'")
-    seconds = float(m["num"]) * _DURATION_UNITS[m["unit"].lower()]
+    unit = m["unit"].lower()
+    seconds = (float(m["num"]) / _PER_SECOND[unit] if unit in _PER_SECOND
+               else float(m["num"]) * _DURATION_UNITS[unit])
     if seconds < 0:
         raise ValueError(f"duration {value!r} is negative: it must be 0 or more")
     return seconds
