@@ -24,7 +24,7 @@ def cmd_validate(args) -> int:
             ok = False
             continue
         print(f"{path}: ok ({len(topo.domains)} domains, {len(topo.networks)} networks, "
-              f"{len(topo.nodes)} nodes, {len(topo.links)} links)")
+              f"{len(topo.nodes)} nodes, {len(topo.links)} links)".replace("1 domains", "1 domain"))
     return 0 if ok else 1
 
 
@@ -155,6 +155,16 @@ def cmd_port(args) -> int:
     return 0 if result.get("status") == "ok" else 1
 
 
+def cmd_smoke(args) -> int:
+    _need_root()
+    from .smoke import smoke
+    out = smoke(args.topology, results=args.results, progress=_progress)
+    print(open(f"{args.results}/smoke/{__import__('pathlib').Path(args.topology).stem}.md").read())
+    bad = [s for s in out["stations"].values()
+           if s["ping_before_authorization"]["received"] or len(s["ping_after_authorization_ms"]) < 3]
+    return 1 if bad else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="mpa-testbed", description=__doc__)
     sub = p.add_subparsers(dest="verb", required=True)
@@ -200,6 +210,10 @@ def main(argv=None) -> int:
     s.add_argument("sta")
     s.add_argument("--name")
     s.set_defaults(fn=cmd_port)
+    s = sub.add_parser("smoke", help="deploy, check reachability and handoffs, destroy")
+    s.add_argument("topology")
+    s.add_argument("--results", default="results")
+    s.set_defaults(fn=cmd_smoke)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

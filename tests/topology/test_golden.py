@@ -59,3 +59,10 @@ def test_error_cases_are_generated_from_the_base():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert set(mod.CASES) == {p.stem for p in CASES}
+
+
+def test_committed_schema_is_current():
+    """topologies/schema.json (for editors) is what `mpa-testbed schema` prints."""
+    import json
+    committed = json.loads((REPO / "topologies" / "schema.json").read_text())
+    assert committed == topology_json_schema(), "run `make schema`"
