@@ -66,9 +66,12 @@ stamp="$VENV/.requirements.sha256"
 want=$( (cat "$req"; cat "$here/setup.cfg") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing Python dependencies"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -r "$req"
-  "$VENV/bin/pip" install -q --no-deps -e "$here"
+  piplog=$(mktemp)
+  if ! { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -r "$req" &&
+         "$VENV/bin/pip" install -q --no-deps -e "$here"; } >"$piplog" 2>&1; then
+    grep -v "^WARNING: Location" "$piplog" >&2; rm -f "$piplog"; exit 1
+  fi
+  rm -f "$piplog"
   echo "$want" > "$stamp"
 else
   log "Python dependencies present"
