@@ -1,0 +1,375 @@
+"""IEEE 802.1X on the emulated link: supplicant (MN) and authenticator (AP), the 802.11 4-way
+handshake, and 802.11i pre-authentication over the distribution system.
+
+Frames are real Ethernet frames on the emulated wire: EAPOL (EtherType 0x888E) between the
+station and the AP it is associated with, RSN pre-authentication (0x88C7, same EAPOL format)
+from the station through its current AP and the DS to a target AP (IEEE 802.11-2016
+s12.6.10.2). The protocol logic is in the pure modules (protocols.eap, eap_tls, eapol); this
+module does the I/O, the timers and the events.
+
+PMKSA caching: after EAP-TLS (at association or by pre-authentication) both sides keep
+PMK = MSK[0:32] for the pair (station, AP). A station that (re)associates sends EAPOL-Start;
+an AP holding a PMKSA for it starts the 4-way handshake at once, otherwise EAP. (A real
+station names the PMKSA by its PMKID in the association request; the EAPOL-Start stands in
+for that here, and costs one frame.) A PMK installed by the PAA (MPA, RFC 6252 C.5.3:
+PSK_ap) is a PMKSA like any other.
+
+After message 4 the authenticator asks the controller to authorize the station's port.
+"""
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..events import EventLog
+from ..protocols import eap, eapol
+from ..protocols.eap_tls import EapPeer, EapTlsPeer, PeerState
+from ..protocols.errors import ProtocolError
+from .radius_client import RadiusClient
+
+ETH_P_EAPOL, ETH_P_PREAUTH = 0x888E, 0x88C7
+PMK_LENGTH = 32
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+class FrameIO:
+    """Raw sockets for EAPOL and pre-authentication frames on one interface."""
+
+    def __init__(self, iface: str):
+        self.iface = iface
+        self.socks = {}
+        for et in (ETH_P_EAPOL, ETH_P_PREAUTH):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(et))
+            s.bind((iface, et))
+            self.socks[et] = s
+        with open(f"/sys/class/net/{iface}/address") as fh:
+            self.mac = fh.read().strip()
+
+    def send(self, dst: str, ethertype: int, pdu: bytes) -> None:
+        frame = mac_bytes(dst) + mac_bytes(self.mac) + ethertype.to_bytes(2, "big") + pdu
+        self.socks[ethertype].send(frame)
+
+    def recv(self, timeout: float):
+        """-> (src, dst, ethertype, EAPOL PDU) or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(list(self.socks.values()), [], [], left)
+            for s in ready:
+                data, addr = s.recvfrom(65535)
+                if addr[2] == socket.PACKET_OUTGOING or len(data) < 14:
+                    continue
+                et = int.from_bytes(data[12:14], "big")
+                return mac_str(data[6:12]), mac_str(data[0:6]), et, data[14:]
+        return None
+
+    def close(self) -> None:
+        for s in self.socks.values():
+            s.close()
+
+
+@dataclass
+class Pmksa:
+    pmk: bytes
+    source: str                     # "eap" | "preauth" | "mpa"
+    created_ns: int = field(default_factory=time.perf_counter_ns)
+
+
+def _eapol_pdu(packet_type: int, body: bytes = b"") -> bytes:
+    return eapol.EapolFrame(eapol.EAPOL_VERSION_2004, packet_type, body).encode()
+
+
+# ---------------------------------------------------------------------------------------
+# Supplicant (MN)
+# ---------------------------------------------------------------------------------------
+class Supplicant:
+    """The MN's IEEE 802.1X supplicant with EAP-TLS and the 4-way handshake."""
+
+    def __init__(self, iface: str, identity: str, cert: str, key: str, ca: str,
+                 log: EventLog | None = None, tls_max_version: str = "1.2",
+                 server_name: str | None = None):
+        self.io = FrameIO(iface)
+        self.identity, self.cert, self.key, self.ca = identity, cert, key, ca
+        self.tls_max_version, self.server_name = tls_max_version, server_name
+        self.log = log
+        self.pmksa: dict[str, Pmksa] = {}          # by BSSID
+
+    def _emit(self, event: str, phase: str, **attrs) -> None:
+        if self.log:
+            self.log.emit(event, phase, **attrs)
+
+    def _peer(self) -> EapPeer:
+        return EapPeer(EapTlsPeer(self.identity, self.cert, self.key, self.ca,
+                                  tls_max_version=self.tls_max_version,
+                                  server_name=self.server_name))
+
+    def install_pmk(self, bssid: str, pmk: bytes, source: str) -> None:
+        self.pmksa[bssid] = Pmksa(pmk[:PMK_LENGTH], source)
+
+    def eap_authenticate(self, bssid: str, preauth: bool = False, timeout: float = 10.0,
+                         phase: str = "switching") -> dict:
+        """EAP-TLS with the authenticator of `bssid`: over EAPOL to the AP we are associated
+        with, or over the DS (0x88C7) to another AP (802.11i pre-authentication)."""
+        et = ETH_P_PREAUTH if preauth else ETH_P_EAPOL
+        mode = "preauth" if preauth else "eap"
+        peer = self._peer()
+        t0 = time.perf_counter_ns()
+        self._emit("eap_start", phase, bssid=bssid, mode=mode)
+        self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
+        deadline = time.monotonic() + timeout
+        rounds = 0
+        while (left := deadline - time.monotonic()) > 0:
+            got = self.io.recv(left)
+            if got is None:
+                break
+            src, _dst, got_et, pdu = got
+            if src != bssid or got_et != et:
+                continue
+            try:
+                frame = eapol.EapolFrame.decode(pdu)
+            except ProtocolError as exc:
+                self._emit("eapol_malformed", phase, bssid=bssid, reason=exc.reason)
+                continue
+            if frame.packet_type != eapol.PacketType.EAP_PACKET:
+                continue
+            rounds += 1
+            try:
+                response = peer.handle(frame.body)
+            except ProtocolError as exc:
+                self._emit("eap_malformed", phase, bssid=bssid, reason=exc.reason)
+                continue
+            if response is not None:
+                self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.EAP_PACKET, response))
+            if peer.state == PeerState.SUCCESS:
+                self.install_pmk(bssid, peer.msk, mode)
+                self._emit("eap_done", phase, bssid=bssid, mode=mode, rounds=rounds,
+                           elapsed_ms=(time.perf_counter_ns() - t0) / 1e6)
+                return {"status": "ok", "rounds": rounds, "elapsed_ms": (time.perf_counter_ns() - t0) / 1e6}
+            if peer.state == PeerState.FAILURE:
+                self._emit("eap_failed", phase, bssid=bssid, mode=mode,
+                           reason=peer.failure_reason or "EAP-Failure")
+                return {"status": "failure", "reason": peer.failure_reason or "EAP-Failure"}
+        reason = ("no answer from the target AP over the distribution system (a different "
+                  "subnet or domain cannot be reached by 802.11i pre-authentication)"
+                  if preauth and rounds == 0 else "timeout")
+        self._emit("eap_failed", phase, bssid=bssid, mode=mode, reason=reason)
+        return {"status": "timeout", "reason": reason}
+
+    def connect(self, bssid: str, timeout: float = 10.0, phase: str = "switching") -> dict:
+        """After (re)association: EAPOL-Start; the AP answers with the 4-way handshake if it
+        holds our PMKSA, otherwise with EAP (then the 4-way handshake)."""
+        t0 = time.perf_counter_ns()
+        cached = self.pmksa.get(bssid)
+        if cached is None:
+            result = self.eap_authenticate(bssid, timeout=timeout, phase=phase)
+            if result["status"] != "ok":
+                return result
+        else:
+            self.io.send(bssid, ETH_P_EAPOL, _eapol_pdu(eapol.PacketType.START))
+        result = self.four_way(bssid, timeout=timeout, phase=phase)
+        result["pmksa"] = cached.source if cached else "eap"
+        result["elapsed_ms"] = (time.perf_counter_ns() - t0) / 1e6
+        return result
+
+    def four_way(self, bssid: str, timeout: float = 5.0, phase: str = "switching") -> dict:
+        pmksa = self.pmksa.get(bssid)
+        if pmksa is None:
+            return {"status": "failure", "reason": "no PMKSA for this AP"}
+        hs = eapol.Supplicant4Way(pmksa.pmk, mac_bytes(bssid), mac_bytes(self.io.mac))
+        self._emit("fourway_start", phase, bssid=bssid, pmksa=pmksa.source)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            got = self.io.recv(left)
+            if got is None:
+                break
+            src, _dst, et, pdu = got
+            if src != bssid or et != ETH_P_EAPOL:
+                continue
+            frames, events = hs.receive(pdu)
+            for f in frames:
+                self.io.send(bssid, ETH_P_EAPOL, f)
+            for ev in events:
+                if ev.name in ("failure", "rejected"):
+                    self._emit(f"fourway_{ev.name}", phase, bssid=bssid, reason=ev.reason)
+            if hs.state == eapol.HandshakeState.DONE:
+                self._emit("fourway_done", phase, bssid=bssid, pmksa=pmksa.source)
+                return {"status": "ok"}
+            if hs.state == eapol.HandshakeState.FAILED:
+                self.pmksa.pop(bssid, None)
+                return {"status": "failure", "reason": events[-1].reason if events else "failed"}
+        self._emit("fourway_failed", phase, bssid=bssid, reason="timeout")
+        return {"status": "timeout", "reason": "no 4-way handshake from the AP"}
+
+
+# ---------------------------------------------------------------------------------------
+# Authenticator (AP)
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _EapSession:
+    ethertype: int
+    identity: str = ""
+    state: bytes | None = None
+    started_ns: int = 0
+    busy: bool = False
+
+
+class Authenticator:
+    """The AP's IEEE 802.1X authenticator: EAP pass-through to RADIUS (RFC 3579), PMKSA cache,
+    4-way handshake, port authorization through the controller."""
+
+    def __init__(self, iface: str, radius: RadiusClient | None, log: EventLog | None,
+                 port_control: Callable[[str, bool], str], gtk: bytes | None = None):
+        self.io = FrameIO(iface)
+        self.bssid = self.io.mac
+        self.radius = radius
+        self.log = log
+        self.port_control = port_control
+        self.gtk = gtk or os.urandom(16)
+        self.pmksa: dict[str, Pmksa] = {}          # by station MAC
+        self.sessions: dict[tuple[str, int], _EapSession] = {}
+        self.handshakes: dict[str, eapol.Authenticator4Way] = {}
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+
+    def _emit(self, event: str, phase: str = "switching", **attrs) -> None:
+        if self.log:
+            self.log.emit(event, phase, **attrs)
+
+    def install_pmk(self, sta: str, pmk: bytes, source: str) -> None:
+        """A PMK delivered ahead of time (PSK_ap from the PAA, RFC 6252 C.5.3)."""
+        with self._lock:
+            self.pmksa[sta] = Pmksa(pmk[:PMK_LENGTH], source)
+        self._emit("pmk_installed", "pre-configuration", sta=sta, source=source)
+
+    def flush(self) -> None:
+        with self._lock:
+            self.pmksa.clear()
+            self.sessions.clear()
+            self.handshakes.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def serve_forever(self) -> None:
+        while not self._stop.is_set():
+            got = self.io.recv(0.2)
+            if got is not None:
+                self.handle_frame(*got)
+
+    def handle_frame(self, src: str, dst: str, ethertype: int, pdu: bytes) -> None:
+        try:
+            frame = eapol.EapolFrame.decode(pdu)
+        except ProtocolError as exc:
+            self._emit("eapol_malformed", sta=src, reason=exc.reason)
+            return
+        if frame.packet_type == eapol.PacketType.START:
+            self._on_start(src, ethertype)
+        elif frame.packet_type == eapol.PacketType.EAP_PACKET:
+            self._on_eap(src, ethertype, frame.body)
+        elif frame.packet_type == eapol.PacketType.KEY and ethertype == ETH_P_EAPOL:
+            self._on_key(src, pdu)
+
+    def _on_start(self, sta: str, et: int) -> None:
+        phase = "pre-authentication" if et == ETH_P_PREAUTH else "switching"
+        with self._lock:
+            cached = self.pmksa.get(sta) if et == ETH_P_EAPOL else None
+        if cached is not None:
+            self._start_four_way(sta, cached)
+            return
+        with self._lock:
+            self.sessions[(sta, et)] = _EapSession(et, started_ns=time.perf_counter_ns())
+        self._emit("eap_start", phase, sta=sta, mode="preauth" if et == ETH_P_PREAUTH else "eap")
+        req = eap.identity_request(int.from_bytes(os.urandom(1), "big")).encode()
+        self.io.send(sta, et, _eapol_pdu(eapol.PacketType.EAP_PACKET, req))
+
+    def _on_eap(self, sta: str, et: int, body: bytes) -> None:
+        with self._lock:
+            session = self.sessions.get((sta, et))
+            if session is None or session.busy:
+                return                                   # not started, or a retransmission
+            session.busy = True
+        try:
+            packet = eap.EapPacket.decode(body)
+        except ProtocolError as exc:
+            session.busy = False
+            self._emit("eap_malformed", sta=sta, reason=exc.reason)
+            return
+        if packet.type == eap.EapType.IDENTITY and packet.code == eap.Code.RESPONSE:
+            session.identity = eap.identity_of(packet)
+        threading.Thread(target=self._relay, args=(sta, session, body), daemon=True).start()
+
+    def _relay(self, sta: str, session: _EapSession, body: bytes) -> None:
+        phase = "pre-authentication" if session.ethertype == ETH_P_PREAUTH else "switching"
+        mode = "preauth" if session.ethertype == ETH_P_PREAUTH else "eap"
+        if self.radius is None:
+            self._emit("eap_failed", phase, sta=sta, reason="no RADIUS server configured")
+            return
+        reply = self.radius.exchange(session.identity, body, session.state,
+                                     calling_station_id=sta, called_station_id=self.bssid)
+        session.state = reply.state
+        session.busy = False
+        if reply.code == "timeout":
+            self._emit("eap_failed", phase, sta=sta, mode=mode, reason="RADIUS timeout")
+            self.sessions.pop((sta, session.ethertype), None)
+            return
+        if reply.eap:
+            self.io.send(sta, session.ethertype, _eapol_pdu(eapol.PacketType.EAP_PACKET, reply.eap))
+        if reply.code == "accept":
+            self.sessions.pop((sta, session.ethertype), None)
+            if reply.msk is None:
+                self._emit("eap_failed", phase, sta=sta, mode=mode, reason="Access-Accept without MS-MPPE keys")
+                return
+            pmksa = Pmksa(reply.msk[:PMK_LENGTH], mode)
+            with self._lock:
+                self.pmksa[sta] = pmksa
+            self._emit("eap_done", phase, sta=sta, mode=mode, identity=session.identity,
+                       elapsed_ms=(time.perf_counter_ns() - session.started_ns) / 1e6)
+            if session.ethertype == ETH_P_EAPOL:
+                self._start_four_way(sta, pmksa)
+        elif reply.code == "reject":
+            self.sessions.pop((sta, session.ethertype), None)
+            self._emit("eap_failed", phase, sta=sta, mode=mode, identity=session.identity,
+                       reason="Access-Reject")
+
+    def _start_four_way(self, sta: str, pmksa: Pmksa) -> None:
+        hs = eapol.Authenticator4Way(pmksa.pmk, mac_bytes(self.bssid), mac_bytes(sta), self.gtk)
+        with self._lock:
+            self.handshakes[sta] = hs
+        self._emit("fourway_start", sta=sta, pmksa=pmksa.source)
+        frames, _ = hs.start()
+        for f in frames:
+            self.io.send(sta, ETH_P_EAPOL, f)
+
+    def _on_key(self, sta: str, pdu: bytes) -> None:
+        with self._lock:
+            hs = self.handshakes.get(sta)
+        if hs is None:
+            self._emit("fourway_rejected", sta=sta, reason="no handshake in progress")
+            return
+        frames, events = hs.receive(pdu)
+        for f in frames:
+            self.io.send(sta, ETH_P_EAPOL, f)
+        for ev in events:
+            if ev.name in ("failure", "rejected"):
+                self._emit(f"fourway_{ev.name}", sta=sta, reason=ev.reason)
+        if hs.state == eapol.HandshakeState.FAILED:
+            with self._lock:
+                self.handshakes.pop(sta, None)
+                self.pmksa.pop(sta, None)
+        elif hs.state == eapol.HandshakeState.DONE:
+            with self._lock:
+                self.handshakes.pop(sta, None)
+            self._emit("fourway_done", sta=sta)
+            status = self.port_control(sta, True)
+            self._emit("port_authorize_requested", sta=sta, status=status)
