@@ -39,23 +39,7 @@ SERVER = "radius.testbed.example"
 IDENTITY = "user@realm"
 RADIUS_ATTRIBUTE_MAX = 253  # RFC 2865 s5: one octet Length, 2 octets of header
 
-DICTIONARY = """\
-ATTRIBUTE	User-Name		1	string
-ATTRIBUTE	NAS-IP-Address		4	ipaddr
-ATTRIBUTE	Framed-MTU		12	integer
-ATTRIBUTE	Reply-Message		18	string
-ATTRIBUTE	State			24	octets
-ATTRIBUTE	Calling-Station-Id	31	string
-ATTRIBUTE	NAS-Identifier		32	string
-ATTRIBUTE	NAS-Port-Type		61	integer
-ATTRIBUTE	EAP-Message		79	octets
-ATTRIBUTE	Message-Authenticator	80	octets
-VENDOR		Microsoft		311
-BEGIN-VENDOR	Microsoft
-ATTRIBUTE	MS-MPPE-Send-Key	16	octets
-ATTRIBUTE	MS-MPPE-Recv-Key	17	octets
-END-VENDOR	Microsoft
-"""
+from orchestrator.protocols.radius_dict import TEXT as DICTIONARY  # noqa: E402
 
 
 @pytest.fixture(scope="module")
