@@ -91,6 +91,13 @@ def _attached_networks(t: Topology, node: str) -> list[str]:
 
 
 def _links(t: Topology) -> Iterator[Check]:
+    names: dict[str, int] = {}
+    for i, link in enumerate(t.links):
+        if link.name is not None:
+            if link.name in names:
+                yield ("links", i, "name"), f"link name '{link.name}' is also the name of " \
+                                            f"links[{names[link.name]}]", False
+            names.setdefault(link.name, i)
     used_ifnames: dict[tuple[str, str], int] = {}
     seen_addr: dict[str, tuple] = {}
     for i, link in enumerate(t.links):

@@ -59,6 +59,7 @@ class Link(LinkParams):
     """
     endpoints: Annotated[list[str], Field(min_length=2, max_length=2)]
     addresses: dict[str, IPv4Interface] = Field(default_factory=dict)
+    name: Name | None = Field(None, description="a name experiments can refer to (links.NAME.delay)")
     description: str = ""
 
 
