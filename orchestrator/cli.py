@@ -49,7 +49,7 @@ def cmd_deploy(args) -> int:
     from .network.build import deploy
     t0 = time.monotonic()
     journal = deploy(args.topology, name=args.name, results=args.results, progress=_progress,
-                     verify=not args.no_verify)
+                     verify=not args.no_verify, images=not args.no_images)
     print(f"testbed '{journal.name}' is up in {time.monotonic() - t0:.1f}s; run directory "
           f"{journal.run_dir}")
     _print_emulation(journal.emulation)
@@ -179,6 +179,8 @@ def main(argv=None) -> int:
     s.add_argument("--name")
     s.add_argument("--results", default="results")
     s.add_argument("--no-verify", action="store_true", help="skip the RTT check of delayed links")
+    s.add_argument("--no-images", action="store_true",
+                   help="build the network only: start no node images (daemons, agents)")
     s.set_defaults(fn=cmd_deploy)
     for verb, fn, helptext in (("destroy", cmd_destroy, "tear down a deployed testbed"),
                                ("clean", cmd_clean, "remove what testbeds left (all, or one)")):

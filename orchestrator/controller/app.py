@@ -200,14 +200,20 @@ class RadioController(app_manager.OSKenApp):
             flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
         self._barrier(["air", ap.name])
-        remaining = ap.association_latency - (time.perf_counter_ns() - t_ref) / 1e9
+        # The response should reach the station `association_latency` after its request left.
+        # Its way back (packet-out -> OVS -> station) is taken to be as long as the way here,
+        # which we measured (t_in - t_ref, one clock); capped so a slow packet-in cannot eat
+        # more than half of the configured latency.
+        way_back = min((t_in - t_ref) / 1e9, ap.association_latency / 2)
+        remaining = ap.association_latency - way_back - (time.perf_counter_ns() - t_ref) / 1e9
         if remaining > 0:
             time.sleep(remaining)
         self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "ok",
                                            {"previous": old}))
         self.log.emit("associated", phase="switching", sta=sta.name, ap=ap.name, previous=old,
                       association_latency_s=ap.association_latency,
-                      request_mono_ns=t_ref, authorized=sta.mac in self.radio.authorized)
+                      request_mono_ns=t_ref, packet_in_delay_ms=(t_in - t_ref) / 1e6,
+                      authorized=sta.mac in self.radio.authorized)
 
     def _reply_station(self, sta: policy.StaConf, frame: mgmt.Mgmt) -> None:
         bssid = frame.bssid if frame.bssid else mgmt.BROADCAST

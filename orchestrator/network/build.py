@@ -63,7 +63,8 @@ def bridge_names(prefix: str, plan: NetworkPlan) -> dict[str, str]:
 
 
 def deploy(topology_file: str, name: str | None = None, results: str = "results",
-           progress: Progress = lambda s: None, verify: bool = True) -> Journal:
+           progress: Progress = lambda s: None, verify: bool = True,
+           images: bool = True) -> Journal:
     topo = load_topology(topology_file)
     plan = build_plan(topo)
     name = name or topo.name
@@ -77,7 +78,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
                       run_dir=str(run_dir), created_at=time.time())
     journal.save()
     try:
-        _build(topo, plan, journal, progress, verify)
+        _build(topo, plan, journal, progress, verify, images)
     except BaseException:
         progress("deploy failed: removing what was created")
         teardown(journal)
@@ -88,7 +89,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
 
 
 def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-           verify: bool) -> None:
+           verify: bool, images: bool = True) -> None:
     from mininet.link import Link
     from mininet.node import Host, OVSSwitch
 
@@ -193,6 +194,10 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
             result = station_request(journal, sta.name, "associate", plan.aps[sta.associate].bssid)
             if result.get("status") != "ok":
                 raise DeployError(f"initial association {sta.name} -> {sta.associate} failed: {result}")
+    # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
+    if images:
+        from ..deploy.lifecycle import deploy_images
+        deploy_images(topo, plan, journal, progress)
     # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
     for node in mn_nodes:
         node.terminate()

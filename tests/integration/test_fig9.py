@@ -87,7 +87,7 @@ def test_authorization_from_an_ap_the_station_is_not_at_is_refused(fig9):
 def test_handoff_requested_by_the_mn(fig9):
     latency_ms = 15.0                         # kinds.access_point.association_latency
     times = []
-    for target in ["ap1", "ap0", "ap1", "ap0", "ap1"]:
+    for target in ["ap1", "ap0", "ap1", "ap0", "ap1", "ap0", "ap1"]:
         r = station_request(fig9, "mn", "associate", bssid(fig9, target))
         assert r["status"] == "ok", r
         times.append(r["l2_handoff_ms"])
@@ -98,11 +98,13 @@ def test_handoff_requested_by_the_mn(fig9):
     events = read_events(fig9.run_dir)
     assoc = [e for e in events if e["event"] == "associated" and e["node"] == "controller"]
     done = [e for e in events if e["event"] == "l2_handoff_done" and e["node"] == "mn"]
-    assert len(assoc) >= 6 and len(done) >= 6          # 1 at bring-up + 5 handoffs
-    for e in assoc[-5:]:
+    assert len(assoc) >= 8 and len(done) >= 8          # 1 at bring-up + 7 handoffs
+    for e in assoc[-7:]:
         assert e["attrs"]["association_latency_s"] == 0.015
-        assert e["mono_ns"] - e["attrs"]["request_mono_ns"] >= 15_000_000
-    assert [e["attrs"]["ap"] for e in assoc[-5:]] == ["ap1", "ap0", "ap1", "ap0", "ap1"]
+        # the response leaves early by the (measured) way in, at most half the latency
+        way_back_ns = min(e["attrs"]["packet_in_delay_ms"] * 1e6, 7_500_000)
+        assert e["mono_ns"] - e["attrs"]["request_mono_ns"] >= 15_000_000 - way_back_ns
+    assert [e["attrs"]["ap"] for e in assoc[-7:]] == ["ap1", "ap0"] * 3 + ["ap1"]
 
 
 def test_data_flows_through_the_new_ap_after_handoff(fig9):

@@ -1,0 +1,183 @@
+"""Node images without a network: image.yaml validation, the template renderer, the
+contexts drawn from fig9/fig1, and the daemons' own checks on the rendered configs."""
+import shutil
+import subprocess
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from orchestrator.deploy.context import CONTEXTS, Facts, pki_names, pool_ranges
+from orchestrator.deploy.images import (DEFAULT_IMAGE_DIR, ImageError, image_path, load_image,
+                                        render_argv, render_image, render_text)
+from orchestrator.deploy.lifecycle import daemon_says, images_for
+from orchestrator.deploy.pki import Pki
+from orchestrator.deploy.secrets import Secrets
+from orchestrator.model import load_topology
+from orchestrator.model.plan import build_plan
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = ["aaa-freeradius", "dhcp-dnsmasq", "ikev2-strongswan"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_images_load(name):
+    image = load_image(name)
+    assert image.folder == DEFAULT_IMAGE_DIR / name
+    assert image.spec.start and image.spec.ready.timeout > 0
+
+
+def _image(tmp_path, text: str, templates=("a.conf",)) -> Path:
+    folder = tmp_path / "imgs" / "x"
+    folder.mkdir(parents=True)
+    (folder / "image.yaml").write_text(text)
+    for t in templates:
+        (folder / t).write_text("value={{ node }}\n")
+    return tmp_path / "imgs"
+
+
+def test_unknown_key_is_reported_with_file_line_and_suggestion(tmp_path):
+    path = _image(tmp_path, "daemon: x\nstart: [x]\nredy: {log: up}\n")
+    with pytest.raises(ImageError) as err:
+        load_image("x", [path])
+    assert str(err.value).splitlines() == [
+        f"{path}/x/image.yaml:1:1: missing required key 'ready'",
+        f"{path}/x/image.yaml:3:1: redy: unknown key 'redy' (did you mean 'ready'?)"]
+
+
+def test_ready_needs_a_condition_and_a_file_needs_one_source(tmp_path):
+    path = _image(tmp_path, "daemon: x\nstart: [x]\nready: {timeout: 1s}\n"
+                            "files:\n  - {to: a, template: a.conf, copy: /etc/hostname}\n")
+    with pytest.raises(ImageError) as err:
+        load_image("x", [path])
+    text = str(err.value)
+    assert "image.yaml:3:8: ready: give at least one of 'log', 'port' or 'file'" in text
+    assert "image.yaml:5:5: files[0]: give exactly one of 'template' or 'copy'" in text
+
+
+def test_missing_template_and_unknown_image(tmp_path):
+    path = _image(tmp_path, "daemon: x\nstart: [x]\nready: {log: up}\n"
+                            "files:\n  - {to: a, template: nope.conf}\n")
+    with pytest.raises(ImageError, match=r"image.yaml:5:\d+: files\[0\].template: template "
+                                         r"'nope.conf' not found"):
+        load_image("x", [path])
+    with pytest.raises(ImageError, match=r"no image 'aaa-freeradios' \(did you mean "
+                                         r"'aaa-freeradius'\?\)"):
+        load_image("aaa-freeradios")
+
+
+def test_renderer_names_file_and_line_of_an_unknown_variable():
+    assert render_text("a {{ x }} ${y} %{z}", {"x": 1}, "t") == "a 1 ${y} %{z}"
+    with pytest.raises(ImageError) as err:
+        render_text("ok\nsecret = {{ secert }}\n", {"secret": "s", "node": "n"}, "clients.conf")
+    assert str(err.value).startswith("clients.conf:2:10: unknown template variable 'secert' "
+                                     "(did you mean 'secret'?)")
+
+
+def test_image_path_env_comes_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPA_IMAGE_PATH", str(tmp_path))
+    assert image_path() == [tmp_path, DEFAULT_IMAGE_DIR]
+
+
+def test_pool_leaves_static_addresses_out():
+    net = IPv4Network("10.2.0.0/24")
+    static = {IPv4Address("10.2.0.100"), IPv4Address("10.2.0.150")}
+    assert pool_ranges(net, static) == [
+        (IPv4Address("10.2.0.101"), IPv4Address("10.2.0.149")),
+        (IPv4Address("10.2.0.151"), IPv4Address("10.2.0.199"))]
+    assert pool_ranges(IPv4Network("10.3.0.0/28"), set()) == [
+        (IPv4Address("10.3.0.8"), IPv4Address("10.3.0.14"))]
+
+
+def test_node_to_image_mapping_fig9():
+    topo = load_topology(REPO / "topologies/fig9-l2-preauth-roaming.yaml")
+    path = [DEFAULT_IMAGE_DIR]
+    got = {n: set(images_for(topo, n, path)) - {"mpa-agent"} for n in topo.nodes}
+    assert got["aaa-h"] == got["aaa-v"] == {"aaa-freeradius"}
+    assert got["nar"] == got["par"] == {"ikev2-strongswan", "dhcp-dnsmasq"}
+    assert got["mn"] == got["ap0"] == got["gw-v"] == set()
+
+
+def test_daemon_says_picks_the_complaint():
+    out = "banner\nincluding x\n/x/eap.conf[31]: EOF reached without closing brace\nbye\n"
+    assert daemon_says(out) == "    /x/eap.conf[31]: EOF reached without closing brace"
+    assert daemon_says("a\nb\n") == "    a\n    b"
+
+
+def _render_all(tmp_path, topology):
+    topo = load_topology(REPO / "topologies" / topology)
+    plan = build_plan(topo)
+    pki = Pki.ensure(tmp_path / "pki", "test CA", *pki_names(topo))
+    facts = Facts(topo, plan, pki, Secrets(tmp_path / "secrets.json"),
+                  {n: f"ns-{n}" for n in plan.hosts}, tmp_path / "run")
+    out = {}
+    for node in plan.hosts:
+        for name in images_for(topo, node, [DEFAULT_IMAGE_DIR]):
+            if name == "mpa-agent":
+                continue
+            image = load_image(name, [DEFAULT_IMAGE_DIR])
+            dest = tmp_path / "nodes" / node / name
+            ctx = CONTEXTS[image.spec.context](facts, node, dest)
+            render_image(image, ctx, dest)
+            out[(node, name)] = (image, ctx, dest)
+    return facts, out
+
+
+@pytest.mark.parametrize("topology", ["fig9-l2-preauth-roaming.yaml", "fig1-inter-domain.yaml"])
+def test_rendered_configs_pass_the_daemons_own_checks(tmp_path, topology):
+    _, units = _render_all(tmp_path, topology)
+    checked = 0
+    for (node, name), (image, ctx, dest) in units.items():
+        if not image.spec.check or shutil.which(image.spec.check[0]) is None:
+            continue
+        r = subprocess.run(render_argv(image.spec.check, ctx, "t"), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, f"{node}/{name}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+        checked += 1
+    if checked == 0:
+        pytest.skip("neither freeradius nor dnsmasq is installed")
+
+
+def test_visited_aaa_proxies_the_home_realm_with_the_home_servers_secret(tmp_path):
+    facts, units = _render_all(tmp_path, "fig9-l2-preauth-roaming.yaml")
+    _, v_ctx, v_dir = units[("aaa-v", "aaa-freeradius")]
+    _, h_ctx, h_dir = units[("aaa-h", "aaa-freeradius")]
+    [proxied] = [p for p in v_ctx["proxied_realms"] if p["realm"] == "home.example"]
+    assert proxied["home_server"] == "aaa-h" and proxied["home_address"] == "10.9.0.10"
+    [client] = [c for c in h_ctx["radius_clients"] if c["client"] == "aaa-v"]
+    assert client["client_address"] == "10.0.0.10"
+    assert client["secret"] == proxied["home_secret"] and len(client["secret"]) == 32
+    assert "realm home.example {\n\tauth_pool = aaa-h\n\tnostrip" in (v_dir / "proxy.conf").read_text()
+    # clients of the visited AAA: its APs and the PAA (both nAR addresses), each with a secret
+    v_clients = {c["client_name"] for c in v_ctx["radius_clients"]}
+    assert {"ap0-eth0", "ap1-eth0", "ap2-eth0", "nar-eth0", "nar-eth1", "aaa-h-eth0"} == v_clients
+    secrets = {c["client"]: c["secret"] for c in v_ctx["radius_clients"]}
+    assert len(set(secrets.values())) == len(secrets)          # one secret per client pair
+    assert oct((v_dir / "clients.conf").stat().st_mode & 0o777) == "0o600"
+
+
+def test_stop_images_by_pid_escalates_to_sigkill(tmp_path):
+    """stop_images sends the image's stop signal to the recorded PID, then SIGKILL after
+    the grace time (a daemon that ignores SIGTERM)."""
+    import sys
+    from orchestrator.deploy.lifecycle import stop_images
+    from orchestrator.network.state import Journal, proc_start_time
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); "
+                                 "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    polite = subprocess.Popen(["sleep", "30"])
+    assert stubborn.stdout.readline().strip() == "up"
+    recs = {name: {"pid": p.pid, "start": proc_start_time(p.pid), "stop_signal": "TERM",
+                   "stop_grace": 0.3}
+            for name, p in (("stubborn", stubborn), ("polite", polite))}
+    j = Journal(name="x", prefix="x", topology_file="", run_dir=str(tmp_path),
+                nodes={"n": {"images": recs}})
+    try:
+        assert sorted(stop_images(j)) == [f"polite on n (pid {polite.pid})",
+                                          f"stubborn on n (pid {stubborn.pid})"]
+        assert polite.wait(2) == -15 and stubborn.wait(2) == -9
+        assert stop_images(j) == []                       # nothing left to stop
+    finally:
+        for p in (stubborn, polite):
+            if p.poll() is None:
+                p.kill()
