@@ -1,21 +1,121 @@
-"""The event log: JSON lines with CLOCK_MONOTONIC nanosecond timestamps.
+"""The event log: JSON lines with CLOCK_MONOTONIC nanosecond timestamps, and its vocabulary.
 
 Every emitter (controller, agents) appends to its own file `<run>/events/<node>.jsonl`;
 the runner merges them. `time.perf_counter_ns()` is CLOCK_MONOTONIC on Linux, the same
-clock in every network namespace, so timestamps of different nodes are comparable.
+clock in every network namespace, so timestamps of different nodes are comparable (on one
+machine; see docs/real-hardware.md for separate machines).
 
 A record: {"node", "role", "event", "phase", "mono_ns", "wall", "attrs"}.
+
+`VOCABULARY` names the events of each MPA phase (RFC 6252 s6.3 steps 1-6, s7.1 discovery);
+`INTERVALS` says which start/end events bound each measured time (Figure 10's Tauth, Tconf,
+Tassoc+4way, ...); `phase_durations` pairs them. docs/events.md is the prose version.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
+# "setup" is not an MPA phase: testbed and agent lifecycle, control commands.
 PHASES = ("discovery", "pre-authentication", "pre-configuration", "binding-update",
           "pre-switching", "switching", "post-switching", "setup")
+
+# EAP and AAA run during pre-authentication (PANA, 802.11i pre-authentication) and, without
+# pre-authentication, after the move (switching): those events belong to both phases.
+_EAP = ("eap_start", "eap_done", "eap_failed", "eap_malformed", "eapol_malformed",
+        "aaa_request", "aaa_answer")
+
+# phase -> the events that belong to it (RFC 6252 s6.3; docs/events.md explains each one).
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    # s7.1: the MN learns the CTNs' PAA, CA, AR and APs, e.g. from an information server
+    "discovery": ("discovery_start", "discovery_done", "discovery_failed",
+                  "discovery_answered"),
+    # s6.3 step 1: MN <-> authentication agent (PAA), EAP over PANA, AAA behind it
+    "pre-authentication": ("preauth_start", "preauth_done", "preauth_failed", *_EAP,
+                           "mpa_sa_established"),
+    # s6.3 step 2 and C.5.3 Tconf: keys pushed to the target APs, nCoA, proactive handover tunnel
+    "pre-configuration": ("psk_install_start", "psk_installed", "psk_install_failed",
+                          "tconf_done", "psk_received", "pmk_installed", "keyinstall_rejected",
+                          "address_request", "address_acquired", "address_failed",
+                          "pht_setup_start", "pht_established", "pht_failed"),
+    # s6.3 step 3 (secure proactive handover main phase), s7.5
+    "binding-update": ("binding_update_start", "binding_update_done", "binding_update_failed",
+                       "binding_update_received"),
+    # s6.3 step 4
+    "pre-switching": ("pre_switching_start", "pre_switching_done", "pht_deleted",
+                      "ncoa_cached", "buffering_start"),
+    # s6.3 step 5: the link-layer handover; C.5.3 Tassoc+4way; post-authentication (no MPA)
+    "switching": ("l2_handoff_start", "l2_handoff_done", "l2_handoff_failed",
+                  "assoc_request", "associated", "disassociated", "link_down_notified",
+                  "fourway_start", "fourway_done", "fourway_failed", "fourway_failure",
+                  "fourway_rejected", "post_auth_start", "post_auth_done", "post_auth_failed",
+                  *_EAP, "port_authorize_requested", "port_authorized", "port_unauthorized",
+                  "authorize_done", "authorize_failed", "deauthorize_done", "deauthorize_failed"),
+    # s6.3 step 6
+    "post-switching": ("post_switching_start", "post_switching_done", "ncoa_assigned",
+                       "buffering_flushed"),
+    "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
+              "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected"),
+}
+# event -> the phases it may be emitted in (the first is the default)
+EVENT_PHASES: dict[str, tuple[str, ...]] = {}
+for _phase, _events in VOCABULARY.items():
+    for _e in _events:
+        EVENT_PHASES[_e] = EVENT_PHASES.get(_e, ()) + (_phase,)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A measured time: from `start` to the first of `end` (or `failed`) that follows it,
+    for the same mobile node, among records of `phase`. Events may come from different
+    nodes (one clock)."""
+    name: str
+    phase: str
+    start: str
+    end: tuple[str, ...]
+    failed: tuple[str, ...] = ()
+    description: str = ""
+
+
+INTERVALS: tuple[Interval, ...] = (
+    Interval("Tdisc", "discovery", "discovery_start", ("discovery_done",), ("discovery_failed",),
+             "MN: query to the information server until the CTN list is known (s7.1)"),
+    Interval("Tauth", "pre-authentication", "preauth_start", ("preauth_done",), ("preauth_failed",),
+             "MN: EAP-TLS pre-authentication with the PAA of a CTN (C.5.3 Tauth)"),
+    Interval("Tconf", "pre-configuration", "psk_install_start", ("tconf_done",), (),
+             "PAA: PSK generation and installation in all target APs after EAP (C.5.3 Tconf)"),
+    Interval("Taddr", "pre-configuration", "address_request", ("address_acquired",),
+             ("address_failed",), "MN: proactive nCoA acquisition (s7.3)"),
+    Interval("Ttunnel", "pre-configuration", "pht_setup_start", ("pht_established",),
+             ("pht_failed",), "MN: proactive handover tunnel set-up (s7.4)"),
+    Interval("Tbu", "binding-update", "binding_update_start", ("binding_update_done",),
+             ("binding_update_failed",), "MN: binding update over the tunnel (s7.5)"),
+    Interval("Tpresw", "pre-switching", "pre_switching_start", ("pre_switching_done",), (),
+             "MN: tunnel deleted or disabled, nCoA cached (s6.3 step 4)"),
+    Interval("Tassoc", "switching", "l2_handoff_start", ("l2_handoff_done",),
+             ("l2_handoff_failed",), "MN: (re)association request until the response"),
+    Interval("Tassoc+4way", "switching", "l2_handoff_start", ("port_authorized",),
+             ("l2_handoff_failed", "fourway_failed", "fourway_failure"),
+             "MN handoff start until the target AP opens the controlled port (C.5.3)"),
+    Interval("Tpostauth", "switching", "post_auth_start", ("post_auth_done",),
+             ("post_auth_failed",), "EAP after the move when nothing was pre-authenticated"),
+    Interval("Tpostsw", "post-switching", "post_switching_start", ("post_switching_done",), (),
+             "MN: nCoA assigned to the new interface (s6.3 step 6)"),
+)
+
+
+def _check_vocabulary() -> None:
+    for iv in INTERVALS:
+        for event in (iv.start, *iv.end, *iv.failed):
+            if iv.phase not in EVENT_PHASES.get(event, ()):
+                raise AssertionError(f"interval {iv.name}: {event} is not a {iv.phase} event")
+
+
+_check_vocabulary()
 
 
 class EventLog:
@@ -26,13 +126,19 @@ class EventLog:
         # O_APPEND: one write() per record, so concurrent writers never interleave lines
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
-    def emit(self, event: str, phase: str = "setup", mono_ns: int | None = None, **attrs) -> dict:
+    def emit(self, event: str, phase: str | None = None, mono_ns: int | None = None,
+             **attrs) -> dict:
+        """Append one record. `phase` defaults to the event's (first) phase in VOCABULARY,
+        else "setup". Events outside the vocabulary are recorded as they are (see
+        `vocabulary_problems` to list them)."""
+        phase = phase or EVENT_PHASES.get(event, ("setup",))[0]
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}; expected one of {PHASES}")
         record = {"node": self.node, "role": self.role, "event": event, "phase": phase,
                   "mono_ns": time.perf_counter_ns() if mono_ns is None else mono_ns,
                   "wall": time.time(), "attrs": attrs}
-        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.write(self._fd, (json.dumps(record, separators=(",", ":"), default=str)
+                            + "\n").encode())
         return record
 
     def close(self) -> None:
@@ -53,3 +159,66 @@ def _read(path: Path) -> Iterator[dict]:
             line = line.strip()
             if line:
                 yield json.loads(line)
+
+
+def vocabulary_problems(records: Iterable[dict]) -> list[str]:
+    """Records whose event is not in VOCABULARY, or not under that phase (one line each,
+    deduplicated): what docs/events.md and VOCABULARY should be taught, or a wrong phase."""
+    out: dict[str, None] = {}
+    for r in records:
+        phases = EVENT_PHASES.get(r["event"])
+        if phases is None:
+            out[f"{r['node']}: event '{r['event']}' is not in the vocabulary"] = None
+        elif r["phase"] not in phases:
+            out[f"{r['node']}: event '{r['event']}' under phase '{r['phase']}', expected "
+                f"{' or '.join(phases)}"] = None
+    return list(out)
+
+
+def subject(record: dict) -> str:
+    """The mobile node a record is about: attrs.mn, else attrs.sta (the controller names
+    stations by node), else the emitting node."""
+    attrs = record.get("attrs") or {}
+    return str(attrs.get("mn") or attrs.get("sta") or record["node"])
+
+
+def phase_durations(records: Iterable[dict],
+                    intervals: Iterable[Interval] = INTERVALS) -> list[dict]:
+    """Pair start/end events into measured times, per mobile node and interval.
+
+    Pure: records in (any order), rows out, ordered by start time. Each start is closed by
+    the first end or failure event for the same mobile node that follows it; a start that
+    is followed by another start, or by nothing, is reported with status "unfinished".
+    Only records of the interval's phase count (EAP after the move is not pre-authentication).
+    Row: {mn, interval, phase, status (ok|failed|unfinished), start_event, end_event,
+    start_node, end_node, start_ns, end_ns, duration_ms, start_attrs, end_attrs}.
+    """
+    ordered = sorted(records, key=lambda r: r["mono_ns"])
+    rows: list[dict] = []
+    for iv in intervals:
+        open_: dict[str, dict] = {}
+        for rec in ordered:
+            event = rec["event"]
+            if rec.get("phase") != iv.phase or (
+                    event != iv.start and event not in iv.end and event not in iv.failed):
+                continue
+            who = subject(rec)
+            if event == iv.start:
+                if who in open_:
+                    rows.append(_row(iv, who, open_.pop(who), None, "unfinished"))
+                open_[who] = rec
+            elif who in open_:
+                status = "ok" if event in iv.end else "failed"
+                rows.append(_row(iv, who, open_.pop(who), rec, status))
+        rows += [_row(iv, who, start, None, "unfinished") for who, start in open_.items()]
+    return sorted(rows, key=lambda r: (r["start_ns"], r["interval"]))
+
+
+def _row(iv: Interval, who: str, start: dict, end: dict | None, status: str) -> dict:
+    return {"mn": who, "interval": iv.name, "phase": iv.phase, "status": status,
+            "start_event": start["event"], "end_event": end["event"] if end else None,
+            "start_node": start["node"], "end_node": end["node"] if end else None,
+            "start_ns": start["mono_ns"], "end_ns": end["mono_ns"] if end else None,
+            "duration_ms": (end["mono_ns"] - start["mono_ns"]) / 1e6 if end else None,
+            "start_attrs": start.get("attrs") or {},
+            "end_attrs": (end.get("attrs") or {}) if end else {}}

@@ -1,0 +1,312 @@
+"""The mpa-agent: one process per node, playing its role(s), commanded over the control channel.
+
+    python -m orchestrator.agents.agent --role ROLE[,ROLE] --node NODE --events FILE \\
+        --control SOCKET [--config JSON|@FILE]
+
+Roles are RFC 6252's functional elements (s6.2) and the nodes around them: mobile-node,
+paa (authentication agent), access-point, access-router, correspondent,
+information-server. A node with co-located roles (C.5.3: the PAA on the nAR) runs one
+agent with several (`--role access-router,paa`). Who does what:
+- a role is a small class registered by name with `@role("name")`;
+- a command is one method marked `@command(...)`; its keyword arguments are the command's
+  arguments, its return value (JSON-able) the result, a `CommandError` the error;
+- `Agent` dispatches control requests to the role(s) and writes each command, its result or
+  its error to the event log (`command_start` / `command_done` / `command_failed`), plus
+  `agent_started` / `agent_stopped`.
+
+Protocol work (PANA, EAPOL, ...) arrives as further commands on these classes. The agent
+imports only the standard library and this package, so it runs from a zipapp on any host
+with Python >= 3.11 (deploy/mpa_agent.py).
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Callable, ClassVar
+
+from ..events import EventLog
+from .control import CommandError, ControlServer
+
+ROLES: dict[str, type["Role"]] = {}
+
+
+def role(name: str):
+    """Class decorator: register a role under `name` (the --role value)."""
+    def register(cls: type[Role]) -> type[Role]:
+        cls.name = name
+        ROLES[name] = cls
+        return cls
+    return register
+
+
+def command(phase: str = "setup"):
+    """Method decorator: expose the method as a control command. `phase` is the MPA phase
+    the command serves (docs/events.md); its command_* events are recorded under "setup"."""
+    def mark(fn: Callable) -> Callable:
+        fn._command_phase = phase
+        return fn
+    return mark
+
+
+class Role:
+    """Commands every role answers. Subclasses add their own and may set CONFIG defaults."""
+    name: ClassVar[str] = "base"
+    CONFIG: ClassVar[dict[str, Any]] = {}
+    agent_commands: tuple[str, ...] = ()   # every command of this agent (set by Agent)
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        self.node, self.log = node, log
+        self.config = {**self.CONFIG, **{k: v for k, v in config.items() if k in self.CONFIG}}
+        self.started_ns = time.perf_counter_ns()
+        self.agent_roles = [self.name]         # all roles of this agent (set by Agent)
+
+    @classmethod
+    def commands(cls) -> dict[str, Callable]:
+        return {name: fn for name, fn in inspect.getmembers(cls, callable)
+                if hasattr(fn, "_command_phase")}
+
+    @command()
+    def hello(self) -> dict:
+        """Readiness: who and where the agent is."""
+        return {"role": ",".join(self.agent_roles), "node": self.node, "pid": os.getpid(),
+                "interfaces": interfaces(), "commands": sorted(self.agent_commands),
+                "started_mono_ns": self.started_ns, "mono_ns": time.perf_counter_ns()}
+
+    @command()
+    def ping(self) -> dict:
+        """Liveness."""
+        return {"mono_ns": time.perf_counter_ns()}
+
+    def close(self) -> None:
+        pass
+
+
+class _RadioRole(Role):
+    """A role that speaks emulated 802.11 management frames on one interface (agents/l2)."""
+    CONFIG = {"iface": "eth0"}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self._port = None
+        self._lock = threading.Lock()      # one outstanding management request at a time
+
+    def port(self):
+        from . import l2
+        if self._port is None:
+            iface = self.config["iface"]
+            try:
+                self._port = l2.L2Port(iface)
+            except OSError as exc:
+                raise CommandError(f"cannot open interface {iface!r} on {self.node}: "
+                                   f"{exc.strerror}; set the role's 'iface' in --config "
+                                   "to one of this host's interfaces (see hello)") from None
+        return self._port
+
+
+@role("mobile-node")
+class MobileNode(_RadioRole):
+    """The MN (RFC 6252 s6.3): moves between points of attachment."""
+    CONFIG = {"iface": "wlan0"}
+
+    @command(phase="switching")
+    def associate(self, ap_bssid: str, timeout: float = 5.0) -> dict:
+        """(Re)associate with the AP `ap_bssid` (s6.3 step 5); emits l2_handoff_*."""
+        from . import l2
+        with self._lock:
+            result = l2.associate(self.port(), ap_bssid, self.log, timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"association with {ap_bssid} failed: {result['status']}")
+        return result
+
+
+@role("access-point")
+class AccessPoint(_RadioRole):
+    """An AP's authenticator: opens and closes a station's 802.1X controlled port."""
+
+    @command(phase="switching")
+    def authorize(self, sta: str, timeout: float = 5.0) -> dict:
+        return self._set_port(sta, True, timeout)
+
+    @command(phase="switching")
+    def deauthorize(self, sta: str, timeout: float = 5.0) -> dict:
+        return self._set_port(sta, False, timeout)
+
+    def _set_port(self, sta: str, authorized: bool, timeout: float) -> dict:
+        from . import l2
+        with self._lock:
+            result = l2.set_port(self.port(), sta, authorized, self.log, timeout)
+        if result["status"] != "ok":
+            what = "authorize" if authorized else "deauthorize"
+            raise CommandError(f"{what} {sta} failed: {result['status']}")
+        return result
+
+
+@role("paa")
+class Paa(Role):
+    """PANA authentication agent (s6.2); PANA pre-authentication arrives with its issue."""
+
+
+@role("access-router")
+class AccessRouter(Role):
+    """Access router (s6.2): proactive handover tunnel end point (later issue)."""
+
+
+@role("correspondent")
+class Correspondent(Role):
+    """Correspondent node: binding updates and media streams (later issue)."""
+
+
+@role("information-server")
+class InformationServer(Role):
+    """Discovery (s7.1): tells the MN about candidate target networks (later issue)."""
+
+
+class Agent:
+    """Dispatches control requests to the role(s) and logs every command."""
+
+    def __init__(self, roles: list[Role], log: EventLog):
+        self.roles, self.log = roles, log
+        self.name = ",".join(r.name for r in roles)
+        self._commands: dict[str, tuple[Role, Callable]] = {}
+        for r in roles:
+            for cmd, fn in r.commands().items():
+                have = self._commands.get(cmd)
+                if have and have[1] is not fn:
+                    raise ValueError(f"roles {have[0].name} and {r.name} both define command "
+                                     f"'{cmd}'; they cannot share one agent")
+                self._commands.setdefault(cmd, (r, fn))
+        for r in roles:
+            r.agent_roles = [x.name for x in roles]
+            r.agent_commands = tuple(sorted(self._commands))
+
+    def dispatch(self, cmd: str, args: dict, req_id: str) -> Any:
+        if cmd not in self._commands:
+            self.log.emit("command_failed", cmd=cmd, id=req_id, error="unknown command")
+            raise CommandError(f"unknown command '{cmd}' for role {self.name}; known: "
+                               + ", ".join(sorted(self._commands)))
+        role_obj, fn = self._commands[cmd]
+        try:
+            inspect.signature(fn).bind(role_obj, **args)
+        except TypeError as exc:
+            self.log.emit("command_failed", cmd=cmd, id=req_id, error=str(exc))
+            raise CommandError(f"{cmd}: {exc}; usage: {cmd}{_usage(fn)}") from None
+        self.log.emit("command_start", cmd=cmd, id=req_id, args=args,
+                      serves=fn._command_phase)
+        t0 = time.perf_counter_ns()
+        try:
+            result = fn(role_obj, **args)
+        except Exception as exc:
+            self.log.emit("command_failed", cmd=cmd, id=req_id, error=str(exc),
+                          elapsed_ms=(time.perf_counter_ns() - t0) / 1e6)
+            raise
+        self.log.emit("command_done", cmd=cmd, id=req_id,
+                      elapsed_ms=(time.perf_counter_ns() - t0) / 1e6)
+        return result
+
+    def close(self) -> None:
+        for r in self.roles:
+            r.close()
+
+
+def make_roles(names: list[str], node: str, config: dict, log: EventLog) -> list[Role]:
+    """Role objects for `names`; every config key must belong to one of them."""
+    unknown_roles = [n for n in names if n not in ROLES]
+    if unknown_roles:
+        raise ValueError(f"unknown role(s) {', '.join(unknown_roles)}; known: "
+                         + ", ".join(sorted(ROLES)))
+    known = {k for n in names for k in ROLES[n].CONFIG}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(unknown)} for role "
+                         f"{','.join(names)} (known: {', '.join(sorted(known)) or 'none'})")
+    return [ROLES[n](node, config, log) for n in names]
+
+
+def _usage(fn: Callable) -> str:
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return "(" + ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                           for p in params) + ")"
+
+
+def interfaces() -> list[dict]:
+    """This host's interfaces with their MAC and IPv4 addresses (iproute2's JSON)."""
+    try:
+        out = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True,
+                             timeout=5).stdout
+        links = json.loads(out or "[]")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return [{"name": n} for _, n in socket.if_nameindex()]
+    return [{"name": ln["ifname"], "mac": ln.get("address"),
+             "up": "UP" in ln.get("flags", []),
+             "addresses": [f"{a['local']}/{a['prefixlen']}" for a in ln.get("addr_info", [])
+                           if a.get("family") == "inet"]}
+            for ln in links if ln.get("ifname") != "lo"]
+
+
+def _load_config(text: str | None) -> dict:
+    if not text:
+        return {}
+    if text.startswith("@"):
+        with open(text[1:]) as fh:
+            text = fh.read()
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise SystemExit(f"mpa-agent: --config is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise SystemExit("mpa-agent: --config must be a JSON mapping")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="mpa-agent", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--role", required=True,
+                    help="one or more of " + ", ".join(sorted(ROLES)) + ", comma-separated")
+    ap.add_argument("--node", required=True)
+    ap.add_argument("--events", required=True, help="event log file (JSON lines)")
+    ap.add_argument("--control", required=True, help="control socket path")
+    ap.add_argument("--config", help="role settings as JSON, or @file")
+    args = ap.parse_args(argv)
+    names = [n.strip() for n in args.role.split(",") if n.strip()]
+    log = EventLog(args.events, args.node, ",".join(names))
+    try:
+        agent = Agent(make_roles(names, args.node, _load_config(args.config), log), log)
+    except ValueError as exc:
+        ap.exit(2, f"mpa-agent: {exc}\n")
+    stop = threading.Event()
+    reason: list[str] = []
+
+    def on_signal(signum, _frame):
+        reason.append(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        server = ControlServer(args.control, agent.dispatch).start()
+    except (ValueError, OSError) as exc:
+        ap.exit(2, f"mpa-agent: cannot serve control socket {args.control}: {exc}\n")
+    log.emit("agent_started", pid=os.getpid(), control=args.control,
+             config={k: v for r in agent.roles for k, v in r.config.items()},
+             python=sys.version.split()[0])
+    print(f"mpa-agent {agent.name} on {args.node}: pid {os.getpid()}, control {args.control}",
+          flush=True)
+    while not stop.wait(1.0):
+        pass
+    server.close()
+    agent.close()
+    log.emit("agent_stopped", reason=reason[0] if reason else "stop")
+    log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
