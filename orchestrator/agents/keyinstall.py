@@ -1,0 +1,214 @@
+"""MPA key installation over UDP (Tconf, RFC 6252 C.5.3; s6.3 step 1 for the MN-AR key).
+
+Who does what:
+- `install` is the PAA's client for one target: one Install-Request, retransmitted until an
+  authenticated Install-Answer echoes it; returns the seconds it took.
+- `install_mpa_keys` is Tconf: after a PANA session is established the PAA derives PSK_ap
+  for each AP of the CTN (bound to its BSSID) and the MN-AR key for the access router from
+  the MPA-SA (`orchestrator.protocols.mpa_keys`) and installs them in parallel, emitting
+  ``psk_install_start``, one ``psk_installed`` / ``psk_install_failed`` per target and
+  ``tconf_done``.
+- `handle_datagram` is what an AP or access-router agent calls per datagram: it returns
+  (answer to send back, (station MAC, key) to install or None); the AP then calls
+  ``Authenticator.install_pmk(sta, psk, "mpa")``. `KeyInstallServer` is a small UDP loop
+  around it for agents (and tests) that have nothing else to multiplex.
+
+The wire format and its protection are in `orchestrator.protocols.keyinstall` (our own
+protocol; RFC 6252 does not specify one). UDP port: configurable, nothing is registered.
+"""
+from __future__ import annotations
+
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..events import EventLog
+from ..protocols import keyinstall as ki
+from ..protocols.errors import ProtocolError
+from ..protocols.mpa_keys import MpaKeys
+
+ACCESS_POINT, ACCESS_ROUTER = "access-point", "access-router"
+_KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER}
+PHASE = "pre-configuration"
+
+
+def mac_bytes(mac: str) -> bytes:
+    raw = bytes(int(x, 16) for x in mac.split(":"))
+    if len(raw) != 6:
+        raise ValueError(f"{mac!r} is not a MAC address")
+    return raw
+
+
+def mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+class KeyInstallError(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+_seq_lock = threading.Lock()
+_last_seq = 0
+
+
+def _next_sequence() -> int:
+    """Wall-clock nanoseconds, strictly increasing in this process: a restarted PAA still
+    sends Sequences above those its targets have seen."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(time.time_ns(), _last_seq + 1)
+        return _last_seq
+
+
+def install(address: str, port: int, secret: str | bytes, sta: str, bssid: str | None,
+            psk: bytes, lifetime: int, *, kind: str = ACCESS_POINT, session_id: int = 0,
+            key_id: int = 0, timeout: float = 0.2, retries: int = 3) -> float:
+    """Install one key in one target; seconds from first send to the authenticated answer.
+    Raises `KeyInstallError` on no answer or a refusal."""
+    secret = secret.encode() if isinstance(secret, str) else bytes(secret)
+    req = ki.InstallRequest(_KINDS[kind], _next_sequence(), os.urandom(ki.NONCE_LENGTH),
+                            lifetime, mac_bytes(sta),
+                            mac_bytes(bssid) if bssid else bytes(6), session_id, key_id, psk)
+    datagram = ki.encode_request(secret, req)
+    t0 = time.perf_counter()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((address, port))
+        for _attempt in range(1 + retries):
+            sock.send(datagram)
+            deadline = time.perf_counter() + timeout
+            while (left := deadline - time.perf_counter()) > 0:
+                if not select.select([sock], [], [], left)[0]:
+                    break
+                try:
+                    data = sock.recv(2048)
+                    answer = ki.decode_answer(secret, data)
+                except (ConnectionRefusedError, ProtocolError):
+                    continue  # not (yet) an answer we can trust; keep waiting
+                if answer.sequence != req.sequence or answer.nonce != req.nonce:
+                    continue
+                if answer.status != ki.Status.INSTALLED:
+                    raise KeyInstallError(f"{address}:{port} refused: {answer.status.name}")
+                return time.perf_counter() - t0
+            timeout *= 2
+    raise KeyInstallError(f"no answer from {address}:{port} after {1 + retries} attempts")
+
+
+@dataclass(frozen=True)
+class KeyTarget:
+    """A node the PAA installs a key in: an AP of the CTN or its access router.
+
+    ``target_id`` is what the key is bound to and the target checks: an AP's BSSID (PSK_ap
+    is derived from it), the access router's MAC address on the CTN link."""
+
+    name: str
+    kind: str  # ACCESS_POINT | ACCESS_ROUTER
+    address: str
+    port: int
+    secret: str
+    target_id: str
+
+    def key(self, keys: MpaKeys) -> bytes:
+        if self.kind == ACCESS_POINT:
+            return keys.psk_ap(mac_bytes(self.target_id))
+        return keys.mn_ar_key()
+
+
+def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
+                     log: EventLog | None = None, *, lifetime: int = 3600,
+                     timeout: float = 0.2, retries: int = 3) -> dict:
+    """Tconf: derive and install every target's key in parallel (RFC 6252 C.5.3)."""
+    def emit(event: str, **attrs) -> None:
+        if log:
+            log.emit(event, PHASE, sta=sta, **attrs)
+
+    t0 = time.perf_counter()
+    emit("psk_install_start", session_id=keys.session_id, key_id=keys.key_id,
+         targets=[t.name for t in targets])
+    installed: dict[str, float] = {}
+    failed: dict[str, str] = {}
+
+    def one(target: KeyTarget) -> None:
+        try:
+            key = target.key(keys)  # "PSK generation" is part of Tconf
+            seconds = install(target.address, target.port, target.secret, sta, target.target_id,
+                              key, lifetime, kind=target.kind, session_id=keys.session_id,
+                              key_id=keys.key_id, timeout=timeout, retries=retries)
+        except (KeyInstallError, ProtocolError, OSError, ValueError) as exc:
+            failed[target.name] = getattr(exc, "reason", None) or str(exc)
+            emit("psk_install_failed", target=target.name, kind=target.kind,
+                 reason=failed[target.name])
+            return
+        installed[target.name] = seconds * 1000
+        emit("psk_installed", target=target.name, kind=target.kind, target_id=target.target_id,
+             elapsed_ms=seconds * 1000, since_start_ms=(time.perf_counter() - t0) * 1000)
+
+    threads = [threading.Thread(target=one, args=(t,), daemon=True) for t in targets]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed_ms = (time.perf_counter() - t0) * 1000
+    emit("tconf_done", elapsed_ms=elapsed_ms, installed=sorted(installed),
+         failed=sorted(failed))
+    return {"status": "ok" if not failed else "failure", "elapsed_ms": elapsed_ms,
+            "installed_ms": installed, "failed": failed}
+
+
+def handle_datagram(receiver: ki.Receiver, data: bytes, log: EventLog | None = None,
+                    source: str = "") -> tuple[bytes | None, tuple[str, bytes] | None]:
+    """One datagram at an AP or access router: (answer or None, (sta, key) or None)."""
+    receipt = receiver.handle(data)
+    if receipt.request is not None:
+        if log:
+            log.emit("psk_received", PHASE, sta=mac_str(receipt.request.station),
+                     kind=receipt.request.kind.name, session_id=receipt.request.session_id,
+                     key_id=receipt.request.key_id, lifetime=receipt.request.lifetime)
+        return receipt.ack, (mac_str(receipt.request.station), receipt.request.key)
+    if receipt.reason and log:
+        log.emit("keyinstall_rejected", PHASE, source=source, reason=receipt.reason)
+    return receipt.ack, None
+
+
+class KeyInstallServer:
+    """UDP loop around `handle_datagram`; ``on_install(sta, key)`` for each accepted key."""
+
+    def __init__(self, address: str, port: int, receiver: ki.Receiver,
+                 on_install: Callable[[str, bytes], None], log: EventLog | None = None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, port))
+        self.address, self.port = self.sock.getsockname()
+        self.receiver, self.on_install, self.log = receiver, on_install, log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> KeyInstallServer:
+        self._thread = threading.Thread(target=self._serve, daemon=True,
+                                        name=f"keyinstall-{self.port}")
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not select.select([self.sock], [], [], 0.1)[0]:
+                continue
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                continue
+            ack, key = handle_datagram(self.receiver, data, self.log, f"{peer[0]}:{peer[1]}")
+            if key is not None:
+                self.on_install(*key)  # before the answer: acked means installed
+            if ack is not None:
+                self.sock.sendto(ack, peer)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self.sock.close()
