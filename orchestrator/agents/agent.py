@@ -113,23 +113,174 @@ class _RadioRole(Role):
 
 @role("mobile-node")
 class MobileNode(_RadioRole):
-    """The MN (RFC 6252 s6.3): moves between points of attachment."""
-    CONFIG = {"iface": "wlan0"}
+    """The MN (RFC 6252 s6.3): moves between points of attachment; its 802.1X supplicant
+    authenticates (EAP-TLS) at an AP, before the move by 802.11i pre-authentication, or
+    holds a PMK from MPA pre-authentication (PSK_ap)."""
+    CONFIG = {"iface": "wlan0", "identity": "", "cert": "", "key": "", "ca": "",
+              "server_name": None, "tls_max_version": "1.2", "aps": {}, "paas": {},
+              "paa_aps": {}, "pana_port": 716}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self._supplicant = None
+
+    def supplicant(self):
+        from .dot1x import Supplicant
+        if self._supplicant is None:
+            c = self.config
+            if not c["identity"]:
+                raise CommandError("no identity/certificate configured for this MN")
+            self._supplicant = Supplicant(c["iface"], c["identity"], c["cert"], c["key"], c["ca"],
+                                          self.log, c["tls_max_version"], c["server_name"])
+        return self._supplicant
+
+    def _bssid(self, ap: str) -> str:
+        """An AP's BSSID from its name (discovery, C.5.3: "the MN is able to retrieve ... all
+        required information about AP1 and AP2"), or the BSSID itself."""
+        return self.config["aps"].get(ap, ap)
 
     @command(phase="switching")
     def associate(self, ap_bssid: str, timeout: float = 5.0) -> dict:
         """(Re)associate with the AP `ap_bssid` (s6.3 step 5); emits l2_handoff_*."""
         from . import l2
         with self._lock:
-            result = l2.associate(self.port(), ap_bssid, self.log, timeout)
+            result = l2.associate(self.port(), self._bssid(ap_bssid), self.log, timeout)
         if result["status"] != "ok":
             raise CommandError(f"association with {ap_bssid} failed: {result['status']}")
         return result
 
+    @command(phase="switching")
+    def connect(self, ap: str, timeout: float = 10.0) -> dict:
+        """After association: EAP-TLS (unless a PMKSA is cached) and the 4-way handshake."""
+        bssid = self._bssid(ap)
+        port = self.port()
+        result = self.supplicant().connect(bssid, timeout=timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"802.1X at {ap} failed: {result.get('reason', result['status'])}")
+        # the controlled port is open once the AP has had the controller install the flows
+        status = port.wait_for("port_status", timeout=2.0, sender=bssid)
+        if status is None or not status.attrs.get("authorized"):
+            raise CommandError(f"4-way handshake with {ap} done but its port did not open")
+        self.log.emit("port_open", "switching", bssid=bssid)
+        return result
+
+    @command(phase="switching")
+    def handoff(self, ap: str, timeout: float = 10.0) -> dict:
+        """The move: (re)association, then 802.1X / 4-way with the new AP (Tassoc+4way, plus
+        Tauth when nothing was pre-authenticated)."""
+        assoc = self.associate(ap, timeout=timeout)
+        conn = self.connect(ap, timeout=timeout)
+        return {"association": assoc, "connect": conn}
+
+    @command(phase="pre-authentication")
+    def preauthenticate_80211i(self, ap: str, timeout: float = 10.0) -> dict:
+        """IEEE 802.11i pre-authentication with `ap` through the current AP and the DS."""
+        result = self.supplicant().eap_authenticate(self._bssid(ap), preauth=True, timeout=timeout,
+                                                    phase="pre-authentication")
+        if result["status"] != "ok":
+            raise CommandError(f"802.11i pre-authentication with {ap} failed: {result['reason']}")
+        return result
+
+    @command(phase="pre-authentication")
+    def preauthenticate_mpa(self, paa: str, timeout: float = 15.0) -> dict:
+        """MPA pre-authentication (RFC 6252 s6.3 step 1): PANA with the PAA of the candidate
+        target network, from the current network; then PSK_ap for each of its APs, derived
+        from the MPA-SA exactly as the PAA derives the ones it installs."""
+        from .dot1x import mac_bytes
+        from .pana import PaC
+        c = self.config
+        if paa not in c["paas"]:
+            raise CommandError(f"unknown PAA '{paa}'; known: {', '.join(c['paas'])}")
+        pac = PaC(c["identity"], c["cert"], c["key"], c["ca"], c["paas"][paa], c["pana_port"],
+                  self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"])
+        try:
+            result = pac.pre_authenticate(timeout)
+            if result["status"] != "ok":
+                raise CommandError(f"PANA pre-authentication with {paa} failed: {result['reason']}")
+            keys = pac.mpa_keys
+        finally:
+            pac.close()
+        sup = self.supplicant()
+        for ap in c["paa_aps"].get(paa, []):
+            bssid = self._bssid(ap)
+            sup.install_pmk(bssid, keys.psk_ap(mac_bytes(bssid)), "mpa")
+        return {k: v for k, v in result.items() if k not in ("msk", "pana_auth_key")} | {
+            "psk_ap": c["paa_aps"].get(paa, [])}
+
+    @command()
+    def flush(self) -> dict:
+        """Forget every PMKSA (a clean start for the next repetition)."""
+        n = len(self.supplicant().pmksa) if self._supplicant else 0
+        if self._supplicant:
+            self._supplicant.pmksa.clear()
+        return {"flushed": n}
+
+    @command()
+    def pmksa(self) -> dict:
+        sup = self._supplicant
+        return {b: p.source for b, p in (sup.pmksa.items() if sup else [])}
+
 
 @role("access-point")
 class AccessPoint(_RadioRole):
-    """An AP's authenticator: opens and closes a station's 802.1X controlled port."""
+    """An AP's IEEE 802.1X authenticator (EAP pass-through to its domain's AAA server over
+    RADIUS, 4-way handshake) which opens and closes stations' controlled ports; it accepts
+    PMKs (PSK_ap) installed by a PAA of its domain (RFC 6252 C.5.3)."""
+    CONFIG = {"iface": "eth0", "radius": None, "keyinstall_port": 7011, "keyinstall_peers": {}}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self.authenticator = None
+        self.keyinstall = None
+        if self.config["radius"] is not None:
+            self._start_authenticator()
+        if self.config["keyinstall_peers"] and self.authenticator is not None:
+            self.keyinstall = start_keyinstall_server(
+                self.config, "access-point", self.authenticator.bssid,
+                lambda sta, key: self.authenticator.install_pmk(sta, key, "mpa"), log)
+
+    def _start_authenticator(self) -> None:
+        from .dot1x import Authenticator
+        from .radius_client import RadiusClient
+        r = self.config["radius"]
+        radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", self.node))
+        self.authenticator = Authenticator(self.config["iface"], radius, self.log, self._port_control)
+        threading.Thread(target=self.authenticator.serve_forever, daemon=True,
+                         name="authenticator").start()
+
+    def _port_control(self, sta: str, authorized: bool) -> str:
+        from . import l2
+        with self._lock:
+            return l2.set_port(self.port(), sta, authorized, self.log)["status"]
+
+    @command()
+    def flush(self) -> dict:
+        """Forget PMKSAs and sessions (a clean start for the next repetition)."""
+        if self.authenticator:
+            self.authenticator.flush()
+        return {"ok": True}
+
+    @command()
+    def pmksa(self) -> dict:
+        a = self.authenticator
+        return {sta: p.source for sta, p in (a.pmksa.items() if a else [])}
+
+    def close(self) -> None:
+        if self.keyinstall:
+            self.keyinstall.stop()
+        if self.authenticator:
+            self.authenticator.stop()
+
+
+def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
+    """The target side of PAA key installation (protocols.keyinstall): one PAA peer."""
+    from ..protocols import keyinstall as ki
+    from .keyinstall import KeyInstallServer, mac_bytes
+    secret = next(iter(config["keyinstall_peers"].values()))
+    kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
+             "access-router": ki.TargetKind.ACCESS_ROUTER}
+    receiver = ki.Receiver(secret.encode(), kinds[kind], mac_bytes(target_id))
+    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receiver, on_install, log).start()
 
     @command(phase="switching")
     def authorize(self, sta: str, timeout: float = 5.0) -> dict:
@@ -151,12 +302,92 @@ class AccessPoint(_RadioRole):
 
 @role("paa")
 class Paa(Role):
-    """PANA authentication agent (s6.2); PANA pre-authentication arrives with its issue."""
+    """The PANA authentication agent (RFC 6252 s6.2; RFC 5191, RFC 5873): relays the MN's
+    EAP to its domain's AAA server over RADIUS; on success derives PSK_ap for every AP of
+    its network(s) and the MN-AR key, and installs them (Tconf, C.5.3)."""
+    CONFIG = {"pana_port": 716, "pana_address": "0.0.0.0", "paa_radius": None, "stations": {},
+              "ctn_aps": [], "ctn_ars": []}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self.paa = None
+        self.tconf: dict[str, dict] = {}          # identity -> last install_mpa_keys result
+        if self.config["paa_radius"] is not None:
+            from .pana import Paa as PanaAgent
+            from .radius_client import RadiusClient
+            r = self.config["paa_radius"]
+            radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", node))
+            self.paa = PanaAgent(self.config["pana_address"], self.config["pana_port"], radius, log,
+                                 on_success=self._on_success).start()
+
+    def _targets(self):
+        from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, KeyTarget
+        aps = [KeyTarget(a["name"], ACCESS_POINT, a["address"], a["port"], a["secret"], a["bssid"])
+               for a in self.config["ctn_aps"]]
+        ars = [KeyTarget(r["name"], ACCESS_ROUTER, r["address"], r["port"], r["secret"],
+                         r["target_id"]) for r in self.config["ctn_ars"]]
+        return aps + ars
+
+    def _on_success(self, session) -> None:
+        from .keyinstall import install_mpa_keys
+        sta = self.config["stations"].get(session.identity)
+        if sta is None:
+            self.log.emit("psk_install_failed", "pre-configuration", identity=session.identity,
+                          reason="no station MAC known for this identity")
+            return
+        self.tconf[session.identity] = install_mpa_keys(session.mpa_keys, sta, self._targets(),
+                                                        self.log)
+
+    @command(phase="pre-configuration")
+    def tconf_status(self, identity: str) -> dict:
+        """The key installation (Tconf) that followed `identity`'s last authentication."""
+        result = self.tconf.get(identity)
+        if result is None:
+            raise CommandError(f"no key installation for {identity} yet")
+        return result
+
+    @command()
+    def flush(self) -> dict:
+        """Forget PANA sessions (a clean start for the next repetition)."""
+        if self.paa is not None:
+            with self.paa._lock:
+                self.paa.sessions.clear()
+                self.paa.established.clear()
+                self.paa._handshakes.clear()
+        self.tconf.clear()
+        return {"ok": True}
+
+    def close(self) -> None:
+        if self.paa is not None:
+            self.paa.stop()
 
 
 @role("access-router")
 class AccessRouter(Role):
-    """Access router (s6.2): proactive handover tunnel end point (later issue)."""
+    """Access router (s6.2): receives the MN-AR key from the PAA (s6.3 step 1); proactive
+    handover tunnel end point (later issue)."""
+    CONFIG = {"keyinstall_port": 7011, "keyinstall_peers": {}, "keyinstall_id": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self.mn_ar_keys: dict[str, bytes] = {}
+        self.keyinstall = None
+        if self.config["keyinstall_peers"] and self.config["keyinstall_id"]:
+            self.keyinstall = start_keyinstall_server(
+                self.config, "access-router", self.config["keyinstall_id"],
+                self.mn_ar_keys.__setitem__, log)
+
+    @command()
+    def mn_ar_key(self, sta: str) -> dict:
+        """Whether (and which, by fingerprint) an MN-AR key is installed for `sta`."""
+        import hashlib
+        key = self.mn_ar_keys.get(sta)
+        return {"installed": key is not None,
+                "fingerprint": hashlib.sha256(key).hexdigest()[:16] if key else None}
+
+    def close(self) -> None:
+        if self.keyinstall:
+            self.keyinstall.stop()
 
 
 @role("correspondent")

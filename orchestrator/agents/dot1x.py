@@ -34,6 +34,7 @@ from .radius_client import RadiusClient
 
 ETH_P_EAPOL, ETH_P_PREAUTH = 0x888E, 0x88C7
 PMK_LENGTH = 32
+START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -128,10 +129,17 @@ class Supplicant:
         self._emit("eap_start", phase, bssid=bssid, mode=mode)
         self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
         deadline = time.monotonic() + timeout
-        rounds = 0
+        rounds, starts = 0, 1
         while (left := deadline - time.monotonic()) > 0:
-            got = self.io.recv(left)
+            got = self.io.recv(min(left, START_PERIOD))
             if got is None:
+                if rounds == 0 and starts < MAX_START and time.monotonic() < deadline:
+                    # IEEE 802.1X-2004 s8.2.11: EAPOL-Start again after startPeriod
+                    starts += 1
+                    self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
+                    continue
+                if time.monotonic() < deadline and rounds:
+                    continue
                 break
             src, _dst, got_et, pdu = got
             if src != bssid or got_et != et:

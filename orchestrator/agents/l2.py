@@ -54,6 +54,24 @@ class L2Port:
         return None, t_send, None
 
 
+    def wait_for(self, kind: str, timeout: float, sender: str | None = None):
+        """The next management frame of type `kind` (from `sender`), or None."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65535)
+            except socket.timeout:
+                break
+            try:
+                _, src, msg = mgmt.decode(data)
+            except mgmt.MgmtError:
+                continue
+            if msg.type == kind and (sender is None or src == sender):
+                return msg
+        return None
+
+
 def associate(port: L2Port, bssid: str, log: EventLog | None = None, timeout: float = 5.0) -> dict:
     """(Re)associate the station with the AP `bssid`; returns the measured handoff time."""
     if log:

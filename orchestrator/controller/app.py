@@ -29,6 +29,12 @@ from . import policy
 from .api import serve_api
 
 
+def layer2_update_frame(sta_mac: str) -> bytes:
+    """IEEE 802.11F-2003 Layer 2 Update: broadcast, source = the station, 802.2 LLC XID."""
+    return (mgmt.mac_bytes(mgmt.BROADCAST) + mgmt.mac_bytes(sta_mac) + (6).to_bytes(2, "big")
+            + bytes([0x00, 0x01, 0xAF, 0x81, 0x01, 0x00]))
+
+
 class RadioController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -200,6 +206,9 @@ class RadioController(app_manager.OSKenApp):
             flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
         self._barrier(["air", ap.name])
+        # IEEE 802.11F Layer 2 Update frame (as hostapd sends it): the distribution system's
+        # learning bridges now find the station behind its new AP
+        self._packet_out(ap.name, policy.UPLINK, layer2_update_frame(sta.mac))
         # The response should reach the station `association_latency` after its request left.
         # Its way back (packet-out -> OVS -> station) is taken to be as long as the way here,
         # which we measured (t_in - t_ref, one clock); capped so a slow packet-in cannot eat
@@ -241,6 +250,10 @@ class RadioController(app_manager.OSKenApp):
             self._barrier([ap.name, "air"])
             self.log.emit("port_authorized" if frame.type == "authorize" else "port_unauthorized",
                           phase="switching", sta=sta.name, ap=ap.name)
+            # Tell the station too: in 802.11 the port opens with the key installation after
+            # message 4; here it opens when the flows are in, which the station cannot see.
+            self._reply_station(sta, mgmt.Mgmt("port_status", sta.mac, ap.bssid, frame.seq, "ok",
+                                               {"authorized": frame.type == "authorize"}))
         else:
             self.log.emit("port_request_rejected", ap=ap.name, sta=frame.sta, reason=status)
         reply = mgmt.Mgmt("port_status", frame.sta, ap.bssid, frame.seq, status,

@@ -162,8 +162,102 @@ def ikev2(f: Facts, node: str, dest: Path) -> dict:
             "server_key": str(f.pki.servers[cn].key)}
 
 
+KEYINSTALL_PORT = 7011          # PAA -> AP/AR key installation (protocols.keyinstall)
+PANA_PORT = 716                 # RFC 5191 s1.3 (IANA)
+
+
+def _aaa_of(f: Facts, node: str) -> tuple[str, str] | None:
+    """(AAA server node, its first address) of the node's domain."""
+    dom = f.topo.nodes[node].domain
+    if not dom:
+        return None
+    aaa_node = f.topo.domains[dom].aaa_server
+    addrs = addresses(f.plan, aaa_node)
+    return (aaa_node, str(addrs[0][1])) if addrs else None
+
+
+def _radius(f: Facts, node: str) -> dict | None:
+    aaa_ = _aaa_of(f, node)
+    if aaa_ is None:
+        return None
+    return {"server": aaa_[1], "port": 1812, "secret": f.secrets.pair("radius", aaa_[0], node),
+            "nas_identifier": node}
+
+
+def _networks_of(f: Facts, node: str) -> set[str]:
+    return {i.network for i in f.plan.hosts[node].interfaces if i.network}
+
+
+def agent_config(f: Facts, node: str) -> dict:
+    """Settings of each of the node's agent roles (orchestrator.agents.agent --config)."""
+    t, plan = f.topo, f.plan
+    roles = t.roles(node)
+    config: dict = {}
+    if "mobile_node" in roles:
+        identity = t.identity(node)
+        home = t.domains[t.nodes[node].home_domain].aaa_server
+        config.update({"iface": "wlan0", "identity": identity,
+                       "cert": str(f.pki.clients[identity].cert),
+                       "key": str(f.pki.clients[identity].key), "ca": str(f.pki.ca.cert),
+                       "server_name": server_cn(t, home),
+                       "aps": {a.name: a.bssid for a in plan.aps.values()},
+                       "paas": {p: str(addresses(plan, p)[0][1]) for p in t.nodes_of("authentication_agent")
+                                if addresses(plan, p)},
+                       # the APs a PAA's network offers (discovery, C.5.3: "the MN is able
+                       # to retrieve the PAA's IP address and all required information
+                       # about AP1 and AP2")
+                       "paa_aps": {p: [a.name for a in plan.aps.values()
+                                       if a.network in _networks_of(f, p)]
+                                   for p in t.nodes_of("authentication_agent")},
+                       "pana_port": PANA_PORT})
+    if "access_router" in roles:
+        paas = [p for p in t.nodes_of("authentication_agent")
+                if _networks_of(f, p) & _networks_of(f, node)]
+        config.update({"keyinstall_port": KEYINSTALL_PORT,
+                       "keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
+                                            for p in paas for _, a in addresses(plan, p)},
+                       "keyinstall_id": next((i.mac for i in plan.hosts[node].interfaces
+                                              if any(i.network in _networks_of(f, p) for p in paas)),
+                                             None)})
+    if "access_point" in roles:
+        paas = [p for p in t.nodes_of("authentication_agent")
+                if t.nodes[p].domain == t.nodes[node].domain]
+        config.update({"iface": "eth0", "radius": _radius(f, node),
+                       "keyinstall_port": KEYINSTALL_PORT,
+                       "keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
+                                            for p in paas for _, a in addresses(plan, p)}})
+    if "authentication_agent" in roles:
+        # the candidate target network(s): the PAA's networks that have access points
+        nets = {a.network for a in plan.aps.values()} & _networks_of(f, node)
+        targets = [a for a in plan.aps.values() if a.network in nets]
+        config.update({"pana_port": PANA_PORT, "paa_radius": _radius(f, node),
+                       # the address MNs are told (and the PAA answers from)
+                       "pana_address": str(addresses(plan, node)[0][1]),
+                       # identity -> station MAC: PANA runs over IP and does not tell the PAA
+                       # the MN's link-layer address, which PSK_ap is installed for
+                       "stations": {t.identity(m): plan.stations[m].mac for m in plan.stations},
+                       "ctn_ars": [{"name": r, "address": str(addresses(plan, r)[0][1]),
+                                    "port": KEYINSTALL_PORT,
+                                    "secret": f.secrets.pair("keyinstall", r, node),
+                                    "target_id": next(i.mac for i in plan.hosts[r].interfaces
+                                                      if i.network in nets)}
+                                   for r in t.nodes_of("access_router")
+                                   if _networks_of(f, r) & nets],
+                       "ctn_aps": [{"name": a.name, "bssid": a.bssid,
+                                    "address": str(addresses(plan, a.name)[0][1]),
+                                    "port": KEYINSTALL_PORT,
+                                    "secret": f.secrets.pair("keyinstall", a.name, node)}
+                                   for a in targets]})
+    return config
+
+
+def agent(f: Facts, node: str, dest: Path) -> dict:
+    import json
+    return {**base(f, node, dest), "agent_config": json.dumps(agent_config(f, node), indent=1)}
+
+
 CONTEXTS: dict[str, Callable[[Facts, str, Path], dict]] = {
-    "base": base, "aaa": aaa, "dhcp": dhcp, "ikev2": ikev2}
+    "base": base, "aaa": aaa, "dhcp": dhcp, "ikev2": ikev2, "agent": agent}
 
 
 def pki_names(topo: Topology) -> tuple[list[str], list[str]]:
