@@ -216,6 +216,20 @@ class MobileNode(_RadioRole):
         return {"flushed": n}
 
     @command()
+    def inject_pmk(self, ap: str, pmk_hex: str) -> dict:
+        """Fault injection: hold `pmk_hex` as the PMKSA for `ap` (a wrong PMK must make the
+        4-way handshake fail on the MIC)."""
+        self.supplicant().install_pmk(self._bssid(ap), bytes.fromhex(pmk_hex), "injected")
+        return {"ok": True}
+
+    @command()
+    def use_credentials(self, cert: str, key: str) -> dict:
+        """Authenticate with another client certificate from now on (security tests)."""
+        self.config["cert"], self.config["key"] = cert, key
+        self._supplicant = None
+        return {"ok": True}
+
+    @command()
     def pmksa(self) -> dict:
         sup = self._supplicant
         return {b: p.source for b, p in (sup.pmksa.items() if sup else [])}

@@ -149,6 +149,11 @@ class Supplicant:
             except ProtocolError as exc:
                 self._emit("eapol_malformed", phase, bssid=bssid, reason=exc.reason)
                 continue
+            if frame.packet_type == eapol.PacketType.KEY and rounds == 0:
+                # the AP holds a PMKSA we do not (message 1 of a 4-way handshake): ask for
+                # full authentication, as wpa_supplicant does ("no matching PMKID")
+                self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
+                continue
             if frame.packet_type != eapol.PacketType.EAP_PACKET:
                 continue
             rounds += 1
@@ -186,6 +191,14 @@ class Supplicant:
         else:
             self.io.send(bssid, ETH_P_EAPOL, _eapol_pdu(eapol.PacketType.START))
         result = self.four_way(bssid, timeout=timeout, phase=phase)
+        if result["status"] == "eap_requested":
+            # the AP has no PMKSA for us (flushed, expired): full authentication
+            self.pmksa.pop(bssid, None)
+            cached = None
+            result = self.eap_authenticate(bssid, timeout=timeout, phase=phase)
+            if result["status"] != "ok":
+                return result
+            result = self.four_way(bssid, timeout=timeout, phase=phase)
         result["pmksa"] = cached.source if cached else "eap"
         result["elapsed_ms"] = (time.perf_counter_ns() - t0) / 1e6
         return result
@@ -204,6 +217,9 @@ class Supplicant:
             src, _dst, et, pdu = got
             if src != bssid or et != ETH_P_EAPOL:
                 continue
+            if len(pdu) > 1 and pdu[1] == eapol.PacketType.EAP_PACKET and hs.state == eapol.HandshakeState.WAIT_MSG1:
+                self._emit("fourway_failed", phase, bssid=bssid, reason="AP asked for EAP: no PMKSA there")
+                return {"status": "eap_requested"}
             frames, events = hs.receive(pdu)
             for f in frames:
                 self.io.send(bssid, ETH_P_EAPOL, f)
@@ -292,6 +308,14 @@ class Authenticator:
         phase = "pre-authentication" if et == ETH_P_PREAUTH else "switching"
         with self._lock:
             cached = self.pmksa.get(sta) if et == ETH_P_EAPOL else None
+            pending = self.handshakes.get(sta)
+            if (cached is not None and pending is not None
+                    and pending.state == eapol.HandshakeState.WAIT_MSG2):
+                # EAPOL-Start in answer to our message 1: the station has no matching PMKSA
+                self.pmksa.pop(sta, None)
+                self.handshakes.pop(sta, None)
+                cached = None
+                self._emit("pmksa_dropped", sta=sta, reason="station has no matching PMKSA")
         if cached is not None:
             self._start_four_way(sta, cached)
             return
