@@ -285,17 +285,6 @@ class AccessPoint(_RadioRole):
         if self.authenticator:
             self.authenticator.stop()
 
-
-def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
-    """The target side of PAA key installation (protocols.keyinstall): one PAA peer."""
-    from ..protocols import keyinstall as ki
-    from .keyinstall import KeyInstallServer, mac_bytes
-    secret = next(iter(config["keyinstall_peers"].values()))
-    kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
-             "access-router": ki.TargetKind.ACCESS_ROUTER}
-    receiver = ki.Receiver(secret.encode(), kinds[kind], mac_bytes(target_id))
-    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receiver, on_install, log).start()
-
     @command(phase="switching")
     def authorize(self, sta: str, timeout: float = 5.0) -> dict:
         return self._set_port(sta, True, timeout)
@@ -312,6 +301,17 @@ def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install,
             what = "authorize" if authorized else "deauthorize"
             raise CommandError(f"{what} {sta} failed: {result['status']}")
         return result
+
+
+def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
+    """The target side of PAA key installation (protocols.keyinstall): one PAA peer."""
+    from ..protocols import keyinstall as ki
+    from .keyinstall import KeyInstallServer, mac_bytes
+    secret = next(iter(config["keyinstall_peers"].values()))
+    kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
+             "access-router": ki.TargetKind.ACCESS_ROUTER}
+    receiver = ki.Receiver(secret.encode(), kinds[kind], mac_bytes(target_id))
+    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receiver, on_install, log).start()
 
 
 @role("paa")
