@@ -36,7 +36,7 @@ state: dict = {}
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    journal = deploy(str(TOPOLOGY), name=NAME, results=str(results))
+    journal = deploy(str(TOPOLOGY), name=NAME, results=str(results), images=False)
     yield journal
     if NAME in deployed():
         destroy(NAME)
