@@ -165,6 +165,34 @@ def cmd_smoke(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_run(args) -> int:
+    """Run an experiment (or --resume its latest run), then build its report."""
+    _need_root()
+    from .experiment.runner import execute, new_run, resume_run
+    run = (resume_run(args.experiment, args.results) if args.resume
+           else new_run(args.experiment, args.results, args.repetitions))
+    t0 = time.monotonic()
+    run_dir = execute(run, progress=_progress)
+    print(f"run {run_dir} done in {time.monotonic() - t0:.0f}s")
+    try:
+        from .analysis.report import report
+    except ImportError:
+        return 0
+    report(run_dir)
+    print(f"report: {run_dir}/README.md")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Tables and figures from existing records (no root, no Mininet)."""
+    from .analysis.report import report, summary
+    if args.all:
+        print(summary(args.results))
+    else:
+        print(report(args.run_dir))
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="mpa-testbed", description=__doc__)
     sub = p.add_subparsers(dest="verb", required=True)
@@ -216,6 +244,17 @@ def main(argv=None) -> int:
     s.add_argument("topology")
     s.add_argument("--results", default="results")
     s.set_defaults(fn=cmd_smoke)
+    s = sub.add_parser("run", help="run an experiment file (results/<experiment>/<run-id>/)")
+    s.add_argument("experiment")
+    s.add_argument("--results", default="results")
+    s.add_argument("--repetitions", type=int, help="override the file's repetitions")
+    s.add_argument("--resume", action="store_true", help="continue the latest run")
+    s.set_defaults(fn=cmd_run)
+    s = sub.add_parser("report", help="rebuild tables and figures from records")
+    s.add_argument("run_dir", nargs="?")
+    s.add_argument("--all", action="store_true", help="every experiment's latest run + summary")
+    s.add_argument("--results", default="results")
+    s.set_defaults(fn=cmd_report)
     args = p.parse_args(argv)
     try:
         return args.fn(args)

@@ -123,6 +123,9 @@ class MobileNode(_RadioRole):
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self._supplicant = None
+        if self.config["identity"]:
+            self.port()              # open them now, not within the first handoff's timing
+            self.supplicant()
 
     def supplicant(self):
         from .dot1x import Supplicant
@@ -247,6 +250,7 @@ class AccessPoint(_RadioRole):
         self.authenticator = None
         self.keyinstall = None
         if self.config["radius"] is not None:
+            self.port()              # open it now, not within the first handshake's timing
             self._start_authenticator()
         if self.config["keyinstall_peers"] and self.authenticator is not None:
             self.keyinstall = start_keyinstall_server(

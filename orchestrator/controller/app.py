@@ -94,7 +94,7 @@ class RadioController(app_manager.OSKenApp):
         if name == "air":
             hub.spawn(self._station_request, src, in_port, frame, t_in)
         elif name in self.radio.aps and in_port == policy.AUTH:
-            hub.spawn(self._authenticator_request, self.radio.aps[name], frame)
+            hub.spawn(self._authenticator_request, self.radio.aps[name], frame, t_in)
 
     def _match(self, parser, match: tuple):
         return parser.OFPMatch(**dict(match))
@@ -228,7 +228,7 @@ class RadioController(app_manager.OSKenApp):
         bssid = frame.bssid if frame.bssid else mgmt.BROADCAST
         self._packet_out("air", sta.air_port, mgmt.encode(sta.mac, bssid, frame))
 
-    def _authenticator_request(self, ap: policy.ApConf, frame: mgmt.Mgmt) -> None:
+    def _authenticator_request(self, ap: policy.ApConf, frame: mgmt.Mgmt, t_in: int = 0) -> None:
         sta = self.radio.stations.get(frame.sta)
         status = "ok"
         with self.lock:
@@ -249,7 +249,8 @@ class RadioController(app_manager.OSKenApp):
         if status == "ok":
             self._barrier([ap.name, "air"])
             self.log.emit("port_authorized" if frame.type == "authorize" else "port_unauthorized",
-                          phase="switching", sta=sta.name, ap=ap.name)
+                          phase="switching", sta=sta.name, ap=ap.name, request_mono_ns=t_in,
+                          sent_mono_ns=frame.attrs.get("t_sent_ns"))
             # Tell the station too: in 802.11 the port opens with the key installation after
             # message 4; here it opens when the flows are in, which the station cannot see.
             self._reply_station(sta, mgmt.Mgmt("port_status", sta.mac, ap.bssid, frame.seq, "ok",

@@ -109,6 +109,9 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
         return smap.problem(loc, f"unknown key '{loc[-1]}'{suggest(loc[-1], names)}", key=True)
     if err["type"] == "missing":
         return smap.problem(loc[:-1], f"missing required key '{loc[-1]}'")
+    if err["type"] == "string_pattern_mismatch":
+        return smap.problem(loc, f"invalid name {err['input']!r}: expected lower-case letters, "
+                                 "digits and '-', starting with a letter")
     if err["type"] == "literal_error":
         return smap.problem(loc, f"expected one of {err['ctx']['expected']} (got {err['input']!r})"
                                  f"{suggest(str(err['input']), FLOWS)}")

@@ -1,0 +1,1 @@
+"""Experiments: scenarios (handover flows), the runner, and events -> records."""

@@ -1,0 +1,246 @@
+"""The experiment runner: one testbed per configuration, N clean repetitions per scenario,
+events -> records, with resume.
+
+A run writes `results/<experiment>/<run-id>/`:
+  spec.yaml                the experiment as resolved (every emulated parameter, the seed)
+  topologies/<conf>.yaml   each configuration's resolved topology
+  testbeds/                each bring-up's run directory (events/, logs/ of every daemon)
+  pcaps/<conf>/<node>.pcap captures of the whole configuration (MN, APs, PAA, AAA)
+  ladder/<conf>/<scenario>/ events.jsonl, pcaps/, lanes.json of repetition 1 (ladder diagram)
+  progress.jsonl           one line per finished repetition (what --resume skips)
+  records.jsonl            rows as they are measured; records.csv and records.parquet at the end
+  events.jsonl             every event of the run, with its configuration
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..agents.control import AgentError
+from ..events import read_events
+from ..model.experiment import Experiment, ResolvedConfiguration, load_experiment
+from ..model.units import parse_duration
+from ..network.build import deploy
+from ..testbed import destroy
+from .phases import PhaseError, handover_times
+from .scenarios import FLOWS, Bed, clean_state
+
+CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
+                  "udp port 1812 or udp port 716")
+CAPTURE_NODES = ("mn", "aaa-v", "aaa-h", "nar")
+
+
+@dataclass
+class Run:
+    experiment: Experiment
+    configurations: list[ResolvedConfiguration]
+    dir: Path
+    done: set = field(default_factory=set)
+
+    @property
+    def run_id(self) -> str:
+        return self.dir.name
+
+
+def _slug(name: str) -> str:
+    return name.replace("/", "_").replace("=", "-")
+
+
+def new_run(exp_path: str, results: str = "results", repetitions: int | None = None) -> Run:
+    exp, confs = load_experiment(exp_path)
+    if repetitions is not None:
+        exp = exp.model_copy(update={"repetitions": repetitions})
+    run_dir = Path(results, exp.name, time.strftime("%Y%m%d-%H%M%S")).resolve()
+    run_dir.mkdir(parents=True, exist_ok=False)
+    spec = {"experiment": str(Path(exp_path).resolve()), "name": exp.name, "seed": exp.seed,
+            "repetitions": exp.repetitions, "reference": exp.reference,
+            "parameters": exp.parameters, "sweep": exp.sweep,
+            "scenarios": [s.model_dump(by_alias=True) for s in exp.scenarios],
+            "configurations": {c.name: {"configuration": c.configuration,
+                                        "topology": c.topology_file,
+                                        "resolved_topology": f"topologies/{_slug(c.name)}.yaml",
+                                        "parameters": c.overrides} for c in confs}}
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    (run_dir / "topologies").mkdir()
+    for c in confs:
+        (run_dir / "topologies" / f"{_slug(c.name)}.yaml").write_text(
+            f"# resolved by the experiment runner from {c.topology_file}\n" + c.topology_text)
+    return Run(exp, confs, run_dir)
+
+
+def resume_run(exp_path: str, results: str = "results") -> Run:
+    exp, confs = load_experiment(exp_path)
+    runs = sorted(p for p in Path(results, exp.name).glob("*") if (p / "spec.yaml").is_file())
+    if not runs:
+        raise LookupError(f"no earlier run of '{exp.name}' under {results}/{exp.name} to resume")
+    run_dir = runs[-1].resolve()
+    spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    exp = exp.model_copy(update={"repetitions": spec["repetitions"]})
+    done = set()
+    if (run_dir / "progress.jsonl").exists():
+        for line in (run_dir / "progress.jsonl").read_text().splitlines():
+            p = json.loads(line)
+            done.add((p["configuration"], p["scenario"], p["repetition"]))
+    return Run(exp, confs, run_dir, done)
+
+
+def _param_columns(c: ResolvedConfiguration) -> dict:
+    cols = {f"param:{k}": str(v) for k, v in c.overrides.items()}
+    t = c.topology
+
+    def ms(value) -> float | None:
+        return None if value is None else round(value * 1e3, 3)
+    aps = [t.nodes[a] for a in t.nodes_of("access_point")]
+    mns = [t.nodes[m] for m in t.nodes_of("mobile_node")]
+    wan = next((l for l in t.links if l.name == "wan"), None)
+    cols["association_latency_ms"] = ms(aps[0].association_latency) if aps else None
+    cols["link_down_detection_ms"] = ms(mns[0].link_down_detection) if mns else None
+    cols["wan_delay_ms"] = ms(wan.delay) if wan else 0.0
+    return cols
+
+
+class Captures:
+    """tcpdump inside testbed hosts, stopped by PID (journaled as the testbed's processes)."""
+
+    def __init__(self, journal, nodes, out_dir: Path):
+        self.procs = []
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for node in nodes:
+            info = journal.nodes.get(node)
+            if info is None:
+                continue
+            iface = "wlan0" if info["kind"] == "mobile_node" else info["interfaces"][0]["name"]
+            p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U",
+                                  "-i", iface, "-w", str(out_dir / f"{node}.pcap"), CAPTURE_FILTER],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+            journal.started(p.pid, "tcpdump", node)
+            self.procs.append(p)
+        time.sleep(0.3)                 # tcpdump needs a moment before it captures
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _lanes(journal) -> dict:
+    lanes = {}
+    for node, info in journal.nodes.items():
+        for i in info["interfaces"]:
+            lanes[i["mac"]] = node
+            if i["address"]:
+                lanes[i["address"].split("/")[0]] = node
+    return lanes
+
+
+def execute(run: Run, progress: Callable[[str], None] = lambda s: None) -> Path:
+    """Run every configuration x scenario x repetition not yet done; returns the run dir."""
+    from tqdm import tqdm
+    exp = run.experiment
+    total = len(run.configurations) * len(exp.scenarios) * exp.repetitions
+    bar = tqdm(total=total, initial=len(run.done), desc=exp.name, unit="handover",
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        for conf in run.configurations:
+            todo = [(s, r) for s in exp.scenarios for r in range(1, exp.repetitions + 1)
+                    if (conf.name, s.name, r) not in run.done]
+            if todo:
+                _run_configuration(run, conf, todo, bar, progress)
+    finally:
+        bar.close()
+    _finish(run)
+    return run.dir
+
+
+def _run_configuration(run, conf, todo, bar, progress) -> None:
+    slug = _slug(conf.name)
+    topo_file = run.dir / "topologies" / f"{slug}.yaml"
+    name = f"{run.experiment.name}-{slug}"[:40].rstrip("-_")
+    progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
+    journal = deploy(str(topo_file), name=name, results=str(run.dir / "testbeds"))
+    bed = Bed(journal)
+    params = _param_columns(conf)
+    roaming = conf.configuration          # "non-roaming" / "roaming" in the RFC's experiments
+    caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
+                              or journal.nodes[n]["kind"] == "access_point"],
+                    run.dir / "pcaps" / slug)
+    try:
+        for scenario, rep in todo:
+            mn = "mn"
+            ladder = None
+            if rep == 1:
+                ladder = run.dir / "ladder" / slug / scenario.name
+                ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
+                                       ladder / "pcaps")
+            try:
+                clean_state(bed, mn, scenario.from_ap)
+                t0 = time.perf_counter_ns()
+                detail = FLOWS[scenario.flow](bed, mn, scenario.to_ap)
+                t1 = time.perf_counter_ns()
+                events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
+                paa = detail.get("paa") if isinstance(detail, dict) else None
+                times, status, error = handover_times(events, scenario.flow, mn, paa), "ok", ""
+            except (AgentError, PhaseError, LookupError) as exc:
+                times, status, error = {}, "failed", str(exc)
+                events = []
+            finally:
+                if ladder is not None:
+                    time.sleep(0.2)
+                    ladder_caps.stop()
+            if ladder is not None:
+                (ladder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+                (ladder / "lanes.json").write_text(json.dumps(_lanes(journal), indent=1))
+            base = {"experiment": run.experiment.name, "run_id": run.run_id,
+                    "configuration": conf.name, "roaming": roaming, "scenario": scenario.name,
+                    "scheme": scenario.flow, "repetition": rep, "seed": run.experiment.seed,
+                    **params}
+            rows = ([{**base, "phase": ph, "ms": round(v, 3), "status": status, "error": ""}
+                     for ph, v in times.items()] if times else
+                    [{**base, "phase": "Time affecting handover", "ms": None, "status": status,
+                      "error": error}])
+            with open(run.dir / "records.jsonl", "a") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in rows)
+            with open(run.dir / "progress.jsonl", "a") as fh:
+                fh.write(json.dumps({"configuration": conf.name, "scenario": scenario.name,
+                                     "repetition": rep, "status": status, "error": error}) + "\n")
+            if status != "ok":
+                progress(f"{conf.name} {scenario.name} #{rep} failed: {error}")
+            bar.set_postfix_str(f"{conf.name} {scenario.name}")
+            bar.update(1)
+    finally:
+        caps.stop()
+        events = read_events(journal.run_dir)
+        with open(run.dir / "events.jsonl", "a") as fh:
+            fh.writelines(json.dumps({**e, "configuration": conf.name}) + "\n" for e in events)
+        destroy(name)
+
+
+def _finish(run: Run) -> None:
+    import pandas as pd
+    path = run.dir / "records.jsonl"
+    if not path.exists():
+        return
+    df = pd.read_json(path, lines=True)
+    df.to_csv(run.dir / "records.csv", index=False)
+    df.to_parquet(run.dir / "records.parquet", index=False)
+
+
+def emulated_parameters(run_dir: Path) -> dict:
+    """Every emulated parameter of a run, from its spec (for reports)."""
+    spec = yaml.safe_load((Path(run_dir) / "spec.yaml").read_text())
+    return {name: c["parameters"] for name, c in spec["configurations"].items()}
+
+
+__all__ = ["new_run", "resume_run", "execute", "emulated_parameters", "parse_duration"]
