@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..events import EventLog
-from ..protocols import eap, eapol
+from ..protocols import eap, eapol, mgmt
 from ..protocols.eap_tls import EapPeer, EapTlsPeer, PeerState
 from ..protocols.errors import ProtocolError
 from .radius_client import RadiusClient
 
-ETH_P_EAPOL, ETH_P_PREAUTH = 0x888E, 0x88C7
+ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT = 0x888E, 0x88C7, 0x88B5
 PMK_LENGTH = 32
 START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
 
@@ -48,10 +48,10 @@ def mac_str(raw: bytes) -> str:
 class FrameIO:
     """Raw sockets for EAPOL and pre-authentication frames on one interface."""
 
-    def __init__(self, iface: str):
+    def __init__(self, iface: str, ethertypes=(ETH_P_EAPOL, ETH_P_PREAUTH)):
         self.iface = iface
         self.socks = {}
-        for et in (ETH_P_EAPOL, ETH_P_PREAUTH):
+        for et in ethertypes:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(et))
             s.bind((iface, et))
             self.socks[et] = s
@@ -119,7 +119,7 @@ class Supplicant:
         self.pmksa[bssid] = Pmksa(pmk[:PMK_LENGTH], source)
 
     def eap_authenticate(self, bssid: str, preauth: bool = False, timeout: float = 10.0,
-                         phase: str = "switching") -> dict:
+                         phase: str = "switching", send_start: bool = False) -> dict:
         """EAP-TLS with the authenticator of `bssid`: over EAPOL to the AP we are associated
         with, or over the DS (0x88C7) to another AP (802.11i pre-authentication)."""
         et = ETH_P_PREAUTH if preauth else ETH_P_EAPOL
@@ -127,13 +127,18 @@ class Supplicant:
         peer = self._peer()
         t0 = time.perf_counter_ns()
         self._emit("eap_start", phase, bssid=bssid, mode=mode)
-        self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
+        starts = 0
+        if preauth or send_start:
+            # pre-authentication is the station's initiative; after association the
+            # authenticator starts, and EAPOL-Start only follows a silence (startPeriod)
+            self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
+            starts = 1
         deadline = time.monotonic() + timeout
-        rounds, starts = 0, 1
+        rounds = 0
         while (left := deadline - time.monotonic()) > 0:
             got = self.io.recv(min(left, START_PERIOD))
             if got is None:
-                if rounds == 0 and starts < MAX_START and time.monotonic() < deadline:
+                if rounds == 0 and starts <= MAX_START and time.monotonic() < deadline:
                     # IEEE 802.1X-2004 s8.2.11: EAPOL-Start again after startPeriod
                     starts += 1
                     self.io.send(bssid, et, _eapol_pdu(eapol.PacketType.START))
@@ -188,14 +193,12 @@ class Supplicant:
             result = self.eap_authenticate(bssid, timeout=timeout, phase=phase)
             if result["status"] != "ok":
                 return result
-        else:
-            self.io.send(bssid, ETH_P_EAPOL, _eapol_pdu(eapol.PacketType.START))
         result = self.four_way(bssid, timeout=timeout, phase=phase)
         if result["status"] == "eap_requested":
             # the AP has no PMKSA for us (flushed, expired): full authentication
             self.pmksa.pop(bssid, None)
             cached = None
-            result = self.eap_authenticate(bssid, timeout=timeout, phase=phase)
+            result = self.eap_authenticate(bssid, timeout=timeout, phase=phase, send_start=True)
             if result["status"] != "ok":
                 return result
             result = self.four_way(bssid, timeout=timeout, phase=phase)
@@ -210,10 +213,14 @@ class Supplicant:
         hs = eapol.Supplicant4Way(pmksa.pmk, mac_bytes(bssid), mac_bytes(self.io.mac))
         self._emit("fourway_start", phase, bssid=bssid, pmksa=pmksa.source)
         deadline = time.monotonic() + timeout
+        starts = 0
         while (left := deadline - time.monotonic()) > 0:
-            got = self.io.recv(left)
+            got = self.io.recv(min(left, START_PERIOD))
             if got is None:
-                break
+                if hs.state == eapol.HandshakeState.WAIT_MSG1 and starts < MAX_START:
+                    starts += 1       # the authenticator did not start: remind it
+                    self.io.send(bssid, ETH_P_EAPOL, _eapol_pdu(eapol.PacketType.START))
+                continue
             src, _dst, et, pdu = got
             if src != bssid or et != ETH_P_EAPOL:
                 continue
@@ -254,7 +261,7 @@ class Authenticator:
 
     def __init__(self, iface: str, radius: RadiusClient | None, log: EventLog | None,
                  port_control: Callable[[str, bool], str], gtk: bytes | None = None):
-        self.io = FrameIO(iface)
+        self.io = FrameIO(iface, (ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT))
         self.bssid = self.io.mac
         self.radius = radius
         self.log = log
@@ -292,6 +299,9 @@ class Authenticator:
                 self.handle_frame(*got)
 
     def handle_frame(self, src: str, dst: str, ethertype: int, pdu: bytes) -> None:
+        if ethertype == ETH_P_MGMT:
+            self._on_mgmt(dst, pdu)
+            return
         try:
             frame = eapol.EapolFrame.decode(pdu)
         except ProtocolError as exc:
@@ -304,8 +314,25 @@ class Authenticator:
         elif frame.packet_type == eapol.PacketType.KEY and ethertype == ETH_P_EAPOL:
             self._on_key(src, pdu)
 
+    def _on_mgmt(self, dst: str, body: bytes) -> None:
+        """The controller's word that a station associated with this AP: start 802.1X."""
+        try:
+            _, src, msg = mgmt.decode(mac_bytes(dst) + mac_bytes(self.bssid)
+                                      + ETH_P_MGMT.to_bytes(2, "big") + body)
+        except mgmt.MgmtError:
+            return
+        if msg.type != "sta_associated" or msg.bssid != self.bssid:
+            return
+        with self._lock:
+            self.handshakes.pop(msg.sta, None)
+            self.sessions.pop((msg.sta, ETH_P_EAPOL), None)
+            cached = self.pmksa.get(msg.sta)
+        if cached is not None:
+            self._start_four_way(msg.sta, cached)
+        else:
+            self._start_eap(msg.sta, ETH_P_EAPOL)
+
     def _on_start(self, sta: str, et: int) -> None:
-        phase = "pre-authentication" if et == ETH_P_PREAUTH else "switching"
         with self._lock:
             cached = self.pmksa.get(sta) if et == ETH_P_EAPOL else None
             pending = self.handshakes.get(sta)
@@ -319,6 +346,10 @@ class Authenticator:
         if cached is not None:
             self._start_four_way(sta, cached)
             return
+        self._start_eap(sta, et)
+
+    def _start_eap(self, sta: str, et: int) -> None:
+        phase = "pre-authentication" if et == ETH_P_PREAUTH else "switching"
         with self._lock:
             self.sessions[(sta, et)] = _EapSession(et, started_ns=time.perf_counter_ns())
         self._emit("eap_start", phase, sta=sta, mode="preauth" if et == ETH_P_PREAUTH else "eap")

@@ -219,6 +219,10 @@ class RadioController(app_manager.OSKenApp):
             time.sleep(remaining)
         self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "ok",
                                            {"previous": old}))
+        # the AP's authenticator learns of the association as hostapd does from its MAC, and
+        # starts 802.1X (EAP, or the 4-way handshake with a cached PMKSA)
+        self._packet_out(ap.name, policy.AUTH, mgmt.encode(
+            ap.bssid, sta.mac, mgmt.Mgmt("sta_associated", sta.mac, ap.bssid, seq)))
         self.log.emit("associated", phase="switching", sta=sta.name, ap=ap.name, previous=old,
                       association_latency_s=ap.association_latency,
                       request_mono_ns=t_ref, packet_in_delay_ms=(t_in - t_ref) / 1e6,

@@ -20,7 +20,8 @@ ETH_P_PREAUTH = 0x88C7
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 TYPES = ("assoc_request", "assoc_response", "disassoc_request", "disassociated",
-         "authorize", "deauthorize", "port_status")
+         "authorize", "deauthorize", "port_status",
+         "sta_associated")          # controller -> the AP's authenticator (the MAC's event)
 
 
 class MgmtError(ValueError):

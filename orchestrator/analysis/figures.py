@@ -1,0 +1,501 @@
+"""Records -> figures (matplotlib, Agg; PNG and SVG): RFC 6252 Figure 10 measured beside the
+RFC, the distribution over repetitions, and a ladder diagram of one handover drawn from its
+packet captures and events (RFC 6252 Appendix C.5.3).
+
+`tables` computes, this module draws; the ladder's frame decoding (`describe`, `dedupe`) is
+pure and takes tshark's field rows, so it is testable without captures.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from orchestrator.analysis import tables  # noqa: E402
+
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13,
+                     "svg.fonttype": "none"})
+SCHEME_SHORT = {"dot11i-post-authentication": "802.11i post-auth",
+                "dot11i-pre-authentication": "802.11i pre-auth",
+                "mpa-l2-pre-authentication": "MPA L2 pre-auth"}
+COLORS = {"dot11i-post-authentication": "#d62728", "dot11i-pre-authentication": "#1f77b4",
+          "mpa-l2-pre-authentication": "#2ca02c"}
+
+
+def _save(fig, out: str | Path) -> list[Path]:
+    """out.png and out.svg (any suffix of `out` is replaced)."""
+    out = Path(out)
+    stem = out.with_suffix("") if out.suffix in (".png", ".svg") else out
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
+    fig.savefig(paths[0], dpi=150 if fig.get_figheight() < 30 else 80, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _caption(fig, df: pd.DataFrame) -> None:
+    text = "\n".join(textwrap.wrap(tables.caption(df), 150))
+    fig.text(0.01, -0.01, text, fontsize=9, va="top", ha="left", color="0.25")
+
+
+# --- Figure 10 beside the RFC
+
+def fig10_bars(df: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Grouped bars per phase and scheme: measured median with p5-p95 error bars (solid)
+    beside the RFC's value (hatched, lighter); one panel per roaming case."""
+    ok = df[df["status"] == "ok"]
+    ref = {(r.scheme, r.roaming, r.phase): r.rfc_ms for r in tables.rfc_values().itertuples()}
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.8), sharey=True)
+    width = 0.8 / (2 * len(tables.SCHEMES))
+    for ax, roaming in zip(axes, tables.ROAMING):
+        for i, phase in enumerate(tables.FIG10_PHASES):
+            for j, scheme in enumerate(tables.SCHEMES):
+                x = i - 0.4 + width * (2 * j + 0.5)
+                s = tables.stats(ok.loc[(ok["scheme"] == scheme) & (ok["roaming"] == roaming)
+                                        & (ok["phase"] == phase), "ms"])
+                color = COLORS[scheme]
+                if s["n"]:
+                    err = [[s["median"] - s["p5"]], [s["p95"] - s["median"]]]
+                    ax.bar(x, s["median"], width, color=color, yerr=err, capsize=2,
+                           error_kw={"lw": 1, "ecolor": "0.15"})
+                rfc = ref.get((scheme, roaming, phase))
+                if rfc is not None and not math.isnan(rfc):
+                    ax.bar(x + width, rfc, width, color=color, alpha=0.35, hatch="//",
+                           edgecolor=color, lw=0.8)
+        ax.set_xticks(range(len(tables.FIG10_PHASES)))
+        ax.set_xticklabels([p.replace("Time affecting handover", "Time affecting\nhandover")
+                            for p in tables.FIG10_PHASES])
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=1)
+        ax.set_title(roaming)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0].set_ylabel("ms (log scale)")
+    handles = [Patch(color=COLORS[s], label=SCHEME_SHORT[s]) for s in tables.SCHEMES]
+    handles += [Patch(facecolor="0.4", label="measured: median, p5-p95"),
+                Patch(facecolor="0.85", hatch="//", edgecolor="0.4", label="RFC 6252 Figure 10")]
+    fig.legend(handles=handles, loc="upper center", ncol=5, bbox_to_anchor=(0.5, 0.95),
+               frameon=False, fontsize=10)
+    fig.suptitle("RFC 6252 Figure 10: measured (solid) beside the RFC (hatched)", y=0.99)
+    fig.tight_layout(rect=(0, 0, 1, 0.91))
+    _caption(fig, df)
+    return _save(fig, out)
+
+
+def fig10_distribution(df: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Box and strip plot over repetitions of 'Time affecting handover' and Tauth per scheme
+    and roaming case, with the RFC's value as a black bar."""
+    ok = df[df["status"] == "ok"]
+    ref = {(r.scheme, r.roaming, r.phase): r.rfc_ms for r in tables.rfc_values().itertuples()}
+    cats = [(s, r) for s in tables.SCHEMES for r in tables.ROAMING]
+    rng = np.random.default_rng(0)           # jitter only; deterministic figures
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.6))
+    for ax, phase in zip(axes, (tables.TAH, "Tauth")):
+        for k, (scheme, roaming) in enumerate(cats):
+            v = ok.loc[(ok["scheme"] == scheme) & (ok["roaming"] == roaming)
+                       & (ok["phase"] == phase), "ms"].astype(float).to_numpy()
+            if v.size:
+                ax.boxplot([v], positions=[k], widths=0.55, showfliers=False,
+                           medianprops={"color": "black"},
+                           boxprops={"color": COLORS[scheme]}, whiskerprops={"color": COLORS[scheme]},
+                           capprops={"color": COLORS[scheme]})
+                ax.scatter(k + rng.uniform(-0.18, 0.18, v.size), v, s=12, alpha=0.6,
+                           color=COLORS[scheme], zorder=3)
+            rfc = ref.get((scheme, roaming, phase))
+            if rfc is not None and not math.isnan(rfc):
+                ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
+        ax.set_xticks(range(len(cats)))
+        ax.set_xticklabels([f"{SCHEME_SHORT[s]}\n{r}" for s, r in cats], fontsize=9)
+        ax.set_xlim(-0.6, len(cats) - 0.4)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms (log scale)")
+        ax.set_title(phase)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.suptitle("RFC 6252 Figure 10: distribution over repetitions (points, box: quartiles); "
+                 "black bar: RFC value")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    _caption(fig, df)
+    return _save(fig, out)
+
+
+# --- ladder: one handover from the packet captures
+
+FIELDS = {  # logical name -> tshark field names, first one this tshark knows is used
+    "time": ("frame.time_epoch",), "eth_src": ("eth.src",), "eth_dst": ("eth.dst",),
+    "eth_type": ("eth.type",), "ip_src": ("ip.src",), "ip_dst": ("ip.dst",), "ip_id": ("ip.id",),
+    "sport": ("udp.srcport",), "dport": ("udp.dstport",), "eapol_type": ("eapol.type",),
+    "eapol_len": ("eapol.len",), "eap_code": ("eap.code",), "eap_type": ("eap.type",),
+    "eap_id": ("eap.id",),
+    "key_info": ("eapol.keydes.key_info", "wlan_rsna_eapol.keydes.key_info"),
+    "replay": ("eapol.keydes.replay_counter", "wlan_rsna_eapol.keydes.replay_counter"),
+    "radius_code": ("radius.code",), "pana_type": ("pana.type",),
+    "udp_payload": ("udp.payload",), "data": ("data.data",),
+}
+ETH_EAPOL, ETH_PREAUTH, ETH_MGMT, ETH_IP = 0x888E, 0x88C7, 0x88B5, 0x0800
+RADIUS_PORTS, PANA_PORT, KEYINSTALL_PORT = (1812, 1813), 716, 7011
+EAP_CODES = {1: "Request", 2: "Response", 3: "Success", 4: "Failure"}
+EAP_TYPES = {1: "Identity", 2: "Notification", 3: "Nak", 4: "MD5", 13: "TLS", 21: "TTLS", 25: "PEAP"}
+RADIUS_CODES = {1: "Access-Request", 2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
+PANA_TYPES = {1: ("PCI", "PCI"), 2: ("PAR", "PAN"), 3: ("PTR", "PTA"), 4: ("PNR", "PNA")}
+MGMT_LABELS = {"assoc_request": "mgmt assoc req", "assoc_response": "mgmt assoc resp",
+               "disassoc_request": "mgmt disassoc req", "disassociated": "mgmt disassociated",
+               "authorize": "mgmt port authorize", "deauthorize": "mgmt port deauthorize",
+               "port_status": "mgmt port status"}
+CATEGORY_COLORS = {"eapol": "#1f77b4", "radius": "#ff7f0e", "pana": "#2ca02c",
+                   "mgmt": "0.35", "keyinstall": "#9467bd"}
+MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
+           "tconf_done": "tconf_done", "psk_installed": "PSK installed",
+           "l2_handoff_start": "handoff start", "associated": "assoc",
+           "l2_handoff_done": "assoc resp", "post_auth_start": "post-auth start",
+           "post_auth_done": "post-auth done", "fourway_done": "4-way done",
+           "port_authorized": "port open"}
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+DUP_WINDOW_S = 1.0      # a frame seen again at another node within this window is the same frame
+SAME_NODE_DUP_S = 0.002  # ... or at the same node (tcpdump -i any sees a bridged frame twice)
+
+
+@dataclass
+class Frame:
+    t: float                      # wall clock (pcap), seconds
+    src: str                      # address the lane map resolves (IP for IP packets, else MAC)
+    dst: str
+    category: str
+    label: str
+    key: tuple                    # content identity for de-duplication
+    captured_at: list = field(default_factory=list)
+    src_lane: str | None = None
+    dst_lane: str | None = None
+
+
+@dataclass
+class Marker:
+    t: float
+    lane: str
+    label: str
+
+
+def _int(v: str, base: int = 10) -> int | None:
+    try:
+        return int(v, 0) if v.startswith("0x") else int(v, base)
+    except (ValueError, AttributeError):
+        return None
+
+
+def _eap(code: int | None, typ: int | None) -> str:
+    if code is None:
+        return ""
+    name = f"EAP-{EAP_CODES.get(code, code)}"
+    return f"{name}/{EAP_TYPES.get(typ, typ)}" if code in (1, 2) and typ is not None else name
+
+
+def _eapol_key(key_info: int | None) -> str:
+    if key_info is None:
+        return "EAPOL-Key"
+    if not key_info & 0x0008:
+        return "EAPOL-Key group"
+    ack, mic, secure = key_info & 0x0080, key_info & 0x0100, key_info & 0x0200
+    n = 1 if ack and not mic else 3 if ack else 4 if secure else 2
+    return f"EAPOL-Key {n}/4"
+
+
+def pana_from_payload(payload: bytes) -> tuple[str, str]:
+    """(message, embedded EAP) from a PANA UDP payload (RFC 5191 s6.2 header: Reserved 2,
+    Length 2, Flags 2, Type 2, Session Id 4, Sequence 4; AVPs: Code 2, Flags 2, Length 2,
+    Reserved 2, [Vendor 4], value padded to 4). Works for RFC 5873's E flag, which
+    Wireshark 4.0 does not dissect."""
+    if len(payload) < 16:
+        return "PANA (short)", ""
+    flags, typ = int.from_bytes(payload[4:6], "big"), int.from_bytes(payload[6:8], "big")
+    req, ans = PANA_TYPES.get(typ, (f"type {typ} request", f"type {typ} answer"))
+    name = "PANA " + (req if flags & 0x8000 else ans)
+    eap, off = "", 16
+    while off + 8 <= len(payload):
+        code, aflags, length = (int.from_bytes(payload[off + i:off + i + 2], "big") for i in (0, 2, 4))
+        start = off + 8 + (4 if aflags & 0x8000 else 0)
+        if code == 2 and length >= 5:              # EAP-Payload AVP
+            value = payload[start:start + length]
+            eap = _eap(value[0], value[4] if len(value) > 4 else None)
+        off = start + length + (-length % 4)
+    return name, eap
+
+
+def describe(row: dict) -> tuple[str, str] | None:
+    """(category, label) of one tshark row (logical field names), or None for a frame the
+    ladder does not draw."""
+    et = _int(row.get("eth_type", ""), 16)
+    if et in (ETH_EAPOL, ETH_PREAUTH):
+        typ = _int(row.get("eapol_type", ""))
+        if typ == 0:
+            label = _eap(_int(row.get("eap_code", "")), _int(row.get("eap_type", ""))) or "EAP"
+        elif typ == 3:
+            label = _eapol_key(_int(row.get("key_info", ""), 16))
+        else:
+            label = {1: "EAPOL-Start", 2: "EAPOL-Logoff"}.get(typ, f"EAPOL type {typ}")
+        return "eapol", label + (" (pre-auth)" if et == ETH_PREAUTH else "")
+    if et == ETH_MGMT:
+        try:
+            body = json.loads(bytes.fromhex(row.get("data", "")).rstrip(b"\x00"))
+            return "mgmt", MGMT_LABELS.get(body.get("type"), f"mgmt {body.get('type')}")
+        except (ValueError, AttributeError):
+            return "mgmt", "mgmt"
+    ports = {_int(row.get("sport", "")), _int(row.get("dport", ""))}
+    payload = bytes.fromhex(row.get("udp_payload", "") or row.get("data", "") or "")
+    if ports & set(RADIUS_PORTS) or row.get("radius_code"):
+        code = _int(row.get("radius_code", "")) or (payload[0] if payload else None)
+        eap = _eap(_int(row.get("eap_code", "")), _int(row.get("eap_type", "")))
+        return "radius", f"RADIUS {RADIUS_CODES.get(code, code)}" + (f" [{eap}]" if eap else "")
+    if PANA_PORT in ports:
+        name, eap = pana_from_payload(payload)
+        return "pana", name + (f" [{eap}]" if eap else "")
+    if KEYINSTALL_PORT in ports and len(payload) >= 3:
+        what = {1: "PSK_ap", 2: "MN-AR key"}.get(payload[2], "key")
+        return "keyinstall", f"Key-Install {'Request' if payload[1] == 1 else 'Answer'} ({what})"
+    return None
+
+
+def frame_from_row(row: dict, node: str) -> Frame | None:
+    d = describe(row)
+    if d is None:
+        return None
+    is_ip = bool(row.get("ip_src"))
+    if is_ip:
+        key = ("ip", row["ip_src"], row.get("ip_dst"), row.get("ip_id"), row.get("sport"),
+               row.get("dport"), row.get("udp_payload"))
+    else:
+        key = ("l2", row.get("eth_src"), row.get("eth_dst"), row.get("eth_type"),
+               *(row.get(k) for k in ("eapol_type", "eapol_len", "eap_code", "eap_id",
+                                      "eap_type", "key_info", "replay", "data")))
+    src = row["ip_src"] if is_ip else row.get("eth_src", "")
+    dst = row.get("ip_dst", "") if is_ip else row.get("eth_dst", "")
+    return Frame(float(row["time"]), src.lower(), dst.lower(), d[0], d[1], key, [node])
+
+
+def dedupe(frames: list[Frame]) -> list[Frame]:
+    """One frame per transmission: the same content seen at several nodes (sender and
+    receiver) within DUP_WINDOW_S is kept once, at its earliest time, with every node that
+    captured it. The same content at the same node later is a retransmission and kept."""
+    kept: list[Frame] = []
+    last: dict[tuple, Frame] = {}
+    for f in sorted(frames, key=lambda f: f.t):
+        k = last.get(f.key)
+        if k is not None and f.t - k.t <= DUP_WINDOW_S and (
+                f.captured_at[0] not in k.captured_at or f.t - k.t <= SAME_NODE_DUP_S):
+            k.captured_at += [n for n in f.captured_at if n not in k.captured_at]
+            continue
+        last[f.key] = f
+        kept.append(f)
+    return kept
+
+
+@lru_cache(maxsize=1)
+def _tshark_fields() -> tuple[tuple[str, str], ...]:
+    known = subprocess.run(["tshark", "-G", "fields"], capture_output=True, text=True).stdout
+    names = {ln.split("\t")[2] for ln in known.splitlines() if ln.startswith("F\t")}
+    return tuple((logical, next(c for c in cands if c in names))
+                 for logical, cands in FIELDS.items() if any(c in names for c in cands))
+
+
+def read_pcap(path: Path) -> list[dict]:
+    """tshark's field rows of one capture, keyed by FIELDS' logical names."""
+    fields = _tshark_fields()
+    cmd = ["tshark", "-n", "-r", str(path), "-d", f"udp.port=={PANA_PORT},pana", "-T", "fields",
+           "-E", "separator=\t", "-E", "occurrence=f"]
+    for _, name in fields:
+        cmd += ["-e", name]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"tshark could not read {path}: {res.stderr.strip()}")
+    return [dict(zip((lg for lg, _ in fields), ln.split("\t")))
+            for ln in res.stdout.splitlines() if ln.strip()]
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def lane_map(ladder_dir: Path, events: list[dict], lanes: dict | None = None) -> dict[str, str]:
+    """{address: node}: lanes.json (written by the runner), then what the events tell (the
+    MN's MAC in its attrs, BSSIDs of associations), overridden by an explicit `lanes`."""
+    out: dict[str, str] = {}
+    mns = {e["node"] for e in events if e.get("role") in ("mobile-node", "station")}
+    for e in events:
+        attrs = e.get("attrs") or {}
+        if e.get("node") in mns:
+            for k in ("mac", "wlan0_mac", "mn_mac", "sta_mac", "hwaddr"):
+                if isinstance(attrs.get(k), str) and MAC_RE.match(attrs[k].lower()):
+                    out[attrs[k].lower()] = e["node"]
+        if e.get("event") == "associated" and attrs.get("bssid") and attrs.get("ap"):
+            out[str(attrs["bssid"]).lower()] = attrs["ap"]
+    path = Path(ladder_dir) / "lanes.json"
+    if path.exists():
+        out.update({k.lower(): v for k, v in json.loads(path.read_text()).items()})
+    out.update({k.lower(): v for k, v in (lanes or {}).items()})
+    return out
+
+
+def ladder_frames(ladder_dir: str | Path, lanes: dict | None = None) -> list[Frame]:
+    """The handover's frames from <ladder_dir>/pcaps/<node>.pcap, de-duplicated, with sender
+    and receiver lanes (a multicast or unknown receiver is the other node that captured it)."""
+    ladder_dir = Path(ladder_dir)
+    amap = lane_map(ladder_dir, read_events(ladder_dir / "events.jsonl"), lanes)
+    frames = []
+    for pcap in sorted((ladder_dir / "pcaps").glob("*.pcap")):
+        frames += [f for row in read_pcap(pcap) if (f := frame_from_row(row, pcap.stem))]
+    frames = dedupe(frames)
+    for f in frames:
+        f.src_lane = amap.get(f.src, f.src or "?")
+        f.dst_lane = amap.get(f.dst)
+        if f.dst_lane is None:
+            others = [n for n in f.captured_at if n != f.src_lane]
+            f.dst_lane = others[0] if others else None
+    return frames
+
+
+def ladder_markers(events: list[dict], lanes: set[str]) -> list[Marker]:
+    out = []
+    for e in events:
+        if e.get("event") not in MARKERS or "wall" not in e:
+            continue
+        attrs = e.get("attrs") or {}
+        lane = next((c for c in (e.get("node"), attrs.get("ap"), attrs.get("mn"), attrs.get("sta"))
+                     if c in lanes), None)
+        if lane:
+            out.append(Marker(float(e["wall"]), lane, MARKERS[e["event"]]))
+    return out
+
+
+def _lane_key(node: str, role: str) -> tuple:
+    if role in ("mobile-node", "station") or re.match(r"^(mn|sta)\d*$", node):
+        return (0, 0, node)
+    if role in ("access-point", "authenticator") or re.match(r"^ap\d*$", node):
+        return (1, 0, node)
+    if role == "paa" or node in ("nar", "paa"):
+        return (2, 0, node)
+    if role == "access-router" or node.endswith("ar"):
+        return (3, 0, node)
+    if node.startswith("aaa") or role.startswith("aaa"):
+        return (4, {"v": 0, "h": 1}.get(node[-1:], 2), node)
+    return (5, 0, node)
+
+
+def _lane_title(node: str, key: tuple) -> str:
+    title = {0: "MN", 1: "AP", 2: "PAA", 3: "AR"}.get(key[0])
+    if key[0] == 4:
+        title = {0: "AAA_V", 1: "AAA_H"}.get(key[1], "AAA")
+    return f"{title}\n({node})" if title else node
+
+
+def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
+           title: str = "") -> list[Path]:
+    """A message sequence diagram of one handover: lanes MN, AP(s), PAA, AAA_V, AAA_H; each
+    captured frame an arrow at its time (ms from the first frame), events as diamonds."""
+    ladder_dir = Path(ladder_dir)
+    events = read_events(ladder_dir / "events.jsonl")
+    if shutil.which("tshark"):
+        frames = ladder_frames(ladder_dir, lanes)
+    else:
+        print(f"warning: tshark not found; {ladder_dir} drawn from events only", file=sys.stderr)
+        frames = []
+    roles: dict[str, str] = {}
+    for e in events:
+        roles.setdefault(e.get("node", ""), e.get("role", ""))
+    used = {f.src_lane for f in frames} | {f.dst_lane for f in frames if f.dst_lane}
+    used |= {p.stem for p in (ladder_dir / "pcaps").glob("*.pcap")}
+    used |= {e["node"] for e in events if e.get("event") in MARKERS and e.get("node") != "controller"}
+    markers = ladder_markers(events, used)
+    order = sorted(used, key=lambda n: _lane_key(n, roles.get(n, "")))
+    x = {n: i for i, n in enumerate(order)}
+    rows = sorted([(f.t, 0, f) for f in frames] + [(m.t, 1, m) for m in markers],
+                  key=lambda r: (r[0], r[1]))
+    t0 = frames[0].t if frames else (rows[0][0] if rows else 0.0)
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(max(8.0, 2.0 * len(order) + 3.5), max(4.0, 0.32 * n + 2.2)))
+    for node, i in x.items():
+        ax.plot([i, i], [-0.6, n - 0.4], color="0.6", lw=1, zorder=1)
+        ax.text(i, -0.8, _lane_title(node, _lane_key(node, roles.get(node, ""))), ha="center",
+                va="bottom", fontweight="bold", fontsize=10)
+    prev = None
+    for y, (t, _, item) in enumerate(rows):
+        ms = (t - t0) * 1000
+        ax.text(-0.75, y, f"{ms:9.1f} ms", ha="right", va="center", fontsize=8, family="monospace")
+        if prev is not None and t - prev > 0.2:
+            ax.axhline(y - 0.5, color="0.75", ls=":", lw=1)
+            ax.text(len(order) - 0.5, y - 0.5, f"+{(t - prev) * 1000:.0f} ms", fontsize=7,
+                    color="0.5", va="center", ha="right")
+        prev = t
+        if isinstance(item, Marker):
+            ax.plot(x[item.lane], y, marker="D", color="black", ms=5, zorder=3)
+            ax.text(x[item.lane] + 0.08, y, item.label, fontsize=8, style="italic", va="center",
+                    ha="left", bbox={"fc": "white", "ec": "none", "pad": 0.5}, zorder=2)
+            continue
+        xs = x[item.src_lane]
+        xd = x[item.dst_lane] if item.dst_lane in x else xs + 0.45
+        color = CATEGORY_COLORS[item.category]
+        ax.annotate("", xy=(xd, y), xytext=(xs, y), zorder=2,
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3,
+                                "shrinkA": 0, "shrinkB": 0})
+        ax.text((xs + xd) / 2, y - 0.1, item.label + ("" if item.dst_lane in x else " ->?"),
+                ha="center", va="bottom", fontsize=7.5, color=color)
+    ax.set_xlim(-1.9, len(order) - 0.3)
+    ax.set_ylim(n - 0.3, -1.6)
+    ax.axis("off")
+    ax.set_title(f"RFC 6252 Figure 10 handover ladder{': ' + title if title else ''}\n"
+                 "time in ms from the first captured frame; a frame captured at several nodes "
+                 "is drawn once (earliest)", fontsize=11)
+    return _save(fig, out)
+
+
+# --- everything of a run
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_")
+
+
+def ladder_dirs(run_dir: Path) -> list[tuple[str, str, Path]]:
+    """[(configuration, scenario, dir)] under <run>/ladder/<configuration>/<scenario>/ (a
+    configuration name may itself contain '/', e.g. 'roaming/wan.delay=50ms')."""
+    root = run_dir / "ladder"
+    found = {p.parent for p in root.rglob("events.jsonl")} | {p.parent for p in root.rglob("pcaps") if p.is_dir()}
+    out = []
+    for d in sorted(found):
+        parts = d.relative_to(root).parts
+        if len(parts) >= 2:
+            out.append(("/".join(parts[:-1]), parts[-1], d))
+    return out
+
+
+def write_figures(run_dir: str | Path) -> dict[str, Path]:
+    """<run>/figures/: fig10_bars and fig10_distribution (one pair per sweep point), and
+    ladder/<configuration>--<scenario> per ladder directory; PNG and SVG each."""
+    run_dir = Path(run_dir)
+    out_dir = run_dir / "figures"
+    df = tables.load_records(run_dir)
+    paths: list[Path] = []
+    for point, rows in tables.sweep_points(df):
+        suffix = ("-" + _slug(tables.point_label(point))) if point else ""
+        paths += fig10_bars(rows, out_dir / f"fig10_bars{suffix}")
+        paths += fig10_distribution(rows, out_dir / f"fig10_distribution{suffix}")
+    for conf, scenario, d in ladder_dirs(run_dir):
+        try:
+            paths += ladder(d, out_dir / "ladder" / f"{_slug(conf)}--{_slug(scenario)}",
+                            title=f"{conf} / {scenario} (repetition 1)")
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            print(f"warning: no ladder for {d}: {exc}", file=sys.stderr)
+    return {str(p.relative_to(out_dir)): p for p in paths}
