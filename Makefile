@@ -6,10 +6,13 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: setup services test test-unit reproduce smoke graphs schema bench clean help
+.PHONY: setup services test test-unit reproduce fig10 report smoke graphs schema bench clean help
 
 help:
-	@echo "make reproduce   bring up fig9, check reachability and handoffs, draw topologies"
+	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
+	@echo "make fig10       Figure 10 (C.5.3): 802.11i post/pre-authentication vs MPA"
+	@echo "make report      rebuild tables and figures from existing records (no root)"
+	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
 	@echo "make test-unit   tests that need neither root nor Mininet"
 	@echo "make bench       benchmarks (bring-up/teardown vs bare Mininet, handoff timing)"
@@ -36,9 +39,15 @@ test-unit: $(STAMP)
 
 reproduce: services graphs
 	$(MPA) validate $(TOPOLOGIES)
-	$(MPA) smoke topologies/fig9-l2-preauth-roaming.yaml
-	$(MPA) smoke topologies/fig8-l2-preauth-nonroaming.yaml
-	@echo "results: results/smoke/*.md, results/topologies/*.svg"
+	$(MPA) run experiments/fig10.yaml
+	$(MPA) report --all
+	@echo "results: results/summary.md"
+
+fig10: services
+	$(MPA) run experiments/fig10.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+report: $(STAMP)
+	$(MPA) report --all
 
 smoke: services
 	$(MPA) smoke $(or $(TOPOLOGY),topologies/fig9-l2-preauth-roaming.yaml)
@@ -52,6 +61,8 @@ schema: $(STAMP)
 
 bench: services
 	$(PY) bench/bringup.py
+	$(PY) bench/handoff.py
+	$(PY) bench/fig10_walltime.py
 
 clean: $(STAMP)
 	$(MPA) clean
