@@ -185,9 +185,9 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     """Tables and figures from existing records (no root, no Mininet)."""
-    from .analysis.report import report, summary
+    from .analysis.report import report, report_all
     if args.all:
-        print(summary(args.results))
+        print(report_all(args.results))
     else:
         print(report(args.run_dir))
     return 0

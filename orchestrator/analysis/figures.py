@@ -82,10 +82,11 @@ def fig10_bars(df: pd.DataFrame, out: str | Path) -> list[Path]:
         ax.set_xticklabels([p.replace("Time affecting handover", "Time affecting\nhandover")
                             for p in tables.FIG10_PHASES])
         ax.set_yscale("log")
-        ax.set_ylim(bottom=1)
         ax.set_title(roaming)
         ax.grid(axis="y", which="both", alpha=0.3)
     axes[0].set_ylabel("ms (log scale)")
+    axes[0].set_ylim(1, max([1.0, *ok["ms"].astype(float).dropna()] + [r for r in ref.values()
+                                                                    if not math.isnan(r)]) * 1.6)
     handles = [Patch(color=COLORS[s], label=SCHEME_SHORT[s]) for s in tables.SCHEMES]
     handles += [Patch(facecolor="0.4", label="measured: median, p5-p95"),
                 Patch(facecolor="0.85", hatch="//", edgecolor="0.4", label="RFC 6252 Figure 10")]
@@ -120,7 +121,8 @@ def fig10_distribution(df: pd.DataFrame, out: str | Path) -> list[Path]:
             if rfc is not None and not math.isnan(rfc):
                 ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
         ax.set_xticks(range(len(cats)))
-        ax.set_xticklabels([f"{SCHEME_SHORT[s]}\n{r}" for s, r in cats], fontsize=9)
+        ax.set_xticklabels([SCHEME_SHORT[s].replace(" ", "\n", 1) + "\n" + r for s, r in cats],
+                           fontsize=9)
         ax.set_xlim(-0.6, len(cats) - 0.4)
         ax.set_yscale("log")
         ax.set_ylabel("ms (log scale)")
@@ -172,8 +174,8 @@ SAME_NODE_DUP_S = 0.002  # ... or at the same node (tcpdump -i any sees a bridge
 @dataclass
 class Frame:
     t: float                      # wall clock (pcap), seconds
-    src: str                      # address the lane map resolves (IP for IP packets, else MAC)
-    dst: str
+    src: tuple[str, ...]          # addresses for the lane map, preferred first (IP, then MAC)
+    dst: tuple[str, ...]
     category: str
     label: str
     key: tuple                    # content identity for de-duplication
@@ -280,9 +282,9 @@ def frame_from_row(row: dict, node: str) -> Frame | None:
         key = ("l2", row.get("eth_src"), row.get("eth_dst"), row.get("eth_type"),
                *(row.get(k) for k in ("eapol_type", "eapol_len", "eap_code", "eap_id",
                                       "eap_type", "key_info", "replay", "data")))
-    src = row["ip_src"] if is_ip else row.get("eth_src", "")
-    dst = row.get("ip_dst", "") if is_ip else row.get("eth_dst", "")
-    return Frame(float(row["time"]), src.lower(), dst.lower(), d[0], d[1], key, [node])
+    addrs = lambda *keys: tuple(row[k].lower() for k in keys if row.get(k))
+    return Frame(float(row["time"]), addrs("ip_src", "eth_src"), addrs("ip_dst", "eth_dst"),
+                 d[0], d[1], key, [node])
 
 
 def dedupe(frames: list[Frame]) -> list[Frame]:
@@ -310,18 +312,28 @@ def _tshark_fields() -> tuple[tuple[str, str], ...]:
                  for logical, cands in FIELDS.items() if any(c in names for c in cands))
 
 
-def read_pcap(path: Path) -> list[dict]:
-    """tshark's field rows of one capture, keyed by FIELDS' logical names."""
+def read_pcaps(paths: list[Path]) -> dict[Path, list[dict]]:
+    """tshark's field rows of each capture, keyed by FIELDS' logical names (one tshark per
+    capture, run in parallel: its start-up dominates)."""
     fields = _tshark_fields()
-    cmd = ["tshark", "-n", "-r", str(path), "-d", f"udp.port=={PANA_PORT},pana", "-T", "fields",
+    cmd = ["tshark", "-n", "-d", f"udp.port=={PANA_PORT},pana", "-T", "fields",
            "-E", "separator=\t", "-E", "occurrence=f"]
     for _, name in fields:
         cmd += ["-e", name]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise RuntimeError(f"tshark could not read {path}: {res.stderr.strip()}")
-    return [dict(zip((lg for lg, _ in fields), ln.split("\t")))
-            for ln in res.stdout.splitlines() if ln.strip()]
+    procs = {p: subprocess.Popen(cmd + ["-r", str(p)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for p in paths}
+    out = {}
+    for path, proc in procs.items():
+        stdout, stderr = proc.communicate()
+        if proc.returncode != 0:
+            problem = " ".join(ln for ln in stderr.splitlines() if "Running as user" not in ln)
+            if not stdout.strip():
+                raise RuntimeError(f"tshark could not read {path}: {problem}")
+            # a capture cut short (tcpdump stopped mid-write) still yields its whole frames
+            print(f"warning: {path}: {problem}", file=sys.stderr)
+        out[path] = [dict(zip((lg for lg, _ in fields), ln.split("\t")))
+                     for ln in stdout.splitlines() if ln.strip()]
+    return out
 
 
 def read_events(path: Path) -> list[dict]:
@@ -356,12 +368,13 @@ def ladder_frames(ladder_dir: str | Path, lanes: dict | None = None) -> list[Fra
     ladder_dir = Path(ladder_dir)
     amap = lane_map(ladder_dir, read_events(ladder_dir / "events.jsonl"), lanes)
     frames = []
-    for pcap in sorted((ladder_dir / "pcaps").glob("*.pcap")):
-        frames += [f for row in read_pcap(pcap) if (f := frame_from_row(row, pcap.stem))]
+    for pcap, rows in read_pcaps(sorted((ladder_dir / "pcaps").glob("*.pcap"))).items():
+        frames += [f for row in rows if (f := frame_from_row(row, pcap.stem))]
     frames = dedupe(frames)
+    lane = lambda addrs: next((amap[a] for a in addrs if a in amap), None)
     for f in frames:
-        f.src_lane = amap.get(f.src, f.src or "?")
-        f.dst_lane = amap.get(f.dst)
+        f.src_lane = lane(f.src) or (f.src[0] if f.src else "?")
+        f.dst_lane = lane(f.dst)
         if f.dst_lane is None:
             others = [n for n in f.captured_at if n != f.src_lane]
             f.dst_lane = others[0] if others else None
@@ -426,7 +439,7 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
                   key=lambda r: (r[0], r[1]))
     t0 = frames[0].t if frames else (rows[0][0] if rows else 0.0)
     n = max(len(rows), 1)
-    fig, ax = plt.subplots(figsize=(max(8.0, 2.0 * len(order) + 3.5), max(4.0, 0.32 * n + 2.2)))
+    fig, ax = plt.subplots(figsize=(max(8.0, 2.5 * len(order) + 3.0), max(4.0, 0.32 * n + 2.2)))
     for node, i in x.items():
         ax.plot([i, i], [-0.6, n - 0.4], color="0.6", lw=1, zorder=1)
         ax.text(i, -0.8, _lane_title(node, _lane_key(node, roles.get(node, ""))), ha="center",
@@ -434,11 +447,11 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     prev = None
     for y, (t, _, item) in enumerate(rows):
         ms = (t - t0) * 1000
-        ax.text(-0.75, y, f"{ms:9.1f} ms", ha="right", va="center", fontsize=8, family="monospace")
+        ax.text(-0.35, y, f"{ms:9.1f} ms", ha="right", va="center", fontsize=8, family="monospace")
         if prev is not None and t - prev > 0.2:
             ax.axhline(y - 0.5, color="0.75", ls=":", lw=1)
-            ax.text(len(order) - 0.5, y - 0.5, f"+{(t - prev) * 1000:.0f} ms", fontsize=7,
-                    color="0.5", va="center", ha="right")
+            ax.text(len(order) - 0.4, y - 0.55, f"gap {(t - prev) * 1000:.0f} ms", fontsize=7,
+                    color="0.5", va="bottom", ha="right")
         prev = t
         if isinstance(item, Marker):
             ax.plot(x[item.lane], y, marker="D", color="black", ms=5, zorder=3)
@@ -452,13 +465,15 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
                     arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.3,
                                 "shrinkA": 0, "shrinkB": 0})
         ax.text((xs + xd) / 2, y - 0.1, item.label + ("" if item.dst_lane in x else " ->?"),
-                ha="center", va="bottom", fontsize=7.5, color=color)
-    ax.set_xlim(-1.9, len(order) - 0.3)
+                ha="center", va="bottom", fontsize=7.5, color=color,
+                bbox={"fc": "white", "ec": "none", "pad": 0.3, "alpha": 0.85})
+    ax.set_xlim(-1.25, len(order) - 0.3)
     ax.set_ylim(n - 0.3, -1.6)
     ax.axis("off")
     ax.set_title(f"RFC 6252 Figure 10 handover ladder{': ' + title if title else ''}\n"
-                 "time in ms from the first captured frame; a frame captured at several nodes "
-                 "is drawn once (earliest)", fontsize=11)
+                 "one row per frame or event in time order (not to scale), time in ms from the "
+                 "first captured frame;\na frame captured at several nodes is drawn once, at "
+                 "its earliest capture", fontsize=11, pad=14)
     return _save(fig, out)
 
 
@@ -478,7 +493,7 @@ def ladder_dirs(run_dir: Path) -> list[tuple[str, str, Path]]:
         parts = d.relative_to(root).parts
         if len(parts) >= 2:
             out.append(("/".join(parts[:-1]), parts[-1], d))
-    return out
+    return sorted(out, key=lambda c: c[:2])
 
 
 def write_figures(run_dir: str | Path) -> dict[str, Path]:

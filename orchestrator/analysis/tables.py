@@ -93,7 +93,7 @@ def _short(column: str) -> str:
 
 def stats(values) -> dict:
     """n, mean, median, p5, p95 (linear interpolation) and sample std of some ms values."""
-    s = pd.to_numeric(pd.Series(values, dtype="float64"), errors="coerce").dropna()
+    s = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype("float64").dropna()
     if s.empty:
         return {"n": 0, **{k: math.nan for k in STATS[1:]}}
     return {"n": int(s.size), "mean": float(s.mean()), "median": float(s.median()),
@@ -286,30 +286,50 @@ def read_spec(run_dir: str | Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _spec_experiment(spec: dict) -> dict:
+def spec_experiment(spec: dict) -> dict:
     """The experiment mapping of spec.yaml, at its top level or under 'experiment'."""
     inner = spec.get("experiment")
     return inner if isinstance(inner, dict) else spec
 
 
+def _where(per: dict[str, list[str]]) -> str:
+    """'25ms: roaming; (not set): non-roaming' from {configuration: [values]}; a base
+    configuration stands for all its sweep points ('roaming/x=1', 'roaming/x=2')."""
+    by_value: dict[str, list[str]] = {}
+    for conf, values in per.items():
+        for v in values or ["(not set)"]:
+            by_value.setdefault(v, []).append(conf)
+    bases: dict[str, list[str]] = {}
+    for conf in per:
+        bases.setdefault(conf.split("/")[0], []).append(conf)
+    parts = []
+    for v in sorted(by_value, key=_natural):
+        confs, names = set(by_value[v]), []
+        for base, members in bases.items():
+            names += [base] if set(members) <= confs else [c for c in members if c in confs]
+        parts.append(f"{v}: {', '.join(names)}")
+    return "; ".join(parts)
+
+
 def parameters(df: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
-    """One row per emulated parameter: its value in each configuration (param: columns),
+    """One row per emulated parameter: its value(s) and where each applies (param: columns),
     plus any parameter spec.yaml sets that the records do not carry."""
     rows = []
     configs = list(dict.fromkeys(df["configuration"])) if "configuration" in df.columns else []
+    swept = set(sweep_params(df))
     for col in param_columns(df):
+        values = sorted({str(v) for v in df[col].dropna()}, key=_natural)
         per = {c: sorted({str(v) for v in df.loc[df["configuration"] == c, col].dropna()},
                          key=_natural) for c in configs}
-        values = sorted({v for vs in per.values() for v in vs}, key=_natural)
-        if not configs:
-            values = sorted({str(v) for v in df[col].dropna()}, key=_natural)
-        if len(values) == 1 and all(per[c] == values for c in configs):
+        if col in swept:
+            where = "swept (one value per sweep point)"
+        elif not configs or (len(values) == 1 and all(per[c] == values for c in configs)):
             where = "all configurations"
         else:
-            where = "; ".join(f"{c}: {', '.join(per[c]) or '(not set)'}" for c in configs)
+            where = _where(per)
         rows.append({"parameter": col.removeprefix(PARAM), "values": ", ".join(values),
                      "where": where, "source": "records"})
-    exp = _spec_experiment(spec or {})
+    exp = spec_experiment(spec or {})
     known = {r["parameter"] for r in rows}
     sources = [("spec.yaml parameters", exp.get("parameters") or {})]
     for cname, conf in (exp.get("configurations") or {}).items():
@@ -327,7 +347,7 @@ def parameters(df: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
 
 def parameters_markdown(df: pd.DataFrame, spec: dict | None = None) -> str:
     spec = spec or {}
-    exp = _spec_experiment(spec)
+    exp = spec_experiment(spec)
     lines = []
     facts = []
     for key in ("name", "seed", "repetitions"):
@@ -357,15 +377,18 @@ def caption(df: pd.DataFrame) -> str:
     parts = []
     for r in parameters(df).itertuples():
         parts.append(f"{r.parameter}={r.values}" if r.where == "all configurations"
-                     else f"{r.parameter}: {r.where}")
-    return "Emulated: " + ("; ".join(parts) if parts else "no parameters recorded")
+                     else f"{r.parameter}={r.values} (swept)" if r.where.startswith("swept")
+                     else f"{r.parameter} = {r.where}")
+    return "Emulated: " + ("  |  ".join(parts) if parts else "no parameters recorded")
 
 
 # --- markdown
 
-def _cell_ms(v) -> str:
+def _cell_ms(v, rfc: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "--"
+    if rfc:
+        return f"{v:g}"
     return f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
 
 
@@ -388,8 +411,13 @@ def fig10_markdown(table: pd.DataFrame) -> str:
             cells = []
             for s, r in cols:
                 med, rfc = cell.get((s, r, phase), (math.nan, math.nan))
-                cells.append(f"{_cell_ms(med)} ({_cell_ms(rfc)})")
+                cells.append(f"{_cell_ms(med)} ({_cell_ms(rfc, rfc=True)})")
             out.append(f"| {phase} | " + " | ".join(cells) + " |")
+        failed = g.groupby(["scheme", "roaming"])["n_failed"].max().dropna()
+        failed = failed[failed > 0]
+        if len(failed):
+            out += ["", "Failed repetitions (not in the medians): " + ", ".join(
+                f"{SCHEME_TITLES.get(s, s)} {r}: {int(n)}" for (s, r), n in failed.items()) + "."]
         out.append("")
     return "\n".join(out)
 
@@ -417,8 +445,8 @@ def write_tables(run_dir: str | Path) -> dict[str, Path]:
     bes = beside_rfc(df)
     paths = {name: out / name for name in ("summary.csv", "fig10_beside_rfc.csv",
                                            "fig10_beside_rfc.md", "checks.md", "parameters.md")}
-    summary(df).to_csv(paths["summary.csv"], index=False)
-    bes.to_csv(paths["fig10_beside_rfc.csv"], index=False)
+    summary(df).to_csv(paths["summary.csv"], index=False, float_format="%.3f")
+    bes.to_csv(paths["fig10_beside_rfc.csv"], index=False, float_format="%.3f")
     paths["fig10_beside_rfc.md"].write_text(
         "# Emulated parameters (RFC 6252 Figure 10 reproduction)\n\n" + params_md
         + f"\n# RFC 6252 Figure 10 beside this run\n\n"

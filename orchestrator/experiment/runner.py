@@ -33,7 +33,7 @@ from .phases import PhaseError, handover_times
 from .scenarios import FLOWS, Bed, clean_state
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
-                  "udp port 1812 or udp port 716")
+                  "udp port 1812 or udp port 716 or udp port 7011")
 CAPTURE_NODES = ("mn", "aaa-v", "aaa-h", "nar")
 
 
@@ -116,7 +116,9 @@ class Captures:
             info = journal.nodes.get(node)
             if info is None:
                 continue
-            iface = "wlan0" if info["kind"] == "mobile_node" else info["interfaces"][0]["name"]
+            ifaces = [i["name"] for i in info["interfaces"]]
+            # a router hears the MN on one interface and its AAA server on another
+            iface = ifaces[0] if len(ifaces) == 1 else "any"
             p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U",
                                   "-i", iface, "-w", str(out_dir / f"{node}.pcap"), CAPTURE_FILTER],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -126,8 +128,9 @@ class Captures:
         time.sleep(0.3)                 # tcpdump needs a moment before it captures
 
     def stop(self) -> None:
+        time.sleep(0.1)                 # the last frames are still on their way
         for p in self.procs:
-            p.terminate()
+            p.send_signal(2)            # SIGINT: tcpdump flushes and closes the file
         for p in self.procs:
             try:
                 p.wait(5)
