@@ -14,6 +14,7 @@ A run writes `results/<experiment>/<run-id>/`:
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import time
@@ -119,13 +120,17 @@ class Captures:
             ifaces = [i["name"] for i in info["interfaces"]]
             # a router hears the MN on one interface and its AAA server on another
             iface = ifaces[0] if len(ifaces) == 1 else "any"
-            p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U",
+            p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U", "--immediate-mode",
                                   "-i", iface, "-w", str(out_dir / f"{node}.pcap"), CAPTURE_FILTER],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 start_new_session=True, text=True)
             journal.started(p.pid, "tcpdump", node)
             self.procs.append(p)
-        time.sleep(0.3)                 # tcpdump needs a moment before it captures
+        for p in self.procs:            # "listening on ..." once the capture is open
+            ready, _, _ = select.select([p.stderr], [], [], 5.0)
+            if ready:
+                p.stderr.readline()
+        time.sleep(0.1)                 # and a little more: it captures shortly after saying so
 
     def stop(self) -> None:
         time.sleep(0.1)                 # the last frames are still on their way

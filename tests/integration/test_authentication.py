@@ -61,7 +61,7 @@ def tb(request, tmp_path_factory):
             continue
         path = pcap_dir / f"{node}.pcap"
         p = subprocess.Popen(["ip", "netns", "exec", j.nodes[node]["netns"], "tcpdump", "-n",
-                              "-U", "-i", iface, "-w", str(path), bpf],
+                              "-U", "--immediate-mode", "-i", iface, "-w", str(path), bpf],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t.captures[node] = (p, path)
     time.sleep(0.5)
