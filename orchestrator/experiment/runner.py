@@ -154,85 +154,103 @@ def _lanes(journal) -> dict:
 
 
 def execute(run: Run, progress: Callable[[str], None] = lambda s: None) -> Path:
-    """Run every configuration x scenario x repetition not yet done; returns the run dir."""
+    """Run every configuration x scenario x repetition not yet done; returns the run dir.
+
+    All configurations' testbeds are up at once and repetitions are interleaved
+    (repetition -> scenario -> configuration), so that a change of load on this shared
+    machine falls on every configuration alike: their ratios are measured in one run."""
     from tqdm import tqdm
     exp = run.experiment
     total = len(run.configurations) * len(exp.scenarios) * exp.repetitions
+    todo = [(r, s, c) for r in range(1, exp.repetitions + 1) for s in exp.scenarios
+            for c in run.configurations if (c.name, s.name, r) not in run.done]
+    beds: dict[str, _Testbed] = {}
     bar = tqdm(total=total, initial=len(run.done), desc=exp.name, unit="handover",
                file=sys.stderr, dynamic_ncols=True)
     try:
         for conf in run.configurations:
-            todo = [(s, r) for s in exp.scenarios for r in range(1, exp.repetitions + 1)
-                    if (conf.name, s.name, r) not in run.done]
-            if todo:
-                _run_configuration(run, conf, todo, bar, progress)
+            if any(c is conf for _, _, c in todo):
+                beds[conf.name] = _Testbed.up(run, conf, progress)
+        for rep, scenario, conf in todo:
+            status, error = beds[conf.name].repetition(run, scenario, rep)
+            if status != "ok":
+                progress(f"{conf.name} {scenario.name} #{rep} failed: {error}")
+            bar.set_postfix_str(f"{scenario.name} {conf.name}")
+            bar.update(1)
     finally:
         bar.close()
+        for bed in beds.values():
+            bed.down(run)
     _finish(run)
     return run.dir
 
 
-def _run_configuration(run, conf, todo, bar, progress) -> None:
-    slug = _slug(conf.name)
-    topo_file = run.dir / "topologies" / f"{slug}.yaml"
-    name = f"{run.experiment.name}-{slug}"[:40].rstrip("-_")
-    progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
-    journal = deploy(str(topo_file), name=name, results=str(run.dir / "testbeds"))
-    bed = Bed(journal)
-    params = _param_columns(conf)
-    roaming = conf.configuration          # "non-roaming" / "roaming" in the RFC's experiments
-    caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
-                              or journal.nodes[n]["kind"] == "access_point"],
-                    run.dir / "pcaps" / slug)
-    try:
-        for scenario, rep in todo:
-            mn = "mn"
-            ladder = None
-            if rep == 1:
-                ladder = run.dir / "ladder" / slug / scenario.name
-                ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
-                                       ladder / "pcaps")
-            try:
-                clean_state(bed, mn, scenario.from_ap)
-                t0 = time.perf_counter_ns()
-                detail = FLOWS[scenario.flow](bed, mn, scenario.to_ap)
-                t1 = time.perf_counter_ns()
-                events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
-                paa = detail.get("paa") if isinstance(detail, dict) else None
-                times, status, error = handover_times(events, scenario.flow, mn, paa), "ok", ""
-            except (AgentError, PhaseError, LookupError) as exc:
-                times, status, error = {}, "failed", str(exc)
-                events = []
-            finally:
-                if ladder is not None:
-                    time.sleep(0.2)
-                    ladder_caps.stop()
-            if ladder is not None:
-                (ladder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-                (ladder / "lanes.json").write_text(json.dumps(_lanes(journal), indent=1))
-            base = {"experiment": run.experiment.name, "run_id": run.run_id,
-                    "configuration": conf.name, "roaming": roaming, "scenario": scenario.name,
-                    "scheme": scenario.flow, "repetition": rep, "seed": run.experiment.seed,
-                    **params}
-            rows = ([{**base, "phase": ph, "ms": round(v, 3), "status": status, "error": ""}
-                     for ph, v in times.items()] if times else
-                    [{**base, "phase": "Time affecting handover", "ms": None, "status": status,
-                      "error": error}])
-            with open(run.dir / "records.jsonl", "a") as fh:
-                fh.writelines(json.dumps(r) + "\n" for r in rows)
-            with open(run.dir / "progress.jsonl", "a") as fh:
-                fh.write(json.dumps({"configuration": conf.name, "scenario": scenario.name,
-                                     "repetition": rep, "status": status, "error": error}) + "\n")
-            if status != "ok":
-                progress(f"{conf.name} {scenario.name} #{rep} failed: {error}")
-            bar.set_postfix_str(f"{conf.name} {scenario.name}")
-            bar.update(1)
-    finally:
-        caps.stop()
-        events = read_events(journal.run_dir)
-        with open(run.dir / "events.jsonl", "a") as fh:
-            fh.writelines(json.dumps({**e, "configuration": conf.name}) + "\n" for e in events)
-        destroy(name)
+class _Testbed:
+    """One configuration's testbed during a run."""
+
+    def __init__(self, conf: ResolvedConfiguration, name: str, journal, caps: Captures):
+        self.conf, self.name, self.journal, self.caps = conf, name, journal, caps
+        self.bed = Bed(journal)
+        self.params = _param_columns(conf)
+
+    @classmethod
+    def up(cls, run: Run, conf: ResolvedConfiguration, progress) -> "_Testbed":
+        slug = _slug(conf.name)
+        name = f"{run.experiment.name}-{slug}"[:40].rstrip("-_")
+        progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
+        journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
+                         results=str(run.dir / "testbeds"))
+        caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
+                                  or journal.nodes[n]["kind"] == "access_point"],
+                        run.dir / "pcaps" / slug)
+        return cls(conf, name, journal, caps)
+
+    def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
+        conf, journal, mn = self.conf, self.journal, "mn"
+        ladder = run.dir / "ladder" / _slug(conf.name) / scenario.name if rep == 1 else None
+        ladder_caps = (Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]], ladder / "pcaps")
+                       if ladder else None)
+        events: list[dict] = []
+        try:
+            clean_state(self.bed, mn, scenario.from_ap)
+            t0 = time.perf_counter_ns()
+            detail = FLOWS[scenario.flow](self.bed, mn, scenario.to_ap)
+            t1 = time.perf_counter_ns()
+            events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
+            paa = detail.get("paa") if isinstance(detail, dict) else None
+            times, status, error = handover_times(events, scenario.flow, mn, paa), "ok", ""
+        except (AgentError, PhaseError, LookupError) as exc:
+            times, status, error = {}, "failed", str(exc)
+        finally:
+            if ladder_caps:
+                ladder_caps.stop()
+        if ladder:
+            (ladder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+            (ladder / "lanes.json").write_text(json.dumps(_lanes(journal), indent=1))
+        base = {"experiment": run.experiment.name, "run_id": run.run_id,
+                "configuration": conf.name, "roaming": conf.configuration,
+                "scenario": scenario.name, "scheme": scenario.flow, "repetition": rep,
+                "seed": run.experiment.seed, **self.params}
+        rows = ([{**base, "phase": ph, "ms": round(v, 3), "status": status, "error": ""}
+                 for ph, v in times.items()] if times else
+                [{**base, "phase": "Time affecting handover", "ms": None, "status": status,
+                  "error": error}])
+        with open(run.dir / "records.jsonl", "a") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        with open(run.dir / "progress.jsonl", "a") as fh:
+            fh.write(json.dumps({"configuration": conf.name, "scenario": scenario.name,
+                                 "repetition": rep, "status": status, "error": error}) + "\n")
+        return status, error
+
+    def down(self, run: Run) -> None:
+        try:
+            self.caps.stop()
+            events = read_events(self.journal.run_dir)
+            with open(run.dir / "events.jsonl", "a") as fh:
+                fh.writelines(json.dumps({**e, "configuration": self.conf.name}) + "\n"
+                              for e in events)
+        finally:
+            destroy(self.name)
 
 
 def _finish(run: Run) -> None:
