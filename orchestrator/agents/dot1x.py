@@ -35,6 +35,7 @@ from .radius_client import RadiusClient
 ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT = 0x888E, 0x88C7, 0x88B5
 PMK_LENGTH = 32
 START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
+MSG1_TIMEOUT, MSG1_RETRIES = 0.1, 4     # 4-way message 1 retransmission (as hostapd)
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -413,6 +414,22 @@ class Authenticator:
         frames, _ = hs.start()
         for f in frames:
             self.io.send(sta, ETH_P_EAPOL, f)
+            self._retransmit_later(sta, hs, f, 1)
+
+    def _retransmit_later(self, sta: str, hs, frame: bytes, attempt: int) -> None:
+        """Message 1 again if message 2 does not come (hostapd: dot11RSNAConfigPairwise-
+        UpdateTimeout, 100 ms, up to 4 times)."""
+        def again():
+            with self._lock:
+                current = self.handshakes.get(sta)
+            if current is hs and hs.state == eapol.HandshakeState.WAIT_MSG2:
+                self._emit("fourway_retransmitted", sta=sta, message=1, attempt=attempt)
+                self.io.send(sta, ETH_P_EAPOL, frame)
+                if attempt < MSG1_RETRIES:
+                    self._retransmit_later(sta, hs, frame, attempt + 1)
+        timer = threading.Timer(MSG1_TIMEOUT, again)
+        timer.daemon = True
+        timer.start()
 
     def _on_key(self, sta: str, pdu: bytes) -> None:
         with self._lock:

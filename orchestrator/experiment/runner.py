@@ -208,11 +208,13 @@ class _Testbed:
     def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
         conf, journal, mn = self.conf, self.journal, "mn"
         ladder = run.dir / "ladder" / _slug(conf.name) / scenario.name if rep == 1 else None
-        ladder_caps = (Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]], ladder / "pcaps")
-                       if ladder else None)
+        ladder_caps = None
         events: list[dict] = []
         try:
             clean_state(self.bed, mn, scenario.from_ap)
+            if ladder:
+                ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
+                                       ladder / "pcaps")
             t0 = time.perf_counter_ns()
             detail = FLOWS[scenario.flow](self.bed, mn, scenario.to_ap)
             t1 = time.perf_counter_ns()
