@@ -29,6 +29,9 @@ from . import policy
 from .api import serve_api
 
 
+DATAPATH_SETTLE_S = 0.003
+
+
 def layer2_update_frame(sta_mac: str) -> bytes:
     """IEEE 802.11F-2003 Layer 2 Update: broadcast, source = the station, 802.2 LLC XID."""
     return (mgmt.mac_bytes(mgmt.BROADCAST) + mgmt.mac_bytes(sta_mac) + (6).to_bytes(2, "big")
@@ -206,6 +209,7 @@ class RadioController(app_manager.OSKenApp):
             flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
         self._barrier(["air", ap.name])
+        t_installed = time.perf_counter_ns()
         # IEEE 802.11F Layer 2 Update frame (as hostapd sends it): the distribution system's
         # learning bridges now find the station behind its new AP
         self._packet_out(ap.name, policy.UPLINK, layer2_update_frame(sta.mac))
@@ -215,6 +219,10 @@ class RadioController(app_manager.OSKenApp):
         # more than half of the configured latency.
         way_back = min((t_in - t_ref) / 1e9, ap.association_latency / 2)
         remaining = ap.association_latency - way_back - (time.perf_counter_ns() - t_ref) / 1e9
+        # Open vSwitch revalidates its cached datapath flows shortly after a table change
+        # (~1 ms here); until then a frame may follow the old association. Let it settle.
+        settle = DATAPATH_SETTLE_S - (time.perf_counter_ns() - t_installed) / 1e9
+        remaining = max(remaining, settle)
         if remaining > 0:
             time.sleep(remaining)
         self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "ok",

@@ -17,6 +17,7 @@ access point switch (radio, uplink = distribution system, auth = authenticator h
    51  in_port=radio, eth_src=STA, eth_dst=BSSID    -> auth           (authorized STA)
    50  in_port=radio, eth_src=STA                   -> uplink         (authorized STA)
    50  in_port=uplink|auth, eth_dst=STA             -> radio          (authorized STA)
+   20  in_port=auth, eth_type=0x88C7               -> uplink         pre-auth answers over the DS
    10  in_port=auth                                 -> uplink
    10  in_port=uplink, eth_dst=BSSID                -> auth
     5  in_port=uplink, eth_dst=multicast            -> auth (+ radio if a STA is authorized)
@@ -95,6 +96,9 @@ def ap_static(ap: ApConf) -> list[Flow]:
         flow(ap.name, 100, [AUTH], in_port=RADIO, eth_type=ETH_P_EAPOL),
         flow(ap.name, 100, [AUTH], in_port=RADIO, eth_type=ETH_P_PREAUTH, eth_dst=ap.bssid),
         flow(ap.name, 99, [UPLINK], in_port=RADIO, eth_type=ETH_P_PREAUTH),
+        # the authenticator's pre-authentication answers go over the DS; matching them by
+        # type keeps their cached datapath flows apart from the EAPOL of a later association
+        flow(ap.name, 20, [UPLINK], in_port=AUTH, eth_type=ETH_P_PREAUTH),
         flow(ap.name, 10, [UPLINK], in_port=AUTH),
         flow(ap.name, 10, [AUTH], in_port=UPLINK, eth_dst=ap.bssid),
     ]
