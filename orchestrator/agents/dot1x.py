@@ -38,12 +38,7 @@ START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X star
 MSG1_TIMEOUT, MSG1_RETRIES = 0.1, 4     # 4-way message 1 retransmission (as hostapd)
 
 
-def mac_bytes(mac: str) -> bytes:
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
-def mac_str(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+mac_bytes, mac_str = mgmt.mac_bytes, mgmt.mac_str
 
 
 class FrameIO:

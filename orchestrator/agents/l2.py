@@ -35,8 +35,16 @@ class L2Port:
         msg.seq = next(self._seq)
         t_send = time.perf_counter_ns()
         msg.attrs["t_sent_ns"] = t_send          # CLOCK_MONOTONIC: same clock in every netns
-        frame = mgmt.encode(dst, self.mac, msg)
-        self.sock.send(frame)
+        self.sock.send(mgmt.encode(dst, self.mac, msg))
+        reply, t_recv = self._next(lambda src, m: m.type == expect and m.seq == msg.seq, timeout)
+        return reply, t_send, t_recv
+
+    def wait_for(self, kind: str, timeout: float, sender: str | None = None):
+        """The next management frame of type `kind` (from `sender`), or None."""
+        return self._next(lambda src, m: m.type == kind and sender in (None, src), timeout)[0]
+
+    def _next(self, accept, timeout: float):
+        """(first frame `accept(src, msg)` takes, its arrival ns), or (None, None)."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             self.sock.settimeout(left)
@@ -46,30 +54,12 @@ class L2Port:
                 break
             t_recv = time.perf_counter_ns()
             try:
-                _, _, reply = mgmt.decode(data)
-            except mgmt.MgmtError:
-                continue
-            if reply.type == expect and reply.seq == msg.seq:
-                return reply, t_send, t_recv
-        return None, t_send, None
-
-
-    def wait_for(self, kind: str, timeout: float, sender: str | None = None):
-        """The next management frame of type `kind` (from `sender`), or None."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65535)
-            except socket.timeout:
-                break
-            try:
                 _, src, msg = mgmt.decode(data)
             except mgmt.MgmtError:
                 continue
-            if msg.type == kind and (sender is None or src == sender):
-                return msg
-        return None
+            if accept(src, msg):
+                return msg, t_recv
+        return None, None
 
 
 def associate(port: L2Port, bssid: str, log: EventLog | None = None, timeout: float = 5.0) -> dict:
