@@ -41,7 +41,9 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
     "pre-configuration": ("psk_install_start", "psk_installed", "psk_install_failed",
                           "tconf_done", "psk_received", "pmk_installed", "keyinstall_rejected",
                           "address_request", "address_acquired", "address_failed",
-                          "pht_setup_start", "pht_established", "pht_failed"),
+                          "pht_setup_start", "pht_established", "pht_failed",
+                          "mn_ar_key_loaded", "mn_ar_key_withdrawn", "dad_start", "dad_done",
+                          "dad_conflict", "pht_released", "address_released"),
     # s6.3 step 3 (secure proactive handover main phase), s7.5
     "binding-update": ("binding_update_start", "binding_update_done", "binding_update_failed",
                        "binding_update_received"),
@@ -57,7 +59,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                   "authorize_done", "authorize_failed", "deauthorize_done", "deauthorize_failed"),
     # s6.3 step 6
     "post-switching": ("post_switching_start", "post_switching_done", "ncoa_assigned",
-                       "buffering_flushed"),
+                       "buffering_flushed", "neighbours_installed"),
     "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
               "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected"),
 }

@@ -118,11 +118,17 @@ class MobileNode(_RadioRole):
     holds a PMK from MPA pre-authentication (PSK_ap)."""
     CONFIG = {"iface": "wlan0", "identity": "", "cert": "", "key": "", "ca": "",
               "server_name": None, "tls_max_version": "1.2", "aps": {}, "paas": {},
-              "paa_aps": {}, "pana_port": 716}
+              "paa_aps": {}, "pana_port": 716,
+              # pre-configuration (agents/preconfig.py): station MAC, information server,
+              # the MN's charon (VICI socket, IKE identity, TUN device, PHT routing table)
+              "mac": "", "information_server": None, "ike": {}, "preconf_lifetime": 300.0}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self._supplicant = None
+        self.mpa_sas: dict = {}              # PAA -> MpaKeys of the MPA-SA (s6.3 step 1)
+        from .preconfig import PreConfiguration
+        self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
         if self.config["identity"]:
             self.port()              # open them now, not within the first handoff's timing
             self.supplicant()
@@ -201,6 +207,7 @@ class MobileNode(_RadioRole):
             if result["status"] != "ok":
                 raise CommandError(f"PANA pre-authentication with {paa} failed: {result['reason']}")
             keys = pac.mpa_keys
+            self.mpa_sas[paa] = keys         # MN-AR key for pre-configuration with that CTN
         finally:
             pac.close()
         sup = self.supplicant()
@@ -212,11 +219,50 @@ class MobileNode(_RadioRole):
 
     @command()
     def flush(self) -> dict:
-        """Forget every PMKSA (a clean start for the next repetition)."""
+        """Forget every PMKSA, MPA-SA and pre-configuration (a clean start for the next
+        repetition)."""
         n = len(self.supplicant().pmksa) if self._supplicant else 0
         if self._supplicant:
             self._supplicant.pmksa.clear()
-        return {"flushed": n}
+        released = [self.preconf.release(c, "flush") for c in list(self.preconf.active)]
+        self.mpa_sas.clear()
+        return {"flushed": n, "released": released}
+
+    # -- pre-configuration (RFC 6252 s6.3 step 2, s7.1-s7.4; agents/preconfig.py) ---------
+    @command(phase="discovery")
+    def discover(self, timeout: float = 3.0) -> dict:
+        """Ask the information server about the candidate target networks (s7.1); cached."""
+        return self.preconf.discover(timeout)
+
+    @command(phase="pre-configuration")
+    def preconfigure(self, ctn: str, method: str = "ikev2", lifetime: float | None = None,
+                     timeout: float = 15.0) -> dict:
+        """nCoA and proactive handover tunnel with a discovered CTN: method "ikev2" (s7.3.2)
+        or "dhcp" (s7.3.3); the tunnel is released after `lifetime` seconds (s7.2)."""
+        return self.preconf.preconfigure(ctn, method, lifetime or self.config["preconf_lifetime"],
+                                         timeout)
+
+    @command(phase="pre-configuration")
+    def release(self, ctn: str) -> dict:
+        """Give back a CTN's nCoA and tear its tunnel down."""
+        return self.preconf.release(ctn, "released")
+
+    @command(phase="pre-configuration")
+    def commit(self, ctn: str) -> dict:
+        """Keep the pre-configuration with `ctn`, release all others (C.4)."""
+        return self.preconf.commit(ctn)
+
+    @command()
+    def preconfig_status(self) -> dict:
+        return self.preconf.status() | {"mpa_sas": sorted(self.mpa_sas)}
+
+    @command(phase="post-switching")
+    def install_arp(self, ctn: str, iface: str | None = None) -> dict:
+        """Install the CTN's address resolution mappings learnt at discovery (Appendix B)."""
+        return self.preconf.install_arp(ctn, iface or self.config["iface"])
+
+    def close(self) -> None:
+        self.preconf.close()
 
     @command()
     def inject_pmk(self, ap: str, pmk_hex: str) -> dict:
@@ -382,18 +428,58 @@ class Paa(Role):
 
 @role("access-router")
 class AccessRouter(Role):
-    """Access router (s6.2): receives the MN-AR key from the PAA (s6.3 step 1); proactive
-    handover tunnel end point (later issue)."""
-    CONFIG = {"keyinstall_port": 7011, "keyinstall_peers": {}, "keyinstall_id": None}
+    """Access router (s6.2): receives the MN-AR key from the PAA (s6.3 step 1) and makes it
+    the IKEv2 PSK of the MN and its pass for unicast DHCP into the CTN; the nAR end of
+    proactive handover tunnels, with DAD and proxy ARP for the nCoA (s7.3, s7.4, Appendix A;
+    agents/tunnel.py)."""
+    CONFIG = {"keyinstall_port": 7011, "keyinstall_peers": {}, "keyinstall_id": None,
+              "ike": {}, "ctn": None,
+              # DAD for an nCoA on the CTN link (RFC 5227 probes; its 1-2 s spacing shortened)
+              "dad_probes": 3, "dad_interval": 0.2}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self.mn_ar_keys: dict[str, bytes] = {}
         self.keyinstall = None
+        self.tunnel_end = None
+        self.tunnel_error = "no candidate target network or no charon configured"
+        if self.config["ctn"] and self.config["ike"].get("vici"):
+            from .tunnel import TunnelEnd
+            try:
+                self.tunnel_end = TunnelEnd(self.config["ike"], self.config["ctn"],
+                                            {"probes": self.config["dad_probes"],
+                                             "interval": self.config["dad_interval"]}, log)
+            except (OSError, RuntimeError) as exc:     # e.g. no iptables: keys still work
+                self.tunnel_error = f"cannot set up the tunnel end: {exc}"
+                log.emit("pht_failed", "pre-configuration", reason=self.tunnel_error)
         if self.config["keyinstall_peers"] and self.config["keyinstall_id"]:
             self.keyinstall = start_keyinstall_server(
                 self.config, "access-router", self.config["keyinstall_id"],
-                self.mn_ar_keys.__setitem__, log)
+                self._on_mn_ar_key, log)
+
+    def _on_mn_ar_key(self, sta: str, key: bytes) -> None:
+        self.mn_ar_keys[sta] = key
+        if self.tunnel_end is not None:
+            try:
+                self.tunnel_end.authorize(sta, key)
+            except Exception as exc:                 # charon down: the key is still held
+                self.log.emit("pht_failed", "pre-configuration", sta=sta,
+                              reason=f"cannot load the MN-AR key into charon: {exc}")
+
+    @command(phase="pre-configuration")
+    def forget_mn(self, sta: str) -> dict:
+        """Withdraw a station's pre-authorization: MN-AR key, PSK, DHCP pass, tunnels."""
+        self.mn_ar_keys.pop(sta, None)
+        if self.tunnel_end is None:
+            return {"sta": sta}
+        return self.tunnel_end.forget(sta)
+
+    @command()
+    def pht_status(self) -> dict:
+        """Tunnels, proxy ARP entries, authorized stations, DHCP filter counters."""
+        if self.tunnel_end is None:
+            raise CommandError(f"{self.node}: {self.tunnel_error}")
+        return self.tunnel_end.status()
 
     @command()
     def mn_ar_key(self, sta: str) -> dict:
@@ -406,6 +492,8 @@ class AccessRouter(Role):
     def close(self) -> None:
         if self.keyinstall:
             self.keyinstall.stop()
+        if self.tunnel_end:
+            self.tunnel_end.close()
 
 
 @role("correspondent")
@@ -415,7 +503,24 @@ class Correspondent(Role):
 
 @role("information-server")
 class InformationServer(Role):
-    """Discovery (s7.1): tells the MN about candidate target networks (later issue)."""
+    """Discovery (s7.1): tells the MN about candidate target networks: their PAA,
+    configuration agent, access router, APs and address resolution mappings
+    (agents/discovery.py; records from deploy/ctn.py)."""
+    CONFIG = {"info_port": 4551, "info_address": "0.0.0.0", "networks": []}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .discovery import InformationServer as Server
+        self.server = Server(self.config["info_address"], self.config["info_port"],
+                             self.config["networks"], log).start()
+
+    @command(phase="discovery")
+    def networks(self) -> dict:
+        """What the server tells MNs (every access network it knows)."""
+        return {"networks": self.config["networks"]}
+
+    def close(self) -> None:
+        self.server.stop()
 
 
 class Agent:

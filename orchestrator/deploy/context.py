@@ -118,11 +118,7 @@ def dhcp(f: Facts, node: str, dest: Path) -> dict:
     attached to, or on all of them if it is attached to none; each pool is host numbers
     .100-.199 (the upper half of smaller subnets) minus every statically assigned address."""
     t, plan = f.topo, f.plan
-    dom = t.nodes[node].domain
-    access = [n for n, net in t.networks.items()
-              if net.domain == dom and any(ap.network == n for ap in plan.aps.values())]
-    attached = {i.network for i in plan.hosts[node].interfaces}
-    served = [n for n in access if n in attached] or access
+    served = served_networks(f, node)
     static = {i.address.ip for h in plan.hosts.values() for i in h.interfaces if i.address}
     ranges, routers = [], []
     for name in served:
@@ -137,6 +133,17 @@ def dhcp(f: Facts, node: str, dest: Path) -> dict:
             routers.append({"network": name, "router": gw_addr})
     return {**base(f, node, dest), "dhcp_ranges": ranges, "dhcp_routers": routers,
             "served_networks": ",".join(served)}
+
+
+def served_networks(f: Facts, node: str) -> list[str]:
+    """The access networks (with an AP) of the node's domain that a configuration agent
+    serves: those it is attached to, or all of them if it is attached to none."""
+    t, plan = f.topo, f.plan
+    dom = t.nodes[node].domain
+    access = [n for n, net in t.networks.items()
+              if net.domain == dom and any(ap.network == n for ap in plan.aps.values())]
+    attached = {i.network for i in plan.hosts[node].interfaces}
+    return [n for n in access if n in attached] or access
 
 
 def pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple[IPv4Address, IPv4Address]]:
@@ -157,9 +164,10 @@ def pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple[IPv
 
 # -- ikev2: strongSwan as the access router's IKEv2 responder -------------------------------
 def ikev2(f: Facts, node: str, dest: Path) -> dict:
+    from .ctn import ikev2_context
     cn = server_cn(f.topo, node)
     return {**base(f, node, dest), "server_cn": cn, "server_cert": str(f.pki.servers[cn].cert),
-            "server_key": str(f.pki.servers[cn].key)}
+            "server_key": str(f.pki.servers[cn].key), **ikev2_context(f, node)}
 
 
 KEYINSTALL_PORT = 7011          # PAA -> AP/AR key installation (protocols.keyinstall)
@@ -188,8 +196,10 @@ def _networks_of(f: Facts, node: str) -> set[str]:
     return {i.network for i in f.plan.hosts[node].interfaces if i.network}
 
 
-def agent_config(f: Facts, node: str) -> dict:
-    """Settings of each of the node's agent roles (orchestrator.agents.agent --config)."""
+def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
+    """Settings of each of the node's agent roles (orchestrator.agents.agent --config).
+    `node_dir` (the node's image directories) locates the node's charon VICI socket."""
+    from . import ctn
     t, plan = f.topo, f.plan
     roles = t.roles(node)
     config: dict = {}
@@ -209,7 +219,9 @@ def agent_config(f: Facts, node: str) -> dict:
                        "paa_aps": {p: [a.name for a in plan.aps.values()
                                        if a.network in _networks_of(f, p)]
                                    for p in t.nodes_of("authentication_agent")},
-                       "pana_port": PANA_PORT})
+                       "pana_port": PANA_PORT, **ctn.mn_agent_config(f, node, node_dir)})
+    if "information_server" in roles:
+        config.update(ctn.information_server_config(f))
     if "access_router" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
                 if _networks_of(f, p) & _networks_of(f, node)]
@@ -218,7 +230,8 @@ def agent_config(f: Facts, node: str) -> dict:
                                             for p in paas for _, a in addresses(plan, p)},
                        "keyinstall_id": next((i.mac for i in plan.hosts[node].interfaces
                                               if any(i.network in _networks_of(f, p) for p in paas)),
-                                             None)})
+                                             None),
+                       **ctn.ar_agent_config(f, node, node_dir)})
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
                 if t.nodes[p].domain == t.nodes[node].domain]
@@ -253,7 +266,8 @@ def agent_config(f: Facts, node: str) -> dict:
 
 def agent(f: Facts, node: str, dest: Path) -> dict:
     import json
-    return {**base(f, node, dest), "agent_config": json.dumps(agent_config(f, node), indent=1)}
+    return {**base(f, node, dest),
+            "agent_config": json.dumps(agent_config(f, node, dest.parent), indent=1)}
 
 
 CONTEXTS: dict[str, Callable[[Facts, str, Path], dict]] = {

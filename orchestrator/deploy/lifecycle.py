@@ -38,7 +38,7 @@ ROLE_IMAGES: dict[str, tuple[str, ...]] = {
     "access_router": ("ikev2-strongswan", "mpa-agent"),
     "authentication_agent": ("mpa-agent",),
     "access_point": ("mpa-agent",),
-    "mobile_node": ("mpa-agent",),
+    "mobile_node": ("ikev2-strongswan-mn", "mpa-agent"),
     "correspondent_node": ("mpa-agent",),
     "information_server": ("mpa-agent",),
 }

@@ -17,7 +17,7 @@ from orchestrator.model import load_topology
 from orchestrator.model.plan import build_plan
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = ["aaa-freeradius", "dhcp-dnsmasq", "ikev2-strongswan"]
+SHIPPED = ["aaa-freeradius", "dhcp-dnsmasq", "ikev2-strongswan", "ikev2-strongswan-mn"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -95,7 +95,8 @@ def test_node_to_image_mapping_fig9():
     got = {n: set(images_for(topo, n, path)) - {"mpa-agent"} for n in topo.nodes}
     assert got["aaa-h"] == got["aaa-v"] == {"aaa-freeradius"}
     assert got["nar"] == got["par"] == {"ikev2-strongswan", "dhcp-dnsmasq"}
-    assert got["mn"] == got["ap0"] == got["gw-v"] == set()
+    assert got["mn"] == {"ikev2-strongswan-mn"}
+    assert got["ap0"] == got["gw-v"] == set()
 
 
 def test_daemon_says_picks_the_complaint():
