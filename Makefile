@@ -62,6 +62,7 @@ schema: $(STAMP)
 bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
+	$(PY) bench/preconfig.py
 	$(PY) bench/fig10_walltime.py
 
 clean: $(STAMP)
