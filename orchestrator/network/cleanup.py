@@ -2,7 +2,7 @@
 
 Order: processes we started (by PID, checked against their recorded start time), then any
 process still inside one of *our* namespaces (it can only be ours), then OVS bridges, then
-root-namespace veth ends, then the namespaces. Never `mn -c`, never kill by name.
+root-namespace veth ends, then the namespaces. Never Mininet's global cleanup, never kill by name.
 """
 from __future__ import annotations
 
