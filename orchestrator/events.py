@@ -36,7 +36,10 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                   "discovery_answered"),
     # s6.3 step 1: MN <-> authentication agent (PAA), EAP over PANA, AAA behind it
     "pre-authentication": ("preauth_start", "preauth_done", "preauth_failed", *_EAP,
-                           "mpa_sa_established"),
+                           "mpa_sa_established", "pana_session_established", "pana_auth_failed",
+                           "pana_dropped", "pana_retransmitted", "pana_timeout",
+                           "pana_reauthenticated", "pana_session_activated",
+                           "pana_session_terminated", "paa_on_success_failed"),
     # s6.3 step 2 and C.5.3 Tconf: keys pushed to the target APs, nCoA, proactive handover tunnel
     "pre-configuration": ("psk_install_start", "psk_installed", "psk_install_failed",
                           "tconf_done", "psk_received", "pmk_installed", "keyinstall_rejected",
@@ -56,12 +59,15 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                   "fourway_start", "fourway_done", "fourway_failed", "fourway_failure",
                   "fourway_rejected", "post_auth_start", "post_auth_done", "post_auth_failed",
                   *_EAP, "port_authorize_requested", "port_authorized", "port_unauthorized",
-                  "authorize_done", "authorize_failed", "deauthorize_done", "deauthorize_failed"),
+                  "authorize_done", "authorize_failed", "deauthorize_done", "deauthorize_failed",
+                  "port_open", "fourway_retransmitted", "pmksa_dropped"),
     # s6.3 step 6
     "post-switching": ("post_switching_start", "post_switching_done", "ncoa_assigned",
                        "buffering_flushed", "neighbours_installed"),
     "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
-              "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected"),
+              "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected",
+              "call_setup_start", "call_established", "call_failed", "call_answered",
+              "call_ended"),
 }
 # event -> the phases it may be emitted in (the first is the default)
 EVENT_PHASES: dict[str, tuple[str, ...]] = {}
