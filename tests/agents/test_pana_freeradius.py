@@ -190,6 +190,10 @@ def test_preauthentication_and_tconf(testbed, pki, tls):
     # after the move: the pre-authenticated session becomes the active one
     attached = pac.attach()
     assert attached["status"] == "ok" and attached["event"] == "activated"
+    # the PAA logs the activation after it has answered: give its thread a moment
+    deadline = time.monotonic() + 2
+    while "pana_session_activated" not in testbed.names("paa") and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert "pana_session_activated" in testbed.names("paa")
     assert pac.terminate()["status"] == "ok"
     time.sleep(0.05)
