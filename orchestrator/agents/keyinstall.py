@@ -28,6 +28,7 @@ from typing import Callable
 
 from ..events import EventLog
 from ..protocols import keyinstall as ki
+from ..protocols import mgmt
 from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
 
@@ -36,15 +37,7 @@ _KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind
 PHASE = "pre-configuration"
 
 
-def mac_bytes(mac: str) -> bytes:
-    raw = bytes(int(x, 16) for x in mac.split(":"))
-    if len(raw) != 6:
-        raise ValueError(f"{mac!r} is not a MAC address")
-    return raw
-
-
-def mac_str(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+mac_bytes, mac_str = mgmt.mac_bytes, mgmt.mac_str     # MgmtError is a ValueError
 
 
 class KeyInstallError(Exception):

@@ -150,9 +150,15 @@ def pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple[IPv
     """Contiguous address ranges of the pool of `subnet`, with `static` addresses cut out."""
     size = subnet.num_addresses - 2
     lo, hi = (POOL_FIRST, POOL_LAST) if size > POOL_LAST else (size // 2 + 1, size)
-    hosts = [subnet.network_address + i for i in range(lo, hi + 1)]
+    return host_ranges(subnet, lo, hi, static)
+
+
+def host_ranges(subnet: IPv4Network, first: int, last: int,
+                static: set[IPv4Address]) -> list[tuple[IPv4Address, IPv4Address]]:
+    """Contiguous ranges of host numbers first..last of `subnet`, `static` addresses cut out."""
     out: list[tuple[IPv4Address, IPv4Address]] = []
-    for a in hosts:
+    for n in range(first, last + 1):
+        a = subnet.network_address + n
         if a in static:
             continue
         if out and int(a) == int(out[-1][1]) + 1:

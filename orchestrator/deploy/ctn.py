@@ -26,7 +26,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from .context import Facts, addresses, pool_ranges, server_cn, served_networks
+from .context import Facts, addresses, host_ranges, pool_ranges, server_cn, served_networks
 
 INFO_PORT = 4551          # IANA "mih" (RFC 5677); the answers are JSON, not MIH frames
 STA_ID_DOMAIN = "sta.mpa"
@@ -136,16 +136,7 @@ def ar_pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple]
     size = subnet.num_addresses - 2
     if size < AR_POOL[1]:
         return []
-    out = []
-    for n in range(AR_POOL[0], AR_POOL[1] + 1):
-        a = subnet.network_address + n
-        if a in static:
-            continue
-        if out and int(a) == int(out[-1][1]) + 1:
-            out[-1] = (out[-1][0], a)
-        else:
-            out.append((a, a))
-    return out
+    return host_ranges(subnet, AR_POOL[0], AR_POOL[1], static)
 
 
 def ar_agent_config(f: Facts, ar: str, node_dir: Path | None) -> dict:

@@ -51,15 +51,17 @@ def _terminate(pids: list[int], grace: float = 2.0) -> None:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_exists(p) for p in pids):
-        time.sleep(0.05)
+    _wait_gone(pids, grace)
     for pid in pids:
         if _exists(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    _wait_gone(pids, grace)
+
+
+def _wait_gone(pids: list[int], grace: float) -> None:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_exists(p) for p in pids):
         time.sleep(0.02)
