@@ -52,7 +52,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                        "binding_update_received"),
     # s6.3 step 4
     "pre-switching": ("pre_switching_start", "pre_switching_done", "pht_deleted",
-                      "ncoa_cached", "buffering_start"),
+                      "ncoa_cached", "buffering_start", "buffering_rejected"),
     # s6.3 step 5: the link-layer handover; C.5.3 Tassoc+4way; post-authentication (no MPA)
     "switching": ("l2_handoff_start", "l2_handoff_done", "l2_handoff_failed",
                   "assoc_request", "associated", "disassociated", "link_down_notified",
@@ -63,7 +63,11 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                   "port_open", "fourway_retransmitted", "pmksa_dropped"),
     # s6.3 step 6
     "post-switching": ("post_switching_start", "post_switching_done", "ncoa_assigned",
-                       "buffering_flushed", "neighbours_installed"),
+                       "buffering_flushed", "neighbours_installed", "gratuitous_arp",
+                       "pht_released", "pht_failed",
+                       # the non-MPA baseline: DHCP on the new link, the MN's own DAD
+                       "address_request", "address_acquired", "address_failed",
+                       "address_released", "dad_start", "dad_done", "dad_conflict"),
     "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
               "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected",
               "call_setup_start", "call_established", "call_failed", "call_answered",

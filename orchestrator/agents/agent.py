@@ -121,14 +121,20 @@ class MobileNode(_RadioRole):
               "paa_aps": {}, "pana_port": 716,
               # pre-configuration (agents/preconfig.py): station MAC, information server,
               # the MN's charon (VICI socket, IKE identity, TUN device, PHT routing table)
-              "mac": "", "information_server": None, "ike": {}, "preconf_lifetime": 300.0}
+              "mac": "", "information_server": None, "ike": {}, "preconf_lifetime": 300.0,
+              # SIP mobility and handover (agents/sip_ua.py, agents/handover.py)
+              "correspondents": {}, "sip_port": 5060, "media_port": 4000,
+              "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self._supplicant = None
         self.mpa_sas: dict = {}              # PAA -> MpaKeys of the MPA-SA (s6.3 step 1)
+        from .handover import Handover
         from .preconfig import PreConfiguration
         self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
+        self.handover = Handover(self)
+        self.media = None                    # MobileNodeMedia, created by the first call
         if self.config["identity"]:
             self.port()              # open them now, not within the first handoff's timing
             self.supplicant()
@@ -263,6 +269,88 @@ class MobileNode(_RadioRole):
 
     def close(self) -> None:
         self.preconf.close()
+        if self.media is not None:
+            self.media.close()
+
+    # -- SIP mobility (s7.5) and the handover (s6.3 steps 3-6; agents/handover.py) ----------
+    def media_log(self) -> str:
+        """The RTP receiver's log: <run>/media/<node>.rtp.jsonl (beside events/)."""
+        return str(self.log.path.parent.parent / "media" / f"{self.node}.rtp.jsonl")
+
+    @command()
+    def call(self, cn: str, timeout: float = 5.0) -> dict:
+        """Call the correspondent `cn` from the current address; its RTP stream is logged."""
+        from .preconfig import current_address
+        from .sip_ua import MobileNodeMedia, SipError
+        if cn not in self.config["correspondents"]:
+            raise CommandError(f"unknown correspondent '{cn}'; known: "
+                               + (", ".join(self.config["correspondents"]) or "none"))
+        self.handover.remember_home()
+        if self.media is None:
+            self.media = MobileNodeMedia(current_address(self.config["iface"]),
+                                         self.config["sip_port"], self.config["media_port"],
+                                         self.log, self.media_log(), user=self.node)
+        try:
+            return self.media.call((self.config["correspondents"][cn], self.config["sip_port"]),
+                                   timeout=timeout) | {"rtp_log": self.media_log()}
+        except SipError as exc:
+            raise CommandError(f"call to {cn} failed: {exc}") from None
+
+    @command(phase="binding-update")
+    def binding_update(self, ctn: str | None = None, address: str | None = None,
+                       timeout: float = 5.0) -> dict:
+        """s6.3 step 3 / s7.5: re-INVITE from the nCoA of `ctn` (over its tunnel), or from
+        `address`; the CN moves the stream there."""
+        from .sip_ua import SipError
+        if self.media is None:
+            raise CommandError("no call: call a correspondent first")
+        if address is None:
+            if ctn is None:
+                raise CommandError("binding_update needs ctn= or address=")
+            p = self.preconf.active.get(self.preconf.ctn(ctn)["name"])
+            if p is None:
+                raise CommandError(f"nothing is pre-configured with {ctn}")
+            address = p.ncoa
+        try:
+            return self.media.binding_update(address, timeout=timeout)
+        except SipError as exc:
+            raise CommandError(f"binding update from {address} failed: {exc}") from None
+
+    @command()
+    def hangup(self) -> dict:
+        """BYE to the peer of the call (if there is one)."""
+        from .sip_ua import SipError
+        if self.media is None:
+            return {"call": None}
+        try:
+            return self.media.hangup()
+        except SipError as exc:
+            return {"call": None, "reason": str(exc)}
+
+    @command(phase="switching")
+    def mpa_handover(self, ctn: str, ap: str, buffering_period_ms: float | None = None,
+                     timeout: float = 10.0) -> dict:
+        """s6.3 steps 4-6 with the pre-configured `ctn`: pre-switching (with buffering at
+        the nAR: tunnel deleted first), switching to `ap`, post-switching (nCoA on the
+        interface, gratuitous ARP, ATTACHED to the nAR, which flushes its buffer)."""
+        return self.handover.mpa(ctn, ap, buffering_period_ms, timeout)
+
+    @command(phase="switching")
+    def nonmpa_handover(self, ap: str, timeout: float = 30.0) -> dict:
+        """C.5.1's baseline: move to `ap`, full EAP-TLS, DHCP on the new link (with the
+        configured DAD); the binding update is a separate command (`binding_update`)."""
+        return self.handover.nonmpa(ap, timeout)
+
+    @command()
+    def reset(self, ap: str) -> dict:
+        """Back to the start: hang up, release the address of the last handover, the start
+        network's address and route back, full authentication at `ap`."""
+        hung = self.hangup()
+        released = self.handover.release()
+        flushed = self.flush()
+        home = self.handover.go_home()
+        return {"hangup": hung, "released": released, "flushed": flushed, "home": home,
+                "handoff": self.handoff(ap)}
 
     @command()
     def inject_pmk(self, ap: str, pmk_hex: str) -> dict:
@@ -435,7 +523,10 @@ class AccessRouter(Role):
     CONFIG = {"keyinstall_port": 7011, "keyinstall_peers": {}, "keyinstall_id": None,
               "ike": {}, "ctn": None,
               # DAD for an nCoA on the CTN link (RFC 5227 probes; its 1-2 s spacing shortened)
-              "dad_probes": 3, "dad_interval": 0.2}
+              "dad_probes": 3, "dad_interval": 0.2,
+              # the buffering module (s6.3 step 4, s7.6.1; agents/buffering.py); station
+              # MAC -> node name, to name the MN in its events
+              "buffering_port": 7012, "stations": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -456,6 +547,56 @@ class AccessRouter(Role):
             self.keyinstall = start_keyinstall_server(
                 self.config, "access-router", self.config["keyinstall_id"],
                 self._on_mn_ar_key, log)
+        self.buffering = self.buffering_server = None
+        if self.tunnel_end is not None:
+            self._start_buffering()
+
+    def _start_buffering(self) -> None:
+        from .buffering import BufferingModule, BufferingServer
+        iface = self.config["ctn"]["iface"]
+        try:
+            self.buffering = BufferingModule(iface, self.log)
+        except OSError as exc:
+            self.log.emit("pht_failed", "pre-configuration",
+                          reason=f"no buffering module: {exc}")
+            return
+        # Appendix B: a gratuitous ARP from the MN (re)creates its neighbour entry here
+        with open(f"/proc/sys/net/ipv4/conf/{iface}/arp_accept", "w") as fh:
+            fh.write("1")
+        self.buffering_server = BufferingServer(
+            "0.0.0.0", self.config["buffering_port"], self.mn_ar_keys.get, self._on_buffer,
+            self._on_attached, self.log).start()
+
+    def _mn(self, sta: str) -> str:
+        return self.config["stations"].get(sta, sta)
+
+    def _tunnel_of(self, sta: str, ncoa: str) -> dict | None:
+        with self.tunnel_end._lock:
+            t = self.tunnel_end.tunnels.get(ncoa)
+        return t if t is not None and t["sta"] == sta else None
+
+    def _on_buffer(self, sta: str, ncoa: str, period_ms: int) -> None:
+        """BUFFER_REQUEST: hold what arrives for `ncoa` once its tunnel is gone."""
+        from ..protocols.buffering import Status
+        from .buffering import BufferingRefused
+        if self._tunnel_of(sta, ncoa) is None:
+            raise BufferingRefused(Status.NOT_TUNNELLED, f"{ncoa} is in no tunnel of {sta}")
+        self.buffering.arm(ncoa, period_ms, sta, mn=self._mn(sta))
+
+    def _on_attached(self, sta: str, ncoa: str) -> int:
+        """ATTACHED (the MN is on the CTN link with its nCoA): delete the tunnel if it is
+        still up (s7.4: "a link-layer trigger ... to delete or disable the tunnel"), stop
+        proxy ARP, flush the buffer to the MN; returns the packets flushed."""
+        t = self._tunnel_of(sta, ncoa)
+        if t is not None:
+            try:
+                self.tunnel_end.charon.terminate(ike_id=t["ike_uniqueid"], timeout=0.001,
+                                                 force=True)
+            except Exception as exc:               # noqa: BLE001 -- charon's words, logged
+                self.log.emit("pht_failed", "post-switching", sta=sta, ncoa=ncoa,
+                              reason=f"cannot delete the tunnel: {exc}")
+            self.tunnel_end._down(ncoa, "the MN attached to the CTN link")
+        return self.buffering.flush(ncoa, "MN attached")["packets"]
 
     def _on_mn_ar_key(self, sta: str, key: bytes) -> None:
         self.mn_ar_keys[sta] = key
@@ -489,16 +630,54 @@ class AccessRouter(Role):
         return {"installed": key is not None,
                 "fingerprint": hashlib.sha256(key).hexdigest()[:16] if key else None}
 
+    @command()
+    def buffering_status(self) -> dict:
+        """The buffering module: armed nCoAs, packets held."""
+        if self.buffering is None:
+            raise CommandError(f"{self.node}: no buffering module")
+        return self.buffering.status()
+
     def close(self) -> None:
         if self.keyinstall:
             self.keyinstall.stop()
+        if self.buffering_server:
+            self.buffering_server.stop()
+        if self.buffering:
+            self.buffering.close()
         if self.tunnel_end:
             self.tunnel_end.close()
 
 
 @role("correspondent")
 class Correspondent(Role):
-    """Correspondent node: binding updates and media streams (later issue)."""
+    """Correspondent node (s7.5): a SIP UA that answers calls and streams RTP (RFC 3550,
+    one packet every `rtp_interval`, C.5.1: 16 ms) to the address in the peer's SDP; a
+    re-INVITE from the MN (the binding update) moves the stream (agents/sip_ua.py)."""
+    CONFIG = {"sip_address": None, "sip_port": 5060, "media_port": 4000, "rtp_interval": 0.016}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        self.cn = None
+        if self.config["sip_address"]:
+            from .sip_ua import CorrespondentNode
+            self.cn = CorrespondentNode(self.config["sip_address"], self.config["sip_port"],
+                                        self.config["media_port"], log,
+                                        interval=float(self.config["rtp_interval"]),
+                                        user=node)
+
+    @command()
+    def calls(self) -> dict:
+        """The CN's calls and where its stream goes."""
+        if self.cn is None:
+            raise CommandError("no SIP address configured")
+        s = self.cn.sender
+        return {"calls": [c.summary() for c in self.cn.ua.calls.values()],
+                "stream_to": f"{s.dest[0]}:{s.dest[1]}" if s.dest else None, "sent": s.sent,
+                "interval_s": s.interval}
+
+    def close(self) -> None:
+        if self.cn is not None:
+            self.cn.close()
 
 
 @role("information-server")

@@ -170,8 +170,13 @@ class Charon:
             v.close()
 
     def terminate(self, ike: str | None = None, ike_id: str | None = None,
-                  timeout: float = 3.0) -> dict:
-        msg = {"timeout": int(timeout * 1000), "loglevel": -1}
+                  timeout: float = 3.0, force: bool = False) -> dict:
+        """Delete an IKE_SA (and its CHILD_SAs) by an INFORMATIONAL DELETE exchange; with
+        `force`, destroy it locally once `timeout` has passed without the peer's answer
+        (a peer that is no longer reachable at that address)."""
+        msg = {"timeout": max(1, int(timeout * 1000)), "loglevel": -1}
+        if force:
+            msg["force"] = "yes"
         if ike:
             msg["ike"] = ike
         if ike_id:

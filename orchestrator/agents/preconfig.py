@@ -396,6 +396,34 @@ class PreConfiguration:
         except OSError as exc:
             return f"DHCPRELEASE not sent: {exc}"
 
+    # -- handover (s6.3 steps 4 and 6; agents/handover.py) ------------------------------------
+    def hand_over(self, name: str, delete_tunnel: bool) -> Preconfig:
+        """The MN moves to `name`: its pre-configuration stops being time-bound and the nCoA
+        is kept (no DHCPRELEASE). With `delete_tunnel` the tunnel is deleted now by an IKEv2
+        DELETE exchange from the oCoA (pre-switching), else later by `drop_tunnel`."""
+        with self._op:
+            with self._lock:
+                p = self.active.pop(self.ctn(name)["name"], None)
+            if p is None:
+                raise CommandError(f"nothing is pre-configured with {name}")
+            if p.timer:
+                p.timer.cancel()
+            if delete_tunnel:
+                self._undo_charon(p)
+                self.routing.detach(p.ncoa)
+            return p
+
+    def drop_tunnel(self, p: Preconfig) -> None:
+        """After the move: forget the MN's end of the tunnel (its outer address is gone, so
+        the nAR cannot answer a DELETE; the nAR deletes its end on the MN's ATTACHED)."""
+        for step in (lambda: self.charon.terminate(ike=p.conn, timeout=0.001, force=True),
+                     lambda: self.charon.unload_conn(p.conn),
+                     lambda: self.charon.unload_shared(p.conn)):
+            try:
+                step()
+            except ViciError:
+                pass
+
     def commit(self, name: str) -> dict:
         """Keep the pre-configuration with `name`, release every other one (C.4)."""
         keep = self.ctn(name)["name"]

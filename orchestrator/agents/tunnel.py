@@ -58,6 +58,11 @@ class MnTunnelRouting:
             run(["ip", "rule", "add", "from", f"{ncoa}/32", "lookup", str(self.table),
                  "pref", str(self.table)])
 
+    def detach_commands(self, ncoa: str) -> list[str]:
+        """`ip -batch` lines of `detach` (for one batch with other changes)."""
+        return [f"rule del from {ncoa}/32 lookup {self.table}",
+                f"addr del {ncoa}/32 dev {self.tun}"]
+
     def detach(self, ncoa: str, remove_address: bool = True) -> None:
         while "lookup" in run(["ip", "rule", "show", "from", f"{ncoa}/32"]).stdout:
             if run(["ip", "rule", "del", "from", f"{ncoa}/32", "lookup", str(self.table)],
@@ -163,6 +168,7 @@ class ArpPort:
         self.iface = iface
         with open(f"/sys/class/net/{iface}/address") as fh:
             self.mac = arp.mac_bytes(fh.read().strip())
+        self._tx: socket.socket | None = None   # kept open: see `announce`
 
     def _socket(self) -> socket.socket:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(arp.ETH_P_ARP))
@@ -189,8 +195,22 @@ class ArpPort:
         return True, None
 
     def announce(self, address: str) -> None:
-        with self._socket() as s:
-            s.send(arp.encode(arp.announcement(self.mac, address)))
+        """A gratuitous ARP (RFC 5227 announcement) for `address`. The send-only socket
+        stays open: opening and closing a packet socket waits for an RCU grace period
+        (8-16 ms measured here), which must not fall inside a handover."""
+        self.sender().send(arp.encode(arp.announcement(self.mac, address)))
+
+    def sender(self) -> socket.socket:
+        """The send-only packet socket (opened once)."""
+        if self._tx is None:
+            self._tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            self._tx.bind((self.iface, 0))
+        return self._tx
+
+    def close(self) -> None:
+        if self._tx is not None:
+            self._tx.close()
+            self._tx = None
 
 
 def _sta_of(ike_id: str) -> str | None:

@@ -178,6 +178,9 @@ def ikev2(f: Facts, node: str, dest: Path) -> dict:
 
 KEYINSTALL_PORT = 7011          # PAA -> AP/AR key installation (protocols.keyinstall)
 PANA_PORT = 716                 # RFC 5191 s1.3 (IANA)
+SIP_PORT = 5060                 # RFC 3261
+MEDIA_PORT = 4000               # RTP of the MN and of the CN (SDP m= line)
+BUFFERING_PORT = 7012           # MN <-> nAR buffering protocol (protocols.buffering)
 
 
 def _aaa_of(f: Facts, node: str) -> tuple[str, str] | None:
@@ -225,7 +228,18 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "paa_aps": {p: [a.name for a in plan.aps.values()
                                        if a.network in _networks_of(f, p)]
                                    for p in t.nodes_of("authentication_agent")},
-                       "pana_port": PANA_PORT, **ctn.mn_agent_config(f, node, node_dir)})
+                       "pana_port": PANA_PORT, **ctn.mn_agent_config(f, node, node_dir),
+                       # SIP mobility (s7.5): the correspondents it may call
+                       "correspondents": {c: str(addresses(plan, c)[0][1])
+                                          for c in t.nodes_of("correspondent_node")
+                                          if addresses(plan, c)},
+                       "sip_port": SIP_PORT, "media_port": MEDIA_PORT,
+                       "buffering_port": BUFFERING_PORT,
+                       "dad_probes": t.nodes[node].dad_probes,
+                       "dad_interval": t.nodes[node].dad_interval})
+    if "correspondent_node" in roles:
+        config.update({"sip_address": str(addresses(plan, node)[0][1]), "sip_port": SIP_PORT,
+                       "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval})
     if "information_server" in roles:
         config.update(ctn.information_server_config(f))
     if "access_router" in roles:
@@ -237,6 +251,9 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "keyinstall_id": next((i.mac for i in plan.hosts[node].interfaces
                                               if any(i.network in _networks_of(f, p) for p in paas)),
                                              None),
+                       # the buffering module (s6.3 step 4, s7.6.1): names stations in events
+                       "buffering_port": BUFFERING_PORT,
+                       "stations": {plan.stations[m].mac: m for m in plan.stations},
                        **ctn.ar_agent_config(f, node, node_dir)})
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")

@@ -6,10 +6,12 @@ CLOCK_MONOTONIC, `seq`, `rtp_ts`, `ssrc`, `dst` = receiving "ip:port") and a `Ha
 period, the count of a buffer flush event), built from the event log by
 `handover_from_events`. Every metric, in one line:
 
-  L2 handoff time    MN `l2_handoff_start` -> `l2_handoff_done` (ms).
-  L3 handoff time    `l2_handoff_done` -> the first packet received on the new address (nCoA) (ms).
-                     (With MPA the stream reaches the nCoA through the tunnel before the move:
-                     only packets at or after `l2_handoff_done` count.)
+  L2 handoff time    MN `l2_handoff_start` -> `port_open` (association and 4-way handshake,
+                     plus EAP without pre-authentication: the link carries data), or ->
+                     `l2_handoff_done` where no 802.1X port follows (ms).
+  L3 handoff time    end of the L2 handoff -> the first packet received on the new address
+                     (nCoA) (ms). (With MPA the stream reaches the nCoA through the tunnel
+                     before the move: only packets after the L2 handoff count.)
   handover delay     `l2_handoff_start` -> that first packet (ms; non-MPA: C.5.1's "4 seconds").
   packets lost       sequence numbers between the first and last received that never arrived.
   duplicates         packets received more than once (arrivals minus distinct sequence numbers).
@@ -142,6 +144,10 @@ def handover_from_events(events: Iterable[dict], mn: str = "mn",
                  if e["mono_ns"] >= start["mono_ns"]), None)
     if done is None:
         raise MediaError(f"no l2_handoff_done event for {mn} after its l2_handoff_start")
+    # with IEEE 802.1X the link carries data once the controlled port is open: the 4-way
+    # handshake (and, without pre-authentication, EAP) belongs to the layer-2 handoff
+    done = next((e for e in _events_of(events, mn, ("port_open",))
+                 if e["mono_ns"] >= done["mono_ns"]), done)
     address = None
     for name in ("binding_update_start", "ncoa_assigned"):
         found = [e for e in _events_of(events, mn, (name,)) if (e.get("attrs") or {}).get("ncoa")]

@@ -64,3 +64,43 @@ def handover_times(events: list[dict], scheme: str, mn: str = "mn", paa: str | N
     out["Total"] = out["Tauth"] + out.get("Tconf", 0.0) + out["Tassoc+4way"]
     out["Time affecting handover"] = ms(move, port)
     return out
+
+
+# -- C.5.1 (Figure 7): the parts of a handover in a SIP call -------------------------------
+SIP_PARTS = {
+    # before the move (MPA only): none of these affects the handover
+    "Tauth": ("preauth_start", "preauth_done", "MN: PANA pre-authentication (EAP-TLS)"),
+    "Taddr": ("address_request", "address_acquired", "MN: nCoA by DHCP (MPA: proactive, "
+              "through the current network; non-MPA: on the new link)"),
+    "Ttunnel": ("pht_setup_start", "pht_established", "MN: proactive handover tunnel"),
+    "Tbu": ("binding_update_start", "binding_update_done", "MN: re-INVITE until its 200 OK"),
+    # the handover itself
+    "Tpresw": ("pre_switching_start", "pre_switching_done",
+               "MN: buffering requested, tunnel deleted, nCoA cached (s6.3 step 4)"),
+    "Tassoc": ("l2_handoff_start", "l2_handoff_done", "MN: (re)association"),
+    "Teap": ("eap_start", "eap_done", "MN: EAP-TLS after the move (non-MPA)"),
+    "Tassoc+4way": ("l2_handoff_start", "port_open",
+                    "MN: association until the controlled port is open (with EAP if any)"),
+    "Tdad": ("dad_start", "dad_done", "MN: its own DAD of the DHCP address (non-MPA)"),
+    "Tpostsw": ("post_switching_start", "post_switching_done",
+                "MN: address onto the interface, gratuitous ARP, nAR told (s6.3 step 6)"),
+}
+
+
+def sip_handover_parts(events: list[dict], mn: str = "mn") -> dict:
+    """Part -> ms for one repetition of a SIP flow (the MN's own events; the last of each
+    start, closed by the first end after it). Parts whose events are absent are left out
+    (Teap, Tdad with MPA; Tauth, Ttunnel, Tpresw without)."""
+    out = {}
+    for part, (start, end, _) in SIP_PARTS.items():
+        starts = [e for e in events if e["node"] == mn and e["event"] == start]
+        if part == "Teap":        # the EAP after the move, not PANA's or a pre-authentication
+            starts = [e for e in starts if (e.get("attrs") or {}).get("mode") == "eap"]
+        if not starts:
+            continue
+        a = starts[-1]
+        ends = [e for e in events if e["node"] == mn and e["event"] == end
+                and e["mono_ns"] >= a["mono_ns"]]
+        if ends:
+            out[part] = (ends[0]["mono_ns"] - a["mono_ns"]) / 1e6
+    return out

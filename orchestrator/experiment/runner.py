@@ -18,7 +18,7 @@ import select
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,16 +26,22 @@ import yaml
 
 from ..agents.control import AgentError
 from ..events import read_events
-from ..model.experiment import Experiment, ResolvedConfiguration, load_experiment
+from ..model.experiment import MEDIA_FLOWS, Experiment, ResolvedConfiguration, load_experiment
 from ..model.units import parse_duration
 from ..network.build import deploy
 from ..testbed import destroy
-from .phases import PhaseError, handover_times
+from .media import (METRICS, MediaError, handover_from_events, media_metrics,
+                    read_receiver_log)
+from .phases import PhaseError, handover_times, sip_handover_parts
 from .scenarios import FLOWS, Bed, clean_state
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
                   "udp port 1812 or udp port 716 or udp port 7011")
 CAPTURE_NODES = ("mn", "aaa-v", "aaa-h", "nar")
+# the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP
+MEDIA_FILTER = ("udp port 5060 or udp port 4000 or udp port 67 or udp port 68 or udp port 500 "
+                "or udp port 4500 or udp port 7012 or udp port 716 or arp")
+MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent")
 
 
 @dataclass
@@ -110,7 +116,7 @@ def _param_columns(c: ResolvedConfiguration) -> dict:
 class Captures:
     """tcpdump inside testbed hosts, stopped by PID (journaled as the testbed's processes)."""
 
-    def __init__(self, journal, nodes, out_dir: Path):
+    def __init__(self, journal, nodes, out_dir: Path, bpf: str = CAPTURE_FILTER):
         self.procs = []
         out_dir.mkdir(parents=True, exist_ok=True)
         for node in nodes:
@@ -121,7 +127,7 @@ class Captures:
             # a router hears the MN on one interface and its AAA server on another
             iface = ifaces[0] if len(ifaces) == 1 else "any"
             p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U", "--immediate-mode",
-                                  "-i", iface, "-w", str(out_dir / f"{node}.pcap"), CAPTURE_FILTER],
+                                  "-i", iface, "-w", str(out_dir / f"{node}.pcap"), bpf],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  start_new_session=True, text=True)
             journal.started(p.pid, "tcpdump", node)
@@ -200,9 +206,14 @@ class _Testbed:
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
                          results=str(run.dir / "testbeds"))
-        caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
-                                  or journal.nodes[n]["kind"] == "access_point"],
-                        run.dir / "pcaps" / slug)
+        if any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios):
+            caps = Captures(journal, [n for n in journal.nodes
+                                      if journal.nodes[n]["kind"] in MEDIA_KINDS],
+                            run.dir / "pcaps" / slug, MEDIA_FILTER)
+        else:
+            caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
+                                      or journal.nodes[n]["kind"] == "access_point"],
+                            run.dir / "pcaps" / slug)
         return cls(conf, name, journal, caps)
 
     def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
@@ -212,17 +223,27 @@ class _Testbed:
         events: list[dict] = []
         try:
             clean_state(self.bed, mn, scenario.from_ap)
+            media_flow = scenario.flow in MEDIA_FLOWS
             if ladder:
-                ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
-                                       ladder / "pcaps")
+                if media_flow:
+                    ladder_caps = Captures(journal, [n for n in journal.nodes if journal.nodes[n][
+                        "kind"] in MEDIA_KINDS], ladder / "pcaps", MEDIA_FILTER)
+                else:
+                    ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
+                                           ladder / "pcaps")
             t0 = time.perf_counter_ns()
-            detail = FLOWS[scenario.flow](self.bed, mn, scenario.to_ap)
+            detail = FLOWS[scenario.flow](self.bed, mn, scenario)
             t1 = time.perf_counter_ns()
             events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
-            paa = detail.get("paa") if isinstance(detail, dict) else None
-            times, status, error = handover_times(events, scenario.flow, mn, paa), "ok", ""
-        except (AgentError, PhaseError, LookupError) as exc:
-            times, status, error = {}, "failed", str(exc)
+            if media_flow:
+                values = self._media(run, scenario, rep, events, t0, t1)
+            else:
+                paa = detail.get("paa") if isinstance(detail, dict) else None
+                values = {ph: (v, "ms")
+                          for ph, v in handover_times(events, scenario.flow, mn, paa).items()}
+            status, error = "ok", ""
+        except (AgentError, PhaseError, LookupError, MediaError) as exc:
+            values, status, error = {}, "failed", str(exc)
         finally:
             if ladder_caps:
                 ladder_caps.stop()
@@ -233,16 +254,38 @@ class _Testbed:
                 "configuration": conf.name, "roaming": conf.configuration,
                 "scenario": scenario.name, "scheme": scenario.flow, "repetition": rep,
                 "seed": run.experiment.seed, **self.params}
-        rows = ([{**base, "phase": ph, "ms": round(v, 3), "status": status, "error": ""}
-                 for ph, v in times.items()] if times else
-                [{**base, "phase": "Time affecting handover", "ms": None, "status": status,
-                  "error": error}])
+        failed_phase = "handover_delay" if scenario.flow in MEDIA_FLOWS else "Time affecting handover"
+        rows = ([{**base, "phase": ph, "ms": _round(v) if unit == "ms" else None,
+                  "value": _round(v), "unit": unit, "status": status, "error": ""}
+                 for ph, (v, unit) in values.items()] if values else
+                [{**base, "phase": failed_phase, "ms": None, "value": None, "unit": "ms",
+                  "status": status, "error": error}])
         with open(run.dir / "records.jsonl", "a") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
         with open(run.dir / "progress.jsonl", "a") as fh:
             fh.write(json.dumps({"configuration": conf.name, "scenario": scenario.name,
                                  "repetition": rep, "status": status, "error": error}) + "\n")
         return status, error
+
+    def _media(self, run: Run, scenario, rep: int, events: list[dict], t0: int,
+               t1: int) -> dict[str, tuple[float | None, str]]:
+        """Figure 7's metrics from the MN's RTP log of this repetition (experiment/media.py),
+        and the parts of the handover from the events; the packets and the handover go to
+        media/<conf>/<scenario>/rep<N>.json for the figures."""
+        log = Path(self.journal.run_dir) / "media" / "mn.rtp.jsonl"
+        if not log.exists():
+            raise MediaError(f"no RTP receiver log {log}")
+        packets = [p for p in read_receiver_log(log) if t0 <= p["mono_ns"] <= t1]
+        period = None if scenario.buffering is None else scenario.buffering * 1e3
+        handover = handover_from_events(events, "mn", buffering_period_ms=period)
+        metrics = media_metrics(packets, handover)
+        out_dir = run.dir / "media" / _slug(self.conf.name) / scenario.name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"rep{rep}.json").write_text(json.dumps(
+            {"handover": asdict(handover), "metrics": metrics.as_row(), "packets": packets}))
+        values = {m.name: (getattr(metrics, m.field), m.unit) for m in METRICS}
+        values.update({part: (ms, "ms") for part, ms in sip_handover_parts(events).items()})
+        return values
 
     def down(self, run: Run) -> None:
         try:
@@ -253,6 +296,10 @@ class _Testbed:
                               for e in events)
         finally:
             destroy(self.name)
+
+
+def _round(v):
+    return None if v is None else round(float(v), 3)
 
 
 def _finish(run: Run) -> None:

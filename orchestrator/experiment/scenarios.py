@@ -8,6 +8,13 @@ at the `to` AP is open. The runner takes the events between `begin()` and the en
   dot11i-pre-authentication   802.11i pre-authentication through the DS, then move (2)
   mpa-l2-pre-authentication   PANA pre-authentication with the CTN's PAA, PSK_ap installed
                               in the CTN's APs (Tconf), then move (3)
+
+and of C.5.1 (Figure 7), in a SIP call with the CN whose RTP stream the MN logs:
+
+  sip-mpa       discovery, PANA pre-authentication, nCoA by DHCP and the proactive handover
+                tunnel, binding update (re-INVITE) over the tunnel, then pre-switching,
+                switching and post-switching, with or without buffering at the nAR
+  sip-non-mpa   move, full EAP-TLS, DHCP on the new link, then the binding update
 """
 from __future__ import annotations
 
@@ -44,6 +51,21 @@ class Bed:
     def nodes_with(self, kind: str) -> list[str]:
         return [n for n, info in self.journal.nodes.items() if kind in info["roles"]]
 
+    def network_of(self, node: str) -> str:
+        return next(i["network"] for i in self.journal.nodes[node]["interfaces"] if i["network"])
+
+    def wait_tunnel(self, ar: str, ncoa: str, timeout: float = 10.0) -> dict:
+        """Until the nAR has done DAD for the nCoA and proxies ARP for it (its tunnel end)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.call(ar, "pht_status")
+            if st["tunnels"].get(ncoa, {}).get("state") == "up":
+                return st
+            if time.monotonic() > deadline:
+                raise AgentError(f"{ar} never finished the tunnel for {ncoa}", "timeout",
+                                 "pht_status")
+            time.sleep(0.02)
+
     def paa_for(self, ap: str) -> str:
         """The PAA of the network `ap` belongs to (the CTN's authentication agent)."""
         net = next(i["network"] for i in self.journal.nodes[ap]["interfaces"] if i["network"])
@@ -54,25 +76,33 @@ class Bed:
 
 
 def clean_state(bed: Bed, mn: str, start_ap: str) -> None:
-    """Back to the start AP with caches and sessions flushed (C.5.3: "initially connected")."""
-    for node in bed.nodes_with("access_point") + bed.nodes_with("authentication_agent") + [mn]:
+    """Back to the start AP with caches and sessions flushed (C.5.3: "initially connected");
+    no call, the start network's address (after a handover of the SIP flows)."""
+    for node in bed.nodes_with("access_point") + bed.nodes_with("authentication_agent"):
         bed.call(node, "flush")
-    bed.call(mn, "handoff", ap=start_ap)
+    bed.call(mn, "reset", ap=start_ap)
 
 
 @flow("dot11i-post-authentication")
-def post_authentication(bed: Bed, mn: str, to_ap: str) -> dict:
-    return {"handoff": bed.call(mn, "handoff", ap=to_ap)}
+def post_authentication(bed: Bed, mn: str, scenario) -> dict:
+    return {"handoff": bed.call(mn, "handoff", ap=scenario.to_ap)}
 
 
 @flow("dot11i-pre-authentication")
-def pre_authentication(bed: Bed, mn: str, to_ap: str) -> dict:
-    pre = bed.call(mn, "preauthenticate_80211i", ap=to_ap)
-    return {"preauth": pre, "handoff": bed.call(mn, "handoff", ap=to_ap)}
+def pre_authentication(bed: Bed, mn: str, scenario) -> dict:
+    pre = bed.call(mn, "preauthenticate_80211i", ap=scenario.to_ap)
+    return {"preauth": pre, "handoff": bed.call(mn, "handoff", ap=scenario.to_ap)}
 
 
 @flow("mpa-l2-pre-authentication")
-def mpa(bed: Bed, mn: str, to_ap: str) -> dict:
+def mpa(bed: Bed, mn: str, scenario) -> dict:
+    pre = pre_authenticate(bed, mn, scenario.to_ap)
+    return {**pre, "handoff": bed.call(mn, "handoff", ap=scenario.to_ap)}
+
+
+def pre_authenticate(bed: Bed, mn: str, to_ap: str) -> dict:
+    """PANA with the PAA of `to_ap`'s network, until that PAA has installed the keys (Tconf:
+    PSK_ap in its APs, the MN-AR key in its AR)."""
     paa = bed.paa_for(to_ap)
     pre = bed.call(mn, "preauthenticate_mpa", paa=paa)
     identity = _identity(bed, mn)
@@ -87,8 +117,43 @@ def mpa(bed: Bed, mn: str, to_ap: str) -> dict:
             time.sleep(0.01)
     if tconf["status"] != "ok":
         raise AgentError(f"{paa}: key installation failed: {tconf['failed']}", "error", "tconf")
-    return {"preauth": pre, "tconf": tconf, "handoff": bed.call(mn, "handoff", ap=to_ap),
-            "paa": paa}
+    return {"preauth": pre, "tconf": tconf, "paa": paa}
+
+
+def _stream(scenario) -> None:
+    """Let the CN's stream run: the steady state before and after the handover that the
+    media metrics compare the handover with (not a stand-in for any exchange)."""
+    time.sleep(scenario.stream)
+
+
+@flow("sip-mpa")
+def sip_mpa(bed: Bed, mn: str, scenario) -> dict:
+    to_ap = scenario.to_ap
+    call = bed.call(mn, "call", cn=scenario.correspondent)
+    ctn = bed.network_of(to_ap)
+    bed.call(mn, "discover")
+    pre = pre_authenticate(bed, mn, to_ap)
+    conf = bed.call(mn, "preconfigure", ctn=ctn, method="dhcp")
+    bed.wait_tunnel(conf["ar"], conf["ncoa"])
+    bu = bed.call(mn, "binding_update", ctn=ctn)
+    _stream(scenario)                          # the stream now flows through the tunnel
+    period = None if scenario.buffering is None else scenario.buffering * 1e3
+    handover = bed.call(mn, "mpa_handover", ctn=ctn, ap=to_ap, buffering_period_ms=period)
+    _stream(scenario)
+    bed.call(mn, "hangup")
+    return {**pre, "call": call, "preconfig": conf, "binding_update": bu, "handover": handover,
+            "media": True}
+
+
+@flow("sip-non-mpa")
+def sip_non_mpa(bed: Bed, mn: str, scenario) -> dict:
+    call = bed.call(mn, "call", cn=scenario.correspondent)
+    _stream(scenario)
+    handover = bed.call(mn, "nonmpa_handover", ap=scenario.to_ap)
+    bu = bed.call(mn, "binding_update", address=handover["ncoa"])
+    _stream(scenario)
+    bed.call(mn, "hangup")
+    return {"call": call, "handover": handover, "binding_update": bu, "media": True}
 
 
 def _identity(bed: Bed, mn: str) -> str:

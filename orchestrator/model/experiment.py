@@ -32,9 +32,12 @@ from pydantic import Field, ValidationError
 from .errors import ModelError, Problem, suggest
 from .load import load_topology_text
 from .topology import Name, Strict, Topology
+from .units import Duration
 from .yamlsrc import SourceMap, load_yaml
 
-FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication")
+FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
+         "sip-mpa", "sip-non-mpa")
+MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa")      # a call with the CN across the handover (C.5.1)
 
 
 class ExperimentError(ModelError):
@@ -48,6 +51,11 @@ class Scenario(Strict):
     from_ap: Name = Field(alias="from")
     to_ap: Name = Field(alias="to")
     description: str = ""
+    buffering: Duration | None = Field(
+        None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
+    correspondent: Name = Field("cn", description="sip flows: the CN the MN calls")
+    stream: Duration = Field(
+        0.5, description="sip flows: RTP stream time kept before and after the handover")
 
 
 class Configuration(Strict):

@@ -80,6 +80,10 @@ class MobileNode(NodeBase):
         None, description="address on the radio interface in the start AP's network")
     link_down_detection: Duration = Field(
         0.0, description="time the MN takes to notice its radio link is gone")
+    dad_probes: int = Field(
+        0, ge=0, le=10, description="ARP probes of the MN's own DAD (RFC 5227) after an on-link DHCP "
+                       "acquisition (non-MPA handover); 0: only the DHCP server's check")
+    dad_interval: Duration = Field(1.0, description="spacing of those ARP probes")
 
 
 class AccessPoint(NodeBase):
@@ -92,7 +96,10 @@ class AccessPoint(NodeBase):
 
 
 class CorrespondentNode(NodeBase):
+    """The CN (RFC 6252 s7.5): a SIP user agent that streams RTP to the MN's address."""
     kind: Literal["correspondent_node"]
+    rtp_interval: Duration = Field(
+        0.016, description="RTP packet interval of the CN's stream (C.5.1 measured 16 ms)")
 
 
 class AccessRouter(NodeBase):

@@ -19,6 +19,17 @@ Message layout (RFC 2131 s2, network byte order)::
 Requests are padded to 300 octets (the BOOTP minimum, RFC 1542 s2.1). Decoding joins
 repeated options (RFC 3396) and reads the sname/file fields when Option Overload (52) says
 so. Malformed input raises `ProtocolError`.
+
+Without MPA (RFC 6252 C.5.1) the MN obtains its address only after the move, as an ordinary
+on-link client (RFC 2131 s4.4.1): `discover_onlink`, `request_onlink` (SELECTING state),
+`decline_onlink` after a failed address conflict check, `release_onlink`. Having no address
+yet, it sends them from 0.0.0.0:68 to 255.255.255.255:67 in a frame of its own
+(`udp_frame`) and reads the answers from frames (`parse_udp_frame`)::
+
+    Ethernet II: dst(6) src(6) type 0x0800
+    IPv4 (RFC 791): ver/ihl 0x45, tos, total length, id, flags/fragment, ttl, protocol 17,
+                    header checksum, src, dst
+    UDP (RFC 768): src port, dst port, length, checksum (over the pseudo-header)
 """
 from __future__ import annotations
 
@@ -31,7 +42,9 @@ from .errors import ProtocolError
 
 __all__ = ["BOOTREQUEST", "BOOTREPLY", "MessageType", "Option", "DhcpMessage", "Lease",
            "encode", "decode", "discover", "request", "release", "lease_from_ack",
-           "client_id_for", "ProtocolError"]
+           "client_id_for", "discover_onlink", "request_onlink", "decline_onlink",
+           "release_onlink", "udp_frame", "parse_udp_frame", "internet_checksum",
+           "ProtocolError"]
 
 BOOTREQUEST, BOOTREPLY = 1, 2
 MAGIC = b"\x63\x82\x53\x63"
@@ -208,15 +221,20 @@ def decode(data: bytes) -> DhcpMessage:
 PARAMETERS = bytes([Option.SUBNET_MASK, Option.ROUTER, Option.LEASE_TIME, Option.SERVER_ID])
 
 
+def _client_message(mtype: MessageType, mac: bytes, xid: int, client_id: bytes | None,
+                    extra: list, **fields) -> DhcpMessage:
+    """A BOOTREQUEST: message type, client identifier, then `extra` options."""
+    options = ((Option.MESSAGE_TYPE, bytes([mtype])),
+               (Option.CLIENT_ID, client_id or client_id_for(mac)), *extra)
+    return DhcpMessage(BOOTREQUEST, xid, bytes(mac), options, **fields)
+
+
 def _relayed(mtype: MessageType, mac: bytes, xid: int, giaddr: IPv4Address,
              subnet: IPv4Network, client_id: bytes | None, extra: list, hops: int,
              ciaddr: IPv4Address = IPv4Address(0)) -> DhcpMessage:
-    options = [(Option.MESSAGE_TYPE, bytes([mtype])),
-               (Option.CLIENT_ID, client_id or client_id_for(mac)),
-               *extra,
-               (Option.SUBNET_SELECTION, subnet.network_address.packed)]
-    return DhcpMessage(BOOTREQUEST, xid, bytes(mac), tuple(options), hops=hops, flags=0,
-                       ciaddr=ciaddr, giaddr=IPv4Address(giaddr))
+    return _client_message(mtype, mac, xid, client_id,
+                           [*extra, (Option.SUBNET_SELECTION, subnet.network_address.packed)],
+                           hops=hops, flags=0, ciaddr=ciaddr, giaddr=IPv4Address(giaddr))
 
 
 def discover(mac: bytes, xid: int, giaddr: IPv4Address | str, subnet: IPv4Network | str,
@@ -227,15 +245,19 @@ def discover(mac: bytes, xid: int, giaddr: IPv4Address | str, subnet: IPv4Networ
                     client_id, [(Option.PARAMETER_REQUEST_LIST, PARAMETERS)], hops)
 
 
+def _selecting(offer: DhcpMessage) -> list:
+    """Requested IP Address and Server Identifier of a SELECTING-state DHCPREQUEST."""
+    server = offer.option(Option.SERVER_ID)
+    if server is None or len(server) != 4:
+        raise ProtocolError("the OFFER has no Server Identifier")
+    return [(Option.REQUESTED_IP, offer.yiaddr.packed), (Option.SERVER_ID, server)]
+
+
 def request(offer: DhcpMessage, mac: bytes, giaddr: IPv4Address | str,
             subnet: IPv4Network | str, client_id: bytes | None = None,
             hops: int = 1) -> DhcpMessage:
     """DHCPREQUEST (SELECTING state, RFC 2131 s4.3.2) for the address an OFFER made."""
-    server = offer.option(Option.SERVER_ID)
-    if server is None or len(server) != 4:
-        raise ProtocolError("the OFFER has no Server Identifier")
-    extra = [(Option.REQUESTED_IP, offer.yiaddr.packed), (Option.SERVER_ID, server),
-             (Option.PARAMETER_REQUEST_LIST, PARAMETERS)]
+    extra = [*_selecting(offer), (Option.PARAMETER_REQUEST_LIST, PARAMETERS)]
     return _relayed(MessageType.REQUEST, mac, offer.xid, IPv4Address(giaddr),
                     IPv4Network(subnet), client_id, extra, hops)
 
@@ -247,6 +269,117 @@ def release(lease: Lease, mac: bytes, xid: int, giaddr: IPv4Address | str,
     extra = [(Option.SERVER_ID, lease.server_id.packed)] if lease.server_id else []
     return _relayed(MessageType.RELEASE, mac, xid, IPv4Address(giaddr), IPv4Network(subnet),
                     client_id, extra, hops, ciaddr=lease.address)
+
+
+# -- the ordinary on-link client (no MPA: RFC 6252 C.5.1) -----------------------------------
+BROADCAST_FLAG = 0x8000         # RFC 2131 s2: answer by broadcast, the client has no address yet
+
+
+def discover_onlink(mac: bytes, xid: int, requested: IPv4Address | str | None = None,
+                    client_id: bytes | None = None, broadcast: bool = True) -> DhcpMessage:
+    """DHCPDISCOVER of a client on the server's (or a relay's) link (RFC 2131 s4.4.1): ciaddr
+    and giaddr 0, optionally the address it would like (option 50, e.g. its last one)."""
+    extra = [(Option.REQUESTED_IP, IPv4Address(requested).packed)] if requested else []
+    return _client_message(MessageType.DISCOVER, mac, xid, client_id,
+                           [*extra, (Option.PARAMETER_REQUEST_LIST, PARAMETERS)],
+                           flags=BROADCAST_FLAG if broadcast else 0)
+
+
+def request_onlink(offer: DhcpMessage, mac: bytes, xid: int, client_id: bytes | None = None,
+                   broadcast: bool = True) -> DhcpMessage:
+    """DHCPREQUEST in the SELECTING state (RFC 2131 s4.3.2, table 5): ciaddr 0, Requested IP
+    Address = the offered yiaddr, Server Identifier = the offering server's, broadcast so that
+    the other servers learn their offers were declined."""
+    if offer.yiaddr == IPv4Address(0):
+        raise ProtocolError("the OFFER offers no address (yiaddr 0.0.0.0)")
+    return _client_message(MessageType.REQUEST, mac, xid, client_id,
+                           [*_selecting(offer), (Option.PARAMETER_REQUEST_LIST, PARAMETERS)],
+                           flags=BROADCAST_FLAG if broadcast else 0)
+
+
+def _server_of(lease: Lease) -> bytes:
+    if lease.server_id is None:
+        raise ProtocolError(f"the lease of {lease.address} names no server (Server Identifier)")
+    return lease.server_id.packed
+
+
+def decline_onlink(lease: Lease, mac: bytes, xid: int,
+                   client_id: bytes | None = None) -> DhcpMessage:
+    """DHCPDECLINE (RFC 2131 s4.4.1, table 5): the ACKed address is in use by another host
+    (RFC 5227 conflict); ciaddr 0, the address in option 50, broadcast on the link."""
+    return _client_message(MessageType.DECLINE, mac, xid, client_id,
+                           [(Option.REQUESTED_IP, lease.address.packed),
+                            (Option.SERVER_ID, _server_of(lease))])
+
+
+def release_onlink(lease: Lease, mac: bytes, xid: int,
+                   client_id: bytes | None = None) -> DhcpMessage:
+    """DHCPRELEASE (RFC 2131 s4.4.6): ciaddr = the leased address, unicast to the server."""
+    return _client_message(MessageType.RELEASE, mac, xid, client_id,
+                           [(Option.SERVER_ID, _server_of(lease))], ciaddr=lease.address)
+
+
+ETH_P_IP = 0x0800
+BROADCAST_MAC = b"\xff" * 6
+IPPROTO_UDP = 17
+_ETH = struct.Struct("!6s6sH")
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")          # 20 octets, no options
+_UDP = struct.Struct("!HHHH")
+
+
+def internet_checksum(data: bytes) -> int:
+    """RFC 1071: the one's complement of the one's complement sum of 16-bit words."""
+    data = bytes(data) + b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def udp_frame(payload: bytes, src_mac: bytes, dst_mac: bytes = BROADCAST_MAC,
+              src: IPv4Address | str = "0.0.0.0", dst: IPv4Address | str = "255.255.255.255",
+              sport: int = CLIENT_PORT, dport: int = SERVER_PORT, ttl: int = 64,
+              ident: int = 0) -> bytes:
+    """An Ethernet II + IPv4 + UDP frame; by default a client's DHCP message from
+    0.0.0.0:68 to the limited broadcast 255.255.255.255:67 (RFC 2131 s4.1)."""
+    src, dst = IPv4Address(src).packed, IPv4Address(dst).packed
+    payload = bytes(payload)
+    udp_len = _UDP.size + len(payload)
+    pseudo = src + dst + struct.pack("!BBH", 0, IPPROTO_UDP, udp_len)
+    udp_sum = internet_checksum(pseudo + _UDP.pack(sport, dport, udp_len, 0) + payload)
+    udp = _UDP.pack(sport, dport, udp_len, udp_sum or 0xFFFF) + payload   # RFC 768: 0 is "none"
+    head = _IPV4.pack(0x45, 0, _IPV4.size + udp_len, ident, 0, ttl, IPPROTO_UDP, 0, src, dst)
+    head = head[:10] + struct.pack("!H", internet_checksum(head)) + head[12:]
+    return _ETH.pack(bytes(dst_mac), bytes(src_mac), ETH_P_IP) + head + udp
+
+
+def parse_udp_frame(frame: bytes) -> tuple[int, bytes]:
+    """(UDP destination port, UDP payload) of an Ethernet II + IPv4 + UDP frame. The IPv4
+    header checksum is checked; the UDP checksum is not (a frame read from a veth before the
+    checksum offload filled it in carries a partial one)."""
+    frame = bytes(frame)
+    if len(frame) < _ETH.size + _IPV4.size + _UDP.size:
+        raise ProtocolError(f"frame of {len(frame)} octets is too short for IPv4/UDP")
+    if _ETH.unpack_from(frame)[2] != ETH_P_IP:
+        raise ProtocolError(f"EtherType 0x{_ETH.unpack_from(frame)[2]:04x} is not IPv4")
+    ip = frame[_ETH.size:]
+    ver_ihl, _tos, total, _id, frag, _ttl, proto = _IPV4.unpack_from(ip)[:7]
+    ihl = (ver_ihl & 0x0F) * 4
+    if ver_ihl >> 4 != 4 or ihl < _IPV4.size:
+        raise ProtocolError(f"not an IPv4 header (version/IHL octet 0x{ver_ihl:02x})")
+    if not ihl + _UDP.size <= total <= len(ip):
+        raise ProtocolError(f"IPv4 total length {total} does not fit the {len(ip)}-octet "
+                            f"packet with its {ihl}-octet header")
+    if internet_checksum(ip[:ihl]) != 0:
+        raise ProtocolError("IPv4 header checksum mismatch")
+    if frag & 0x3FFF:
+        raise ProtocolError("IPv4 fragment")
+    if proto != IPPROTO_UDP:
+        raise ProtocolError(f"IP protocol {proto} is not UDP")
+    _sport, dport, udp_len, _sum = _UDP.unpack_from(ip, ihl)
+    if not _UDP.size <= udp_len <= total - ihl:
+        raise ProtocolError(f"UDP length {udp_len} does not fit the IPv4 packet")
+    return dport, ip[ihl + _UDP.size:ihl + udp_len]
 
 
 def _addr(raw: bytes | None) -> IPv4Address | None:

@@ -26,10 +26,14 @@ def test_vocabulary_covers_every_phase():
     assert set(VOCABULARY) == set(PHASES)
     for phase, events in VOCABULARY.items():
         assert len(events) == len(set(events)), f"{phase} lists an event twice"
-    # only EAP/AAA detail may belong to two phases (pre-authentication or after the move)
+    # only EAP/AAA detail (pre-authentication or after the move), address acquisition and
+    # DAD (pre-configuration or, without MPA, after the move) and the tunnel's end (deleted
+    # by the nAR after the move) may belong to two phases
     assert {e for e, p in EVENT_PHASES.items() if len(p) > 1} == {
         "eap_start", "eap_done", "eap_failed", "eap_malformed", "eapol_malformed",
-        "aaa_request", "aaa_answer"}
+        "aaa_request", "aaa_answer", "address_request", "address_acquired", "address_failed",
+        "address_released", "dad_start", "dad_done", "dad_conflict", "pht_released",
+        "pht_failed"}
     for iv in INTERVALS:
         assert iv.phase in EVENT_PHASES[iv.start]
 

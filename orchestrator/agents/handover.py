@@ -1,0 +1,231 @@
+"""The mobile node's handover: MPA's pre-switching, switching and post-switching (RFC 6252
+s6.3 steps 4-6, s7.6.1, Appendix B), and the non-MPA baseline of C.5.1.
+
+Who does what (the `MobileNode` role calls these; `media` is its SIP UA + RTP receiver):
+
+MPA (`mpa_handover`), after pre-authentication, pre-configuration (an nCoA leased by DHCP,
+s7.3.3, and its proactive handover tunnel) and the binding update over the tunnel (s7.5):
+  step 4  pre-switching: with buffering, the MN asks the nAR's buffering module to hold
+          what arrives for the nCoA (BUFFER_REQUEST over the tunnel, protocols.buffering),
+          then deletes the tunnel (IKEv2 DELETE from the oCoA) and caches the nCoA: from
+          then on the nAR buffers (s6.3: "once the tunnel interface is deleted"). Without
+          buffering the tunnel stays up: it "can be deleted prior to or after the handover".
+  step 5  switching: (re)association and 4-way handshake with the target AP (PSK_ap from
+          the MPA-SA: no EAP after the move).
+  step 6  post-switching: the cached nCoA goes onto the physical interface (IPv4 has no
+          DAD in the kernel; the nAR did it before, Appendix A), default route via the nAR,
+          the CTN's address resolution mappings learnt at discovery installed, a gratuitous
+          ARP sent (Appendix B); then ATTACHED to the nAR (signed with the MN-AR key): the
+          nAR deletes the tunnel if it is still up, stops proxy ARP and flushes its buffer
+          to the MN (s7.6.1 "dynamic buffering signals from the MN").
+Non-MPA (`nonmpa_handover`): switching first (association, full EAP-TLS, 4-way), then an
+on-link DHCP acquisition (the server's own duplicate check, then the MN's DAD as
+configured), address, gratuitous ARP, and the binding update (re-INVITE) straight to the
+CN: every step after the move (C.5.1).
+
+Events: pre_switching_start/done, pht_deleted, ncoa_cached (step 4); l2_handoff_* and the
+802.1X events (step 5); post_switching_start/done, ncoa_assigned, gratuitous_arp,
+neighbours_installed (step 6); binding_update_* from the UA.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import time
+
+from ..events import EventLog
+from .control import CommandError
+from .tunnel import ArpPort, run
+
+
+def interface_state(iface: str) -> dict:
+    """The interface's IPv4 address (with prefix) and the default gateway through it."""
+    addrs = json.loads(run(["ip", "-j", "-4", "addr", "show", "dev", iface]).stdout or "[]")
+    address = next((f"{a['local']}/{a['prefixlen']}" for link in addrs
+                    for a in link.get("addr_info", [])), None)
+    routes = json.loads(run(["ip", "-j", "-4", "route", "show", "default", "dev", iface]).stdout
+                        or "[]")
+    return {"address": address, "gateway": next((r.get("gateway") for r in routes), None)}
+
+
+def assign_commands(iface: str, address: str, gateway: str | None,
+                    neighbours: list[dict] = ()) -> list[str]:
+    """`ip -batch` lines (pure): `address` (with prefix) becomes the interface's only IPv4
+    address, default route via `gateway`; the old network's neighbour entries go, the
+    target network's known ones (Appendix B: {address, mac}) come in."""
+    lines = [f"addr flush dev {iface} scope global", f"neigh flush dev {iface}",
+             f"addr add {address} dev {iface}"]
+    if gateway:
+        lines.append(f"route replace default via {gateway} dev {iface}")
+    lines += [f"neigh replace {n['address']} lladdr {n['mac']} dev {iface} nud stale"
+              for n in neighbours]
+    return lines
+
+
+def ip_batch(lines: list[str]) -> None:
+    """All of `lines` in one `ip` process: one fork instead of one per change, which is
+    what keeps post-switching within milliseconds (a rtnetlink client would do better)."""
+    r = subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        raise CommandError(f"ip -batch: {(r.stderr or r.stdout).strip()}")
+
+
+def assign(iface: str, address: str, gateway: str | None) -> None:
+    ip_batch(assign_commands(iface, address, gateway))
+
+
+def unassign(iface: str) -> None:
+    run(["ip", "-4", "addr", "flush", "dev", iface])
+    run(["ip", "neigh", "flush", "dev", iface])
+
+
+class Handover:
+    """The MN's handover steps; `mn` is the MobileNode role (config, log, preconf, media,
+    associate/connect)."""
+
+    def __init__(self, mn):
+        self.mn = mn
+        self.log: EventLog = mn.log
+        self.c = mn.config
+        self.home: dict | None = None         # the start network's address and gateway
+        self.attached: dict | None = None     # the lease in use after a handover
+        self.arp: ArpPort | None = None
+
+    def remember_home(self) -> None:
+        """Note the start network's address; open the ARP port ahead of any handover."""
+        if self.home is None:
+            state = interface_state(self.c["iface"])
+            if state["address"]:
+                self.home = state
+        if self.arp is None:
+            self.arp = ArpPort(self.c["iface"])
+            self.arp.sender()
+
+    # -- MPA ------------------------------------------------------------------------------
+    def mpa(self, ctn: str, ap: str, buffering_period_ms: float | None, timeout: float) -> dict:
+        from ..protocols import buffering as bp
+        from .buffering import request
+        self.remember_home()
+        preconf = self.mn.preconf
+        p = preconf.active.get(preconf.ctn(ctn)["name"])
+        if p is None:
+            raise CommandError(f"nothing is pre-configured with {ctn}: pre-configure first")
+        if p.method != "dhcp" or p.lease is None:
+            raise CommandError(
+                "an MPA handover needs an nCoA leased by DHCP (preconfigure method 'dhcp', "
+                "s7.3.3): with IKEv2 the address belongs to the IKE_SA, and the nAR's relay "
+                "releases it when the tunnel is deleted")
+        key = preconf._mn_ar_key(preconf.ctn(ctn))
+        sta, iface = self.c["mac"], self.c["iface"]
+        nar = (p.ar["address"], self.c["buffering_port"])
+        buffering = buffering_period_ms is not None
+        times: dict[str, float] = {}
+
+        # step 4: pre-switching
+        t0 = time.perf_counter_ns()
+        self.log.emit("pre_switching_start", "pre-switching", ctn=p.ctn, ncoa=p.ncoa,
+                      buffering=buffering, buffering_period_ms=buffering_period_ms)
+        if buffering:
+            ack = request(nar, p.ncoa, sta, p.ncoa, key, bp.MessageType.BUFFER_REQUEST,
+                          period_ms=int(buffering_period_ms), timeout=1.0)
+            if ack.status != bp.Status.OK:
+                raise CommandError(f"the nAR refused to buffer for {p.ncoa}: {ack.status.name}")
+            preconf.hand_over(p.ctn, delete_tunnel=True)
+            self.log.emit("pht_deleted", "pre-switching", ctn=p.ctn, ncoa=p.ncoa,
+                          ar=p.ar["node"], how="IKEv2 DELETE from the oCoA")
+        else:
+            preconf.hand_over(p.ctn, delete_tunnel=False)
+        self.log.emit("ncoa_cached", "pre-switching", ctn=p.ctn, ncoa=p.ncoa)
+        self.log.emit("pre_switching_done", "pre-switching", ctn=p.ctn)
+        times["pre_switching_ms"] = (time.perf_counter_ns() - t0) / 1e6
+
+        # step 5: switching
+        switch = self.mn.handoff(ap, timeout=timeout)
+
+        # step 6: post-switching
+        t1 = time.perf_counter_ns()
+        self.log.emit("post_switching_start", "post-switching", ctn=p.ctn, ncoa=p.ncoa)
+        lines = []
+        if not buffering:                      # the nCoA off the tunnel's virtual interface
+            lines += preconf.routing.detach_commands(p.ncoa)
+        prefix = ipaddress.ip_network(p.subnet).prefixlen
+        neighbours = preconf.ctn(p.ctn).get("arp", [])
+        ip_batch(lines + assign_commands(iface, f"{p.ncoa}/{prefix}", p.router, neighbours))
+        self.log.emit("ncoa_assigned", "post-switching", ncoa=p.ncoa, iface=iface,
+                      router=p.router, dad="none (done by the nAR before the move)")
+        self.log.emit("neighbours_installed", "post-switching", ctn=p.ctn, iface=iface,
+                      entries=len(neighbours))
+        self.arp.announce(p.ncoa)
+        self.log.emit("gratuitous_arp", "post-switching", address=p.ncoa, iface=iface)
+        ack = request(nar, p.ncoa, sta, p.ncoa, key, bp.MessageType.ATTACHED, timeout=1.0)
+        if ack.status != bp.Status.OK:
+            raise CommandError(f"the nAR did not take the attachment signal: {ack.status.name}")
+        self.log.emit("post_switching_done", "post-switching", ctn=p.ctn, ncoa=p.ncoa,
+                      buffered_packets=ack.packets)
+        times["post_switching_ms"] = (time.perf_counter_ns() - t1) / 1e6
+        if not buffering:
+            preconf.drop_tunnel(p)             # the MN's end: nothing left to say to the nAR
+        self.attached = {"ncoa": p.ncoa, "server": p.dhcp_server, "lease": p.lease,
+                         "method": "mpa", "ctn": p.ctn}
+        return {"ncoa": p.ncoa, "buffering": buffering, "buffered_packets": ack.packets,
+                "switching": switch, **times}
+
+    # -- non-MPA ----------------------------------------------------------------------------
+    def nonmpa(self, ap: str, timeout: float) -> dict:
+        from .dhcp_client import OnLinkDhcpClient
+        self.remember_home()
+        iface = self.c["iface"]
+        switch = self.mn.handoff(ap, timeout=timeout)          # association + EAP-TLS + 4-way
+        t1 = time.perf_counter_ns()
+        self.log.emit("post_switching_start", "post-switching", ap=ap)
+        unassign(iface)                                        # the oCoA is of no use here
+        client = OnLinkDhcpClient(iface, self.c["mac"], self.log)
+        try:
+            lease = client.acquire(timeout=timeout, dad_probes=int(self.c["dad_probes"]),
+                                   dad_interval=float(self.c["dad_interval"]))
+        except (CommandError, OSError) as exc:
+            raise CommandError(f"no address by DHCP after the move: {exc}") from None
+        address = lease["address"]
+        if lease["prefixlen"] is None:
+            raise CommandError(f"the DHCP server {lease['server']} sent no subnet mask")
+        assign(iface, f"{address}/{lease['prefixlen']}", lease.get("router"))
+        self.log.emit("ncoa_assigned", "post-switching", ncoa=address, iface=iface,
+                      router=lease.get("router"), dad=f"{self.c['dad_probes']} probes")
+        self.arp.announce(address)
+        self.log.emit("gratuitous_arp", "post-switching", address=address, iface=iface)
+        self.log.emit("post_switching_done", "post-switching", ncoa=address)
+        post_ms = (time.perf_counter_ns() - t1) / 1e6
+        self.attached = {"ncoa": address, "server": lease.get("server"), "lease": lease,
+                         "method": "dhcp-on-link", "client": client}
+        return {"ncoa": address, "lease": {k: v for k, v in lease.items()},
+                "switching": switch, "post_switching_ms": post_ms}
+
+    # -- back to the start ----------------------------------------------------------------
+    def release(self) -> dict | None:
+        """Give back the address in use after a handover (DHCPRELEASE from it, on link)."""
+        a, self.attached = self.attached, None
+        if a is None:
+            return None
+        try:
+            if a["method"] == "mpa":
+                from .dhcp_client import OnLinkDhcpClient
+                lease = a["lease"]
+                OnLinkDhcpClient(self.c["iface"], self.c["mac"], self.log).release({
+                    "address": str(lease.address), "server": str(lease.server_id or a["server"])})
+            else:
+                a["client"].release(a["lease"])
+            how = "DHCPRELEASE"
+        except (OSError, RuntimeError, KeyError, subprocess.SubprocessError) as exc:
+            how = f"DHCPRELEASE not sent: {exc}"
+        self.log.emit("address_released", "post-switching", ncoa=a["ncoa"], how=how,
+                      reason="back to the start network")
+        return {"ncoa": a["ncoa"], "how": how}
+
+    def go_home(self) -> dict:
+        """The start network's address and route back on the radio interface."""
+        if self.home is None:
+            return {"address": None}
+        assign(self.c["iface"], self.home["address"], self.home["gateway"])
+        return dict(self.home)
