@@ -6,11 +6,12 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: setup services test test-unit reproduce fig10 report smoke graphs schema bench clean help
+.PHONY: setup services test test-unit reproduce fig10 fig7 report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
 	@echo "make fig10       Figure 10 (C.5.3): 802.11i post/pre-authentication vs MPA"
+	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -40,11 +41,15 @@ test-unit: $(STAMP)
 reproduce: services graphs
 	$(MPA) validate $(TOPOLOGIES)
 	$(MPA) run experiments/fig10.yaml
+	$(MPA) run experiments/fig7.yaml
 	$(MPA) report --all
 	@echo "results: results/summary.md"
 
 fig10: services
 	$(MPA) run experiments/fig10.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+fig7: services
+	$(MPA) run experiments/fig7.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all
@@ -64,6 +69,7 @@ bench: services
 	$(PY) bench/handoff.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/fig10_walltime.py
+	$(PY) bench/fig7_walltime.py
 
 clean: $(STAMP)
 	$(MPA) clean

@@ -514,6 +514,9 @@ class Paa(Role):
             self.paa.stop()
 
 
+CHARON_TABLE = 220         # strongSwan's routing table for installed CHILD_SAs (its default)
+
+
 @role("access-router")
 class AccessRouter(Role):
     """Access router (s6.2): receives the MN-AR key from the PAA (s6.3 step 1) and makes it
@@ -589,6 +592,14 @@ class AccessRouter(Role):
         proxy ARP, flush the buffer to the MN; returns the packets flushed."""
         t = self._tunnel_of(sta, ncoa)
         if t is not None:
+            # first stop routing into the tunnel (charon's route in table 220, in-process
+            # netlink: well under a millisecond), then let charon delete the SAs
+            from .rtnl import Rtnl
+            try:
+                with Rtnl() as nl:
+                    nl.route_del(f"{ncoa}/32", table=CHARON_TABLE)
+            except OSError:
+                pass                                   # charon removed it already
             try:
                 self.tunnel_end.charon.terminate(ike_id=t["ike_uniqueid"], timeout=0.001,
                                                  force=True)

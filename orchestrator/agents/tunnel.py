@@ -58,10 +58,14 @@ class MnTunnelRouting:
             run(["ip", "rule", "add", "from", f"{ncoa}/32", "lookup", str(self.table),
                  "pref", str(self.table)])
 
-    def detach_commands(self, ncoa: str) -> list[str]:
-        """`ip -batch` lines of `detach` (for one batch with other changes)."""
-        return [f"rule del from {ncoa}/32 lookup {self.table}",
-                f"addr del {ncoa}/32 dev {self.tun}"]
+    def detach_fast(self, nl, ncoa: str) -> None:
+        """`detach` through an open rtnl.Rtnl (within a handover: no `ip` to fork)."""
+        for step in (lambda: nl.rule_del(f"{ncoa}/32", self.table),
+                     lambda: nl.addr_del(self.tun, f"{ncoa}/32")):
+            try:
+                step()
+            except OSError:
+                pass                            # already gone
 
     def detach(self, ncoa: str, remove_address: bool = True) -> None:
         while "lookup" in run(["ip", "rule", "show", "from", f"{ncoa}/32"]).stdout:

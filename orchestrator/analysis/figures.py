@@ -1,6 +1,7 @@
 """Records -> figures (matplotlib, Agg; PNG and SVG): RFC 6252 Figure 10 measured beside the
 RFC, the distribution over repetitions, and a ladder diagram of one handover drawn from its
-packet captures and events (RFC 6252 Appendix C.5.3).
+packet captures and events (RFC 6252 Appendix C.5.3); for Figure 7 (C.5.1) the RTP arrivals
+around a handover and the handover delay per scenario, from data `fig7` prepares.
 
 `tables` computes, this module draws; the ladder's frame decoding (`describe`, `dedupe`) is
 pure and takes tshark's field rows, so it is testable without captures.
@@ -135,6 +136,165 @@ def fig10_distribution(df: pd.DataFrame, out: str | Path) -> list[Path]:
     return _save(fig, out)
 
 
+# --- Figure 7 (C.5.1): packet arrivals around the handover, handover delay per scenario
+
+ADDRESS_COLORS = {"oCoA": "#1f77b4", "nCoA": "#d62728", "other": "#7f7f7f"}
+FIG7_COLORS = {True: "#2ca02c", False: "#d62728"}     # MPA, non-MPA
+
+
+@dataclass
+class ArrivalPanel:
+    """One repetition's RTP arrivals (media.arrival_series: t_ms from the layer-2 handoff
+    start, extended seq, receiving address) and the handover around them."""
+    title: str
+    series: list[dict]
+    new_address: str | None
+    l2_done_ms: float
+    delay_ms: float | None = None           # handoff start -> first packet on the nCoA
+    lost: int | None = None
+    buffering_ms: float | None = None       # the configured period; None: no buffering
+    buffered_packets: int | None = None
+    buffering_span_ms: tuple[float, float] | None = None   # measured, if the run logged it
+    repetition: int | None = None
+
+
+@dataclass
+class DelayGroup:
+    title: str
+    mpa: bool
+    delays_ms: list[float]
+    lost: list[float]
+    rfc_delay_ms: float | None = None
+    rfc_lost: float | None = None
+
+
+def _roles(series: list[dict], ncoa: str | None) -> dict[str, str]:
+    """address -> 'nCoA' / 'oCoA' / 'other': the nCoA as given (else the last address to
+    receive), the address that received the first packet is the oCoA."""
+    addrs = list(dict.fromkeys(p["address"] for p in series))
+    ncoa = ncoa if ncoa in addrs else (series[-1]["address"] if series else None)
+    first = next((a for a in addrs if a != ncoa), None)
+    return {a: "nCoA" if a == ncoa else "oCoA" if a == first else "other" for a in addrs}
+
+
+def _lost_points(series: list[dict], interval: float) -> list[tuple[float, int]]:
+    """(when it was due, seq) of each missing sequence number: the last packet received
+    before it plus one interval per sequence number."""
+    got = sorted({p["seq"]: p["t_ms"] for p in reversed(series)}.items())
+    out = []
+    for (s0, t0), (s1, _) in zip(got, got[1:]):
+        out += [(t0 + (s - s0) * interval, s) for s in range(s0 + 1, s1)]
+    return out
+
+
+def fig7_arrivals(panels: list[ArrivalPanel], df: pd.DataFrame, out: str | Path,
+                  title: str = "", seconds: bool = False) -> list[Path]:
+    """RTP sequence number against arrival time around the handover, one panel per scenario:
+    colour by receiving address (oCoA, nCoA), flushed packets outlined, lost packets as x at
+    the time they were due, the layer-2 handoff start/done and the first packet on the nCoA
+    as vertical lines, the buffering period shaded. `seconds`: a wider axis in s (non-MPA)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.0 * len(panels), 5.4), squeeze=False)
+    unit = 1e-3 if seconds else 1.0
+    for ax, p in zip(axes[0], panels):
+        times = [q["t_ms"] for q in p.series]
+        interval = float(np.median(np.diff(times))) if len(times) > 2 else 16.0
+        end = max(p.delay_ms if p.delay_ms is not None else p.l2_done_ms, p.l2_done_ms)
+        lo, hi = (-500.0, end + 700.0) if seconds else (-8 * interval, end + 10 * interval)
+        roles = _roles(p.series, p.new_address)
+        inside = [q for q in p.series if lo <= q["t_ms"] <= hi]
+        for role in ("oCoA", "nCoA", "other"):
+            pts = [q for q in inside if roles[q["address"]] == role]
+            if pts:
+                addrs = ", ".join(sorted({q["address"] for q in pts}))
+                ax.scatter([q["t_ms"] * unit for q in pts], [q["seq"] for q in pts], s=14,
+                           color=ADDRESS_COLORS[role], label=f"{role} {addrs}", zorder=3)
+        if p.buffered_packets and p.delay_ms is not None:
+            new = [q for q in p.series if roles[q["address"]] == "nCoA"
+                   and q["t_ms"] >= p.delay_ms][:p.buffered_packets]
+            ax.scatter([q["t_ms"] * unit for q in new], [q["seq"] for q in new], s=60,
+                       facecolors="none", edgecolors="black", lw=1.2, zorder=4,
+                       label=f"flushed by the nAR ({p.buffered_packets})")
+        lost = [(t, s) for t, s in _lost_points(p.series, interval) if lo <= t <= hi]
+        if lost:
+            n = p.lost if p.lost is not None else len(lost)
+            ax.scatter([t * unit for t, _ in lost], [s for _, s in lost], marker="x", s=22,
+                       color="0.45", zorder=2, label=f"lost, when due ({n})")
+        ax.axvline(0, color="black", lw=1.2, label="L2 handoff start")
+        ax.axvline(p.l2_done_ms * unit, color="black", lw=1.2, ls="--",
+                   label=f"L2 handoff done ({p.l2_done_ms:.1f} ms)")
+        if p.delay_ms is not None:
+            ax.axvline(p.delay_ms * unit, color=ADDRESS_COLORS["nCoA"], lw=1, ls=":",
+                       label=f"first packet on the nCoA ({p.delay_ms:.1f} ms)")
+        if p.buffering_span_ms:
+            ax.axvspan(p.buffering_span_ms[0] * unit, p.buffering_span_ms[1] * unit, color="#ffbf00",
+                       alpha=0.25, label="buffering at the nAR (logged)")
+        elif p.buffering_ms and p.delay_ms is not None:
+            ax.axvspan((p.delay_ms - p.buffering_ms) * unit, p.delay_ms * unit, color="#ffbf00",
+                       alpha=0.25, label=f"buffering period {p.buffering_ms:g} ms (configured;\n"
+                                         "drawn ending at the flush)")
+        ax.set_xlim(lo * unit, hi * unit)
+        if inside or lost:
+            seqs = [q["seq"] for q in inside] + [s for _, s in lost]
+            ax.set_ylim(min(seqs) - 1, max(seqs) + 1)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(f"arrival time from the L2 handoff start ({'s' if seconds else 'ms'})")
+        ax.set_ylabel("RTP sequence number (extended)")
+        ax.set_title(p.title
+                     + (f"\nhandover delay {p.delay_ms:.1f} ms" if p.delay_ms is not None else "")
+                     + (f", {p.lost} lost" if p.lost is not None else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("RFC 6252 C.5.1 (Figure 7): RTP arrivals around the handover"
+                 + (f": {title}" if title else "")
+                 + "\nthe repetition with the median handover delay of each scenario")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    _caption(fig, df)
+    return _save(fig, out)
+
+
+def fig7_delay(groups: list[DelayGroup], df: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Handover delay (log axis) and packets lost (symlog) per scenario over repetitions:
+    box (quartiles) and points, the RFC's value as a black bar (MPA delay: its L2 + L3)."""
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 3.2 * len(groups) + 4), 5.4))
+    for ax, what in zip(axes, ("delay", "lost")):
+        for k, g in enumerate(groups):
+            v = np.asarray(g.delays_ms if what == "delay" else g.lost, dtype=float)
+            color = FIG7_COLORS[g.mpa]
+            if v.size:
+                ax.boxplot([v], positions=[k], widths=0.55, showfliers=False,
+                           medianprops={"color": "black"}, boxprops={"color": color},
+                           whiskerprops={"color": color}, capprops={"color": color})
+                ax.scatter(k + rng.uniform(-0.18, 0.18, v.size), v, s=14, alpha=0.65,
+                           color=color, zorder=3)
+            rfc = g.rfc_delay_ms if what == "delay" else g.rfc_lost
+            if rfc is not None and not math.isnan(rfc):
+                ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels([g.title.replace(", ", "\n", 1) for g in groups], fontsize=9)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        if what == "delay":
+            ax.set_yscale("log")
+            ax.set_ylabel("handover delay (ms, log scale)")
+            ax.set_title("L2 handoff start -> first packet on the nCoA")
+        else:
+            ax.set_yscale("symlog", linthresh=1)
+            ax.set_ylim(bottom=-0.2)
+            ax.set_ylabel("packets lost per handover (symlog)")
+            ax.set_title("packets lost")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    handles = [Patch(color=FIG7_COLORS[True], label="MPA"),
+               Patch(color=FIG7_COLORS[False], label="non-MPA"),
+               Patch(color="black", label="RFC (MPA delay: its L2 + L3 handoff)")]
+    fig.legend(handles=handles, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.95),
+               frameon=False, fontsize=10)
+    fig.suptitle("RFC 6252 C.5.1: handover delay and loss over repetitions (points, box: quartiles)",
+                 y=0.99)
+    fig.tight_layout(rect=(0, 0, 1, 0.91))
+    _caption(fig, df)
+    return _save(fig, out)
+
+
 # --- ladder: one handover from the packet captures
 
 FIELDS = {  # logical name -> tshark field names, first one this tshark knows is used
@@ -147,9 +307,17 @@ FIELDS = {  # logical name -> tshark field names, first one this tshark knows is
     "replay": ("eapol.keydes.replay_counter", "wlan_rsna_eapol.keydes.replay_counter"),
     "radius_code": ("radius.code",), "pana_type": ("pana.type",),
     "udp_payload": ("udp.payload",), "data": ("data.data",),
+    "sip_method": ("sip.Method",), "sip_status": ("sip.Status-Line",),
+    "sip_cseq": ("sip.CSeq.method",), "rtp_seq": ("rtp.seq",),
+    "dhcp_type": ("dhcp.option.dhcp", "bootp.option.dhcp"), "arp_op": ("arp.opcode",),
+    "arp_src_ip": ("arp.src.proto_ipv4",), "arp_dst_ip": ("arp.dst.proto_ipv4",),
 }
-ETH_EAPOL, ETH_PREAUTH, ETH_MGMT, ETH_IP = 0x888E, 0x88C7, 0x88B5, 0x0800
+ETH_EAPOL, ETH_PREAUTH, ETH_MGMT, ETH_IP, ETH_ARP = 0x888E, 0x88C7, 0x88B5, 0x0800, 0x0806
 RADIUS_PORTS, PANA_PORT, KEYINSTALL_PORT = (1812, 1813), 716, 7011
+SIP_PORT, DHCP_PORTS = 5060, (67, 68)
+DHCP_TYPES = {1: "Discover", 2: "Offer", 3: "Request", 4: "Decline", 5: "ACK", 6: "NAK",
+              7: "Release", 8: "Inform"}
+BURST_GAP_S = 0.1       # RTP packets closer than this (same lanes, nothing between) are one row
 EAP_CODES = {1: "Request", 2: "Response", 3: "Success", 4: "Failure"}
 EAP_TYPES = {1: "Identity", 2: "Notification", 3: "Nak", 4: "MD5", 13: "TLS", 21: "TTLS", 25: "PEAP"}
 RADIUS_CODES = {1: "Access-Request", 2: "Access-Accept", 3: "Access-Reject", 11: "Access-Challenge"}
@@ -159,13 +327,20 @@ MGMT_LABELS = {"assoc_request": "mgmt assoc req", "assoc_response": "mgmt assoc 
                "authorize": "mgmt port authorize", "deauthorize": "mgmt port deauthorize",
                "port_status": "mgmt port status"}
 CATEGORY_COLORS = {"eapol": "#1f77b4", "radius": "#ff7f0e", "pana": "#2ca02c",
-                   "mgmt": "0.35", "keyinstall": "#9467bd"}
+                   "mgmt": "0.35", "keyinstall": "#9467bd", "sip": "#8c564b", "rtp": "#17becf",
+                   "dhcp": "#e377c2", "arp": "#bcbd22"}
 MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
            "tconf_done": "tconf_done", "psk_installed": "PSK installed",
            "l2_handoff_start": "handoff start", "associated": "assoc",
            "l2_handoff_done": "assoc resp", "post_auth_start": "post-auth start",
            "post_auth_done": "post-auth done", "fourway_done": "4-way done",
-           "port_authorized": "port open"}
+           "port_authorized": "port open",
+           # C.5.1 (Figure 7): SIP mobility
+           "pht_established": "tunnel up", "binding_update_start": "BU (re-INVITE) start",
+           "binding_update_done": "BU done", "buffering_start": "buffering on",
+           "buffering_flushed": "buffer flushed", "address_request": "address request",
+           "address_acquired": "address acquired", "dad_start": "DAD start",
+           "dad_done": "DAD done", "post_switching_done": "post-switching done"}
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 DUP_WINDOW_S = 1.0      # a frame seen again at another node within this window is the same frame
 SAME_NODE_DUP_S = 0.002  # ... or at the same node (tcpdump -i any sees a bridged frame twice)
@@ -182,6 +357,7 @@ class Frame:
     captured_at: list = field(default_factory=list)
     src_lane: str | None = None
     dst_lane: str | None = None
+    seq: int | None = None        # RTP sequence number (collapse_rtp)
 
 
 @dataclass
@@ -236,10 +412,64 @@ def pana_from_payload(payload: bytes) -> tuple[str, str]:
     return name, eap
 
 
+def sip_label(payload: bytes, method: str = "", status: str = "", cseq: str = "") -> str:
+    """'SIP re-INVITE', 'SIP 200 OK (INVITE)' from a SIP message's text (RFC 3261: start
+    line, CSeq, a To tag for a request inside a dialog), else from tshark's fields."""
+    text = payload.decode("utf-8", "replace") if payload else ""
+    lines = text.replace("\r\n", "\n").split("\n")
+    first = lines[0].strip() if text else ""
+    header = lambda *names: next((ln.split(":", 1)[1].strip() for ln in lines[1:]
+                                  if ":" in ln and ln.split(":", 1)[0].strip().lower() in names), "")
+    if first:
+        cseq = header("cseq").split(" ")[-1] or cseq
+        if first.startswith("SIP/2.0"):
+            return f"SIP {first[8:]}" + (f" ({cseq})" if cseq else "")
+        method = first.split(" ", 1)[0]
+        in_dialog = ";tag=" in header("to", "t").replace(" ", "")
+        return f"SIP {'re-' if method == 'INVITE' and in_dialog else ''}{method}"
+    if status:
+        return f"SIP {status.removeprefix('SIP/2.0 ')}" + (f" ({cseq})" if cseq else "")
+    return f"SIP {method}" if method else "SIP"
+
+
+def dhcp_type(payload: bytes) -> int | None:
+    """Option 53 (DHCP message type) of a BOOTP payload (RFC 2131: options after the
+    236-octet header and the magic cookie)."""
+    off = 240
+    if len(payload) < off or payload[236:240] != b"\x63\x82\x53\x63":
+        return None
+    while off < len(payload) and payload[off] != 255:
+        if payload[off] == 0:
+            off += 1
+            continue
+        if off + 2 > len(payload):
+            break
+        code, length = payload[off], payload[off + 1]
+        if code == 53 and length >= 1 and off + 2 < len(payload):
+            return payload[off + 2]
+        off += 2 + length
+    return None
+
+
+def rtp_seq(payload: bytes) -> int | None:
+    """The sequence number of an RTP packet (RFC 3550 s5.1: version 2, not an RTCP type),
+    None if the payload does not look like one."""
+    if len(payload) < 12 or payload[0] >> 6 != 2 or 72 <= payload[1] & 0x7F <= 76:
+        return None
+    return int.from_bytes(payload[2:4], "big")
+
+
 def describe(row: dict) -> tuple[str, str] | None:
     """(category, label) of one tshark row (logical field names), or None for a frame the
     ladder does not draw."""
     et = _int(row.get("eth_type", ""), 16)
+    if et == ETH_ARP:          # only address probes and announcements (DAD, RFC 5227)
+        src, dst = row.get("arp_src_ip", ""), row.get("arp_dst_ip", "")
+        if src == "0.0.0.0" and dst:
+            return "arp", f"ARP probe {dst} (DAD)"
+        if src and src == dst:
+            return "arp", f"ARP announce {src}"
+        return None
     if et in (ETH_EAPOL, ETH_PREAUTH):
         typ = _int(row.get("eapol_type", ""))
         if typ == 0:
@@ -267,6 +497,15 @@ def describe(row: dict) -> tuple[str, str] | None:
     if KEYINSTALL_PORT in ports and len(payload) >= 3:
         what = {1: "PSK_ap", 2: "MN-AR key"}.get(payload[2], "key")
         return "keyinstall", f"Key-Install {'Request' if payload[1] == 1 else 'Answer'} ({what})"
+    if SIP_PORT in ports or row.get("sip_method") or row.get("sip_status"):
+        return "sip", sip_label(payload, row.get("sip_method", ""), row.get("sip_status", ""),
+                                row.get("sip_cseq", ""))
+    if ports & set(DHCP_PORTS):
+        typ = dhcp_type(payload) or _int(row.get("dhcp_type", ""))
+        return "dhcp", f"DHCP {DHCP_TYPES.get(typ, typ or '')}".strip()
+    seq = _int(row.get("rtp_seq", "")) if row.get("rtp_seq") else rtp_seq(payload)
+    if seq is not None and row.get("ip_src"):
+        return "rtp", f"RTP seq {seq}"
     return None
 
 
@@ -282,9 +521,12 @@ def frame_from_row(row: dict, node: str) -> Frame | None:
         key = ("l2", row.get("eth_src"), row.get("eth_dst"), row.get("eth_type"),
                *(row.get(k) for k in ("eapol_type", "eapol_len", "eap_code", "eap_id",
                                       "eap_type", "key_info", "replay", "data")))
+    if d[0] == "arp":
+        key += (row.get("arp_src_ip"), row.get("arp_dst_ip"))
     addrs = lambda *keys: tuple(row[k].lower() for k in keys if row.get(k))
+    seq = int(d[1].rsplit(" ", 1)[1]) if d[0] == "rtp" else None
     return Frame(float(row["time"]), addrs("ip_src", "eth_src"), addrs("ip_dst", "eth_dst"),
-                 d[0], d[1], key, [node])
+                 d[0], d[1], key, [node], seq=seq)
 
 
 def dedupe(frames: list[Frame]) -> list[Frame]:
@@ -302,6 +544,39 @@ def dedupe(frames: list[Frame]) -> list[Frame]:
         last[f.key] = f
         kept.append(f)
     return kept
+
+
+def collapse_rtp(frames: list[Frame], breaks: list[float] = (),
+                 gap_s: float = BURST_GAP_S) -> list[Frame]:
+    """One row per RTP burst: consecutive RTP frames between the same lanes, no other frame
+    and no time of `breaks` (events) between them, less than `gap_s` apart, become one frame
+    labelled 'RTP x N, seq a-b, T ms' at the burst's first time."""
+    out: list[Frame] = []
+    run: list[Frame] = []
+    cuts = sorted(breaks)
+
+    def flush():
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            first, last = run[0], run[-1]
+            nodes = list(dict.fromkeys(n for f in run for n in f.captured_at))
+            out.append(Frame(first.t, first.src, first.dst, "rtp",
+                             f"RTP x{len(run)}, seq {first.seq}-{last.seq}, "
+                             f"{(last.t - first.t) * 1000:.0f} ms", ("rtp-burst", first.key),
+                             nodes, first.src_lane, first.dst_lane, first.seq))
+        run.clear()
+    for f in sorted(frames, key=lambda f: f.t):
+        if f.category != "rtp":
+            flush()
+            out.append(f)
+            continue
+        if run and ((f.src_lane, f.dst_lane) != (run[-1].src_lane, run[-1].dst_lane)
+                    or f.t - run[-1].t > gap_s or any(run[-1].t < c <= f.t for c in cuts)):
+            flush()
+        run.append(f)
+    flush()
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -394,31 +669,40 @@ def ladder_markers(events: list[dict], lanes: set[str]) -> list[Marker]:
     return out
 
 
+_SUFFIX = r"(\d+|-[a-z0-9]+)?$"       # ap0, ap-a
+
+
 def _lane_key(node: str, role: str) -> tuple:
-    if role in ("mobile-node", "station") or re.match(r"^(mn|sta)\d*$", node):
+    roles = set(role.split(","))
+    if roles & {"mobile-node", "station"} or re.match(r"^(mn|sta)\d*$", node):
         return (0, 0, node)
-    if role in ("access-point", "authenticator") or re.match(r"^ap\d*$", node):
+    if roles & {"access-point", "authenticator"} or re.match(r"^ap" + _SUFFIX, node):
         return (1, 0, node)
-    if role == "paa" or node in ("nar", "paa"):
+    if "paa" in roles or node in ("nar", "paa") or re.match(r"^aa" + _SUFFIX, node):
         return (2, 0, node)
-    if role == "access-router" or node.endswith("ar"):
+    if "access-router" in roles or node.endswith("ar") or re.match(r"^ar" + _SUFFIX, node):
         return (3, 0, node)
+    if roles & {"configuration-agent", "dhcp-server"} or re.match(r"^ca" + _SUFFIX, node):
+        return (3, 1, node)
     if node.startswith("aaa") or role.startswith("aaa"):
         return (4, {"v": 0, "h": 1}.get(node[-1:], 2), node)
+    if "correspondent" in roles or re.match(r"^cn\d*$", node):
+        return (6, 0, node)
     return (5, 0, node)
 
 
 def _lane_title(node: str, key: tuple) -> str:
-    title = {0: "MN", 1: "AP", 2: "PAA", 3: "AR"}.get(key[0])
+    title = {0: "MN", 1: "AP", 2: "PAA", 3: "AR" if key[1] == 0 else "CA", 6: "CN"}.get(key[0])
     if key[0] == 4:
         title = {0: "AAA_V", 1: "AAA_H"}.get(key[1], "AAA")
     return f"{title}\n({node})" if title else node
 
 
 def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
-           title: str = "") -> list[Path]:
-    """A message sequence diagram of one handover: lanes MN, AP(s), PAA, AAA_V, AAA_H; each
-    captured frame an arrow at its time (ms from the first frame), events as diamonds."""
+           title: str = "", figure: str = "Figure 10") -> list[Path]:
+    """A message sequence diagram of one handover: lanes MN, AP(s), PAA, AR, AAA_V, AAA_H,
+    CN; each captured frame an arrow at its time (ms from the first frame), an RTP burst
+    one arrow (collapse_rtp), events as diamonds."""
     ladder_dir = Path(ladder_dir)
     events = read_events(ladder_dir / "events.jsonl")
     if shutil.which("tshark"):
@@ -433,6 +717,7 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     used |= {p.stem for p in (ladder_dir / "pcaps").glob("*.pcap")}
     used |= {e["node"] for e in events if e.get("event") in MARKERS and e.get("node") != "controller"}
     markers = ladder_markers(events, used)
+    frames = collapse_rtp(frames, [m.t for m in markers])
     order = sorted(used, key=lambda n: _lane_key(n, roles.get(n, "")))
     x = {n: i for i, n in enumerate(order)}
     rows = sorted([(f.t, 0, f) for f in frames] + [(m.t, 1, m) for m in markers],
@@ -470,10 +755,12 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     ax.set_xlim(-1.25, len(order) - 0.3)
     ax.set_ylim(n - 0.3, -1.6)
     ax.axis("off")
-    ax.set_title(f"RFC 6252 Figure 10 handover ladder{': ' + title if title else ''}\n"
+    rtp = any(f.category == "rtp" for f in frames)
+    ax.set_title(f"RFC 6252 {figure} handover ladder{': ' + title if title else ''}\n"
                  "one row per frame or event in time order (not to scale), time in ms from the "
                  "first captured frame;\na frame captured at several nodes is drawn once, at "
-                 "its earliest capture", fontsize=11, pad=14)
+                 "its earliest capture" + ("; RTP: one row per burst" if rtp else ""),
+                 fontsize=11, pad=14)
     return _save(fig, out)
 
 
@@ -496,21 +783,32 @@ def ladder_dirs(run_dir: Path) -> list[tuple[str, str, Path]]:
     return sorted(out, key=lambda c: c[:2])
 
 
+def write_ladders(run_dir: Path, out_dir: Path, figure: str = "Figure 10") -> list[Path]:
+    """ladder/<configuration>--<scenario> (PNG, SVG) per ladder directory of the run."""
+    paths: list[Path] = []
+    for conf, scenario, d in ladder_dirs(run_dir):
+        try:
+            paths += ladder(d, out_dir / "ladder" / f"{_slug(conf)}--{_slug(scenario)}",
+                            title=f"{conf} / {scenario} (repetition 1)", figure=figure)
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            print(f"warning: no ladder for {d}: {exc}", file=sys.stderr)
+    return paths
+
+
 def write_figures(run_dir: str | Path) -> dict[str, Path]:
     """<run>/figures/: fig10_bars and fig10_distribution (one pair per sweep point), and
-    ladder/<configuration>--<scenario> per ladder directory; PNG and SVG each."""
+    ladder/<configuration>--<scenario> per ladder directory; PNG and SVG each. A Figure 7
+    run (fig7.is_fig7) gets fig7.write_figures instead."""
+    from orchestrator.analysis import fig7
     run_dir = Path(run_dir)
     out_dir = run_dir / "figures"
     df = tables.load_records(run_dir)
+    if fig7.is_fig7(tables.read_spec(run_dir), df):
+        return fig7.write_figures(run_dir)
     paths: list[Path] = []
     for point, rows in tables.sweep_points(df):
         suffix = ("-" + _slug(tables.point_label(point))) if point else ""
         paths += fig10_bars(rows, out_dir / f"fig10_bars{suffix}")
         paths += fig10_distribution(rows, out_dir / f"fig10_distribution{suffix}")
-    for conf, scenario, d in ladder_dirs(run_dir):
-        try:
-            paths += ladder(d, out_dir / "ladder" / f"{_slug(conf)}--{_slug(scenario)}",
-                            title=f"{conf} / {scenario} (repetition 1)")
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
-            print(f"warning: no ladder for {d}: {exc}", file=sys.stderr)
+    paths += write_ladders(run_dir, out_dir)
     return {str(p.relative_to(out_dir)): p for p in paths}

@@ -1,7 +1,10 @@
 """A run's report (tables + figures + README.md) and the index of the latest run of every
 experiment (results/summary.md). No root, no Mininet: records in, markdown and images out.
+A run whose spec names the reference rfc6252_fig7 (fig7.is_fig7) is reported as RFC 6252
+Figure 7 and the non-MPA baseline (C.5.1); every other run as Figure 10 (C.5.3).
 
     python -m orchestrator.analysis.report results/fig10/20261201-120000
+    python -m orchestrator.analysis.report results/fig7/20261201-120000
     python -m orchestrator.analysis.report --all [--results results]
 """
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.analysis import figures, tables
+from orchestrator.analysis import fig7, figures, reference, tables
 
 RECORDS = ("records.parquet", "records.csv")
 
@@ -33,12 +36,33 @@ def _figure_links(fig: dict[str, Path], run_dir: Path, prefix: str = "") -> list
     return lines
 
 
-def report(run_dir: str | Path) -> dict[str, Path]:
-    """tables/, figures/ and README.md of one run directory."""
-    run_dir = Path(run_dir)
-    tab = tables.write_tables(run_dir)
-    fig = figures.write_figures(run_dir)
-    df, spec = tables.load_records(run_dir), tables.read_spec(run_dir)
+def _fig7_readme(run_dir: Path, df, spec: dict) -> list[str]:
+    exp = tables.spec_experiment(spec)
+    scen = fig7.scenarios(df, spec)
+    checks = fig7.checks(df, spec)
+    lines = [f"# {exp.get('name', run_dir.parent.name)}, run {run_dir.name}: RFC 6252 Figure 7 "
+             "(SIP mobility with MPA) and the non-MPA baseline", ""]
+    if exp.get("description"):
+        lines += [str(exp["description"]).strip(), ""]
+    lines += ["## Emulated parameters", "", tables.parameters_markdown(df, spec),
+              fig7.scenarios_markdown(scen),
+              "## RFC 6252 Figure 7 beside this run", "",
+              f"{reference.citation(fig7.REFERENCE)}; "
+              f"{reference.citation(fig7.NONMPA_REFERENCE)}. Per scenario: measured "
+              "(median [min–max] (n)) and the RFC's value; mean, min, max of every cell in "
+              "[tables/fig7_beside_rfc.csv](tables/fig7_beside_rfc.csv).", "",
+              fig7.fig7_markdown(fig7.beside_rfc(df, spec), scen),
+              *(line for note in fig7.TABLE_NOTES for line in (note, "")),
+              "## Non-MPA against MPA", "", fig7.ratios_markdown(fig7.ratios(df, spec), scen),
+              f"## Must-show checks: {fig7.verdicts(checks)}", "",
+              "See [tables/checks.md](tables/checks.md) for how each is computed.", ""]
+    lines += [f"- {fig7.OK_MARK[c['ok']]}: ({c['id']}) {c['check']}" for c in checks]
+    lines += ["", "## Phase durations (events)", "",
+              fig7.phases_markdown(fig7.phases_table(df, spec), scen)]
+    return lines
+
+
+def _fig10_readme(run_dir: Path, df, spec: dict) -> list[str]:
     exp = tables.spec_experiment(spec)
     checks = tables.structure_checks(df)
     lines = [f"# {exp.get('name', run_dir.parent.name)}, run {run_dir.name}: RFC 6252 Figure 10",
@@ -54,7 +78,21 @@ def report(run_dir: str | Path) -> dict[str, Path]:
               "See [tables/checks.md](tables/checks.md).", ""]
     lines += [f"- {'ok' if c['ok'] else 'not measured' if c['ok'] is None else '**FAIL**'}: "
               f"{c['check']}" for c in checks]
-    lines += ["", "## Figures", ""] + _figure_links(fig, run_dir)
+    lines.append("")
+    return lines
+
+
+def report(run_dir: str | Path) -> dict[str, Path]:
+    """tables/, figures/ and README.md of one run directory (Figure 7 or Figure 10)."""
+    run_dir = Path(run_dir)
+    df, spec = tables.load_records(run_dir), tables.read_spec(run_dir)
+    if fig7.is_fig7(spec, df):
+        tab, fig = fig7.write_tables(run_dir), fig7.write_figures(run_dir)
+        lines = _fig7_readme(run_dir, df, spec)
+    else:
+        tab, fig = tables.write_tables(run_dir), figures.write_figures(run_dir)
+        lines = _fig10_readme(run_dir, df, spec)
+    lines += ["## Figures", ""] + _figure_links(fig, run_dir)
     ladders = sorted(k for k in fig if k.startswith("ladder/") and k.endswith(".png"))
     if ladders:
         lines += ["## Ladders (one handover per configuration and scenario, repetition 1)", ""]
@@ -108,17 +146,29 @@ def summary(results_root: str | Path) -> Path:
     for run in runs:
         rel = run.relative_to(root).as_posix()
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run_time(run)))
-        checks = tables.structure_checks(tables.load_records(run))
-        lines += [f"## {run.parent.name}: run {run.name} ({when})", "",
-                  f"Structure checks: {_verdicts(checks)}.", ""]
-        links = [("report", "README.md"), ("Figure 10 beside the RFC", "tables/fig10_beside_rfc.md"),
-                 ("checks", "tables/checks.md"), ("parameters", "tables/parameters.md"),
-                 ("summary.csv", "tables/summary.csv")]
+        df, spec = tables.load_records(run), tables.read_spec(run)
+        is7 = fig7.is_fig7(spec, df)
+        lines += [f"## {run.parent.name}: run {run.name} ({when})", ""]
+        if is7:
+            checks = fig7.checks(df, spec)
+            failed = [f"({c['id']}) {c['check']}" for c in checks if c["ok"] is False]
+            lines += [f"RFC 6252 Figure 7 and the non-MPA baseline (C.5.1). Must-show checks: "
+                      f"{fig7.verdicts(checks)}" + (f"; failed: {'; '.join(failed)}" if failed
+                                                    else "") + ".", "",
+                      *fig7.key_numbers(df, spec), ""]
+            links = [("report", "README.md"), ("Figure 7 beside the RFC", "tables/fig7_beside_rfc.md"),
+                     ("checks", "tables/checks.md"), ("parameters", "tables/parameters.md"),
+                     ("fig7_beside_rfc.csv", "tables/fig7_beside_rfc.csv")]
+        else:
+            lines += [f"Structure checks: {_verdicts(tables.structure_checks(df))}.", ""]
+            links = [("report", "README.md"), ("Figure 10 beside the RFC", "tables/fig10_beside_rfc.md"),
+                     ("checks", "tables/checks.md"), ("parameters", "tables/parameters.md"),
+                     ("summary.csv", "tables/summary.csv")]
         present = [f"[{t}]({rel}/{p})" for t, p in links if (run / p).exists()]
         lines.append(" · ".join(present) if present else
                      f"(no report yet: `python -m orchestrator.analysis.report {rel}`)")
         lines.append("")
-        for png in sorted((run / "figures").glob("fig10_*.png")):
+        for png in sorted((run / "figures").glob("fig7_*.png" if is7 else "fig10_*.png")):
             lines += [f"![{png.stem}]({rel}/figures/{png.name})", ""]
         ladders = sorted((run / "figures" / "ladder").glob("*.png"))
         if ladders:

@@ -436,11 +436,15 @@ def checks_markdown(checks: list[dict]) -> str:
 
 def write_tables(run_dir: str | Path) -> dict[str, Path]:
     """tables/summary.csv, fig10_beside_rfc.csv and .md (parameters first), checks.md,
-    parameters.md under the run directory."""
+    parameters.md under the run directory. A Figure 7 run (fig7.is_fig7) gets
+    fig7.write_tables instead."""
+    from orchestrator.analysis import fig7
     run_dir = Path(run_dir)
+    df, spec = load_records(run_dir), read_spec(run_dir)
+    if fig7.is_fig7(spec, df):
+        return fig7.write_tables(run_dir)
     out = run_dir / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    df, spec = load_records(run_dir), read_spec(run_dir)
     params_md = parameters_markdown(df, spec)
     bes = beside_rfc(df)
     paths = {name: out / name for name in ("summary.csv", "fig10_beside_rfc.csv",

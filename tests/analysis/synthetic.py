@@ -187,3 +187,200 @@ def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True) ->
     (run / "events.jsonl").write_text("")
     ladder_dir(run / "ladder" / "roaming" / "mpa")
     return run
+
+
+# --- RFC 6252 C.5.1 (Figure 7): a SIP call across the handover, as the runner writes it
+
+OCOA, NCOA, CN_IP, CN_MAC = "10.2.0.100", "10.1.0.100", "10.0.0.20", "02:00:00:00:04:01"
+FIG7_CONF = "intra-domain"
+FIG7_SCENARIOS = {"buffering-disabled": ("sip-mpa", None), "buffering-enabled": ("sip-mpa", "20ms"),
+                  "non-mpa": ("sip-non-mpa", None)}
+INTERVAL_MS, OWD_MS, SEQ0 = 16.0, 1.0, 65500        # sequence numbers wrap during the call
+
+
+def _rtp(k: int, t_ms: float, address: str) -> dict:
+    return {"mono_ns": int(1e12 + t_ms * 1e6), "seq": (SEQ0 + k) % 65536,
+            "rtp_ts": (1000 + 160 * k) % (1 << 32), "ssrc": 0x1234, "src": f"{CN_IP}:4000",
+            "dst": f"{address}:4000", "len": 172}
+
+
+def fig7_handover(scenario: str, rng, lost_when_buffering: int = 0) -> tuple[dict, dict]:
+    """One handover: ({"handover", "packets"} as media/<...>/rep<N>.json holds it, the phase
+    durations in ms). MPA: the stream reaches the nCoA through the tunnel before the move;
+    packets due at the MN from 14 ms before the switch until 3 ms after it are lost
+    (buffering disabled) or held by the nAR and flushed 1 ms after the switch (enabled;
+    `lost_when_buffering` of them are dropped instead). non-MPA: EAP-TLS, DHCP and the MN's
+    DAD on the new link, then the re-INVITE; the stream goes to the oCoA until the CN has it."""
+    start = 2000.0 + rng.uniform(0, INTERVAL_MS)
+    l2 = 4.0 + rng.uniform(-0.3, 1.0)
+    done = start + l2
+    held, packets, phases = [], [], {"Tassoc": l2}
+    if scenario == "non-mpa":
+        # as agents/handover.py nests them: Tpostsw holds Taddr, which holds the DAD
+        teap, tdad, tbu = 30 + rng.uniform(0, 5), rng.normal(3000, 10), 2.6
+        taddr = 20 + rng.uniform(0, 5) + tdad
+        phases.update({"Teap": teap, "Tassoc+4way": l2 + teap + 6.0, "Taddr": taddr, "Tdad": tdad,
+                       "Tpostsw": taddr + 2.0, "Tbu": tbu})
+        bu_start = start + phases["Tassoc+4way"] + 0.5 + phases["Tpostsw"] + 0.5
+        switch, end = bu_start + OWD_MS + 0.2, bu_start + 800
+    else:
+        phases.update({"Tauth": rng.normal(120, 5), "Taddr": rng.normal(12, 1), "Tbu": 3.0 + rng.uniform(0, 1),
+                       "Tpresw": 0.8 + rng.uniform(0, 0.4)})
+        switch, end = start - 600.0, start + 600
+    k = 0
+    while (sent := k * INTERVAL_MS) < end:
+        to_new = sent >= switch
+        arrival = sent + OWD_MS + (0.5 if to_new and scenario != "non-mpa" else 0) + rng.uniform(0, 0.05)
+        if scenario == "non-mpa":
+            if to_new or arrival < start:
+                packets.append(_rtp(k, arrival, NCOA if to_new else OCOA))
+        elif start - 14 <= arrival <= done + 3:
+            held.append(k)
+        else:
+            packets.append(_rtp(k, arrival, NCOA if to_new else OCOA))
+        k += 1
+    flushed = 0
+    if scenario == "buffering-enabled":
+        for i, seq in enumerate(held[lost_when_buffering:]):
+            packets.append(_rtp(seq, done + 1.0 + 0.2 * i, NCOA))
+            flushed += 1
+    packets.sort(key=lambda p: p["mono_ns"])
+    handover = {"l2_start_ns": int(1e12 + start * 1e6), "l2_done_ns": int(1e12 + done * 1e6),
+                "new_address": NCOA,
+                "buffering_period_ms": 20.0 if scenario == "buffering-enabled" else None,
+                "buffered_packets": flushed if scenario == "buffering-enabled" else None}
+    return {"handover": handover, "packets": packets}, phases
+
+
+def fig7_run_dir(root: Path, repetitions: int = 6, seed: int = 7, lost_when_buffering: int = 0,
+                 parquet: bool = True, ladder: bool = True) -> Path:
+    """results/fig7/<run-id>/: spec.yaml, records (metrics from media.media_metrics of the
+    synthetic logs, so the two agree), media/<conf>/<scenario>/rep<N>.json and a ladder.
+    The last repetition of buffering-disabled failed. `lost_when_buffering` packets are lost
+    in repetition 1 of buffering-enabled."""
+    from orchestrator.experiment import media
+    rng = np.random.default_rng(seed)
+    run = root / "fig7" / "20261201-130000"
+    run.mkdir(parents=True, exist_ok=True)
+    params = {"param:kinds.access_point.association_latency": "4ms",
+              "association_latency_ms": 4.0, "link_down_detection_ms": 1.0, "wan_delay_ms": 0.0}
+    rows = []
+    for rep in range(1, repetitions + 1):
+        for scenario, (flow, _) in FIG7_SCENARIOS.items():
+            base = {"experiment": "fig7", "run_id": run.name, "configuration": FIG7_CONF,
+                    "roaming": FIG7_CONF, "scenario": scenario, "scheme": flow,
+                    "repetition": rep, "seed": seed + rep, **params}
+            if scenario == "buffering-disabled" and rep == repetitions:
+                rows.append({**base, "phase": "handover_delay", "value": None, "unit": "ms",
+                             "ms": None, "status": "failed",
+                             "error": "mn: binding update: no 200 OK to the re-INVITE"})
+                continue
+            data, phases = fig7_handover(scenario, rng, lost_when_buffering if rep == 1 else 0)
+            path = run / "media" / FIG7_CONF / scenario / f"rep{rep}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data))
+            m = media.media_metrics(data["packets"], media.Handover(**data["handover"]))
+            for metric in media.METRICS:
+                v = getattr(m, metric.field)
+                rows.append({**base, "phase": metric.name, "value": v, "unit": metric.unit,
+                             "ms": v if metric.unit == "ms" else None, "status": "ok", "error": ""})
+            rows += [{**base, "phase": p, "value": round(v, 3), "unit": "ms", "ms": round(v, 3),
+                      "status": "ok", "error": ""} for p, v in phases.items()]
+    df = pd.DataFrame(rows)
+    df.to_csv(run / "records.csv", index=False)
+    if parquet:
+        df.to_parquet(run / "records.parquet", index=False)
+    spec = {"experiment": "/work/experiments/fig7.yaml", "name": "fig7", "seed": seed,
+            "repetitions": repetitions, "reference": "rfc6252_fig7",
+            "description": "RFC 6252 C.5.1 Figure 7 and the non-MPA baseline",
+            "parameters": {"kinds.access_point.association_latency": "4ms"},
+            "configurations": {FIG7_CONF: {"configuration": FIG7_CONF,
+                                           "topology": "../topologies/c51-sip-intra-domain.yaml",
+                                           "parameters": {}}},
+            "scenarios": [{"name": n, "flow": f, "from": "ap-b", "to": "ap-a", "buffering": b}
+                          for n, (f, b) in FIG7_SCENARIOS.items()]}
+    (run / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    (run / "events.jsonl").write_text("")
+    if ladder:
+        fig7_ladder_dir(run / "ladder" / FIG7_CONF / "buffering-enabled")
+    return run
+
+
+def rtp_frame(k: int, dst_ip: str, ident: int) -> bytes:
+    payload = struct.pack("!BBHII", 0x80, 0, (SEQ0 + k) % 65536, 1000 + 160 * k, 0x1234) + b"\xff" * 160
+    return udp(CN_MAC, NAR_MAC, CN_IP, dst_ip, 4000, 4000, payload, ident)
+
+
+def sip_frame(text: str, to_cn: bool, ident: int) -> bytes:
+    payload = text.replace("\n", "\r\n").encode()
+    if to_cn:
+        return udp(MN_MAC, CN_MAC, NCOA, CN_IP, 5060, 5060, payload, ident)
+    return udp(CN_MAC, MN_MAC, CN_IP, NCOA, 5060, 5060, payload, ident)
+
+
+REINVITE = """INVITE sip:cn@10.0.0.20:5060 SIP/2.0
+Via: SIP/2.0/UDP 10.1.0.100:5060;branch=z9hG4bK1
+From: <sip:mn@home.example>;tag=a1
+To: <sip:cn@home.example>;tag=b2
+Call-ID: c1
+CSeq: 2 INVITE
+Content-Length: 0
+
+"""
+OK_INVITE = """SIP/2.0 200 OK
+Via: SIP/2.0/UDP 10.1.0.100:5060;branch=z9hG4bK1
+From: <sip:mn@home.example>;tag=a1
+To: <sip:cn@home.example>;tag=b2
+Call-ID: c1
+CSeq: 2 INVITE
+Content-Length: 0
+
+"""
+
+
+def dhcp_discover() -> bytes:
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, 0x1234, 0, 0x8000, bytes(4),
+                        bytes(4), bytes(4), bytes(4), _mac(MN_MAC) + bytes(10), bytes(64), bytes(128))
+    payload = bootp + b"\x63\x82\x53\x63" + bytes([53, 1, 1, 255])
+    return udp(MN_MAC, "ff:ff:ff:ff:ff:ff", "0.0.0.0", "255.255.255.255", 68, 67, payload, 9)
+
+
+def arp_probe(target: str) -> bytes:
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, _mac(MN_MAC), bytes(4), bytes(6),
+                       _ip(target))
+    return ether("ff:ff:ff:ff:ff:ff", MN_MAC, 0x0806, body)
+
+
+def fig7_ladder_dir(path: Path) -> Path:
+    """A SIP handover seen by the MN and the CN: RTP to the oCoA (5 packets), a DHCP Discover
+    and an ARP probe, the re-INVITE and its 200 OK, RTP to the nCoA (6, then 4 after the
+    handoff start event)."""
+    (path / "pcaps").mkdir(parents=True, exist_ok=True)
+    at = lambda ms: T0 + ms / 1000
+    mn, cn = [], []
+    for k in range(5):
+        f = rtp_frame(k, OCOA, 300 + k)
+        cn.append((at(16 * k), f))
+        mn.append((at(16 * k + 1), f))
+    mn += [(at(90), dhcp_discover()), (at(95), arp_probe(NCOA))]
+    inv, ok = sip_frame(REINVITE, True, 400), sip_frame(OK_INVITE, False, 401)
+    mn += [(at(100), inv), (at(103), ok)]
+    cn += [(at(101), inv), (at(102), ok)]
+    for k in range(10, 20):
+        f = rtp_frame(k, NCOA, 300 + k)
+        cn.append((at(16 * k), f))
+        mn.append((at(16 * k + 1), f))
+    write_pcap(path / "pcaps" / "mn.pcap", sorted(mn))
+    write_pcap(path / "pcaps" / "cn.pcap", sorted(cn))
+    lanes = {MN_MAC: "mn", OCOA: "mn", NCOA: "mn", CN_MAC: "cn", CN_IP: "cn"}
+    (path / "lanes.json").write_text(json.dumps(lanes, indent=1))
+    events = [("mn", "mobile-node", "binding_update_start", "binding-update", 100.0, {}),
+              ("mn", "mobile-node", "binding_update_done", "binding-update", 103.5, {}),
+              ("mn", "mobile-node", "l2_handoff_start", "switching", 16 * 15.5, {}),
+              ("cn", "correspondent", "call_established", "setup", -50.0, {})]
+    with open(path / "events.jsonl", "w") as fh:
+        for node, role, event, phase, ms, attrs in events:
+            fh.write(json.dumps({"node": node, "role": role, "event": event, "phase": phase,
+                                 "mono_ns": int(1e12 + ms * 1e6), "wall": at(ms),
+                                 "attrs": attrs}) + "\n")
+    return path
