@@ -68,8 +68,8 @@ bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
 	$(PY) bench/preconfig.py
-	$(PY) bench/fig10_walltime.py
-	$(PY) bench/fig7_walltime.py
+	$(PY) bench/walltime.py fig10
+	$(PY) bench/walltime.py fig7
 
 clean: $(STAMP)
 	$(MPA) clean

@@ -398,7 +398,9 @@ def request(server_addr: str | tuple[str, int], source_ip: str, sta: str, ncoa: 
             timeout: float = 1.0, retries: int = 3, *, sequence: int | None = None) -> proto.Ack:
     """Send BUFFER_REQUEST or ATTACHED from `source_ip` (the nCoA) to the nAR's
     `server_addr` ((address, port), or an address at `proto.PORT`); retransmit the same
-    datagram every `timeout` seconds, `retries` times; return the ACK for it. An ACK with
+    datagram `retries` times, the first after `timeout` seconds, each wait twice the one
+    before (a handover signal: a lost one must cost tens of ms, not a second); return the
+    ACK for it. An ACK with
     ``authenticated=False`` is an unsigned rejection (unknown station, bad MAC): a hint,
     never success. Raises TimeoutError when nothing answers."""
     address, port = (server_addr, proto.PORT) if isinstance(server_addr, str) else server_addr
@@ -414,9 +416,9 @@ def request(server_addr: str | tuple[str, int], source_ip: str, sta: str, ncoa: 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source_ip, 0))
         sock.connect((address, port))
-        for _attempt in range(1 + retries):
+        for attempt in range(1 + retries):
             sock.send(datagram)
-            deadline = time.perf_counter() + timeout
+            deadline = time.perf_counter() + timeout * (2 ** attempt)
             while (left := deadline - time.perf_counter()) > 0:
                 if not select.select([sock], [], [], left)[0]:
                     break

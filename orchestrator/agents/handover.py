@@ -38,6 +38,9 @@ from ..events import EventLog
 from .control import CommandError
 from .tunnel import ArpPort, run
 
+# the buffering protocol's retransmission: 50, 100, 200, 400, 800 ms (1.55 s in all)
+SIGNAL_RTO, SIGNAL_RETRIES = 0.05, 5
+
 
 def interface_state(iface: str) -> dict:
     """The interface's IPv4 address (with prefix) and the default gateway through it."""
@@ -115,7 +118,8 @@ class Handover:
                       buffering=buffering, buffering_period_ms=buffering_period_ms)
         if buffering:
             ack = request(nar, p.ncoa, sta, p.ncoa, key, bp.MessageType.BUFFER_REQUEST,
-                          period_ms=int(buffering_period_ms), timeout=1.0)
+                          period_ms=int(buffering_period_ms), timeout=SIGNAL_RTO,
+                          retries=SIGNAL_RETRIES)
             if ack.status != bp.Status.OK:
                 raise CommandError(f"the nAR refused to buffer for {p.ncoa}: {ack.status.name}")
             preconf.hand_over(p.ctn, delete_tunnel=True)
@@ -147,7 +151,8 @@ class Handover:
                       entries=len(neighbours))
         self.arp.announce(p.ncoa)
         self.log.emit("gratuitous_arp", "post-switching", address=p.ncoa, iface=iface)
-        ack = request(nar, p.ncoa, sta, p.ncoa, key, bp.MessageType.ATTACHED, timeout=1.0)
+        ack = request(nar, p.ncoa, sta, p.ncoa, key, bp.MessageType.ATTACHED, timeout=SIGNAL_RTO,
+                      retries=SIGNAL_RETRIES)
         if ack.status != bp.Status.OK:
             raise CommandError(f"the nAR did not take the attachment signal: {ack.status.name}")
         self.log.emit("post_switching_done", "post-switching", ctn=p.ctn, ncoa=p.ncoa,

@@ -41,6 +41,7 @@ EXTRA_LABELS = {   # rows the RFC does not print (METRICS with rfc_label None)
     "handover_gap": "Largest arrival gap across the handover (ms)",
     "jitter_max": "RFC 3550 jitter, largest over the call (ms)",
     "arrival_excess": "Arrival excess (ms): during handover - interval [note 1]",
+    "buffer_held": "Buffer held (ms): the nAR's first held packet -> its flush",
 }
 # The parts of a non-MPA handover (check (c)), one after the other from the move
 # (experiment/phases.py SIP_PARTS names); a part nested in another is not counted twice:

@@ -260,6 +260,10 @@ class RadioController(app_manager.OSKenApp):
                 status = "bad_request"
         if status == "ok":
             self._barrier([ap.name, "air"])
+            # as after an association: the datapath's cached flows follow the new table
+            # shortly after the barrier; a frame the station sends at once must not meet
+            # the old ones (the port would look open but drop it)
+            time.sleep(DATAPATH_SETTLE_S)
             self.log.emit("port_authorized" if frame.type == "authorize" else "port_unauthorized",
                           phase="switching", sta=sta.name, ap=ap.name, request_mono_ns=t_in,
                           sent_mono_ns=frame.attrs.get("t_sent_ns"))

@@ -24,7 +24,10 @@ period, the count of a buffer flush event), built from the event log by
                      in ms at the 8000 Hz RTP clock, as it stands right after the handover.
   jitter (max)       the largest value that estimator reaches over the log (ms).
   arrival excess     during handover minus inter-packet interval (ms): the RFC's "jitter" (below).
-  buffering period   the configured time the nAR holds packets for the nCoA (ms; None: none).
+  buffering period   the configured cap on how long the nAR holds packets for the nCoA (ms;
+                     None: no buffering).
+  buffer held        how long the nAR actually held them: its first held packet -> the flush
+                     (`buffering_flushed` held_ms; the flush follows the MN's ATTACHED).
   buffered packets   packets flushed by the nAR: the `buffering_flushed` event's `packets` (or
                      `count`) attr; without one, the packets from the first on the new address
                      on that arrived later than their RTP timestamps say (by more than half the
@@ -71,6 +74,7 @@ METRICS = (
     Metric("handover_gap", "handover_gap_ms", "ms", None),
     Metric("jitter_max", "jitter_max_ms", "ms", None),
     Metric("arrival_excess", "arrival_excess_ms", "ms", None),
+    Metric("buffer_held", "buffer_held_ms", "ms", None),
 )
 
 
@@ -85,6 +89,7 @@ class Handover:
     new_address: str | None = None         # the nCoA (IP); None: any address after the move
     buffering_period_ms: float | None = None
     buffered_packets: int | None = None    # from the buffer flush event, if there was one
+    buffer_held_ms: float | None = None    # that event's held_ms: first packet held -> flush
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class MediaMetrics:
     buffering_period_ms: float | None
     buffered_packets: int | None
     buffered_packets_source: str | None    # "event", "late" or None (no buffering)
+    buffer_held_ms: float | None = None
     lost_sequences: tuple[int, ...] = ()
 
     def as_row(self) -> dict:
@@ -154,16 +160,18 @@ def handover_from_events(events: Iterable[dict], mn: str = "mn",
         if found:
             address = found[-1]["attrs"]["ncoa"]
             break
-    flushed = None
+    flushed = held = None
     for e in _events_of(events, mn, ("buffering_flushed", "buffer_flushed")):
         attrs = e.get("attrs") or {}
         if e["mono_ns"] >= start["mono_ns"] and ("packets" in attrs or "count" in attrs):
             flushed = int(attrs.get("packets", attrs.get("count")))
+            held = attrs.get("held_ms")
     if buffering_period_ms is None:
         for e in _events_of(events, mn, ("buffering_start",)):
             if "period_ms" in (e.get("attrs") or {}):
                 buffering_period_ms = float(e["attrs"]["period_ms"])
-    return Handover(start["mono_ns"], done["mono_ns"], address, buffering_period_ms, flushed)
+    return Handover(start["mono_ns"], done["mono_ns"], address, buffering_period_ms, flushed,
+                    None if held is None else float(held))
 
 
 def interarrival_jitter(arrivals: list[tuple[int, int]], clock_rate: int = 8000) -> list[float]:
@@ -246,6 +254,7 @@ def media_metrics(packets: list[dict], handover: Handover, clock_rate: int = 800
                            if during_mean is not None and interval is not None else None),
         buffering_period_ms=handover.buffering_period_ms, buffered_packets=buffered,
         buffered_packets_source=source if buffered is not None else None,
+        buffer_held_ms=handover.buffer_held_ms,
         lost_sequences=lost)
 
 
