@@ -275,9 +275,14 @@ class _Testbed:
         log = Path(self.journal.run_dir) / "media" / "mn.rtp.jsonl"
         if not log.exists():
             raise MediaError(f"no RTP receiver log {log}")
-        packets = [p for p in read_receiver_log(log) if t0 <= p["mono_ns"] <= t1]
         period = None if scenario.buffering is None else scenario.buffering * 1e3
         handover = handover_from_events(events, "mn", buffering_period_ms=period)
+        # the stream around the handover: from `stream` seconds before the move (the steady
+        # state the flow waited for) to the end of the repetition. Not from the call's
+        # start: packets an earlier handover left in a router's ARP queue (a non-MPA MN that
+        # left its oCoA behind) reach the MN when it is back at the start AP, seconds late.
+        lo = max(t0, handover.l2_start_ns - int(scenario.stream * 1e9))
+        packets = [p for p in read_receiver_log(log) if lo <= p["mono_ns"] <= t1]
         metrics = media_metrics(packets, handover)
         out_dir = run.dir / "media" / _slug(self.conf.name) / scenario.name
         out_dir.mkdir(parents=True, exist_ok=True)
