@@ -227,7 +227,7 @@ def fig7_arrivals(panels: list[ArrivalPanel], df: pd.DataFrame, out: str | Path,
                        label=f"first packet on the nCoA ({p.delay_ms:.1f} ms)")
         if p.buffering_span_ms:
             ax.axvspan(p.buffering_span_ms[0] * unit, p.buffering_span_ms[1] * unit, color="#ffbf00",
-                       alpha=0.25, label="buffering at the nAR (logged)")
+                       alpha=0.25, label="nAR buffering: tunnel deleted -> flush")
         elif p.buffering_ms and p.delay_ms is not None:
             ax.axvspan((p.delay_ms - p.buffering_ms) * unit, p.delay_ms * unit, color="#ffbf00",
                        alpha=0.25, label=f"buffering period {p.buffering_ms:g} ms (configured;\n"

@@ -287,7 +287,8 @@ class _Testbed:
         out_dir = run.dir / "media" / _slug(self.conf.name) / scenario.name
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"rep{rep}.json").write_text(json.dumps(
-            {"handover": asdict(handover), "metrics": metrics.as_row(), "packets": packets}))
+            {"handover": asdict(handover), "metrics": metrics.as_row(), "packets": packets,
+             **_buffering_span(events, handover)}))
         values = {m.name: (getattr(metrics, m.field), m.unit) for m in METRICS}
         values.update({part: (ms, "ms") for part, ms in sip_handover_parts(events).items()})
         return values
@@ -301,6 +302,22 @@ class _Testbed:
                               for e in events)
         finally:
             destroy(self.name)
+
+
+def _buffering_span(events: list[dict], handover) -> dict:
+    """When the nAR buffered for the MN: from the deletion of its tunnel end (packets for
+    the nCoA fall into the buffer from then on) to the flush (events of the nAR)."""
+    flush = [e for e in events if e["event"] == "buffering_flushed"
+             and (e.get("attrs") or {}).get("mn") == "mn"]
+    if not flush:
+        return {}
+    end = flush[-1]
+    ncoa = end["attrs"].get("ncoa")
+    down = [e for e in events if e["event"] == "pht_released" and e["node"] == end["node"]
+            and (e.get("attrs") or {}).get("ncoa") == ncoa and e["mono_ns"] <= end["mono_ns"]]
+    start = (down[-1]["mono_ns"] if down else
+             end["mono_ns"] - int(float(end["attrs"].get("held_ms") or 0) * 1e6))
+    return {"buffering_start_ns": start, "buffering_end_ns": end["mono_ns"]}
 
 
 def _round(v):
