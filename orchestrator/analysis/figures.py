@@ -315,6 +315,8 @@ FIELDS = {  # logical name -> tshark field names, first one this tshark knows is
 ETH_EAPOL, ETH_PREAUTH, ETH_MGMT, ETH_IP, ETH_ARP = 0x888E, 0x88C7, 0x88B5, 0x0800, 0x0806
 RADIUS_PORTS, PANA_PORT, KEYINSTALL_PORT = (1812, 1813), 716, 7011
 SIP_PORT, DHCP_PORTS = 5060, (67, 68)
+IKE_PORTS, BUFFERING_PORT = (500, 4500), 7012
+BUFFERING_TYPES = {1: "BUFFER_REQUEST", 2: "ATTACHED", 3: "ACK"}   # protocols/buffering.py
 DHCP_TYPES = {1: "Discover", 2: "Offer", 3: "Request", 4: "Decline", 5: "ACK", 6: "NAK",
               7: "Release", 8: "Inform"}
 BURST_GAP_S = 0.1       # RTP packets closer than this (same lanes, nothing between) are one row
@@ -328,7 +330,8 @@ MGMT_LABELS = {"assoc_request": "mgmt assoc req", "assoc_response": "mgmt assoc 
                "port_status": "mgmt port status"}
 CATEGORY_COLORS = {"eapol": "#1f77b4", "radius": "#ff7f0e", "pana": "#2ca02c",
                    "mgmt": "0.35", "keyinstall": "#9467bd", "sip": "#8c564b", "rtp": "#17becf",
-                   "dhcp": "#e377c2", "arp": "#bcbd22"}
+                   "dhcp": "#e377c2", "arp": "#bcbd22", "ipsec": "#7f7f7f",
+                   "buffering": "#ff7f0e"}
 MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
            "tconf_done": "tconf_done", "psk_installed": "PSK installed",
            "l2_handoff_start": "handoff start", "associated": "assoc",
@@ -497,6 +500,14 @@ def describe(row: dict) -> tuple[str, str] | None:
     if KEYINSTALL_PORT in ports and len(payload) >= 3:
         what = {1: "PSK_ap", 2: "MN-AR key"}.get(payload[2], "key")
         return "keyinstall", f"Key-Install {'Request' if payload[1] == 1 else 'Answer'} ({what})"
+    if ports & set(IKE_PORTS):
+        # UDP 4500 carries IKE behind four zero octets (RFC 3948), else ESP: what the
+        # proactive handover tunnel carries (re-INVITE, RTP, buffering signals) is encrypted
+        if 4500 in ports and payload[:4] != b"\0\0\0\0":
+            return "ipsec", "ESP (tunnel)"
+        return "ipsec", "IKEv2"
+    if BUFFERING_PORT in ports and len(payload) >= 2:
+        return "buffering", f"Buffering {BUFFERING_TYPES.get(payload[1], payload[1])}"
     if SIP_PORT in ports or row.get("sip_method") or row.get("sip_status"):
         return "sip", sip_label(payload, row.get("sip_method", ""), row.get("sip_status", ""),
                                 row.get("sip_cseq", ""))
@@ -546,37 +557,55 @@ def dedupe(frames: list[Frame]) -> list[Frame]:
     return kept
 
 
+def _stream(f: Frame) -> bool:
+    """Frames of the media stream: RTP in the clear, or ESP of the tunnel carrying it."""
+    return f.category == "rtp" or f.label == "ESP (tunnel)"
+
+
 def collapse_rtp(frames: list[Frame], breaks: list[float] = (),
                  gap_s: float = BURST_GAP_S) -> list[Frame]:
-    """One row per RTP burst: consecutive RTP frames between the same lanes, no other frame
-    and no time of `breaks` (events) between them, less than `gap_s` apart, become one frame
-    labelled 'RTP x N, seq a-b, T ms' at the burst's first time."""
+    """One row per burst of the media stream: RTP frames (or ESP frames of the tunnel)
+    between the same two lanes, with no other frame and no time of `breaks` (events) among
+    them, each less than `gap_s` after the one before, become one frame labelled
+    'RTP x N, seq a-b, T ms' at the burst's first time. Bursts on different lanes may
+    interleave (the CN -> nAR RTP and the nAR -> MN ESP carrying it)."""
     out: list[Frame] = []
-    run: list[Frame] = []
+    runs: dict[tuple, list[Frame]] = {}
     cuts = sorted(breaks)
 
-    def flush():
+    def emit(run: list[Frame]) -> None:
         if len(run) == 1:
             out.append(run[0])
-        elif run:
-            first, last = run[0], run[-1]
-            nodes = list(dict.fromkeys(n for f in run for n in f.captured_at))
-            out.append(Frame(first.t, first.src, first.dst, "rtp",
-                             f"RTP x{len(run)}, seq {first.seq}-{last.seq}, "
-                             f"{(last.t - first.t) * 1000:.0f} ms", ("rtp-burst", first.key),
-                             nodes, first.src_lane, first.dst_lane, first.seq))
-        run.clear()
+            return
+        first, last = run[0], run[-1]
+        nodes = list(dict.fromkeys(n for f in run for n in f.captured_at))
+        span = f"{(last.t - first.t) * 1000:.0f} ms"
+        label = (f"RTP x{len(run)}, seq {first.seq}-{last.seq}, {span}"
+                 if first.category == "rtp" else f"{first.label} x{len(run)}, {span}")
+        out.append(Frame(first.t, first.src, first.dst, first.category, label,
+                         ("burst", first.key), nodes, first.src_lane, first.dst_lane,
+                         first.seq))
+
+    def flush_all() -> None:
+        for run in sorted(runs.values(), key=lambda r: r[0].t):
+            emit(run)
+        runs.clear()
+
     for f in sorted(frames, key=lambda f: f.t):
-        if f.category != "rtp":
-            flush()
+        if not _stream(f):
+            flush_all()
             out.append(f)
             continue
-        if run and ((f.src_lane, f.dst_lane) != (run[-1].src_lane, run[-1].dst_lane)
-                    or f.t - run[-1].t > gap_s or any(run[-1].t < c <= f.t for c in cuts)):
-            flush()
-        run.append(f)
-    flush()
-    return out
+        if any(r[-1].t < c <= f.t for r in runs.values() for c in cuts):
+            flush_all()
+        key = (f.src_lane, f.dst_lane, f.category)
+        run = runs.get(key)
+        if run and f.t - run[-1].t > gap_s:
+            emit(runs.pop(key))
+            run = None
+        runs.setdefault(key, []).append(f)
+    flush_all()
+    return sorted(out, key=lambda f: f.t)
 
 
 @lru_cache(maxsize=1)

@@ -39,9 +39,10 @@ CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b
                   "udp port 1812 or udp port 716 or udp port 7011")
 CAPTURE_NODES = ("mn", "aaa-v", "aaa-h", "nar")
 # the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP
-MEDIA_FILTER = ("udp port 5060 or udp port 4000 or udp port 67 or udp port 68 or udp port 500 "
-                "or udp port 4500 or udp port 7012 or udp port 716 or arp")
-MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent")
+MEDIA_FILTER = (CAPTURE_FILTER + " or udp port 5060 or udp port 4000 or udp port 67 or "
+                "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp")
+MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent",
+               "access_point", "aaa_server", "authentication_agent")
 
 
 @dataclass
@@ -249,7 +250,12 @@ class _Testbed:
                 ladder_caps.stop()
         if ladder:
             (ladder / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-            (ladder / "lanes.json").write_text(json.dumps(_lanes(journal), indent=1))
+            lanes = _lanes(journal)
+            # addresses that came up during the repetition (the nCoA) belong to their node
+            lanes.update({e["attrs"]["ncoa"]: e["node"] for e in events
+                          if e["event"] in ("binding_update_start", "ncoa_assigned")
+                          and (e.get("attrs") or {}).get("ncoa")})
+            (ladder / "lanes.json").write_text(json.dumps(lanes, indent=1))
         base = {"experiment": run.experiment.name, "run_id": run.run_id,
                 "configuration": conf.name, "roaming": conf.configuration,
                 "scenario": scenario.name, "scheme": scenario.flow, "repetition": rep,
