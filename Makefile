@@ -68,6 +68,7 @@ bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
 	$(PY) bench/preconfig.py
+	$(PY) bench/post_switching.py
 	$(PY) bench/walltime.py fig10
 	$(PY) bench/walltime.py fig7
 

@@ -54,6 +54,7 @@ from ..protocols import buffering as proto
 from ..protocols.errors import ProtocolError
 from ..protocols.mgmt import mac_bytes, mac_str
 from .tunnel import run
+from .udpserver import UdpServer
 
 TUNSETIFF = 0x400454CA
 IFF_TUN, IFF_NO_PI = 0x0001, 0x1000
@@ -248,7 +249,7 @@ class BufferingRefused(Exception):
         self.status, self.reason = proto.Status(status), reason
 
 
-class BufferingServer:
+class BufferingServer(UdpServer):
     """UDP server of the buffering protocol at the nAR.
 
     ``key_for(sta)`` gives the station's MN-AR key (None: unknown station);
@@ -257,48 +258,32 @@ class BufferingServer:
     A retransmitted datagram gets the same answer again and is not acted on twice. Every
     answer leaves through the interface its request came in on (IP_PKTINFO), so it is
     never caught by the buffer it may just have armed."""
+    name = "buffering"
 
     def __init__(self, address: str, port: int, key_for: Callable[[str], bytes | None],
                  on_buffer: Callable[[str, str, int], None],
                  on_attached: Callable[[str, str], int], log: EventLog | None = None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        super().__init__(address, port, _PKTINFO_SPACE)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-        self.sock.bind((address, port))
-        self.address, self.port = self.sock.getsockname()
         self.key_for, self.on_buffer, self.on_attached, self.log = (key_for, on_buffer,
                                                                     on_attached, log)
         self.window = proto.ReplayWindow()
         self._answered: dict[bytes, tuple[bytes, bytes]] = {}  # station -> (request, ACK)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> BufferingServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name=f"buffering-{self.port}")
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            if not select.select([self.sock], [], [], 0.1)[0]:
-                continue
-            try:
-                data, ancillary, _flags, peer = self.sock.recvmsg(2048, _PKTINFO_SPACE)
-            except OSError:
-                continue
-            ack = self.handle(data, f"{peer[0]}:{peer[1]}")
-            if ack is None:
-                continue
-            # out of the interface the request came in on: a BUFFER_REQUEST's answer goes
-            # back through the tunnel, an ATTACHED's (even a rejection) onto the CTN link,
-            # never into the buffer that the nCoA's route in the main table leads to
-            pktinfo = [c for c in ancillary if c[:2] == (socket.IPPROTO_IP, IP_PKTINFO)]
-            try:
-                self.sock.sendmsg([ack], [(socket.IPPROTO_IP, IP_PKTINFO,
-                                           pktinfo[0][2][:_PKTINFO.size])] if pktinfo else [],
-                                  0, peer)
-            except OSError:
-                pass                            # that interface is gone: the MN retransmits
+    def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
+        ack = self.handle(data, f"{peer[0]}:{peer[1]}")
+        if ack is None:
+            return
+        # out of the interface the request came in on: a BUFFER_REQUEST's answer goes
+        # back through the tunnel, an ATTACHED's (even a rejection) onto the CTN link,
+        # never into the buffer that the nCoA's route in the main table leads to
+        pktinfo = [c for c in ancillary if c[:2] == (socket.IPPROTO_IP, IP_PKTINFO)]
+        try:
+            self.sock.sendmsg([ack], [(socket.IPPROTO_IP, IP_PKTINFO,
+                                       pktinfo[0][2][:_PKTINFO.size])] if pktinfo else [],
+                              0, peer)
+        except OSError:
+            pass                                # that interface is gone: the MN retransmits
 
     def handle(self, data: bytes, source: str = "") -> bytes | None:
         """One datagram in, the ACK to send back (or None) out."""
@@ -358,12 +343,6 @@ class BufferingServer:
             self.log.emit("buffering_rejected", "pre-switching", sta=sta, source=source,
                           type=msg_type.name if msg_type else None, sequence=seq,
                           status=status.name if status is not None else None, reason=reason)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-        self.sock.close()
 
 
 # -- the protocol, MN side -------------------------------------------------------------------

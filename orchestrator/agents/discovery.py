@@ -30,6 +30,7 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 
 from ..events import EventLog
+from .udpserver import UdpServer
 
 MAX_DATAGRAM = 65000
 
@@ -48,39 +49,25 @@ def answer(networks: list[dict], request: dict) -> dict:
     return {"type": "answer", "id": rid, "ctns": ctns}
 
 
-class InformationServer:
+class InformationServer(UdpServer):
+    name = "info-server"
+
     def __init__(self, address: str, port: int, networks: list[dict], log: EventLog):
+        super().__init__(address, port)
         self.networks, self.log = networks, log
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((address, port))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="info-server")
 
-    def start(self) -> "InformationServer":
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            if not select.select([self.sock], [], [], 0.1)[0]:
-                continue
-            try:
-                data, peer = self.sock.recvfrom(MAX_DATAGRAM)
-                request = json.loads(data)
-                if not isinstance(request, dict):
-                    raise ValueError("not a JSON object")
-            except (OSError, ValueError) as exc:
-                self.log.emit("discovery_answered", "discovery", error=str(exc))
-                continue
-            reply = answer(self.networks, request)
-            self.sock.sendto(json.dumps(reply).encode(), peer)
-            self.log.emit("discovery_answered", "discovery", mn=request.get("mn"),
-                          address=peer[0], ctns=[c["name"] for c in reply.get("ctns", [])])
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self.sock.close()
+    def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
+        try:
+            request = json.loads(data)
+            if not isinstance(request, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            self.log.emit("discovery_answered", "discovery", error=str(exc))
+            return
+        reply = answer(self.networks, request)
+        self.sock.sendto(json.dumps(reply).encode(), peer)
+        self.log.emit("discovery_answered", "discovery", mn=request.get("mn"),
+                      address=peer[0], ctns=[c["name"] for c in reply.get("ctns", [])])
 
 
 _ids = itertools.count(1)

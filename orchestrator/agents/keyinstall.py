@@ -31,6 +31,7 @@ from ..protocols import keyinstall as ki
 from ..protocols import mgmt
 from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
+from .udpserver import UdpServer
 
 ACCESS_POINT, ACCESS_ROUTER = "access-point", "access-router"
 _KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER}
@@ -168,40 +169,18 @@ def handle_datagram(receiver: ki.Receiver, data: bytes, log: EventLog | None = N
     return receipt.ack, None
 
 
-class KeyInstallServer:
+class KeyInstallServer(UdpServer):
     """UDP loop around `handle_datagram`; ``on_install(sta, key)`` for each accepted key."""
+    name = "keyinstall"
 
     def __init__(self, address: str, port: int, receiver: ki.Receiver,
                  on_install: Callable[[str, bytes], None], log: EventLog | None = None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((address, port))
-        self.address, self.port = self.sock.getsockname()
+        super().__init__(address, port)
         self.receiver, self.on_install, self.log = receiver, on_install, log
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> KeyInstallServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name=f"keyinstall-{self.port}")
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            if not select.select([self.sock], [], [], 0.1)[0]:
-                continue
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                continue
-            ack, key = handle_datagram(self.receiver, data, self.log, f"{peer[0]}:{peer[1]}")
-            if key is not None:
-                self.on_install(*key)  # before the answer: acked means installed
-            if ack is not None:
-                self.sock.sendto(ack, peer)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-        self.sock.close()
+    def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
+        ack, key = handle_datagram(self.receiver, data, self.log, f"{peer[0]}:{peer[1]}")
+        if key is not None:
+            self.on_install(*key)  # before the answer: acked means installed
+        if ack is not None:
+            self.sock.sendto(ack, peer)

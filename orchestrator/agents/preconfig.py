@@ -347,8 +347,11 @@ class PreConfiguration:
                       encap=child.get("encap"),
                       **{f"{k}_ms": p.times[k] for k in marks})
 
-    def _undo_charon(self, p: Preconfig) -> None:
-        for step in (lambda: self.charon.terminate(ike=p.conn),
+    def _undo_charon(self, p: Preconfig, force: bool = False) -> None:
+        """Tunnel down (an IKEv2 DELETE exchange; `force`: do not wait for the peer's
+        answer), connection and key unloaded."""
+        terminate = {"timeout": 0.001, "force": True} if force else {}
+        for step in (lambda: self.charon.terminate(ike=p.conn, **terminate),
                      lambda: self.charon.unload_conn(p.conn),
                      lambda: self.charon.unload_shared(p.conn)):
             try:
@@ -416,13 +419,7 @@ class PreConfiguration:
     def drop_tunnel(self, p: Preconfig) -> None:
         """After the move: forget the MN's end of the tunnel (its outer address is gone, so
         the nAR cannot answer a DELETE; the nAR deletes its end on the MN's ATTACHED)."""
-        for step in (lambda: self.charon.terminate(ike=p.conn, timeout=0.001, force=True),
-                     lambda: self.charon.unload_conn(p.conn),
-                     lambda: self.charon.unload_shared(p.conn)):
-            try:
-                step()
-            except ViciError:
-                pass
+        self._undo_charon(p, force=True)
 
     def commit(self, name: str) -> dict:
         """Keep the pre-configuration with `name`, release every other one (C.4)."""

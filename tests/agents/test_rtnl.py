@@ -6,9 +6,8 @@ one `Rtnl`, performs OPS ([method, args, kwargs] in order, on the same socket) a
 one JSON result per operation: {"ok": value} or {"errno": n, "error": str(exc)}. What the
 kernel then holds is read with `ip -n NS -j ...`. The namespace is deleted in a finalizer.
 
-`test_handover_timing` prints (does not assert) how long the MN's post-switching changes
-take (RFC 6252 s6.3 step 6: address, default route, three neighbour mappings) with `Rtnl`
-and with the `ip -batch` process agents/handover.py forks today.
+How long the MN's post-switching changes take with `Rtnl` and with `ip -batch`:
+bench/post_switching.py.
 """
 from __future__ import annotations
 
@@ -41,48 +40,6 @@ with Rtnl() as r:
 print(json.dumps(out))
 """
 
-TIMING = """
-import json, statistics, sys, time
-from orchestrator.agents.handover import ip_batch
-from orchestrator.agents.rtnl import Rtnl
-NETS = [("10.1.0.5/24", "10.1.0.1", "10.1.0."), ("10.2.0.7/24", "10.2.0.1", "10.2.0.")]
-ROUNDS = int(sys.argv[1])
-
-def with_rtnl(r, address, gateway, base):
-    r.addr_flush("v0")
-    r.addr_add("v0", address)
-    r.route_replace("default", gateway, "v0")
-    for i in (1, 2, 3):
-        r.neigh_replace("v0", f"{base}{i}", f"02:00:00:00:00:0{i}", "stale")
-
-def with_ip_batch(address, gateway, base):
-    ip_batch(["addr flush dev v0 scope global", f"addr add {address} dev v0",
-              f"route replace default via {gateway} dev v0"]
-             + [f"neigh replace {base}{i} lladdr 02:00:00:00:00:0{i} dev v0 nud stale"
-                for i in (1, 2, 3)])
-
-def ms(samples):
-    samples = sorted(samples)
-    return {"median": round(statistics.median(samples) * 1e3, 3),
-            "p90": round(samples[int(0.9 * (len(samples) - 1))] * 1e3, 3),
-            "min": round(samples[0] * 1e3, 3)}
-
-times = {"rtnl": [], "rtnl_new_socket": [], "ip_batch": []}
-with Rtnl() as r:
-    for n in range(ROUNDS):
-        net = NETS[n % 2]
-        t = time.perf_counter(); with_rtnl(r, *net); times["rtnl"].append(time.perf_counter() - t)
-for n in range(ROUNDS):
-    net = NETS[n % 2]
-    t = time.perf_counter()
-    with Rtnl() as r:
-        with_rtnl(r, *net)
-    times["rtnl_new_socket"].append(time.perf_counter() - t)
-for n in range(ROUNDS):
-    net = NETS[n % 2]
-    t = time.perf_counter(); with_ip_batch(*net); times["ip_batch"].append(time.perf_counter() - t)
-print(json.dumps({k: ms(v) for k, v in times.items()}))
-"""
 
 
 def sh(*argv: str) -> str:
@@ -221,15 +178,3 @@ def test_errors_name_the_operation_and_keep_the_socket_usable(ns):
     assert "route_del('10.99.0.0/16', table=254" in results[4]["error"]
     assert "rule_del('10.1.0.0/24', 100)" in results[6]["error"]
     assert results[-1]["ok"] == ["10.1.0.5/24"]
-
-
-def test_handover_timing(ns, capsys):
-    rounds = 40
-    out = sh("ip", "netns", "exec", ns, PYTHON, "-c", TIMING, str(rounds))
-    times = json.loads(out)
-    assert [a["local"] for a in inet(ns)] == ["10.2.0.7"]       # the last round's network
-    with capsys.disabled():
-        print(f"\nhandover (addr flush+add, default route, 3 neighbours), {rounds} rounds, ms:")
-        for how, t in times.items():
-            print(f"  {how:16} median {t['median']:7.3f}  p90 {t['p90']:7.3f}  "
-                  f"min {t['min']:7.3f}")
