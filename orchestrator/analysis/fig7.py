@@ -598,18 +598,68 @@ def _checks_at(df: pd.DataFrame, scen: list[Scenario], ref: dict, suffix: str) -
     return out
 
 
-def checks(df: pd.DataFrame, spec: dict | None = None) -> list[dict]:
+def checks(df: pd.DataFrame, spec: dict | None = None,
+           run_dir: str | Path | None = None) -> list[dict]:
     """The RFC's C.5.1 claims as verdicts {id, check, measured, rfc, ok, explanation};
     ok None when not measured. (a) with buffering no repetition loses a packet; (b) without
     buffering each repetition loses at most loss_bound(L2, L3, interval); (c) non-MPA loses
     packets in every repetition, its delay holds its measured parts, DHCP is the longest
-    part; (d) non-MPA / MPA median handover delay > RATIO_MIN. One set per configuration."""
+    part; (d) non-MPA / MPA median handover delay > RATIO_MIN. One set per configuration.
+    With `run_dir`: (e) tshark dissects the run's SIP and RTP captures, none malformed."""
     scen, ref = scenarios(df, spec), rfc_values()
     confs = configurations(df)
     out = []
     for conf in confs:
         out += _checks_at(_of(df, conf), scen, ref, f" [{conf}]" if len(confs) > 1 else "")
+    if run_dir is not None:
+        out += capture_checks(Path(run_dir))
     return out
+
+
+CAPTURED_AT = ("cn", "mn")     # the CN's capture has every SIP message and the RTP in clear
+
+
+def tshark_counts(pcap: Path, rtp_port: int = 4000) -> dict | None:
+    """{sip, rtp, malformed, frames} of one capture as tshark dissects it (RTP decoded on
+    the media port), None without tshark or on its error."""
+    import shutil
+    import subprocess
+    if shutil.which("tshark") is None:
+        return None
+    r = subprocess.run(["tshark", "-r", str(pcap), "-d", f"udp.port=={rtp_port},rtp",
+                        "-T", "fields", "-E", "separator=|", "-e", "frame.protocols",
+                        "-e", "_ws.malformed", "-e", "_ws.expert.severity"],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        return None
+    rows = [line.split("|") for line in r.stdout.splitlines() if line]
+    protos = [row[0].split(":") for row in rows]
+    # a malformed packet, or any expert info of severity error (PI_ERROR, 0x00800000)
+    bad = [row for row in rows if row[1] or str(0x00800000) in row[2].split(",")]
+    return {"frames": len(rows), "sip": sum("sip" in p for p in protos),
+            "rtp": sum("rtp" in p for p in protos), "malformed": len(bad)}
+
+
+def capture_checks(run_dir: Path) -> list[dict]:
+    """(e): every SIP and RTP packet of the CN's and MN's captures dissects cleanly."""
+    counts = {}
+    for conf_dir in sorted((run_dir / "pcaps").glob("*")):
+        for node in CAPTURED_AT:
+            pcap = conf_dir / f"{node}.pcap"
+            if pcap.exists():
+                counts[f"{conf_dir.name}/{node}"] = tshark_counts(pcap)
+    done = {k: v for k, v in counts.items() if v is not None}
+    if not done:
+        return [{"id": "e", "check": "tshark dissects the SIP and RTP captures, none malformed",
+                 "measured": None, "rfc": None, "ok": None,
+                 "explanation": "no capture, or no tshark, to read"}]
+    malformed = sum(v["malformed"] for v in done.values())
+    sip, rtp = sum(v["sip"] for v in done.values()), sum(v["rtp"] for v in done.values())
+    return [{"id": "e", "check": "tshark dissects the SIP and RTP captures, none malformed",
+             "measured": malformed, "rfc": None, "ok": malformed == 0 and sip > 0 and rtp > 0,
+             "explanation": "malformed frames (measured) in " + ", ".join(
+                 f"pcaps/{k}.pcap ({v['sip']} SIP, {v['rtp']} RTP, {v['malformed']} malformed)"
+                 for k, v in done.items()) + "; RTP decoded on UDP port 4000 (the SDP's)"}]
 
 
 def checks_markdown(checks_: list[dict]) -> str:
@@ -618,7 +668,8 @@ def checks_markdown(checks_: list[dict]) -> str:
              "this run", "",
              "(a) buffering enabled loses nothing; (b) buffering disabled loses only what the "
              "layer-2 switch covers; (c) non-MPA loses packets and its delay is made of its "
-             "parts, DHCP the longest; (d) non-MPA is more than ten times slower.", "",
+             "parts, DHCP the longest; (d) non-MPA is more than ten times slower; (e) the SIP "
+             "and RTP captures dissect cleanly.", "",
              "| | check | measured | RFC | verdict | how |", "|---|---|---|---|---|---|"]
     lines += [f"| ({c['id']}) | {c['check']} | {num(c['measured'])} | {num(c['rfc'])} | "
               f"{OK_MARK[c['ok']]} | {c['explanation']} |" for c in checks_]
@@ -698,7 +749,7 @@ def write_tables(run_dir: str | Path) -> dict[str, Path]:
         + fig7_markdown(bes, scen) + "\n" + "\n\n".join(TABLE_NOTES) + "\n\n"
         + "# Non-MPA against MPA\n\n" + ratios_markdown(rat, scen)
         + "\n# Phase durations (events)\n\n" + phases_markdown(ph, scen))
-    paths["checks.md"].write_text(checks_markdown(checks(df, spec)))
+    paths["checks.md"].write_text(checks_markdown(checks(df, spec, run_dir)))
     paths["parameters.md"].write_text("# Emulated parameters\n\n" + params_md)
     return paths
 

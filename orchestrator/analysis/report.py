@@ -39,7 +39,7 @@ def _figure_links(fig: dict[str, Path], run_dir: Path, prefix: str = "") -> list
 def _fig7_readme(run_dir: Path, df, spec: dict) -> list[str]:
     exp = tables.spec_experiment(spec)
     scen = fig7.scenarios(df, spec)
-    checks = fig7.checks(df, spec)
+    checks = fig7.checks(df, spec, run_dir)
     lines = [f"# {exp.get('name', run_dir.parent.name)}, run {run_dir.name}: RFC 6252 Figure 7 "
              "(SIP mobility with MPA) and the non-MPA baseline", ""]
     if exp.get("description"):
@@ -150,7 +150,7 @@ def summary(results_root: str | Path) -> Path:
         is7 = fig7.is_fig7(spec, df)
         lines += [f"## {run.parent.name}: run {run.name} ({when})", ""]
         if is7:
-            checks = fig7.checks(df, spec)
+            checks = fig7.checks(df, spec, run)
             failed = [f"({c['id']}) {c['check']}" for c in checks if c["ok"] is False]
             lines += [f"RFC 6252 Figure 7 and the non-MPA baseline (C.5.1). Must-show checks: "
                       f"{fig7.verdicts(checks)}" + (f"; failed: {'; '.join(failed)}" if failed
