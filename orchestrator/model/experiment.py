@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from .errors import ModelError, Problem, suggest
 from .load import load_topology_text
@@ -56,6 +56,16 @@ class Scenario(Strict):
     correspondent: Name = Field("cn", description="sip flows: the CN the MN calls")
     stream: Duration = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
+
+    @model_validator(mode="after")
+    def _options_fit_the_flow(self):
+        if self.buffering is not None and self.flow != "sip-mpa":
+            raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
+                             "the nAR buffers for an MN that pre-configured with it")
+        if self.buffering is not None and self.buffering <= 0:
+            raise ValueError("buffering must be a positive period, e.g. '200ms'; leave it "
+                             "out to disable buffering")
+        return self
 
 
 class Configuration(Strict):
@@ -111,8 +121,14 @@ def load_experiment(path: str | Path) -> tuple[Experiment, list[ResolvedConfigur
 def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
     loc = tuple(p for p in err["loc"] if p != "[key]")
     if err["type"] == "extra_forbidden":
-        allowed = {1: Experiment.model_fields, 3: Configuration.model_fields}
-        fields = allowed.get(len(loc), Scenario.model_fields if loc[0] == "scenarios" else {})
+        if len(loc) == 1:
+            fields = Experiment.model_fields
+        elif loc[0] == "scenarios" and len(loc) == 3:
+            fields = Scenario.model_fields
+        elif loc[0] == "configurations" and len(loc) == 3:
+            fields = Configuration.model_fields
+        else:
+            fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
         return smap.problem(loc, f"unknown key '{loc[-1]}'{suggest(loc[-1], names)}", key=True)
     if err["type"] == "missing":
