@@ -203,7 +203,7 @@ class _Testbed:
     @classmethod
     def up(cls, run: Run, conf: ResolvedConfiguration, progress) -> "_Testbed":
         slug = _slug(conf.name)
-        name = f"{run.experiment.name}-{slug}"[:40].rstrip("-_")
+        name = testbed_name(run.experiment.name, slug)
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
                          results=str(run.dir / "testbeds"))
@@ -324,6 +324,18 @@ def _buffering_span(events: list[dict], handover) -> dict:
     start = (down[-1]["mono_ns"] if down else
              end["mono_ns"] - int(float(end["attrs"].get("held_ms") or 0) * 1e6))
     return {"buffering_start_ns": start, "buffering_end_ns": end["mono_ns"]}
+
+
+def testbed_name(experiment: str, slug: str, limit: int = 40) -> str:
+    """The testbed of one configuration: '<experiment>-<configuration>', cut to `limit`
+    characters with a digest of the whole name, so that sweep points whose names differ
+    only at the end (…cn-link.delay=0ms / =50ms) do not collide."""
+    import hashlib
+    name = f"{experiment}-{slug}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+    return f"{name[:limit - 7].rstrip('-_.')}-{digest}"
 
 
 def _round(v):

@@ -25,9 +25,13 @@ _TIME = re.compile(r"time=([\d.]+) ms")
 
 def ping_rtts(netns: str, address: str, count: int = 5, interval: float = 0.2,
               timeout: float = 2.0) -> list[float]:
-    """RTTs in ms of the replies that came back (ICMP echo, iputils ping)."""
-    r = run_in(netns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", str(timeout),
-                       address], timeout=count * (interval + timeout) + 5, check=False)
+    """RTTs in ms of the replies that came back (ICMP echo, iputils ping), user to user
+    (`-U`): by default ping times a reply by the kernel's receive timestamp, taken before
+    the host's own ingress delay element (NFQUEUE in PREROUTING) holds it, so a delay on a
+    host-switch link would count one way only."""
+    r = run_in(netns, ["ping", "-n", "-U", "-c", str(count), "-i", str(interval), "-W",
+                       str(timeout), address],
+               timeout=count * (interval + timeout) + 5, check=False)
     return [float(x) for x in _TIME.findall(r.stdout)]
 
 

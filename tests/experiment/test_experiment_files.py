@@ -71,3 +71,12 @@ def test_unknown_scenario_key_is_suggested(tmp_path):
 def test_unknown_configuration_key_is_suggested(tmp_path):
     msg = _problems(tmp_path, FIG7.replace("c: {topology:", "c: {topolgy:"))
     assert "configurations.c.topolgy" in msg and "did you mean 'topology'" in msg
+
+
+def test_sweep_points_get_distinct_testbed_names_within_the_limit():
+    from orchestrator.experiment.runner import _slug, testbed_name
+    _, confs = load_experiment(REPO / "experiments" / "fig7-cn-distance.yaml")
+    names = [testbed_name("fig7-cn-distance", _slug(c.name)) for c in confs]
+    assert len(set(names)) == len(confs) == 3
+    assert all(len(n) <= 40 for n in names)
+    assert testbed_name("fig10", "roaming") == "fig10-roaming"      # short names unchanged

@@ -34,3 +34,18 @@ def test_a_delay_that_cannot_be_applied_fails_the_deploy(tmp_path):
         deploy(str(HERE / "topologies/delay-between-switches.yaml"), name="t-delaysw",
                results=str(tmp_path))
     assert "t-delaysw" not in deployed()
+
+
+def test_a_delay_on_a_host_to_switch_link_counts_both_ways(tmp_path):
+    """Egress and ingress of the host are delayed: 30 ms one way -> 60 ms RTT, measured by
+    the bring-up check and from the other side (a plain ping's kernel timestamp would miss
+    the ingress half at the delayed host: ping_rtts times user to user)."""
+    j = deploy(str(HERE / "topologies/delay-host.yaml"), name="t-delayh", results=str(tmp_path))
+    try:
+        [check] = j.emulation["verification"]
+        assert check["ok"] and abs(check["measured_rtt_ms"] - 60.0) <= 7.0, check
+        for node, peer in (("aaa", "10.5.0.1"), ("r1", "10.5.0.10")):
+            rtts = ping_rtts(j.nodes[node]["netns"], peer, count=20, interval=0.05)
+            assert len(rtts) == 20 and abs(statistics.median(rtts) - 60.0) <= 5.0, (node, rtts)
+    finally:
+        destroy("t-delayh")
