@@ -52,7 +52,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                        "binding_update_received"),
     # s6.3 step 4
     "pre-switching": ("pre_switching_start", "pre_switching_done", "pht_deleted",
-                      "ncoa_cached", "buffering_start", "buffering_rejected"),
+                      "pht_disabled", "ncoa_cached", "buffering_start", "buffering_rejected"),
     # s6.3 step 5: the link-layer handover; C.5.3 Tassoc+4way; post-authentication (no MPA)
     "switching": ("l2_handoff_start", "l2_handoff_done", "l2_handoff_failed",
                   "assoc_request", "associated", "disassociated", "link_down_notified",

@@ -578,13 +578,27 @@ class AccessRouter(Role):
             t = self.tunnel_end.tunnels.get(ncoa)
         return t if t is not None and t["sta"] == sta else None
 
-    def _on_buffer(self, sta: str, ncoa: str, period_ms: int) -> None:
-        """BUFFER_REQUEST: hold what arrives for `ncoa` once its tunnel is gone."""
+    def _on_buffer(self, sta: str, ncoa: str, period_ms: int):
+        """BUFFER_REQUEST: hold what arrives for `ncoa` from now on. Once the ACK is out
+        (through the tunnel), the tunnel is disabled for new packets (s6.3 step 4: "delete
+        or disable"): its route goes, so nothing enters the tunnel that the MN's DELETE
+        could strand between charon removing the SA and the route."""
         from ..protocols.buffering import Status
         from .buffering import BufferingRefused
         if self._tunnel_of(sta, ncoa) is None:
             raise BufferingRefused(Status.NOT_TUNNELLED, f"{ncoa} is in no tunnel of {sta}")
         self.buffering.arm(ncoa, period_ms, sta, mn=self._mn(sta))
+        return lambda: self._disable_tunnel(ncoa, sta, "buffering requested")
+
+    def _disable_tunnel(self, ncoa: str, sta: str, why: str) -> None:
+        from .rtnl import Rtnl
+        try:
+            with Rtnl() as nl:
+                nl.route_del(f"{ncoa}/32", table=CHARON_TABLE)
+        except OSError:
+            return                                     # charon removed it already
+        self.log.emit("pht_disabled", "pre-switching", mn=self._mn(sta), sta=sta, ncoa=ncoa,
+                      reason=why)
 
     def _on_attached(self, sta: str, ncoa: str) -> int:
         """ATTACHED (the MN is on the CTN link with its nCoA): delete the tunnel if it is
@@ -594,12 +608,7 @@ class AccessRouter(Role):
         if t is not None:
             # first stop routing into the tunnel (charon's route in table 220, in-process
             # netlink: well under a millisecond), then let charon delete the SAs
-            from .rtnl import Rtnl
-            try:
-                with Rtnl() as nl:
-                    nl.route_del(f"{ncoa}/32", table=CHARON_TABLE)
-            except OSError:
-                pass                                   # charon removed it already
+            self._disable_tunnel(ncoa, sta, "the MN attached")
             try:
                 self.tunnel_end.charon.terminate(ike_id=t["ike_uniqueid"], timeout=0.001,
                                                  force=True)

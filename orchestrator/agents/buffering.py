@@ -254,7 +254,8 @@ class BufferingServer(UdpServer):
 
     ``key_for(sta)`` gives the station's MN-AR key (None: unknown station);
     ``on_buffer(sta, ncoa, period_ms)`` and ``on_attached(sta, ncoa) -> packets flushed`` do
-    the work before the ACK goes out (acked means done) and may raise `BufferingRefused`.
+    the work before the ACK goes out (acked means done) and may raise `BufferingRefused`;
+    ``on_buffer`` may return a callable, run once its ACK has been sent.
     A retransmitted datagram gets the same answer again and is not acted on twice. Every
     answer leaves through the interface its request came in on (IP_PKTINFO), so it is
     never caught by the buffer it may just have armed."""
@@ -269,6 +270,7 @@ class BufferingServer(UdpServer):
                                                                     on_attached, log)
         self.window = proto.ReplayWindow()
         self._answered: dict[bytes, tuple[bytes, bytes]] = {}  # station -> (request, ACK)
+        self._after_ack: list[Callable[[], None]] = []
 
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
         ack = self.handle(data, f"{peer[0]}:{peer[1]}")
@@ -284,6 +286,12 @@ class BufferingServer(UdpServer):
                               0, peer)
         except OSError:
             pass                                # that interface is gone: the MN retransmits
+        while self._after_ack:
+            try:
+                self._after_ack.pop(0)()
+            except Exception as exc:            # noqa: BLE001 -- logged, the server goes on
+                self._rejected(f"{peer[0]}:{peer[1]}", None, None, 0, None,
+                               f"after the ACK: {type(exc).__name__}: {exc}")
 
     def handle(self, data: bytes, source: str = "") -> bytes | None:
         """One datagram in, the ACK to send back (or None) out."""
@@ -322,7 +330,9 @@ class BufferingServer(UdpServer):
         sta, ncoa = mac_str(msg.station), str(msg.ncoa)
         try:
             if isinstance(msg, proto.BufferRequest):
-                self.on_buffer(sta, ncoa, msg.period_ms)
+                then = self.on_buffer(sta, ncoa, msg.period_ms)
+                if callable(then):                 # to be done once the ACK is out
+                    self._after_ack.append(then)
                 return proto.Status.OK, 0, ""
             packets = int(self.on_attached(sta, ncoa) or 0)
             return proto.Status.OK, min(packets, 0xFFFFFFFF), ""

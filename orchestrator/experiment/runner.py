@@ -311,17 +311,20 @@ class _Testbed:
 
 
 def _buffering_span(events: list[dict], handover) -> dict:
-    """When the nAR buffered for the MN: from the deletion of its tunnel end (packets for
-    the nCoA fall into the buffer from then on) to the flush (events of the nAR)."""
+    """When the nAR buffered for the MN: from the moment its tunnel stopped carrying new
+    packets (disabled, else deleted: they fall into the buffer from then on) to the flush
+    (events of the nAR)."""
     flush = [e for e in events if e["event"] == "buffering_flushed"
              and (e.get("attrs") or {}).get("mn") == "mn"]
     if not flush:
         return {}
     end = flush[-1]
     ncoa = end["attrs"].get("ncoa")
-    down = [e for e in events if e["event"] == "pht_released" and e["node"] == end["node"]
-            and (e.get("attrs") or {}).get("ncoa") == ncoa and e["mono_ns"] <= end["mono_ns"]]
-    start = (down[-1]["mono_ns"] if down else
+    down = [e for e in events if e["node"] == end["node"] and e["mono_ns"] <= end["mono_ns"]
+            and (e.get("attrs") or {}).get("ncoa") == ncoa
+            and e["event"] in ("pht_disabled", "pht_released")]
+    down = sorted(down, key=lambda e: (e["event"] != "pht_disabled", -e["mono_ns"]))
+    start = (down[0]["mono_ns"] if down else
              end["mono_ns"] - int(float(end["attrs"].get("held_ms") or 0) * 1e6))
     return {"buffering_start_ns": start, "buffering_end_ns": end["mono_ns"]}
 
@@ -335,7 +338,8 @@ def testbed_name(experiment: str, slug: str, limit: int = 40) -> str:
     if len(name) <= limit:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:6]
-    return f"{name[:limit - 7].rstrip('-_.')}-{digest}"
+    head, tail = 12, limit - 12 - len(digest) - 2          # the sweep point is at the end
+    return f"{name[:head]}-{digest}-{name[-tail:]}"
 
 
 def _round(v):
