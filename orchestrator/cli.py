@@ -155,6 +155,46 @@ def cmd_port(args) -> int:
     return 0 if result.get("status") == "ok" else 1
 
 
+def agent_args(pairs: list[str]) -> dict:
+    """`key=value` words -> command arguments; a value is read as JSON when it parses
+    (numbers, true/false/null, lists), else kept as a string: `ctn=net-a`,
+    `buffering_period_ms=200`, `timeout=5.0`."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"expected key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def cmd_agent(args) -> int:
+    """Send one command to a node's mpa-agent (its roles' commands: `hello` lists them)."""
+    _need_root()
+    from .agents.control import AgentClient, AgentError
+    from .testbed import resolve
+    j = resolve(args.name)
+    if args.node not in j.nodes:
+        sys.exit(f"unknown node '{args.node}'; nodes: {', '.join(sorted(j.nodes))}")
+    try:
+        cmd_args = agent_args(args.args)
+    except ValueError as exc:
+        sys.exit(f"mpa-testbed agent: {exc}")
+    sock = j.dir / "nodes" / args.node / "mpa-agent" / "control.sock"
+    if not sock.exists():
+        sys.exit(f"{args.node} runs no mpa-agent")
+    try:
+        result = AgentClient(str(sock)).request(args.cmd, cmd_args, args.timeout)
+    except AgentError as exc:
+        print(f"mpa-testbed agent: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def cmd_smoke(args) -> int:
     _need_root()
     from .smoke import smoke
@@ -240,6 +280,14 @@ def main(argv=None) -> int:
     s.add_argument("sta")
     s.add_argument("--name")
     s.set_defaults(fn=cmd_port)
+    s = sub.add_parser("agent", help="send a command to a node's mpa-agent "
+                                     "(e.g. 'agent mn call cn=cn', 'agent mn hello')")
+    s.add_argument("node")
+    s.add_argument("cmd")
+    s.add_argument("args", nargs="*", metavar="key=value")
+    s.add_argument("--timeout", type=float, default=60.0)
+    s.add_argument("--name")
+    s.set_defaults(fn=cmd_agent)
     s = sub.add_parser("smoke", help="deploy, check reachability and handoffs, destroy")
     s.add_argument("topology")
     s.add_argument("--results", default="results")
