@@ -275,15 +275,20 @@ TABLE_NOTES = (
 )
 
 
+def _per_configuration(table: pd.DataFrame):
+    """(heading lines, the table's rows of one configuration) per configuration, in order;
+    a heading only when there are several."""
+    confs = list(dict.fromkeys(table["configuration"]))
+    for conf in confs:
+        yield ([f"### {conf}", ""] if len(confs) > 1 else []), table[table["configuration"] == conf]
+
+
 def fig7_markdown(table: pd.DataFrame, scen: list[Scenario]) -> str:
     """beside_rfc() laid out like Figure 7: rows its metrics then ours, per scenario two
     columns: measured, RFC. One table per configuration."""
     out = []
-    confs = list(dict.fromkeys(table["configuration"]))
-    for conf in confs:
-        t = table[table["configuration"] == conf]
-        if len(confs) > 1:
-            out += [f"### {conf}", ""]
+    for heading, t in _per_configuration(table):
+        out += heading
         head = ["Metric (RFC 6252 Figure 7's rows, then ours)"]
         for s in scen:
             head += [f"{s.title}: measured", "RFC"]
@@ -341,11 +346,8 @@ def phases_markdown(table: pd.DataFrame, scen: list[Scenario]) -> str:
         return "No phase durations in the records.\n"
     desc = _phase_descriptions()
     out = []
-    confs = list(dict.fromkeys(table["configuration"]))
-    for conf in confs:
-        t = table[table["configuration"] == conf]
-        if len(confs) > 1:
-            out += [f"### {conf}", ""]
+    for heading, t in _per_configuration(table):
+        out += heading
         out += ["| phase (ms) | " + " | ".join(s.title for s in scen) + " | what |",
                 "|---" * (len(scen) + 2) + "|"]
         cells = {(r.phase, r.scenario): r for r in t.itertuples()}

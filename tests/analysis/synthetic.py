@@ -167,12 +167,18 @@ def ladder_dir(path: Path) -> Path:
         ("controller", "controller", "associated", "switching", 515.0, {"sta": "mn", "ap": "ap1"}),
         ("controller", "controller", "port_authorized", "switching", 575.0, {"sta": "mn", "ap": "ap1"}),
     ]
-    with open(path / "events.jsonl", "w") as fh:
+    write_events(path / "events.jsonl", events, at)
+    return path
+
+
+def write_events(path: Path, events: list[tuple], at) -> None:
+    """(node, role, event, phase, ms, attrs) rows -> an events.jsonl, ms after a fixed
+    monotonic origin; `at(ms)` gives the wall time."""
+    with open(path, "w") as fh:
         for node, role, event, phase, ms, attrs in events:
             fh.write(json.dumps({"node": node, "role": role, "event": event, "phase": phase,
                                  "mono_ns": int(1e12 + ms * 1e6), "wall": at(ms),
                                  "attrs": attrs}) + "\n")
-    return path
 
 
 def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True) -> Path:
@@ -378,9 +384,5 @@ def fig7_ladder_dir(path: Path) -> Path:
               ("mn", "mobile-node", "binding_update_done", "binding-update", 103.5, {}),
               ("mn", "mobile-node", "l2_handoff_start", "switching", 16 * 15.5, {}),
               ("cn", "correspondent", "call_established", "setup", -50.0, {})]
-    with open(path / "events.jsonl", "w") as fh:
-        for node, role, event, phase, ms, attrs in events:
-            fh.write(json.dumps({"node": node, "role": role, "event": event, "phase": phase,
-                                 "mono_ns": int(1e12 + ms * 1e6), "wall": at(ms),
-                                 "attrs": attrs}) + "\n")
+    write_events(path / "events.jsonl", events, at)
     return path
