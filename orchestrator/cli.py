@@ -84,7 +84,7 @@ def cmd_clean(args) -> int:
 
 def cmd_inspect(args) -> int:
     from .network.state import Journal, deployed
-    from .testbed import controller_status, processes, resolve
+    from .testbed import agent_health, controller_status, processes, resolve
     if args.all:
         for name in deployed():
             j = Journal.load(name)
@@ -93,9 +93,10 @@ def cmd_inspect(args) -> int:
     j = resolve(args.name)
     status = controller_status(j)
     procs = processes(j)
+    health = agent_health(j)
     if args.json:
-        print(json.dumps({"journal": j.__dict__, "controller": status, "processes": procs},
-                         indent=1, default=str))
+        print(json.dumps({"journal": j.__dict__, "controller": status, "processes": procs,
+                          "agents": health}, indent=1, default=str))
         return 0
     print(f"testbed {j.name} ({j.status}), topology {j.topology_file}\nrun directory {j.run_dir}")
     assoc = status.get("associations", {})
@@ -110,6 +111,11 @@ def cmd_inspect(args) -> int:
     print("processes:")
     for p in procs:
         print(f"  {p['node']:<8} {p['pid']:>7} {p['cmd'][:90]}")
+    print("agents (receive loops):")
+    for node, h in health.items():
+        state = (h["error"] if "error" in h else "ok" if h["ok"] else
+                 "DEAD: " + ", ".join(f"{n} ({h['loops'][n]['died']})" for n in h["dead"]))
+        print(f"  {node:<8} {state}; malformed inputs dropped: {h.get('malformed', '-')}")
     _print_emulation(j.emulation)
     return 0
 

@@ -70,5 +70,19 @@ def processes(journal: Journal) -> list[dict]:
     return out
 
 
+def agent_health(journal: Journal) -> dict[str, dict]:
+    """Each running agent's receive loops (agents/health.py), or {"error": ...} per node."""
+    from .agents.control import AgentClient, AgentError
+    out = {}
+    for node in journal.nodes:
+        sock = Path(journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"
+        if sock.exists():
+            try:
+                out[node] = AgentClient(str(sock)).call("health", timeout=2)
+            except AgentError as exc:
+                out[node] = {"error": str(exc)}
+    return out
+
+
 def run(journal: Journal, node: str, argv: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(exec_argv(journal, node, argv), **kw)

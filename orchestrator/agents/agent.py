@@ -75,10 +75,19 @@ class Role:
 
     @command()
     def hello(self) -> dict:
-        """Readiness: who and where the agent is."""
+        """Readiness: who and where the agent is, and the health of its receive loops
+        (`health.ok` is false once one has died; agents/health.py)."""
+        from . import health
         return {"role": ",".join(self.agent_roles), "node": self.node, "pid": os.getpid(),
                 "interfaces": interfaces(), "commands": sorted(self.agent_commands),
-                "started_mono_ns": self.started_ns, "mono_ns": time.perf_counter_ns()}
+                "started_mono_ns": self.started_ns, "mono_ns": time.perf_counter_ns(),
+                "health": health.report()}
+
+    @command()
+    def health(self) -> dict:
+        """The receive loops of this agent: alive, malformed inputs dropped, deaths."""
+        from . import health
+        return health.report()
 
     @command()
     def ping(self) -> dict:
@@ -397,8 +406,7 @@ class AccessPoint(_RadioRole):
         r = self.config["radius"]
         radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", self.node))
         self.authenticator = Authenticator(self.config["iface"], radius, self.log, self._port_control)
-        threading.Thread(target=self.authenticator.serve_forever, daemon=True,
-                         name="authenticator").start()
+        self.authenticator.loop.start(self.authenticator._serve, "authenticator")
 
     def _port_control(self, sta: str, authorized: bool) -> str:
         from . import l2

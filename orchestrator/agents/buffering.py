@@ -53,6 +53,7 @@ from ..events import EventLog
 from ..protocols import buffering as proto
 from ..protocols.errors import ProtocolError
 from ..protocols.mgmt import mac_bytes, mac_str
+from .health import Loop
 from .tunnel import run
 from .udpserver import UdpServer
 
@@ -113,18 +114,20 @@ class BufferingModule:
         except BaseException:
             os.close(self._fd)
             raise
-        self._reader = threading.Thread(target=self._read_loop, daemon=True,
-                                        name=f"buffering-{tun_name}")
-        self._reader.start()
+        self._loop = Loop(f"buffering-tun:{tun_name}", log)
+        self._reader = self._loop.start(self._read_loop, f"buffering-{tun_name}")
 
     # -- the reader ----------------------------------------------------------------------
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             if not select.select([self._fd], [], [], 0.1)[0]:
                 continue
-            with self._lock:
-                strays = self._drain()
-            self._send(strays)
+            self._loop.guard(self._read_ready)
+
+    def _read_ready(self) -> None:
+        with self._lock:
+            strays = self._drain()
+        self._send(strays)
 
     def _drain(self) -> list[bytes]:
         """Queue every packet waiting in the TUN device (lock held); the strays back."""
@@ -235,6 +238,7 @@ class BufferingModule:
         for ncoa in list(self._buffers):
             self.flush(ncoa, "module closed")
         self._stop.set()
+        self._loop.stop()
         self._reader.join(timeout=2)
         self._raw.close()
         os.close(self._fd)
@@ -264,10 +268,9 @@ class BufferingServer(UdpServer):
     def __init__(self, address: str, port: int, key_for: Callable[[str], bytes | None],
                  on_buffer: Callable[[str, str, int], None],
                  on_attached: Callable[[str, str], int], log: EventLog | None = None):
-        super().__init__(address, port, _PKTINFO_SPACE)
+        super().__init__(address, port, _PKTINFO_SPACE, log=log)
         self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-        self.key_for, self.on_buffer, self.on_attached, self.log = (key_for, on_buffer,
-                                                                    on_attached, log)
+        self.key_for, self.on_buffer, self.on_attached = key_for, on_buffer, on_attached
         self.window = proto.ReplayWindow()
         self._answered: dict[bytes, tuple[bytes, bytes]] = {}  # station -> (request, ACK)
         self._after_ack: list[Callable[[], None]] = []

@@ -32,7 +32,11 @@ import traceback
 import uuid
 from typing import Any, Callable, Protocol
 
+from ..protocols import jsonmsg
+from .health import Loop
+
 SUN_PATH_MAX = 107            # sockaddr_un.sun_path holds 108 bytes including the NUL
+MAX_REQUEST = 1 << 20         # one request line; a longer one closes the connection
 
 
 class CommandError(Exception):
@@ -73,15 +77,15 @@ class ControlServer:
         self._sock.listen(16)
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self.loop: Loop | None = Loop("control")
 
     def start(self) -> "ControlServer":
-        self._thread = threading.Thread(target=self._accept_loop, name="control-accept",
-                                        daemon=True)
-        self._thread.start()
+        self._thread = self.loop.start(self._accept_loop, "control-accept")
         return self
 
     def close(self) -> None:
         self._closed.set()
+        self.loop.stop()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -97,25 +101,36 @@ class ControlServer:
             try:
                 conn, _ = self._sock.accept()
             except OSError:
-                return
+                if self._closed.is_set():
+                    return
+                time.sleep(0.01)            # e.g. EMFILE: try again, do not die
+                continue
             threading.Thread(target=self._serve, args=(conn,), name="control-conn",
                              daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn, conn.makefile("rwb") as fh:
-                for line in fh:
-                    fh.write((json.dumps(self._answer(line), default=str) + "\n").encode())
+                while line := fh.readline(MAX_REQUEST + 1):
+                    too_long = len(line) > MAX_REQUEST
+                    reply = (self._answer(line) if not too_long else
+                             {"id": None, "ok": False, "error": "bad request: longer than "
+                              f"{MAX_REQUEST} octets", "error_type": "BadRequest"})
+                    fh.write((json.dumps(reply, default=str) + "\n").encode())
                     fh.flush()
+                    if too_long:
+                        return
         except OSError:
             pass                          # the client gave up (timeout) and went away
 
     def _answer(self, line: bytes) -> dict:
         try:
-            req = json.loads(line)
+            req = jsonmsg.loads(line, "request", max_depth=32, max_length=MAX_REQUEST)
             if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
                 raise ValueError("expected {\"id\", \"cmd\", \"args\"}")
         except ValueError as exc:
+            if self.loop is not None:
+                self.loop.malformed_input(str(exc))
             return {"id": None, "ok": False, "error": f"bad request: {exc}",
                     "error_type": "BadRequest"}
         req_id, args = str(req.get("id") or uuid.uuid4().hex[:8]), req.get("args") or {}

@@ -30,9 +30,25 @@ import time
 from ipaddress import IPv4Address, IPv4Network
 
 from ..events import EventLog
+from ..protocols import jsonmsg
+from ..protocols.errors import ProtocolError
 from .udpserver import UdpServer
 
 MAX_DATAGRAM = 65000
+MAX_ID = 64
+
+
+def decode_query(data: bytes) -> dict:
+    """A datagram -> the request object (ProtocolError if it is not one)."""
+    request = jsonmsg.loads(data, "discovery request", max_depth=2)
+    if not isinstance(request, dict):
+        raise ProtocolError("discovery request is not a JSON object")
+    rid = request.get("id")
+    if not (rid is None or isinstance(rid, (int, str)) and not isinstance(rid, bool)
+            and len(str(rid)) <= MAX_ID):
+        raise ProtocolError(f"discovery request id is not a number or a string of at most "
+                            f"{MAX_ID} characters")
+    return request
 
 
 def answer(networks: list[dict], request: dict) -> dict:
@@ -40,11 +56,14 @@ def answer(networks: list[dict], request: dict) -> dict:
     rid = request.get("id")
     if request.get("type") != "query":
         return {"type": "error", "id": rid,
-                "reason": f"unknown request type {request.get('type')!r}"}
+                "reason": f"unknown request type {str(request.get('type'))[:40]!r}"}
+    address = request.get("address", "0.0.0.0")
     try:
-        here = IPv4Address(request.get("address", "0.0.0.0"))
+        if not isinstance(address, str):
+            raise ValueError(address)
+        here = IPv4Address(address)
     except ValueError:
-        return {"type": "error", "id": rid, "reason": f"bad address {request.get('address')!r}"}
+        return {"type": "error", "id": rid, "reason": f"bad address {str(address)[:40]!r}"}
     ctns = [n for n in networks if here not in IPv4Network(n["subnet"])]
     return {"type": "answer", "id": rid, "ctns": ctns}
 
@@ -53,21 +72,21 @@ class InformationServer(UdpServer):
     name = "info-server"
 
     def __init__(self, address: str, port: int, networks: list[dict], log: EventLog):
-        super().__init__(address, port)
-        self.networks, self.log = networks, log
+        super().__init__(address, port, log=log)
+        self.networks = networks
 
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
-        try:
-            request = json.loads(data)
-            if not isinstance(request, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            self.log.emit("discovery_answered", "discovery", error=str(exc))
-            return
+        request = decode_query(data)              # a ProtocolError is counted as malformed
         reply = answer(self.networks, request)
-        self.sock.sendto(json.dumps(reply).encode(), peer)
-        self.log.emit("discovery_answered", "discovery", mn=request.get("mn"),
-                      address=peer[0], ctns=[c["name"] for c in reply.get("ctns", [])])
+        out = json.dumps(reply).encode()
+        if len(out) > MAX_DATAGRAM:
+            reply = {"type": "error", "id": reply["id"],
+                     "reason": f"the answer ({len(out)} octets) does not fit in a datagram"}
+            out = json.dumps(reply).encode()
+        self.sock.sendto(out, peer)
+        self.log.emit("discovery_answered", "discovery", mn=str(request.get("mn"))[:40],
+                      address=peer[0], ctns=[c["name"] for c in reply.get("ctns", [])],
+                      error=reply.get("reason"))
 
 
 _ids = itertools.count(1)
@@ -87,8 +106,8 @@ def query(server: tuple[str, int], mn: str, address: str, timeout: float = 2.0,
                 if not select.select([s], [], [], left)[0]:
                     break
                 try:
-                    reply = json.loads(s.recv(MAX_DATAGRAM))
-                except (OSError, ValueError):
+                    reply = jsonmsg.loads(s.recv(MAX_DATAGRAM), "discovery answer", max_depth=8)
+                except (OSError, ProtocolError):
                     continue
                 if isinstance(reply, dict) and reply.get("id") == rid:
                     return reply

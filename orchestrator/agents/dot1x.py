@@ -30,12 +30,18 @@ from ..events import EventLog
 from ..protocols import eap, eapol, mgmt
 from ..protocols.eap_tls import EapPeer, EapTlsPeer, PeerState
 from ..protocols.errors import ProtocolError
+from .health import Loop
 from .radius_client import RadiusClient
 
 ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT = 0x888E, 0x88C7, 0x88B5
 PMK_LENGTH = 32
 START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
 MSG1_TIMEOUT, MSG1_RETRIES = 0.1, 4     # 4-way message 1 retransmission (as hostapd)
+# Half-open EAP sessions of an authenticator: a station's (or a forged source's) session is
+# forgotten after EAP_SESSION_TIMEOUT without an EAP exchange completing (hostapd gives up
+# after a few 30 s supplicant timeouts), and at most MAX_EAP_SESSIONS are held (one per
+# station and EtherType): EAPOL-Starts from many forged MACs over the DS cannot grow it.
+EAP_SESSION_TIMEOUT, MAX_EAP_SESSIONS = 30.0, 256
 
 
 mac_bytes, mac_str = mgmt.mac_bytes, mgmt.mac_str
@@ -256,8 +262,9 @@ class Authenticator:
     4-way handshake, port authorization through the controller."""
 
     def __init__(self, iface: str, radius: RadiusClient | None, log: EventLog | None,
-                 port_control: Callable[[str, bool], str], gtk: bytes | None = None):
-        self.io = FrameIO(iface, (ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT))
+                 port_control: Callable[[str, bool], str], gtk: bytes | None = None,
+                 io: FrameIO | None = None):
+        self.io = io or FrameIO(iface, (ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT))
         self.bssid = self.io.mac
         self.radius = radius
         self.log = log
@@ -268,6 +275,7 @@ class Authenticator:
         self.handshakes: dict[str, eapol.Authenticator4Way] = {}
         self._stop = threading.Event()
         self._lock = threading.RLock()
+        self.loop = Loop("authenticator", log)
 
     def _emit(self, event: str, phase: str = "switching", **attrs) -> None:
         if self.log:
@@ -287,22 +295,39 @@ class Authenticator:
 
     def stop(self) -> None:
         self._stop.set()
+        self.loop.stop()
 
     def serve_forever(self) -> None:
+        """Receive loop: a frame whose handling raises is dropped as `malformed` (counted,
+        logged) and the loop goes on (agents/health.py)."""
+        self.loop.run(self._serve)
+
+    def _serve(self) -> None:
         while not self._stop.is_set():
-            got = self.io.recv(0.2)
+            try:
+                got = self.io.recv(0.2)
+            except (OSError, ValueError):          # a transient socket error
+                continue
             if got is not None:
-                self.handle_frame(*got)
+                self.loop.guard(self.handle_frame, *got, sta=got[0])
+            self._expire_sessions()
+
+    def _expire_sessions(self) -> None:
+        """Forget half-open EAP sessions older than EAP_SESSION_TIMEOUT."""
+        limit = time.perf_counter_ns() - int(EAP_SESSION_TIMEOUT * 1e9)
+        with self._lock:
+            stale = [k for k, s in self.sessions.items() if s.started_ns < limit]
+            for key in stale:
+                del self.sessions[key]
+        for sta, et in stale:
+            self._emit("eap_failed", "pre-authentication" if et == ETH_P_PREAUTH else "switching",
+                       sta=sta, reason=f"no EAP exchange completed in {EAP_SESSION_TIMEOUT:g}s")
 
     def handle_frame(self, src: str, dst: str, ethertype: int, pdu: bytes) -> None:
         if ethertype == ETH_P_MGMT:
             self._on_mgmt(dst, pdu)
             return
-        try:
-            frame = eapol.EapolFrame.decode(pdu)
-        except ProtocolError as exc:
-            self._emit("eapol_malformed", sta=src, reason=exc.reason)
-            return
+        frame = eapol.EapolFrame.decode(pdu)       # ProtocolError: malformed (serve_forever)
         if frame.packet_type == eapol.PacketType.START:
             self._on_start(src, ethertype)
         elif frame.packet_type == eapol.PacketType.EAP_PACKET:
@@ -312,11 +337,8 @@ class Authenticator:
 
     def _on_mgmt(self, dst: str, body: bytes) -> None:
         """The controller's word that a station associated with this AP: start 802.1X."""
-        try:
-            _, src, msg = mgmt.decode(mac_bytes(dst) + mac_bytes(self.bssid)
-                                      + ETH_P_MGMT.to_bytes(2, "big") + body)
-        except mgmt.MgmtError:
-            return
+        _, src, msg = mgmt.decode(mac_bytes(dst) + mac_bytes(self.bssid)   # MgmtError:
+                                  + ETH_P_MGMT.to_bytes(2, "big") + body)  # malformed
         if msg.type != "sta_associated" or msg.bssid != self.bssid:
             return
         with self._lock:
@@ -347,6 +369,10 @@ class Authenticator:
     def _start_eap(self, sta: str, et: int) -> None:
         phase = "pre-authentication" if et == ETH_P_PREAUTH else "switching"
         with self._lock:
+            if (sta, et) not in self.sessions and len(self.sessions) >= MAX_EAP_SESSIONS:
+                self._emit("eap_failed", phase, sta=sta, reason=f"{MAX_EAP_SESSIONS} EAP "
+                           "sessions in progress: no more are started")
+                return
             self.sessions[(sta, et)] = _EapSession(et, started_ns=time.perf_counter_ns())
         self._emit("eap_start", phase, sta=sta, mode="preauth" if et == ETH_P_PREAUTH else "eap")
         req = eap.identity_request(int.from_bytes(os.urandom(1), "big")).encode()
@@ -360,12 +386,11 @@ class Authenticator:
             session.busy = True
         try:
             packet = eap.EapPacket.decode(body)
-        except ProtocolError as exc:
-            session.busy = False
-            self._emit("eap_malformed", sta=sta, reason=exc.reason)
-            return
-        if packet.type == eap.EapType.IDENTITY and packet.code == eap.Code.RESPONSE:
-            session.identity = eap.identity_of(packet)
+            if packet.type == eap.EapType.IDENTITY and packet.code == eap.Code.RESPONSE:
+                session.identity = eap.identity_of(packet)
+        except ProtocolError:
+            session.busy = False                      # the next EAP Response may come
+            raise                                     # counted as malformed
         threading.Thread(target=self._relay, args=(sta, session, body), daemon=True).start()
 
     def _relay(self, sta: str, session: _EapSession, body: bytes) -> None:
@@ -373,13 +398,15 @@ class Authenticator:
         mode = "preauth" if session.ethertype == ETH_P_PREAUTH else "eap"
         if self.radius is None:
             self._emit("eap_failed", phase, sta=sta, reason="no RADIUS server configured")
+            self.sessions.pop((sta, session.ethertype), None)
             return
         reply = self.radius.exchange(session.identity, body, session.state,
                                      calling_station_id=sta, called_station_id=self.bssid)
         session.state = reply.state
         session.busy = False
-        if reply.code == "timeout":
-            self._emit("eap_failed", phase, sta=sta, mode=mode, reason="RADIUS timeout")
+        if reply.code in ("timeout", "error"):
+            self._emit("eap_failed", phase, sta=sta, mode=mode,
+                       reason=reply.reason or "RADIUS timeout")
             self.sessions.pop((sta, session.ethertype), None)
             return
         if reply.eap:
@@ -418,10 +445,16 @@ class Authenticator:
             with self._lock:
                 current = self.handshakes.get(sta)
             if current is hs and hs.state == eapol.HandshakeState.WAIT_MSG2:
+                if attempt > MSG1_RETRIES:           # half-open: give the handshake up
+                    with self._lock:
+                        if self.handshakes.get(sta) is hs:
+                            del self.handshakes[sta]
+                    self._emit("fourway_failed", sta=sta, reason="no message 2 after "
+                               f"{MSG1_RETRIES} retransmissions of message 1")
+                    return
                 self._emit("fourway_retransmitted", sta=sta, message=1, attempt=attempt)
                 self.io.send(sta, ETH_P_EAPOL, frame)
-                if attempt < MSG1_RETRIES:
-                    self._retransmit_later(sta, hs, frame, attempt + 1)
+                self._retransmit_later(sta, hs, frame, attempt + 1)
         timer = threading.Timer(MSG1_TIMEOUT, again)
         timer.daemon = True
         timer.start()

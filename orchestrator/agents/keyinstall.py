@@ -175,8 +175,8 @@ class KeyInstallServer(UdpServer):
 
     def __init__(self, address: str, port: int, receiver: ki.Receiver,
                  on_install: Callable[[str, bytes], None], log: EventLog | None = None):
-        super().__init__(address, port)
-        self.receiver, self.on_install, self.log = receiver, on_install, log
+        super().__init__(address, port, log=log)
+        self.receiver, self.on_install = receiver, on_install
 
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
         ack, key = handle_datagram(self.receiver, data, self.log, f"{peer[0]}:{peer[1]}")

@@ -36,9 +36,15 @@ from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
 from ..protocols.pana import PANA_UDP_PORT, MessageType, PanaMessage
 from ..protocols.pana_fsm import BackendResult, Event, Output, PaaSession, PaaState, PacSession
+from .health import Loop
 from .radius_client import RadiusClient
 
 PREAUTH = "pre-authentication"
+# Limits of the PAA (per-peer caps and timers of half-open sessions): a PaC address holds at
+# most MAX_HALF_OPEN_PER_PEER sessions that are not yet established (a PCI from a new source
+# port starts one), the PAA at most MAX_SESSIONS in all; a session waiting for the AAA server
+# longer than BACKEND_TIMEOUT (pyrad's 3 tries x 3 s, and some) fails with a timeout.
+MAX_HALF_OPEN_PER_PEER, MAX_SESSIONS, BACKEND_TIMEOUT = 4, 1024, 15.0
 
 # session-level events of either side -> (event log name, phase)
 _REPORTED = {
@@ -78,6 +84,7 @@ class PaC:
         self.source_address = source_address
         self.session: PacSession | None = None
         self.sock: socket.socket | None = None
+        self.loop = Loop("pac", log)       # counts what the PAA's side sent that we dropped
 
     def _emit(self, event: str, phase: str = PREAUTH, **attrs) -> None:
         if self.log:
@@ -127,7 +134,8 @@ class PaC:
                 except ConnectionRefusedError:  # ICMP port unreachable: keep waiting
                     out, events = [], []
                     continue
-                out, events = session.receive(data)
+                out, events = (self.loop.guard(session.receive, data, source=self.paa[0])
+                               or ([], []))
             else:
                 out, events = session.poll()
 
@@ -203,6 +211,7 @@ class PaC:
         return self._command(out, {"terminated", "timeout"}, timeout)
 
     def close(self) -> None:
+        self.loop.stop()
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -238,6 +247,7 @@ class _Entry:
     lock: threading.RLock = field(default_factory=threading.RLock)
     radius_state: bytes | None = None
     started_ns: int = field(default_factory=time.perf_counter_ns)
+    backend_since: float | None = None        # monotonic time the last relay started
 
 
 class Paa:
@@ -258,18 +268,19 @@ class Paa:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.loop = Loop(f"paa:{self.port}", log)
 
     def _emit(self, event: str, phase: str = PREAUTH, **attrs) -> None:
         if self.log:
             self.log.emit(event, phase, **attrs)
 
     def start(self) -> Paa:
-        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"paa-{self.port}")
-        self._thread.start()
+        self._thread = self.loop.start(self._serve, f"paa-{self.port}")
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        self.loop.stop()
         if self._thread is not None:
             self._thread.join(timeout=2)
         self.sock.close()
@@ -283,13 +294,21 @@ class Paa:
             try:
                 if select.select([self.sock], [], [], wait)[0]:
                     data, addr = self.sock.recvfrom(65535)
-                    self._on_datagram(data, addr)
-            except OSError:
+                    self.loop.guard(self._on_datagram, data, addr, source=addr[0])
+            except (OSError, ValueError):
                 if self._stop.is_set():
                     return
             for entry in entries:
-                with entry.lock:
-                    self._handle(entry, *entry.fsm.poll())
+                self.loop.guard(self._poll, entry)
+
+    def _poll(self, entry: _Entry) -> None:
+        with entry.lock:
+            since = entry.backend_since
+            if since is not None and time.monotonic() - since > BACKEND_TIMEOUT:
+                entry.backend_since = None
+                self._handle(entry, *entry.fsm.backend_result(BackendResult(
+                    "timeout", reason=f"no answer from the AAA server in {BACKEND_TIMEOUT:g}s")))
+            self._handle(entry, *entry.fsm.poll())
 
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -317,6 +336,10 @@ class Paa:
             pending = self.sessions.get(self._handshakes.get(addr, 0))
             if pending is not None and pending.fsm.state == PaaState.WAIT_PAN_S:
                 return  # a retransmitted PCI: our PAR [S] timer covers it
+            refused = self._refuse(addr)
+            if refused:
+                self._emit("pana_dropped", reason=refused, pac=addr[0])
+                return
             fsm = PaaSession(self._new_session_id(), supports_preauth=self.supports_preauth,
                              session_lifetime=self.session_lifetime)
             entry = _Entry(fsm, addr)
@@ -324,6 +347,17 @@ class Paa:
             self._handshakes[addr] = fsm.session_id
         with entry.lock:
             self._handle(entry, *fsm.start(data))
+
+    def _refuse(self, addr: tuple[str, int]) -> str:
+        """Why a new session from `addr` is not started ('' if it may be; lock held)."""
+        if len(self.sessions) >= MAX_SESSIONS:
+            return f"{MAX_SESSIONS} PANA sessions held: no more are started"
+        half_open = sum(1 for e in self.sessions.values()
+                        if e.address[0] == addr[0] and not e.fsm.established)
+        if half_open >= MAX_HALF_OPEN_PER_PEER:
+            return (f"{half_open} sessions of {addr[0]} are not established yet: no more "
+                    "are started for it")
+        return ""
 
     def _new_session_id(self) -> int:
         while True:
@@ -339,6 +373,7 @@ class Paa:
             _report(self.log, event, session_id=fsm.session_id, pac=entry.address[0],
                     identity=fsm.identity)
             if event.name == "eap_response":
+                entry.backend_since = time.monotonic()
                 threading.Thread(target=self._relay, args=(entry, event.payload),
                                  daemon=True).start()
             elif event.name == "reauth_started":
@@ -360,9 +395,12 @@ class Paa:
                                      entry.radius_state, calling_station_id=entry.address[0],
                                      called_station_id=self.address)
         with entry.lock:
+            if entry.backend_since is None:       # timed out meanwhile (_poll)
+                return
+            entry.backend_since = None
             entry.radius_state = reply.state
             result = BackendResult(reply.code, reply.eap, reply.msk, reply.session_timeout,
-                                   "RADIUS timeout" if reply.code == "timeout" else "")
+                                   reply.reason if reply.code in ("timeout", "error") else "")
             self._handle(entry, *fsm.backend_result(result))
 
     def _on_established(self, entry: _Entry, reauth: bool) -> None:

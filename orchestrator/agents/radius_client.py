@@ -20,12 +20,13 @@ from ..protocols.radius_dict import ATTRIBUTE_MAX, NAS_PORT_TYPE_WIRELESS_802_11
 
 @dataclass
 class RadiusReply:
-    code: str                    # "accept" | "challenge" | "reject" | "timeout"
+    code: str                    # "accept" | "challenge" | "reject" | "timeout" | "error"
     eap: bytes = b""
     state: bytes | None = None
     msk: bytes | None = None
     session_timeout: int | None = None
     rtt_s: float = 0.0
+    reason: str = ""             # why, for "error" (and "timeout")
 
 
 class RadiusClient:
@@ -40,6 +41,19 @@ class RadiusClient:
 
     def exchange(self, user_name: str, eap_message: bytes, state: bytes | None,
                  calling_station_id: str = "", called_station_id: str = "") -> RadiusReply:
+        """One Access-Request and its answer. Never raises: what pyrad refuses (a User-Name
+        longer than an attribute holds: 253 octets, an identity that is not text) or a
+        reply it cannot read comes back as code "error" with the reason, so that the EAP
+        session of the authenticator or PAA ends instead of waiting for ever."""
+        try:
+            return self._exchange(user_name, eap_message, state, calling_station_id,
+                                  called_station_id)
+        except Exception as exc:  # noqa: BLE001 -- pyrad's errors are not one type
+            return RadiusReply("error", reason=f"RADIUS request not sent or its reply not "
+                                               f"readable: {type(exc).__name__}: {exc}"[:300])
+
+    def _exchange(self, user_name: str, eap_message: bytes, state: bytes | None,
+                  calling_station_id: str, called_station_id: str) -> RadiusReply:
         req = self._client.CreateAuthPacket(code=pyrad.packet.AccessRequest, User_Name=user_name)
         req["NAS-Identifier"] = self.nas_identifier
         req["NAS-Port-Type"] = NAS_PORT_TYPE_WIRELESS_802_11
@@ -58,7 +72,8 @@ class RadiusClient:
             with self._lock:
                 reply = self._client.SendPacket(req)
         except Timeout:
-            return RadiusReply("timeout", rtt_s=time.perf_counter() - t0)
+            return RadiusReply("timeout", rtt_s=time.perf_counter() - t0,
+                               reason="no answer from the RADIUS server")
         rtt = time.perf_counter() - t0
         code = {pyrad.packet.AccessAccept: "accept", pyrad.packet.AccessChallenge: "challenge",
                 pyrad.packet.AccessReject: "reject"}.get(reply.code, "reject")

@@ -33,6 +33,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from ..protocols.errors import ProtocolError
+
 # <linux/netlink.h>
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE = 1, 2, 3
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 0x01, 0x02, 0x04
@@ -216,11 +218,19 @@ def parse_attrs(data: bytes) -> dict[int, bytes]:
     return out
 
 
+def _short(body: bytes, header: struct.Struct, what: str) -> None:
+    if len(body) < header.size:
+        raise ProtocolError(f"{what} of {len(body)} octets is shorter than its header")
+
+
 def parse_ifaddr(body: bytes) -> dict:
     """An RTM_NEWADDR body -> {family, prefixlen, flags, scope, index, attrs, local}."""
+    _short(body, IFADDRMSG, "RTM_NEWADDR")
     family, plen, flags, scope, index = IFADDRMSG.unpack_from(body)
     attrs = parse_attrs(body[IFADDRMSG.size:])
     raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
+    if family == socket.AF_INET and raw and len(raw) != 4:
+        raise ProtocolError(f"IPv4 IFA_LOCAL of {len(raw)} octets")
     local = str(ipaddress.IPv4Address(raw)) if family == socket.AF_INET and raw else None
     return {"family": family, "prefixlen": plen, "flags": flags, "scope": scope,
             "index": index, "attrs": attrs, "local": local}
@@ -228,6 +238,7 @@ def parse_ifaddr(body: bytes) -> dict:
 
 def parse_neigh(body: bytes) -> dict:
     """An RTM_NEWNEIGH body -> {family, index, state, flags, type, attrs}."""
+    _short(body, NDMSG, "RTM_NEWNEIGH")
     family, index, state, flags, ntype = NDMSG.unpack_from(body)
     return {"family": family, "index": index, "state": state, "flags": flags, "type": ntype,
             "attrs": parse_attrs(body[NDMSG.size:])}
@@ -237,6 +248,7 @@ def parse_error(msg: Message) -> tuple[int, str]:
     """An NLMSG_ERROR -> (errno, the kernel's extended-ack text or ''); errno 0 is an ack.
     The error echoes the request's header, and its payload unless NLM_F_CAPPED; extended
     ack attributes follow when NLM_F_ACK_TLVS is set."""
+    _short(msg.body, ERRNO, "NLMSG_ERROR")
     (error,) = ERRNO.unpack_from(msg.body)
     at = ERRNO.size + NLMSGHDR.size
     if not msg.flags & NLM_F_CAPPED and len(msg.body) >= at:

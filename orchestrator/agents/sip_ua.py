@@ -46,6 +46,7 @@ from typing import Callable
 from ..events import EventLog
 from ..protocols import rtp, sip
 from ..protocols.errors import ProtocolError
+from .health import Loop
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)        # Linux values (<linux/in.h>)
 IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
@@ -142,12 +143,15 @@ class SipUserAgent:
         self._tx: dict[str, _ClientTransaction] = {}
         self._server_cache: dict[tuple[str, str], tuple[bytes, Address, Address, float]] = {}
         self._retrans: list[dict] = []                   # 2xx to INVITE awaiting the ACK
-        self.malformed = 0
+        self.loop = Loop(f"sip-ua:{self.port}", log)
         self._session_id = random.randrange(1, 1 << 31)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name=f"sip-ua-{self.port}")
-        self._thread.start()
+        self._thread = self.loop.start(self._serve, f"sip-ua-{self.port}")
+
+    @property
+    def malformed(self) -> int:
+        """Datagrams dropped: not SIP, or a message we could not act on (s16.3, s18)."""
+        return self.loop.malformed
 
     # ---- sockets ----
 
@@ -185,9 +189,9 @@ class SipUserAgent:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            timeout = self._due_retransmissions()
+            timeout = self.loop.guard(self._due_retransmissions)
             try:
-                events = self._sel.select(timeout)
+                events = self._sel.select(0.1 if timeout is None else timeout)
             except (OSError, ValueError):
                 continue
             for key, _ in events:
@@ -195,17 +199,20 @@ class SipUserAgent:
                     data, src = key.fileobj.recvfrom(MAX_DATAGRAM)
                 except OSError:
                     continue
-                ns = time.perf_counter_ns()
-                try:
-                    msg = sip.decode(data)
-                    if msg.is_request:
-                        self._on_request(msg, src, key.data, ns)
-                    else:
-                        self._on_response(msg, src, ns)
-                except ProtocolError:
-                    self.malformed += 1            # s16.3 / s18: discard malformed messages
-                except OSError:
-                    pass                           # an answer we could not send: peer retries
+                self.loop.guard(self._datagram, data, src, key.data, time.perf_counter_ns(),
+                                source=_fmt(src))
+
+    def _datagram(self, data: bytes, src: Address, local: Address, ns: int) -> None:
+        """One datagram; a ProtocolError (s16.3 / s18: discard malformed messages) or any
+        other exception is counted by the loop as malformed."""
+        msg = sip.decode(data)
+        try:
+            if msg.is_request:
+                self._on_request(msg, src, local, ns)
+            else:
+                self._on_response(msg, src, ns)
+        except OSError:
+            pass                                   # an answer we could not send: peer retries
 
     def _due_retransmissions(self) -> float:
         now, wait = time.monotonic(), 0.1
@@ -506,6 +513,7 @@ class SipUserAgent:
 
     def close(self) -> None:
         self._stop.set()
+        self.loop.stop()
         self._thread.join(timeout=2)
         with self._lock:
             for s in self._socks.values():
@@ -602,9 +610,9 @@ class RtpReceiver:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.received = self.malformed = 0
+        self.loop = Loop(f"rtp-receiver:{self.address[1]}")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="rtp-receiver")
-        self._thread.start()
+        self._thread = self.loop.start(self._run, "rtp-receiver")
 
     def _run(self) -> None:
         bound, port = self.address
@@ -616,25 +624,32 @@ class RtpReceiver:
             except (socket.timeout, BlockingIOError):
                 continue
             except OSError:
-                return
-            ns = time.perf_counter_ns()
-            dst = bound
-            for level, kind, value in ancdata:
-                if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
-                    dst = socket.inet_ntoa(value[8:12])     # in_pktinfo.ipi_addr
-            record = {"mono_ns": ns, "src": _fmt(src), "dst": f"{dst}:{port}", "len": len(data)}
-            try:
-                pkt = rtp.decode(data)
-                record.update(seq=pkt.sequence, rtp_ts=pkt.timestamp, ssrc=pkt.ssrc,
-                              pt=pkt.payload_type)
-                self.received += 1
-            except ProtocolError as exc:
-                record["error"] = exc.reason
-                self.malformed += 1
-            os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+                if self._stop.is_set():
+                    return
+                continue
+            self.loop.guard(self._record, data, ancdata, src, bound, port)
+
+    def _record(self, data: bytes, ancdata: list, src: Address, bound: str, port: int) -> None:
+        """One line of the log per packet, malformed ones included ("error")."""
+        ns = time.perf_counter_ns()
+        dst = bound
+        for level, kind, value in ancdata:
+            if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
+                dst = socket.inet_ntoa(value[8:12])     # in_pktinfo.ipi_addr
+        record = {"mono_ns": ns, "src": _fmt(src), "dst": f"{dst}:{port}", "len": len(data)}
+        try:
+            pkt = rtp.decode(data)
+            record.update(seq=pkt.sequence, rtp_ts=pkt.timestamp, ssrc=pkt.ssrc,
+                          pt=pkt.payload_type)
+            self.received += 1
+        except ProtocolError as exc:
+            record["error"] = exc.reason
+            self.malformed += 1
+        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
 
     def stop(self) -> None:
         self._stop.set()
+        self.loop.stop()
         self._thread.join(timeout=2)
         self.sock.close()
         os.close(self._fd)

@@ -1,10 +1,14 @@
 """One UDP socket served by a thread: the loop the agents' servers share (key installation,
-discovery, the buffering protocol). A subclass answers each datagram in `datagram`."""
+discovery, the buffering protocol). A subclass answers each datagram in `datagram`; whatever
+it raises (a `ProtocolError` from a decoder, anything else from a bug) drops that datagram
+as a counted, logged `malformed` event (agents/health.py) and the loop goes on."""
 from __future__ import annotations
 
 import select
 import socket
 import threading
+
+from .health import Loop
 
 
 class UdpServer:
@@ -12,35 +16,36 @@ class UdpServer:
     buffer size passed to recvmsg (0: none)."""
     name = "udp"
 
-    def __init__(self, address: str, port: int, ancillary: int = 0):
+    def __init__(self, address: str, port: int, ancillary: int = 0, log=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((address, port))
         self.address, self.port = self.sock.getsockname()
         self.ancillary = ancillary
+        self.log = log
+        self.loop = Loop(f"{self.name}:{self.port}", log)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self):
-        self._thread = threading.Thread(target=self._serve, daemon=True,
-                                        name=f"{self.name}-{self.port}")
-        self._thread.start()
+        self._thread = self.loop.start(self._serve, f"{self.name}-{self.port}")
         return self
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            if not select.select([self.sock], [], [], 0.1)[0]:
-                continue
             try:
+                if not select.select([self.sock], [], [], 0.1)[0]:
+                    continue
                 data, ancillary, _flags, peer = self.sock.recvmsg(65535, self.ancillary)
-            except OSError:
+            except (OSError, ValueError):          # closed under us, or a transient error
                 continue
-            self.datagram(data, peer, ancillary)
+            self.loop.guard(self.datagram, data, peer, ancillary, source=f"{peer[0]}:{peer[1]}")
 
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
         self._stop.set()
+        self.loop.stop()
         if self._thread is not None:
             self._thread.join(timeout=2)
         self.sock.close()

@@ -63,6 +63,7 @@ class RadioController(app_manager.OSKenApp):
         self.lock = threading.RLock()
         self.barriers: dict[int, threading.Event] = {}
         self.log = EventLog(conf["events_file"], "controller", "controller")
+        self.malformed = 0          # management frames dropped as malformed (protocols.mgmt)
         self.api_thread = hub.spawn(serve_api, conf["api_socket"], self)
 
     # ---- OpenFlow plumbing ---------------------------------------------------------------
@@ -96,8 +97,9 @@ class RadioController(app_manager.OSKenApp):
         name = self.dpid_name.get(msg.datapath.id)
         try:
             _dst, src, frame = mgmt.decode(bytes(msg.data))
-        except mgmt.MgmtError as exc:
-            self.log.emit("mgmt_rejected", switch=name, reason=str(exc))
+        except mgmt.MgmtError as exc:          # a ProtocolError: any bytes end here
+            self.malformed += 1
+            self.log.emit("malformed", switch=name, reason=exc.reason, count=self.malformed)
             return
         in_port = msg.match["in_port"]
         if name == "air":
@@ -289,7 +291,8 @@ class RadioController(app_manager.OSKenApp):
             return {"switches": sorted(self.datapaths),
                     "associations": {self.radio.stations[m].name: a
                                      for m, a in self.radio.associated.items()},
-                    "authorized": sorted(self.radio.stations[m].name for m in self.radio.authorized)}
+                    "authorized": sorted(self.radio.stations[m].name for m in self.radio.authorized),
+                    "malformed": self.malformed}
 
     def detach(self, sta_name: str) -> dict:
         """The station moves out of range of its AP: link lost now, noticed later."""

@@ -235,6 +235,7 @@ class _Testbed:
             t0 = time.perf_counter_ns()
             detail = FLOWS[scenario.flow](self.bed, mn, scenario)
             t1 = time.perf_counter_ns()
+            self.bed.check_health()
             events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
             if media_flow:
                 values = self._media(run, scenario, rep, events, t0, t1)

@@ -48,6 +48,19 @@ class Bed:
     def call(self, node: str, cmd: str, **args):
         return self.agent(node).call(cmd, timeout=self.timeout, **args)
 
+    def check_health(self) -> None:
+        """Every agent's receive loops still run (agents/health.py): a loop that died makes
+        the repetition fail loudly (AgentError naming node, loop and cause)."""
+        dead = []
+        for node in self.journal.nodes:
+            if not (Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock").exists():
+                continue
+            report = self.call(node, "health")
+            dead += [f"{node}: {name} ({report['loops'][name]['died']})" for name in report["dead"]]
+        if dead:
+            raise AgentError("receive loop(s) of agents died: " + "; ".join(dead), "error",
+                             "health")
+
     def nodes_with(self, kind: str) -> list[str]:
         return [n for n, info in self.journal.nodes.items() if kind in info["roles"]]
 

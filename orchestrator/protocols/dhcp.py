@@ -395,8 +395,13 @@ def lease_from_ack(ack: DhcpMessage) -> Lease:
         raise ProtocolError(f"{ack.message_type!r} is not a DHCPACK")
     if ack.yiaddr == IPv4Address(0):
         raise ProtocolError("the DHCPACK assigns no address (yiaddr 0.0.0.0)")
+    mask = _addr(ack.option(Option.SUBNET_MASK))
+    if mask is not None:
+        bits = int(mask)
+        if bits & ((~bits & 0xFFFFFFFF) >> 1):       # a one after a zero: not contiguous
+            raise ProtocolError(f"Subnet Mask option {mask} is not a contiguous netmask")
     return Lease(ack.yiaddr, _addr(ack.option(Option.SERVER_ID)),
-                 _u32(ack.option(Option.LEASE_TIME)), _addr(ack.option(Option.SUBNET_MASK)),
+                 _u32(ack.option(Option.LEASE_TIME)), mask,
                  _addr(ack.option(Option.ROUTER)),
                  {"t1": _u32(ack.option(Option.RENEWAL_T1)),
                   "t2": _u32(ack.option(Option.REBINDING_T2))})

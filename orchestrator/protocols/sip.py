@@ -85,6 +85,14 @@ _URI_PARAM = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]/:&+$()]*\Z")
 _USER = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+\Z")
 
 
+def _number(text: str, what: str, digits: int = 10) -> int:
+    """A decimal number of at most `digits` ASCII digits (ProtocolError otherwise: int()
+    alone would accept Unicode digits and raise ValueError past 4300 of them)."""
+    if not (0 < len(text) <= digits and text.isascii() and text.isdigit()):
+        raise ProtocolError(f"bad {what} {text[:40]!r}: expected at most {digits} digits")
+    return int(text)
+
+
 def canonical(name: str) -> str:
     low = name.lower()
     return _COMPACT.get(low) or _CANONICAL.get(low) or name
@@ -121,9 +129,9 @@ def _hostport(text: str, what: str) -> tuple[str, int | None]:
     host = _host(host, what)
     if not rest:
         return host, None
-    if not rest.startswith(":") or not rest[1:].isdigit() or not rest[1:].isascii():
-        raise ProtocolError(f"{what}: bad port in {text!r}")
-    port = int(rest[1:])
+    if not rest.startswith(":"):
+        raise ProtocolError(f"{what}: bad port in {text[:80]!r}")
+    port = _number(rest[1:], f"{what} port", 5)
     if not 0 < port < 65536:
         raise ProtocolError(f"{what}: port {port} out of range")
     return host, port
@@ -296,10 +304,9 @@ class CSeq:
     @classmethod
     def parse(cls, text: str) -> "CSeq":
         parts = text.split()
-        if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii() \
-                or not _TOKEN.match(parts[1]):
-            raise ProtocolError(f"bad CSeq {text!r}")
-        number = int(parts[0])
+        if len(parts) != 2 or not _TOKEN.match(parts[1]):
+            raise ProtocolError(f"bad CSeq {text[:80]!r}")
+        number = _number(parts[0], "CSeq number")
         if number >= 1 << 31:
             raise ProtocolError(f"CSeq number {number} is not below 2**31 (s8.1.1.5)")
         return cls(number, parts[1])
@@ -454,9 +461,7 @@ def decode(data: bytes) -> SipMessage:
         raise ProtocolError("more than one Content-Length")
     body = rest
     if lengths:
-        if not lengths[0].isdigit() or not lengths[0].isascii():
-            raise ProtocolError(f"bad Content-Length {lengths[0]!r}")
-        n = int(lengths[0])
+        n = _number(lengths[0], "Content-Length")
         if n > len(rest):
             raise ProtocolError(f"Content-Length {n} exceeds the {len(rest)} body octets "
                                 "received (s18.3)")
@@ -675,8 +680,9 @@ def sdp_decode(data: bytes) -> SessionDescription:
         if kind not in session:
             raise ProtocolError(f"SDP has no {kind}= line")
     origin = session["o"].split()
-    if len(origin) != 6 or not all(o.isdigit() and o.isascii() for o in origin[1:3]):
-        raise ProtocolError(f"bad SDP o= line {session['o']!r}")
+    if len(origin) != 6:
+        raise ProtocolError(f"bad SDP o= line {session['o'][:80]!r}")
+    session_id, version = (_number(o, "SDP o= field", 20) for o in origin[1:3])
     audio = next((m for m in media if m["m"].split(" ", 1)[0] == "audio"), None)
     if audio is None:
         raise ProtocolError("SDP has no audio m= line")
@@ -688,8 +694,9 @@ def sdp_decode(data: bytes) -> SessionDescription:
         raise ProtocolError(f"SDP m= port {port} out of range")
     if not m[2].startswith("RTP/"):
         raise ProtocolError(f"audio over {m[2]!r}, not RTP")
-    if not all(f.isdigit() and f.isascii() and int(f) < 128 for f in m[3:]):
-        raise ProtocolError(f"bad RTP payload types in {audio['m']!r}")
+    formats = tuple(_number(f, "RTP payload types in m=", 3) for f in m[3:])
+    if not all(f < 128 for f in formats):
+        raise ProtocolError(f"bad RTP payload types in {audio['m'][:80]!r}")
     if "c" not in audio and "c" not in session:
         raise ProtocolError("SDP has no c= line for the audio stream")
     address = _connection(audio.get("c") or session["c"])
@@ -700,11 +707,10 @@ def sdp_decode(data: bytes) -> SessionDescription:
             direction = a
         elif a.startswith("rtpmap:"):
             pt, _, enc = a[7:].partition(" ")
-            if pt.isdigit() and pt.isascii():
+            if pt.isdigit() and pt.isascii() and len(pt) <= 3:
                 rtpmap[int(pt)] = enc.strip()
-    formats = tuple(int(f) for f in m[3:])
     return SessionDescription(address=address, port=port, formats=formats,
-                              session_id=int(origin[1]), version=int(origin[2]),
+                              session_id=session_id, version=version,
                               origin_address=origin[5], username=origin[0],
                               direction=direction, proto=m[2], rtpmap=rtpmap)
 
