@@ -1,32 +1,96 @@
 """Semantic checks of a topology that pydantic's field types cannot express.
 
 Each check yields (yaml path, message, point-at-key) and knows nothing of files; the loader
-turns paths into file:line:col.
+turns paths into file:line:col. Every check is linear (or n log n) in the size of the
+topology: lookups go through one `_Index` built per topology, subnet overlap is a sorted
+sweep, and at most MAX_PROBLEMS problems are collected (a file with thousands of mistakes
+is reported by its first ones, quickly).
+
+Beyond references and types (README "Hostile input"): reserved names, interface names that
+Linux accepts and that the testbed does not name itself, addresses that are neither
+multicast, loopback, link-local, reserved nor a subnet's network or broadcast address,
+unique across every node, prefix lengths equal to the subnet's, point-to-point subnets
+disjoint from every network.
 """
 from __future__ import annotations
 
-from itertools import combinations
+import bisect
+import re
+from collections import defaultdict
+from ipaddress import IPv4Address, IPv4Network
+from itertools import chain, islice
 from typing import Iterator
 
-from .errors import suggest
+from .errors import MAX_PROBLEMS, suggest
 from .topology import ROUTING_KINDS, AccessPoint, MobileNode, Topology
 
 Check = tuple[tuple, str, bool]
 
+# 'air' is the radio medium's switch; 'controller' names the controller's event log and
+# log file in every run directory (network/build.py): a node or network may be neither.
+RESERVED_NAMES = ("air", "controller")
+# Linux accepts 1-15 characters, not '/', ':' or white space (dev_valid_name); we take
+# a strict subset. The testbed names interfaces eth<N> itself, and lo/wlan0 exist already.
+IFNAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,14}\Z")
+RESERVED_IFNAME = re.compile(r"(eth[0-9]+|lo|wlan0)\Z")
+# blocks no emulated node may have an address in (RFC 6890): 'this network', loopback,
+# link-local, multicast, reserved (and the limited broadcast address)
+SPECIAL = {IPv4Network("0.0.0.0/8"): "'this network' (0.0.0.0/8)",
+           IPv4Network("127.0.0.0/8"): "loopback (127.0.0.0/8)",
+           IPv4Network("169.254.0.0/16"): "link-local (169.254.0.0/16)",
+           IPv4Network("224.0.0.0/4"): "multicast (224.0.0.0/4)",
+           IPv4Network("240.0.0.0/4"): "reserved (240.0.0.0/4)"}
+MAX_NETWORK_PREFIX = 30          # a network holds an AP, a router and mobile nodes
+
 
 def check_topology(t: Topology) -> list[Check]:
-    out: list[Check] = []
-    for check in (_names, _domains, _networks, _links, _mobile_nodes, _access_points,
-                  _unattached):
-        out.extend(check(t))
-    return out
+    idx = _Index(t)
+    checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached)
+    return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 
-def _names(t: Topology) -> Iterator[Check]:
+class _Index:
+    """Who is linked to what, computed once (every check would otherwise scan the links)."""
+
+    def __init__(self, t: Topology):
+        self.links_of: dict[str, list[int]] = defaultdict(list)     # node -> link indexes
+        self.networks_of: dict[str, list[str]] = defaultdict(list)  # node -> networks
+        for i, link in enumerate(t.links):
+            names = [t.link_endpoint(e)[0] for e in link.endpoints]
+            nets = [n for n in names if n in t.networks]
+            for n in set(names):
+                self.links_of[n].append(i)
+                if n not in t.networks:
+                    self.networks_of[n] += nets
+        # networks sorted by first address (they do not overlap once _networks passed)
+        self.ranges = sorted((int(n.subnet.network_address), int(n.subnet.broadcast_address),
+                              name) for name, n in t.networks.items())
+        self.starts = [r[0] for r in self.ranges]
+
+    def network_overlapping(self, subnet: IPv4Network) -> str | None:
+        """A network whose subnet overlaps `subnet` (binary search), or None."""
+        lo, hi = int(subnet.network_address), int(subnet.broadcast_address)
+        at = bisect.bisect_right(self.starts, hi) - 1
+        while at >= 0:
+            start, end, name = self.ranges[at]
+            if end >= lo:
+                return name
+            if at == 0 or self.ranges[at - 1][1] < lo:
+                return None
+            at -= 1
+        return None
+
+
+def _names(t: Topology, idx: _Index) -> Iterator[Check]:
     for name in set(t.nodes) & set(t.networks):
         yield ("nodes", name), f"name '{name}' is used by a node and by a network", True
     for name in set(t.domains) & (set(t.nodes) | set(t.networks)):
         yield ("domains", name), f"name '{name}' is used by a domain and a node or network", True
+    for section in ("nodes", "networks"):
+        for name in RESERVED_NAMES:
+            if name in getattr(t, section):
+                yield (section, name), f"name '{name}' is reserved by the testbed " \
+                                       f"(reserved: {', '.join(RESERVED_NAMES)}); choose another", True
 
 
 def article(kind: str) -> str:
@@ -39,7 +103,7 @@ def _ref(t: Topology, path: tuple, name: str | None, what: str, pool) -> Iterato
         yield path, f"unknown {what} '{name}'{suggest(name, pool)}", False
 
 
-def _domains(t: Topology) -> Iterator[Check]:
+def _domains(t: Topology, idx: _Index) -> Iterator[Check]:
     for dname, dom in t.domains.items():
         path = ("domains", dname, "aaa_server")
         if dom.aaa_server not in t.nodes:
@@ -63,11 +127,36 @@ def _domains(t: Topology) -> Iterator[Check]:
         yield from _ref(t, ("networks", name, "domain"), net.domain, "domain", t.domains)
 
 
-def _networks(t: Topology) -> Iterator[Check]:
-    for (a, na), (b, nb) in combinations(t.networks.items(), 2):
-        if na.subnet.overlaps(nb.subnet):
-            yield ("networks", b, "subnet"), f"subnet {nb.subnet} overlaps {na.subnet} of " \
-                                             f"network '{a}'", False
+def _special(subnet: IPv4Network) -> str | None:
+    """The special-purpose block `subnet` (or an address as a /32) falls into, if any."""
+    for block, what in SPECIAL.items():
+        if subnet.overlaps(block):
+            return what
+    return None
+
+
+def _networks(t: Topology, idx: _Index) -> Iterator[Check]:
+    # sorted sweep: each subnet against the one reaching furthest among those before it
+    order = sorted(enumerate(t.networks.items()),
+                   key=lambda x: (int(x[1][1].subnet.network_address), x[0]))
+    reach: tuple[int, str] | None = None
+    for _, (name, net) in order:
+        start, end = int(net.subnet.network_address), int(net.subnet.broadcast_address)
+        if reach is not None and start <= reach[0]:
+            other = reach[1]
+            yield ("networks", name, "subnet"), f"subnet {net.subnet} overlaps " \
+                                                f"{t.networks[other].subnet} of network '{other}'", False
+        if reach is None or end > reach[0]:
+            reach = (end, name)
+    for name, net in t.networks.items():
+        path = ("networks", name, "subnet")
+        special = _special(net.subnet)
+        if special:
+            yield path, f"subnet {net.subnet} is in the {special} block: use a private " \
+                        "range such as 10.0.0.0/8", False
+        elif net.subnet.prefixlen > MAX_NETWORK_PREFIX:
+            yield path, f"subnet {net.subnet} is too small for a network (at most " \
+                        f"/{MAX_NETWORK_PREFIX}: it needs room for an AP, a router and hosts)", False
     for name, net in t.networks.items():
         if net.gateway is None:
             continue
@@ -77,20 +166,28 @@ def _networks(t: Topology) -> Iterator[Check]:
         elif not ROUTING_KINDS & t.roles(net.gateway):
             yield path, f"gateway '{net.gateway}' is {article(t.nodes[net.gateway].kind)}; " \
                         "expected a router or access_router", False
-        elif name not in _attached_networks(t, net.gateway):
+        elif name not in idx.networks_of.get(net.gateway, ()):
             yield path, f"gateway '{net.gateway}' has no link to network '{name}'", False
 
 
-def _attached_networks(t: Topology, node: str) -> list[str]:
-    out = []
-    for link in t.links:
-        names = [t.link_endpoint(e)[0] for e in link.endpoints]
-        if node in names:
-            out += [n for n in names if n in t.networks]
-    return out
+def _interface(name: str, ifname: str) -> str | None:
+    """Why `ifname` cannot be an explicit interface name of `name`, or None."""
+    if not IFNAME.match(ifname):
+        return f"interface name '{ifname[:40]}' of '{name}' is not one Linux and the testbed " \
+               "accept: a letter, then up to 14 letters, digits, '_', '.' or '-'"
+    if RESERVED_IFNAME.match(ifname):
+        return f"interface name '{ifname}' is reserved (the testbed names interfaces " \
+               "eth0, eth1, ... itself; lo and wlan0 exist already): choose another"
+    return None
 
 
-def _links(t: Topology) -> Iterator[Check]:
+def _address_problem(ip: IPv4Address) -> str | None:
+    special = _special(IPv4Network(ip))
+    return f"address {ip} is a {special} address: use a private unicast address" \
+        if special else None
+
+
+def _links(t: Topology, idx: _Index) -> Iterator[Check]:
     names: dict[str, int] = {}
     for i, link in enumerate(t.links):
         if link.name is not None:
@@ -100,6 +197,7 @@ def _links(t: Topology) -> Iterator[Check]:
             names.setdefault(link.name, i)
     used_ifnames: dict[tuple[str, str], int] = {}
     seen_addr: dict[str, tuple] = {}
+    p2p: list[tuple[int, int, int]] = []          # (first, last address, link index)
     for i, link in enumerate(t.links):
         ends = [t.link_endpoint(e) for e in link.endpoints]
         ok = True
@@ -112,7 +210,7 @@ def _links(t: Topology) -> Iterator[Check]:
                             f"'{name}:{ifname}'", False
                 ok = False
             elif name not in t.nodes:
-                yield path, f"unknown endpoint '{name}': not a node or network" \
+                yield path, f"unknown endpoint '{name[:40]}': not a node or network" \
                             f"{suggest(name, list(t.nodes) + list(t.networks))}", False
                 ok = False
             elif isinstance(t.nodes[name], MobileNode):
@@ -120,7 +218,11 @@ def _links(t: Topology) -> Iterator[Check]:
                             "not by a link", False
                 ok = False
             elif ifname is not None:
-                if (name, ifname) in used_ifnames:
+                bad = _interface(name, ifname)
+                if bad:
+                    yield path, bad, False
+                    ok = False
+                elif (name, ifname) in used_ifnames:
                     yield path, f"interface '{name}:{ifname}' is already used by " \
                                 f"links[{used_ifnames[(name, ifname)]}]", False
                     ok = False
@@ -149,19 +251,21 @@ def _links(t: Topology) -> Iterator[Check]:
                                         f"(add 'addresses: {{{node}: <ip>}}')", False
                 continue
             apath = ("links", i, "addresses", node)
+            bad = _address_problem(addr.ip)
+            if bad:
+                yield apath, bad, False
+                continue
             if nets:
                 subnet = t.networks[nets[0]].subnet
-                if addr.ip not in subnet:
-                    yield apath, f"address {addr.ip} is outside subnet {subnet} of " \
-                                 f"network '{nets[0]}'", False
-                    continue
-                if "/" in str(addr) and addr.network.prefixlen != subnet.prefixlen and \
-                        addr.network.prefixlen != 32:
-                    yield apath, f"prefix length /{addr.network.prefixlen} differs from " \
-                                 f"subnet {subnet}", False
-                if addr.ip in (subnet.network_address, subnet.broadcast_address):
-                    yield apath, f"address {addr.ip} is the network or broadcast address " \
-                                 f"of {subnet}", False
+                problem = _in_subnet(addr, subnet, f"network '{nets[0]}'")
+                if problem:
+                    yield apath, problem, False
+                    if "outside" in problem:
+                        continue
+            elif addr.network.prefixlen <= 30 and addr.ip in (addr.network.network_address,
+                                                               addr.network.broadcast_address):
+                yield apath, f"address {addr.ip} is the network or broadcast address of " \
+                             f"{addr.network}", False
             if str(addr.ip) in seen_addr:
                 yield apath, f"address {addr.ip} is already used at " \
                              f"{_fmt(seen_addr[str(addr.ip)])}", False
@@ -171,14 +275,48 @@ def _links(t: Topology) -> Iterator[Check]:
             if a is not None and b is not None and a.network != b.network:
                 yield ("links", i, "addresses"), f"the two ends are in different subnets " \
                                                  f"({a.network} and {b.network})", False
+            elif a is not None and b is not None:
+                net = idx.network_overlapping(a.network)
+                if net is not None:
+                    yield ("links", i, "addresses"), f"point-to-point subnet {a.network} " \
+                        f"overlaps {t.networks[net].subnet} of network '{net}'", False
+                else:
+                    p2p.append((int(a.network.network_address),
+                                int(a.network.broadcast_address), i))
             if (a is None) != (b is None):
                 yield ("links", i, "addresses"), "give an address to both ends of a " \
                                                  "point-to-point link, or to neither", False
+    reach: tuple[int, int] | None = None            # sorted sweep over p2p subnets
+    for start, end, i in sorted(p2p):
+        if reach is not None and start <= reach[0]:
+            yield ("links", i, "addresses"), f"point-to-point subnet " \
+                f"{next(iter(t.links[i].addresses.values())).network} overlaps the one of " \
+                f"links[{reach[1]}]", False
+        if reach is None or end > reach[0]:
+            reach = (end, i)
     for name, node in t.nodes.items():
         if isinstance(node, MobileNode) and node.address is not None:
-            if str(node.address.ip) in seen_addr:
-                yield ("nodes", name, "address"), f"address {node.address.ip} is already used " \
-                                                  f"at {_fmt(seen_addr[str(node.address.ip)])}", False
+            path = ("nodes", name, "address")
+            bad = _address_problem(node.address.ip)
+            if bad:
+                yield path, bad, False
+            elif str(node.address.ip) in seen_addr:
+                yield path, f"address {node.address.ip} is already used " \
+                            f"at {_fmt(seen_addr[str(node.address.ip)])}", False
+            else:
+                seen_addr[str(node.address.ip)] = path
+
+
+def _in_subnet(addr, subnet: IPv4Network, where: str) -> str | None:
+    """Problems of an address that belongs to `subnet`: outside it, another prefix
+    length (none given means the subnet's), its network or broadcast address."""
+    if addr.ip not in subnet:
+        return f"address {addr.ip} is outside subnet {subnet} of {where}"
+    if addr.network.prefixlen not in (subnet.prefixlen, 32):
+        return f"prefix length /{addr.network.prefixlen} differs from subnet {subnet}"
+    if addr.ip in (subnet.network_address, subnet.broadcast_address):
+        return f"address {addr.ip} is the network or broadcast address of {subnet}"
+    return None
 
 
 def _fmt(path: tuple) -> str:
@@ -186,7 +324,7 @@ def _fmt(path: tuple) -> str:
     return format_path(path)
 
 
-def _mobile_nodes(t: Topology) -> Iterator[Check]:
+def _mobile_nodes(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
         if not isinstance(node, MobileNode):
             continue
@@ -203,29 +341,27 @@ def _mobile_nodes(t: Topology) -> Iterator[Check]:
             yield path, f"'{node.associate}' is {article(t.nodes[node.associate].kind)}, not an " \
                         "access_point", False
             continue
-        net = t.ap_network(node.associate)
-        if node.address is not None and net is not None:
-            subnet = t.networks[net].subnet
-            if node.address.ip not in subnet:
-                yield ("nodes", name, "address"), f"address {node.address.ip} is outside " \
-                                                  f"subnet {subnet} of network '{net}' " \
-                                                  f"(the network of {node.associate})", False
+        nets = idx.networks_of.get(node.associate, [])
+        if node.address is not None and nets and not _special(IPv4Network(node.address.ip)):
+            subnet = t.networks[nets[0]].subnet
+            problem = _in_subnet(node.address, subnet, f"network '{nets[0]}' (the network "
+                                                       f"of {node.associate})")
+            if problem:
+                yield ("nodes", name, "address"), problem, False
 
 
-def _access_points(t: Topology) -> Iterator[Check]:
+def _access_points(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
         if not isinstance(node, AccessPoint):
             continue
-        uplinks = [i for i, link in enumerate(t.links)
-                   if name in [t.link_endpoint(e)[0] for e in link.endpoints]]
-        nets = _attached_networks(t, name)
+        uplinks = idx.links_of.get(name, [])
+        nets = idx.networks_of.get(name, [])
         if len(uplinks) != 1 or len(nets) != 1:
             yield ("nodes", name), f"access point '{name}' needs exactly one link, to the " \
                                    f"network of its distribution system (has {len(uplinks)})", True
 
 
-def _unattached(t: Topology) -> Iterator[Check]:
-    linked = {t.link_endpoint(e)[0] for link in t.links for e in link.endpoints}
+def _unattached(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
-        if not isinstance(node, (MobileNode, AccessPoint)) and name not in linked:
+        if not isinstance(node, (MobileNode, AccessPoint)) and name not in idx.links_of:
             yield ("nodes", name), f"node '{name}' has no link", True

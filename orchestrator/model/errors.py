@@ -20,6 +20,9 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+MAX_PROBLEMS = 50           # a file with thousands of mistakes: the first ones are enough
+
+
 class ModelError(Exception):
     """One or more problems in a YAML file; str() gives one line per problem."""
 

@@ -10,27 +10,34 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .checks import check_topology
-from .errors import Problem, TopologyError, format_path, suggest
+from .errors import MAX_PROBLEMS, Problem, TopologyError, format_path, suggest
 from .topology import NODE_KINDS, Link, LinkParams, Topology
-from .yamlsrc import ModelError, SourceMap, load_yaml
+from .yamlsrc import ModelError, SourceMap, load_yaml, paused_gc, read_source
 
 TOP_LEVEL = list(Topology.model_fields)
 
 
 def load_topology(path: str | Path) -> Topology:
-    path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TopologyError([Problem(str(path), 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        text = read_source(path)
+    except ModelError as exc:
+        raise TopologyError(exc.problems) from None
     return load_topology_text(text, str(path))
 
 
 def load_topology_text(text: str, file: str = "<string>") -> Topology:
-    try:
-        data, smap = load_yaml(text, file)
-    except ModelError as exc:
-        raise TopologyError(exc.problems) from None
+    with paused_gc():
+        try:
+            data, smap = load_yaml(text, file)
+        except ModelError as exc:
+            raise TopologyError(exc.problems) from None
+        return topology_from_data(data, smap)
+
+
+def topology_from_data(data: object, smap: SourceMap) -> Topology:
+    """Validate data loaded by `load_yaml`; problems are placed by `smap` (an experiment
+    passes one that places the values it overrides at its own lines)."""
+    file = smap.file
     if data is None:
         raise TopologyError([Problem(file, 1, 1, "", "empty file: expected a topology mapping "
                                      "with keys " + ", ".join(f"'{k}'" for k in TOP_LEVEL))])
@@ -44,7 +51,8 @@ def load_topology_text(text: str, file: str = "<string>") -> Topology:
     try:
         topo = Topology.model_validate(merged)
     except ValidationError as exc:
-        raise TopologyError([_problem(err, smap, origin) for err in exc.errors()]) from None
+        raise TopologyError([_problem(err, smap, origin)
+                             for err in exc.errors()[:MAX_PROBLEMS]]) from None
     problems = [smap.problem(path, msg, key=key) for path, msg, key in check_topology(topo)]
     if problems:
         raise TopologyError(problems)
@@ -77,7 +85,10 @@ def _inherit(data: dict, smap: SourceMap):
         for kind, settings in kinds.items():
             if kind not in NODE_KINDS:
                 problems.append(smap.problem(("kinds", kind), _unknown_kind(kind), key=True))
-            elif isinstance(settings, dict):
+            elif not isinstance(settings, dict):
+                problems.append(smap.problem(("kinds", kind), "expected a mapping of settings "
+                                             f"for kind {kind} (got {_describe(settings)})"))
+            else:
                 for key in settings:
                     if key not in _fields(kind):
                         problems.append(smap.problem(
@@ -96,7 +107,7 @@ def _inherit(data: dict, smap: SourceMap):
                 problems.append(smap.problem(("nodes", name), "missing required key 'kind': "
                                              f"expected one of {', '.join(NODE_KINDS)}"))
                 continue
-            if kind not in NODE_KINDS:
+            if not isinstance(kind, str) or kind not in NODE_KINDS:
                 problems.append(smap.problem(("nodes", name, "kind"), _unknown_kind(kind)))
                 continue
             node = {}
@@ -105,7 +116,7 @@ def _inherit(data: dict, smap: SourceMap):
                     node[key] = value
                     origin[("nodes", name, key)] = ("defaults", "node", key)
             kind_settings = kinds.get(kind) if isinstance(kinds, dict) else None
-            for key, value in (kind_settings or {}).items():
+            for key, value in (kind_settings if isinstance(kind_settings, dict) else {}).items():
                 node[key] = value
                 origin[("nodes", name, key)] = ("kinds", kind, key)
             for key, value in spec.items():
@@ -132,7 +143,9 @@ def _inherit(data: dict, smap: SourceMap):
 
 
 def _unknown_kind(kind) -> str:
-    return (f"unknown kind '{kind}'{suggest(str(kind), NODE_KINDS)}; "
+    if not isinstance(kind, str):
+        return f"expected one kind, one of {', '.join(NODE_KINDS)} (got {_describe(kind)})"
+    return (f"unknown kind '{kind[:40]}'{suggest(kind, NODE_KINDS)}; "
             f"known kinds: {', '.join(NODE_KINDS)}")
 
 

@@ -5,18 +5,78 @@ each), nodes by kind, and links. Building it is the network layer's job.
 
 Kinds are the RFC's functional elements (s6.2) plus the plumbing around them. A node may
 carry further roles with `colocated` (e.g. the PAA co-located on the nAR, RFC 6252 C.5.3).
+
+Types are strict (README "Hostile input"): no boolean or digit string is taken for a count,
+no integer for an address; every value that ends up in a command, a file name or a daemon's
+configuration matches a strict pattern (names, realms as DNS names, NAIs, SSIDs of at most
+32 octets), and emulated quantities stay within what the emulation can do.
 """
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .units import Bandwidth, Duration, Percent
+from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
                             description="lower-case letters, digits and '-', at most 20 chars")]
+Count = Annotated[int, Field(strict=True)]          # 3, never True, '3' or 3.0
+Text = Annotated[str, Field(max_length=2000)]
+
+# Emulation limits (README "Hostile input"): the userspace delay element holds packets in
+# memory (MAX_DELAY); tc htb rates (MIN/MAX_BANDWIDTH, Mbit/s); timers of the agents.
+MAX_DELAY = 10.0
+MIN_BANDWIDTH, MAX_BANDWIDTH = 0.01, 10_000.0
+MAX_TIMER = 10.0
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\Z")
+_NAI_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
+MAX_NAI = 253                       # one RADIUS User-Name attribute (RFC 2865 s5.1)
+
+
+def _as_text(what: str):
+    """Before-validator: the YAML value must be a string (never an integer for an address)."""
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError(f"expected {what} written as text (got {type(value).__name__} "
+                             f"{value!r})")
+        return value
+    return BeforeValidator(check)
+
+
+def check_realm(value: str) -> str:
+    """A realm: a DNS name (RFC 1035 s2.3.1, lower case; it goes into FreeRADIUS'
+    configuration and certificate names)."""
+    if len(value) > 253 or not _DNS_NAME.match(value):
+        raise ValueError(f"realm {value[:80]!r} is not a DNS name: lower-case labels of "
+                         "letters, digits and '-' separated by dots, like 'home.example'")
+    return value
+
+
+def check_nai(value: str) -> str:
+    """A Network Access Identifier user@realm (RFC 7542), short enough for RADIUS."""
+    user, at, realm = value.partition("@")
+    if not at or not _NAI_USER.match(user) or len(value.encode()) > MAX_NAI:
+        raise ValueError(f"identity {value[:80]!r} is not a NAI like 'mn@home.example' "
+                         f"(user of letters, digits and '._+-', at most {MAX_NAI} octets in all)")
+    check_realm(realm)
+    return value
+
+
+def check_ssid(value: str) -> str:
+    """An SSID: at most 32 octets (IEEE 802.11-2016 s9.4.2.2), printable."""
+    if not value or len(value.encode()) > 32 or not value.isprintable():
+        raise ValueError(f"SSID {value[:40]!r} must be 1 to 32 octets of printable text")
+    return value
+
+
+Realm = Annotated[str, AfterValidator(check_realm)]
+Subnet = Annotated[IPv4Network, _as_text("an IPv4 subnet like '10.1.0.0/24'")]
+Address = Annotated[IPv4Interface, _as_text("an IPv4 address like '10.1.0.1' or '10.1.0.1/24'")]
 
 
 class Strict(BaseModel):
@@ -29,26 +89,35 @@ RoleName = Literal["authentication_agent", "configuration_agent", "access_router
 
 class Domain(Strict):
     """An administrative domain (RFC 6252 s3): authenticates and authorizes MNs."""
-    realm: str = Field(description="NAI realm of the domain, e.g. 'a.example'")
+    realm: Realm = Field(description="NAI realm of the domain, e.g. 'a.example'")
     aaa_server: Name = Field(description="the domain's AAA server node")
     mobility_protocol: Literal["sip", "mipv6", "pmipv6", "none"] = "sip"
-    description: str = ""
+    description: Text = ""
 
 
 class Network(Strict):
     """One subnet / broadcast domain, built as one layer-2 switch."""
-    subnet: IPv4Network
+    subnet: Subnet
     domain: Name | None = Field(None, description="owning domain; none for inter-domain links")
     gateway: Name | None = Field(None, description="default router for hosts on this network")
-    description: str = ""
+    description: Text = ""
 
 
 class LinkParams(Strict):
     """Emulated link properties; applied in both directions."""
-    bandwidth: Bandwidth | None = None
-    delay: Duration = 0.0
-    jitter: Duration = 0.0
+    bandwidth: Annotated[Bandwidth | None, at_least(MIN_BANDWIDTH, "bandwidth", "Mbit"),
+                         at_most(MAX_BANDWIDTH, "bandwidth", "Mbit")] = None
+    delay: Annotated[Duration, at_most(MAX_DELAY, "delay")] = 0.0
+    jitter: Annotated[Duration, at_most(MAX_DELAY, "jitter")] = 0.0
     loss: Percent = 0.0
+
+    @model_validator(mode="after")
+    def _jitter_within_delay(self):
+        if self.jitter > self.delay:
+            raise ValueError(f"jitter {format_duration(self.jitter)} is larger than the delay "
+                             f"{format_duration(self.delay)}: packets cannot leave before "
+                             "they arrive")
+        return self
 
 
 class Link(LinkParams):
@@ -57,48 +126,53 @@ class Link(LinkParams):
     Endpoints are 'node', 'node:ifname' or a network name. `addresses` gives the address
     of each node endpoint (prefix length from the network's subnet when omitted).
     """
-    endpoints: Annotated[list[str], Field(min_length=2, max_length=2)]
-    addresses: dict[str, IPv4Interface] = Field(default_factory=dict)
+    endpoints: Annotated[list[Annotated[str, Field(max_length=64)]],
+                         Field(min_length=2, max_length=2)]
+    addresses: dict[str, Address] = Field(default_factory=dict)
     name: Name | None = Field(None, description="a name experiments can refer to (links.NAME.delay)")
-    description: str = ""
+    description: Text = ""
 
 
 class NodeBase(Strict):
     domain: Name | None = None
     colocated: list[RoleName] = Field(default_factory=list,
                                       description="further roles this node carries")
-    description: str = ""
+    description: Text = ""
 
 
 class MobileNode(NodeBase):
     """The MN (RFC 6252 s6.3): one radio interface, attached to at most one AP."""
     kind: Literal["mobile_node"]
     home_domain: Name
-    identity: str | None = Field(None, description="NAI user@realm; default mn-name@home realm")
+    identity: Annotated[str, AfterValidator(check_nai)] | None = Field(
+        None, description="NAI user@realm; default mn-name@home realm")
     associate: Name | None = Field(None, description="access point associated at start")
-    address: IPv4Interface | None = Field(
+    address: Address | None = Field(
         None, description="address on the radio interface in the start AP's network")
-    link_down_detection: Duration = Field(
+    link_down_detection: Annotated[Duration, at_most(MAX_TIMER, "link_down_detection")] = Field(
         0.0, description="time the MN takes to notice its radio link is gone")
-    dad_probes: int = Field(
+    dad_probes: Count = Field(
         0, ge=0, le=10, description="ARP probes of the MN's own DAD (RFC 5227) after an on-link DHCP "
                        "acquisition (non-MPA handover); 0: only the DHCP server's check")
-    dad_interval: Duration = Field(1.0, description="spacing of those ARP probes")
+    dad_interval: Annotated[Duration, at_least(0.001, "dad_interval"),
+                            at_most(MAX_TIMER, "dad_interval")] = Field(
+        1.0, description="spacing of those ARP probes")
 
 
 class AccessPoint(NodeBase):
     """A layer-2 point of attachment with an 802.1X controlled port (C.5.3: AP0, AP1, AP2)."""
     kind: Literal["access_point"]
-    ssid: str | None = None
+    ssid: Annotated[str, AfterValidator(check_ssid)] | None = None
     security: Literal["ieee8021x", "open"] = "ieee8021x"
-    association_latency: Duration = Field(
+    association_latency: Annotated[Duration, at_most(MAX_TIMER, "association_latency")] = Field(
         0.0, description="emulated radio (re)association latency; reported with results")
 
 
 class CorrespondentNode(NodeBase):
     """The CN (RFC 6252 s7.5): a SIP user agent that streams RTP to the MN's address."""
     kind: Literal["correspondent_node"]
-    rtp_interval: Duration = Field(
+    rtp_interval: Annotated[Duration, at_least(0.001, "rtp_interval"),
+                            at_most(1.0, "rtp_interval")] = Field(
         0.016, description="RTP packet interval of the CN's stream (C.5.1 measured 16 ms)")
 
 
@@ -153,7 +227,7 @@ TopologyName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 class Topology(Strict):
     """A whole testbed: domains, networks, nodes, links."""
     name: TopologyName
-    description: str = ""
+    description: Text = ""
     defaults: Defaults = Field(default_factory=Defaults)
     kinds: dict[str, dict[str, object]] = Field(
         default_factory=dict, description="per-kind settings, between defaults and the node")

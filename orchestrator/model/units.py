@@ -2,23 +2,25 @@
 
 Durations are stored in seconds (float), bandwidths in Mbit/s, loss as a fraction.
 A bare number is rejected for durations and bandwidths: '15' could be ms or s, and a
-mistaken unit silently changes an experiment by a factor of 1000.
+mistaken unit silently changes an experiment by a factor of 1000. Digits are ASCII only
+(Python's float() would read Arabic-Indic digits), and `at_most` bounds a field by what the
+emulation can do.
 """
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-_NUM = r"(?P<num>-?\d+(?:\.\d*)?|-?\.\d+)"
+_NUM = r"(?P<num>-?[0-9]{1,15}(?:\.[0-9]{0,15})?|-?\.[0-9]{1,15})"
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
 _PER_SECOND = {"ns": 1e9, "us": 1e6, "µs": 1e6, "ms": 1e3}     # divide: 9/1e3 == 0.009 exactly
 _BANDWIDTH_UNITS = {
     "kbit": 1e-3, "kbps": 1e-3, "mbit": 1.0, "mbps": 1.0, "gbit": 1e3, "gbps": 1e3,
 }
-_DURATION_RE = re.compile(_NUM + r"\s*(?P<unit>[a-zµ]+)$", re.IGNORECASE)
-_PERCENT_RE = re.compile(_NUM + r"\s*%$")
+_DURATION_RE = re.compile(_NUM + r"[ \t]*(?P<unit>[a-zµ]+)\Z", re.IGNORECASE)
+_PERCENT_RE = re.compile(_NUM + r"[ \t]*%\Z")
 
 
 def parse_duration(value: object) -> float:
@@ -66,6 +68,27 @@ def parse_percent(value: object) -> float:
     if not 0 <= pct <= 100:
         raise ValueError(f"percentage {value!r} must be between 0% and 100%")
     return pct / 100.0
+
+
+def at_most(limit: float, what: str, unit: str = "s"):
+    """A validator: the value (seconds, or Mbit/s with unit="Mbit") is at most `limit`."""
+    def check(value):
+        if value is not None and value > limit:
+            shown = format_duration(value) if unit == "s" else f"{value:g}{unit}"
+            cap = format_duration(limit) if unit == "s" else f"{limit:g}{unit}"
+            raise ValueError(f"{shown} is more than the emulation can do: {what} is at most {cap}")
+        return value
+    return AfterValidator(check)
+
+
+def at_least(limit: float, what: str, unit: str = "s"):
+    """A validator: the value is at least `limit` (0 stays allowed only if `limit` is 0)."""
+    def check(value):
+        if value is not None and value < limit:
+            cap = format_duration(limit) if unit == "s" else f"{limit:g}{unit}"
+            raise ValueError(f"{what} must be at least {cap}")
+        return value
+    return AfterValidator(check)
 
 
 def format_duration(seconds: float) -> str:

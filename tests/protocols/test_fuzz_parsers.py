@@ -19,79 +19,14 @@ from orchestrator.protocols import eapol, pana
 from orchestrator.protocols.eapol import EapolFrame, EapolKey, PacketType
 from orchestrator.protocols.errors import ProtocolError
 from orchestrator.protocols.pana import Avp, AvpCode, PanaMessage
+from tests.support.fuzzing import (AA, GTK, PANA_KEY, PMK, SPA, _rng, fix_length,  # noqa: F401
+                                   handshake_frames, mutate, pana_corpus, tolerate)
 
 SEED = 0x6252
 CASES = 3000
 
-AA, SPA = bytes.fromhex("02000000aa01"), bytes.fromhex("02000000cc01")
-PMK, GTK = bytes(range(32)), bytes(range(16, 32))
 
-
-def mutate(rnd: random.Random, data: bytes) -> bytes:
-    """One random structural or bit-level mutation of ``data``."""
-    b = bytearray(data)
-    op = rnd.randrange(9)
-    if op == 0 and b:  # truncate
-        del b[rnd.randrange(len(b)):]
-    elif op == 1 and b:  # flip a few bits
-        for _ in range(rnd.randint(1, 4)):
-            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
-    elif op == 2 and b:  # overwrite bytes
-        for _ in range(rnd.randint(1, 8)):
-            b[rnd.randrange(len(b))] = rnd.randrange(256)
-    elif op == 3:  # insert bytes
-        at = rnd.randrange(len(b) + 1)
-        b[at:at] = rnd.randbytes(rnd.randint(1, 16))
-    elif op == 4 and b:  # delete a slice
-        at = rnd.randrange(len(b))
-        del b[at:at + rnd.randint(1, 16)]
-    elif op == 5 and len(b) >= 2:  # a 16-bit field set to an edge value
-        at = rnd.randrange(len(b) - 1)
-        value = rnd.choice([0, 1, 2, 3, 4, 7, 8, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000,
-                            0xFFFF, len(b), len(b) - 4, len(b) + 1])
-        b[at:at + 2] = struct.pack("!H", value % 0x10000)
-    elif op == 6:  # random tail
-        b += rnd.randbytes(rnd.randint(1, 64))
-    elif op == 7:  # pure noise of a similar size
-        b = bytearray(rnd.randbytes(rnd.randint(0, max(1, 2 * len(b)))))
-    else:  # several mutations stacked
-        for _ in range(rnd.randint(2, 4)):
-            b = bytearray(mutate(rnd, bytes(b)))
-    return bytes(b)
-
-
-def fix_length(rnd: random.Random, data: bytes, offset: int, base: int) -> bytes:
-    """Half the time, make the 16-bit length field at ``offset`` agree with the data again,
-    so that the mutant gets past the length check into the AVP / Key Data parsing."""
-    if rnd.random() < 0.5 or len(data) < offset + 2 or not 0 <= len(data) - base <= 0xFFFF:
-        return data
-    return data[:offset] + struct.pack("!H", len(data) - base) + data[offset + 2:]
-
-
-def tolerate(fn, *args):
-    """Call ``fn``; a ProtocolError means 'rejected' (None); anything else fails the test."""
-    try:
-        return fn(*args)
-    except ProtocolError as exc:
-        assert isinstance(exc.reason, str) and exc.reason
-        return None
-
-
-def _rng(seed: int):
-    return random.Random(seed).randbytes
-
-
-def _handshake_frames() -> list[bytes]:
-    ap = eapol.Authenticator4Way(PMK, AA, SPA, GTK, rng=_rng(1))
-    sta = eapol.Supplicant4Way(PMK, AA, SPA, rng=_rng(2))
-    msg1 = ap.start()[0][0]
-    msg2 = sta.receive(msg1)[0][0]
-    msg3 = ap.receive(msg2)[0][0]
-    msg4 = sta.receive(msg3)[0][0]
-    return [msg1, msg2, msg3, msg4]
-
-
-HANDSHAKE = _handshake_frames()
+HANDSHAKE = handshake_frames()
 EAPOL_CORPUS = HANDSHAKE + [
     EapolFrame(1, PacketType.START).encode(),
     EapolFrame(2, PacketType.LOGOFF).encode(),
@@ -188,25 +123,8 @@ def test_fuzz_handshake_state_machines_never_raise_nor_accept_forgeries(target):
 
 # --- PANA -------------------------------------------------------------------------------
 
-AUTH_KEY = bytes(range(20))
-
-
-def _pana_corpus() -> list[bytes]:
-    par = PanaMessage(pana.MessageType.AUTH, pana.FLAG_R | pana.FLAG_S | pana.FLAG_E, 7, 100, (
-        Avp.unsigned32(AvpCode.PRF_ALGORITHM, pana.PRF_HMAC_SHA1),
-        Avp.unsigned32(AvpCode.INTEGRITY_ALGORITHM, pana.AUTH_HMAC_SHA1_160)))
-    pan = PanaMessage(pana.MessageType.AUTH, pana.FLAG_C, 7, 103, (
-        Avp(AvpCode.EAP_PAYLOAD, bytes.fromhex("0205000d")),
-        Avp(AvpCode.NONCE, bytes(range(20))),
-        Avp.unsigned32(AvpCode.KEY_ID, 1),
-        Avp(0x77, b"vendor!", vendor_id=9)))
-    ptr = PanaMessage(pana.MessageType.TERMINATION, pana.FLAG_R, 7, 104, (
-        Avp.unsigned32(AvpCode.TERMINATION_CAUSE, pana.TerminationCause.LOGOUT),))
-    return [PanaMessage(pana.MessageType.CLIENT_INITIATION).encode(), par.encode(),
-            pana.sign(pan, AUTH_KEY), pana.sign(ptr, AUTH_KEY)]
-
-
-PANA_CORPUS = _pana_corpus()
+AUTH_KEY = PANA_KEY
+PANA_CORPUS = pana_corpus()
 
 
 def test_fuzz_pana_decode():

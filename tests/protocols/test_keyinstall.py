@@ -20,6 +20,7 @@ from orchestrator.protocols.keyinstall import (
 )
 from orchestrator.protocols.errors import ProtocolError
 from orchestrator.protocols.mpa_keys import MpaKeys
+from tests.support.fuzzing import mutate
 
 SECRET = b"paa-ap1-shared-secret"
 STA = bytes.fromhex("020000000001")
@@ -125,23 +126,6 @@ def test_encode_rejects_bad_fields():
         encode_request(SECRET, request(key=b"short"))
     with pytest.raises(ProtocolError):
         encode_request(b"", request())
-
-
-def mutate(rnd: random.Random, data: bytes) -> bytes:
-    b = bytearray(data)
-    op = rnd.randrange(5)
-    if op == 0 and b:
-        del b[rnd.randrange(len(b)):]
-    elif op == 1 and b:
-        for _ in range(rnd.randint(1, 4)):
-            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
-    elif op == 2:
-        b[rnd.randrange(len(b) + 1):rnd.randrange(len(b) + 1)] = rnd.randbytes(rnd.randint(1, 9))
-    elif op == 3:
-        b += rnd.randbytes(rnd.randint(1, 40))
-    else:
-        b = bytearray(rnd.randbytes(rnd.randint(0, 200)))
-    return bytes(b)
 
 
 def test_seeded_fuzz_only_protocol_errors():
