@@ -41,6 +41,39 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def describe(value) -> str:
+    """'nothing', "bool True", "str 'abc'" (cut short) for messages."""
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def type_message(err: dict) -> str | None:
+    """A message for pydantic's type and size errors that says what was expected and what
+    was given (pydantic's own words do not say what it got), or None for other errors."""
+    kind, value = err["type"], err.get("input")
+    ctx = err.get("ctx") or {}
+    expected = {"int_type": "a whole number", "int_parsing": "a whole number",
+                "int_from_float": "a whole number", "bool_type": "true or false",
+                "string_type": "a string", "dict_type": "a mapping", "model_type": "a mapping",
+                "list_type": "a list", "float_type": "a number"}.get(kind)
+    if expected:
+        return f"expected {expected} (got {describe(value)})"
+    if kind in ("too_short", "too_long"):
+        n = len(value) if hasattr(value, "__len__") else "?"
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        return f"expected {'at least' if kind == 'too_short' else 'at most'} {bound} " \
+               f"{'entry' if bound == 1 else 'entries'} (got {n})"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        word = {"greater_than_equal": "at least", "less_than_equal": "at most",
+                "greater_than": "more than", "less_than": "less than"}[kind]
+        return f"expected {word} {next(iter(ctx.values()))} (got {describe(value)})"
+    if kind == "string_too_long":
+        return f"longer than {ctx.get('max_length')} characters"
+    return None
+
+
 def format_path(path: tuple) -> str:
     """('links', 0, 'endpoints', 1) -> 'links[0].endpoints[1]'."""
     out = ""

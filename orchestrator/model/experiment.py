@@ -18,10 +18,19 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
 Parameter paths address the topology file: `kinds.<kind>.<key>`, `defaults.node.<key>`,
 `defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link name>.<key>`. A value that does not
 fit is reported at the experiment file's line, not the topology's.
+
+Each configuration's topology file is read and parsed once; every sweep point is its data
+with the overrides applied, validated with the topology's own source map (a problem of the
+file is reported at its line there, one an override causes at the override's line here).
+At most MAX_POINTS configurations x sweep points are accepted (each is a testbed bring-up).
 """
 from __future__ import annotations
 
+import copy
 import itertools
+import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,11 +38,14 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from .errors import ModelError, Problem, suggest
-from .load import load_topology_text
-from .topology import Name, Strict, Topology
-from .units import Duration
-from .yamlsrc import SourceMap, load_yaml
+from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, type_message
+from .load import topology_from_data
+from .topology import Count, Name, Strict, Topology
+from .units import Duration, at_most
+from .yamlsrc import SourceMap, load_yaml, paused_gc, read_source
+
+MAX_POINTS = 256                 # configurations x sweep points: bring-ups in one run
+_PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
          "sip-mpa", "sip-non-mpa")
@@ -51,10 +63,10 @@ class Scenario(Strict):
     from_ap: Name = Field(alias="from")
     to_ap: Name = Field(alias="to")
     description: str = ""
-    buffering: Duration | None = Field(
+    buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
     correspondent: Name = Field("cn", description="sip flows: the CN the MN calls")
-    stream: Duration = Field(
+    stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
 
     @model_validator(mode="after")
@@ -78,11 +90,12 @@ class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
     description: str = ""
     reference: str | None = Field(None, description="RFC reference data to compare with")
-    seed: int = 0
-    repetitions: Annotated[int, Field(ge=1, le=10000)] = 10
+    seed: Count = 0
+    repetitions: Annotated[Count, Field(ge=1, le=10000)] = 10
     parameters: dict[str, object] = Field(default_factory=dict)
-    configurations: dict[Name, Configuration]
-    sweep: dict[str, Annotated[list[object], Field(min_length=1)]] = Field(default_factory=dict)
+    configurations: Annotated[dict[Name, Configuration], Field(min_length=1)]
+    sweep: dict[str, Annotated[list[object], Field(min_length=1, max_length=MAX_POINTS)]] = \
+        Field(default_factory=dict)
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
 
 
@@ -100,22 +113,47 @@ class ResolvedConfiguration:
 
 def load_experiment(path: str | Path) -> tuple[Experiment, list[ResolvedConfiguration]]:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ExperimentError([Problem(str(path), 1, 1, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        data, smap = load_yaml(text, str(path))
-    except ModelError as exc:
-        raise ExperimentError(exc.problems) from None
-    if not isinstance(data, dict):
-        raise ExperimentError([smap.problem((), "expected an experiment mapping (name, "
-                                            "configurations, scenarios, ...)")])
-    try:
-        exp = Experiment.model_validate(data)
-    except ValidationError as exc:
-        raise ExperimentError([_pydantic_problem(e, smap) for e in exc.errors()]) from None
-    return exp, resolve(exp, path, smap)
+    with paused_gc():
+        try:
+            data, smap = load_yaml(read_source(path), str(path))
+        except ModelError as exc:
+            raise ExperimentError(exc.problems) from None
+        if not isinstance(data, dict):
+            raise ExperimentError([smap.problem((), "expected an experiment mapping (name, "
+                                                "configurations, scenarios, ...)")])
+        try:
+            exp = Experiment.model_validate(data)
+        except ValidationError as exc:
+            raise ExperimentError([_pydantic_problem(e, smap)
+                                   for e in exc.errors()[:MAX_PROBLEMS]]) from None
+        problems = list(_experiment_problems(exp, smap))
+        if problems:
+            raise ExperimentError(problems)
+        return exp, resolve(exp, path, smap)
+
+
+def _experiment_problems(exp: Experiment, smap: SourceMap):
+    """What the model's types cannot say: distinct scenario names, a bounded plan."""
+    seen: dict[str, int] = {}
+    for i, s in enumerate(exp.scenarios):
+        if s.name in seen:
+            yield smap.problem(("scenarios", i, "name"), f"scenario name '{s.name}' is also the "
+                               f"name of scenarios[{seen[s.name]}]: records are kept by name")
+        seen.setdefault(s.name, i)
+    points = math.prod(len(v) for v in exp.sweep.values())
+    if len(exp.configurations) * points > MAX_POINTS:
+        yield smap.problem(("sweep",) if exp.sweep else ("configurations",),
+                           f"{len(exp.configurations) * points} testbed bring-ups "
+                           f"({len(exp.configurations)} configuration(s) x {points} sweep "
+                           f"points), more than {MAX_POINTS}: split the experiment", key=True)
+    for section, params in [(("parameters",), exp.parameters), (("sweep",), exp.sweep)] + [
+            (("configurations", c, "parameters"), conf.parameters)
+            for c, conf in exp.configurations.items()]:
+        for key in params:
+            if not all(_PARAM_PART.match(p) for p in key.split(".")):
+                yield smap.problem(section + (key,), f"parameter path '{key[:80]}' is not "
+                                   "dot-separated names like kinds.access_point."
+                                   "association_latency", key=True)
 
 
 def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
@@ -133,37 +171,71 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
         return smap.problem(loc, f"unknown key '{loc[-1]}'{suggest(loc[-1], names)}", key=True)
     if err["type"] == "missing":
         return smap.problem(loc[:-1], f"missing required key '{loc[-1]}'")
+    if err["type"] == "too_short" and loc in (("configurations",), ("scenarios",)):
+        return smap.problem(loc, {"configurations": "an experiment needs at least one "
+                                  "configuration, like 'name: {topology: FILE}'",
+                                  "scenarios": "an experiment needs at least one scenario, "
+                                  "like '- {name: N, flow: F, from: AP, to: AP}'"}[loc[0]])
     if err["type"] == "string_pattern_mismatch":
         return smap.problem(loc, f"invalid name {err['input']!r}: expected lower-case letters, "
                                  "digits and '-', starting with a letter")
     if err["type"] == "literal_error":
         return smap.problem(loc, f"expected one of {err['ctx']['expected']} (got {err['input']!r})"
                                  f"{suggest(str(err['input']), FLOWS)}")
-    return smap.problem(loc, err["msg"].removeprefix("Value error, "))
+    return smap.problem(loc, type_message(err) or err["msg"].removeprefix("Value error, "))
 
 
-def _set_path(data: dict, path: str, value, links_by_name: dict[str, int]) -> str | None:
-    """Set `path` in raw topology data; returns an error message or None."""
+def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
+    """Set `path` in raw topology data: (the topology's YAML path that was set, None) or
+    (None, an error message)."""
     parts = path.split(".")
     if parts[0] == "links":
         if len(parts) != 3:
-            return "expected links.<link name>.<key>"
-        if parts[1] not in links_by_name:
-            return f"no link named '{parts[1]}'{suggest(parts[1], links_by_name)} (give the link a 'name:' in the topology)"
-        data["links"][links_by_name[parts[1]]][parts[2]] = value
-        return None
+            return None, "expected links.<link name>.<key>"
+        links = data.get("links")
+        by_name = {l.get("name"): i for i, l in enumerate(links if isinstance(links, list) else [])
+                   if isinstance(l, dict) and isinstance(l.get("name"), str)}
+        if parts[1] not in by_name:
+            return None, (f"no link named '{parts[1]}'{suggest(parts[1], by_name)} "
+                          "(give the link a 'name:' in the topology)")
+        links[by_name[parts[1]]][parts[2]] = value
+        return ("links", by_name[parts[1]], parts[2]), None
     if parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks") or len(parts) < 3:
-        return "expected kinds.<kind>.<key>, defaults.node.<key>, defaults.link.<key>, " \
-               "nodes.<node>.<key> or links.<link name>.<key>"
+        return None, ("expected kinds.<kind>.<key>, defaults.node.<key>, defaults.link.<key>, "
+                      "nodes.<node>.<key> or links.<link name>.<key>")
     cur = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(cur.get(part, {}), dict):
-            return f"'{'.'.join(parts[:i + 1])}' is not a mapping"
+            return None, f"'{'.'.join(parts[:i + 1])}' is not a mapping"
         if parts[0] in ("nodes", "domains", "networks") and i == 1 and part not in cur:
-            return f"no {parts[0][:-1]} named '{part}'{suggest(part, cur)}"
+            return None, f"no {parts[0][:-1]} named '{part}'{suggest(part, cur)}"
         cur = cur.setdefault(part, {})
     cur[parts[-1]] = value
-    return None
+    return tuple(parts), None
+
+
+class _Overridden(SourceMap):
+    """The topology's source map, except that a problem with a value an experiment set (or
+    with the item holding it) is placed at the experiment's line that set it."""
+
+    def __init__(self, base: SourceMap, where: dict[tuple, tuple[SourceMap, tuple]]):
+        super().__init__(base.file, base.values, base.keys)
+        self.where = where
+
+    def problem(self, path: tuple, message: str, key: bool = False) -> Problem:
+        path = tuple(path)
+        for set_path, (exp_smap, exp_path) in self.where.items():
+            n = min(len(path), len(set_path))
+            if path[:n] == set_path[:n] and n >= 2:
+                line, col = exp_smap.locate(exp_path)
+                return Problem(exp_smap.file, line, col, format_path(exp_path),
+                               f"{message} (in {Path(self.file).name} at {format_path(path)})")
+        return super().problem(path, message, key)
+
+
+def _shown(path: Path) -> str:
+    """A topology path as the user would write it: relative to the working directory."""
+    return os.path.relpath(path)
 
 
 def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedConfiguration]:
@@ -172,36 +244,50 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
     points = [dict(zip(keys, combo)) for combo in itertools.product(*exp.sweep.values())] or [{}]
     for cname, conf in exp.configurations.items():
         topo_path = (exp_path.parent / conf.topology).resolve()
+        where_conf = ("configurations", cname, "topology")
         try:
-            raw_text = topo_path.read_text()
+            os.stat(topo_path)
         except OSError as exc:
+            problems.append(smap.problem(where_conf, f"cannot read topology {conf.topology}: "
+                                                     f"{exc.strerror}"))
+            continue
+        try:
+            raw, topo_smap = load_yaml(read_source(_shown(topo_path)), _shown(topo_path))
+        except ModelError as exc:
+            problems.append(smap.problem(where_conf, f"topology {conf.topology} cannot be read "
+                                                     "(its problem is reported at its own "
+                                                     "line)"))
+            problems += exc.problems
+            continue
+        if not isinstance(raw, dict):
             problems.append(smap.problem(("configurations", cname, "topology"),
-                                         f"cannot read topology {conf.topology}: {exc.strerror}"))
+                                         f"topology {conf.topology} is not a topology mapping"))
             continue
         for point in points:
-            data = yaml.safe_load(raw_text)
-            links_by_name = {l.get("name"): i for i, l in enumerate(data.get("links", []))
-                             if isinstance(l, dict) and l.get("name")}
-            sources = {}
+            data = copy.deepcopy(raw)
+            where: dict[tuple, tuple[SourceMap, tuple]] = {}
             for yaml_path, (key, value) in (
                     [(("parameters", k), (k, v)) for k, v in exp.parameters.items()]
                     + [(("configurations", cname, "parameters", k), (k, v)) for k, v in conf.parameters.items()]
                     + [(("sweep", k), (k, v)) for k, v in point.items()]):
-                err = _set_path(data, key, value, links_by_name)
+                set_path, err = _set_path(data, key, value)
                 if err:
                     problems.append(smap.problem(yaml_path, err, key=True))
-                sources[key] = yaml_path
+                else:
+                    where[set_path] = (smap, yaml_path)
             overrides = {**exp.parameters, **conf.parameters, **point}
-            text = yaml.safe_dump(data, sort_keys=False)
             try:
-                topo = load_topology_text(text, str(topo_path))
+                topo = topology_from_data(data, _Overridden(topo_smap, where))
             except ModelError as exc:
-                problems += [_blame_override(p, sources, smap) for p in exc.problems]
+                problems += exc.problems
                 continue
             label = cname + "".join(f"/{k.split('.', 1)[-1]}={_fmt(v)}" for k, v in point.items())
+            text = yaml.safe_dump(data, sort_keys=False)
             out.append(ResolvedConfiguration(label, cname, str(topo_path), overrides, point, topo, text))
+        if len(problems) >= MAX_PROBLEMS:
+            break
     if problems:
-        raise ExperimentError(_unique(problems))
+        raise ExperimentError(_unique(problems)[:MAX_PROBLEMS])
     scen_problems = []
     for rc in out:
         aps = set(rc.topology.nodes_of("access_point"))
@@ -218,17 +304,6 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
 
 def _fmt(v) -> str:
     return str(v).replace(" ", "")
-
-
-def _blame_override(p: Problem, sources: dict, smap: SourceMap) -> Problem:
-    """A topology problem caused by an override is reported at the override."""
-    for key, yaml_path in sources.items():
-        parts = key.split(".")
-        if p.path.endswith(parts[-1]) and (parts[1] in p.path or parts[0] == "links"):
-            line, col = smap.locate(yaml_path)
-            return Problem(smap.file, line, col, ".".join(str(x) for x in yaml_path),
-                           f"{p.message} (in {Path(p.file).name} at {p.path})")
-    return p
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .checks import check_topology
-from .errors import MAX_PROBLEMS, Problem, TopologyError, format_path, suggest
+from .errors import MAX_PROBLEMS, Problem, TopologyError, format_path, suggest, type_message
+from .errors import describe as _describe
 from .topology import NODE_KINDS, Link, LinkParams, Topology
 from .yamlsrc import ModelError, SourceMap, load_yaml, paused_gc, read_source
 
@@ -203,19 +204,7 @@ def _problem(err: dict, smap: SourceMap, origin: dict) -> Problem:
                 "ip_v4_interface": "an IPv4 address like '10.1.0.1' or '10.1.0.1/24'",
                 "ip_v4_address": "an IPv4 address like '10.1.0.1'"}[etype]
         return smap.problem(path, f"expected {what} (got {value!r})")
-    if etype in ("dict_type", "model_type"):
-        return smap.problem(path, f"expected a mapping (got {_describe(value)})")
-    if etype == "list_type":
-        return smap.problem(path, f"expected a list (got {_describe(value)})")
-    if etype in ("too_short", "too_long"):
+    if etype in ("too_short", "too_long") and raw_loc[-1] == "endpoints":
         return smap.problem(path, f"expected exactly 2 entries (got {len(value)})")
-    if etype in ("string_type",):
-        return smap.problem(path, f"expected a string (got {_describe(value)})")
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = type_message(err) or err["msg"].removeprefix("Value error, ")
     return smap.problem(path, msg, key=on_key)
-
-
-def _describe(value) -> str:
-    if value is None:
-        return "nothing"
-    return f"{type(value).__name__} {value!r}"

@@ -60,9 +60,12 @@ def check_realm(value: str) -> str:
 def check_nai(value: str) -> str:
     """A Network Access Identifier user@realm (RFC 7542), short enough for RADIUS."""
     user, at, realm = value.partition("@")
-    if not at or not _NAI_USER.match(user) or len(value.encode()) > MAX_NAI:
+    if len(value.encode()) > MAX_NAI:
+        raise ValueError(f"identity of {len(value.encode())} octets is longer than a RADIUS "
+                         f"User-Name holds ({MAX_NAI})")
+    if not at or not _NAI_USER.match(user):
         raise ValueError(f"identity {value[:80]!r} is not a NAI like 'mn@home.example' "
-                         f"(user of letters, digits and '._+-', at most {MAX_NAI} octets in all)")
+                         "(a user of letters, digits and '._+-', '@', a realm)")
     check_realm(realm)
     return value
 

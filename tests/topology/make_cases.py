@@ -1,9 +1,20 @@
 """Writes the invalid topologies of errors/ from valid/minimal.yaml (kept for reviewers:
-each case is one small edit, named after what it breaks). Run: python make_cases.py"""
+each case is one small edit, named after what it breaks). Run: python make_cases.py
+
+An edit is (old, new) text, or a list of them; a `new` given as bytes is spliced into the
+encoded file (non-UTF-8, NUL). The cases after "hostile files" are issue 13's: what a new or
+hostile user tried, each refused with file:line and YAML path."""
 from pathlib import Path
 
 HERE = Path(__file__).parent
 BASE = (HERE / "valid" / "minimal.yaml").read_text()
+LINK = "  - {endpoints: [aaa, lan], addresses: {aaa: 10.1.0.10}}"
+MN = "  mn:  {kind: mobile_node, home_domain: home, associate: ap, address: 10.1.0.100}"
+
+
+def _link(extra: str) -> tuple[str, str]:
+    """The aaa link with `extra` link settings."""
+    return LINK, LINK[:-1] + ", " + extra + "}"
 
 CASES = {
     "unknown-top-level-key": ("name: minimal", "name: minimal\nnodez: {}"),
@@ -59,12 +70,71 @@ CASES = {
     "unknown-key-in-kinds": ("name: minimal", "name: minimal\nkinds:\n  access_point: {latency: 5ms}"),
     "unknown-kind-in-kinds": ("name: minimal", "name: minimal\nkinds:\n  acces_point: {association_latency: 5ms}"),
     "bad-inherited-default": ("name: minimal", "name: minimal\nkinds:\n  access_point: {association_latency: fast}"),
+    # -- hostile files (issue 13) --
+    "kind-as-list": ("ar:  {kind: access_router,", "ar:  {kind: [access_router],"),
+    "kinds-entry-as-string": ("name: minimal", "name: minimal\nkinds:\n  access_point: fast"),
+    "non-utf8": ("realm: home.example", b"realm: h\xf6me.example"),
+    "nul-byte": ("realm: home.example", b"realm: home\x00.example"),
+    "unknown-tag": ("address: 10.1.0.100}", "address: !ip 10.1.0.100}"),
+    "binary-tag": ("realm: home.example", "realm: !!binary aG9tZQ=="),
+    "alias": [("  ap:  {kind: access_point, domain: home}", "  ap:  &ap {kind: access_point, domain: home}\n  ap2: *ap")],
+    "deep-nesting": ("  ar:  {kind: access_router, domain: home}",
+                     "  ar:  {kind: access_router, domain: home, description: " + "[" * 25 + "]" * 25 + "}"),
+    "multiple-documents": (BASE, BASE + "---\nname: second\n"),
+    "interface-name-injection": ("endpoints: [ar, lan]", "endpoints: ['ar:q||touch${IFS}p', lan]"),
+    "interface-name-too-long": ("endpoints: [ar, lan]", "endpoints: ['ar:abcdefghijklmnop', lan]"),
+    "interface-name-reserved": ("endpoints: [ar, lan]", "endpoints: ['ar:eth0', lan]"),
+    "interface-name-with-slash": ("endpoints: [ar, lan]", "endpoints: ['ar:a/b', lan]"),
+    "reserved-network-name-air": ("  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}",
+                                  "  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}\n  air: {domain: home, subnet: 10.9.0.0/24}"),
+    "reserved-node-name-controller": [("  aaa: {kind: aaa_server, domain: home}",
+                                       "  aaa: {kind: aaa_server, domain: home}\n  controller: {kind: router, domain: home}"),
+                                      (LINK, LINK + "\n  - {endpoints: [controller, lan], addresses: {controller: 10.1.0.11}}")],
+    "two-mobile-nodes-one-address": (MN, MN + "\n" + MN.replace("mn: ", "mn2:")),
+    "mn-on-network-address": ("address: 10.1.0.100}", "address: 10.1.0.0}"),
+    "mn-on-broadcast-address": ("address: 10.1.0.100}", "address: 10.1.0.255}"),
+    "mn-wrong-prefix-length": ("address: 10.1.0.100}", "address: 10.1.0.100/16}"),
+    "p2p-subnet-inside-network": (LINK, LINK + "\n  - {endpoints: [ar, aaa], addresses: {ar: 10.1.0.201/30, aaa: 10.1.0.202/30}}"),
+    "p2p-subnets-overlap": (LINK, LINK + "\n  - {endpoints: [ar, aaa], addresses: {ar: 10.8.0.1/30, aaa: 10.8.0.2/30}}"
+                                  "\n  - {endpoints: [ar, aaa], addresses: {ar: 10.8.0.5/29, aaa: 10.8.0.6/29}}"),
+    "p2p-network-address": (LINK, LINK + "\n  - {endpoints: [ar, aaa], addresses: {ar: 10.8.0.0/30, aaa: 10.8.0.2/30}}"),
+    "multicast-endpoint": ("addresses: {aaa: 10.1.0.10}", "addresses: {aaa: 224.1.0.10}"),
+    "loopback-endpoints": (LINK, LINK + "\n  - {endpoints: [ar, aaa], addresses: {ar: 127.0.0.1/30, aaa: 127.0.0.2/30}}"),
+    "link-local-subnet": ("subnet: 10.1.0.0/24", "subnet: 169.254.0.0/24"),
+    "subnet-too-small": ("subnet: 10.1.0.0/24", "subnet: 10.1.0.0/31"),
+    "integer-as-address": ("addresses: {aaa: 10.1.0.10}", "addresses: {aaa: 167837706}"),
+    "integer-as-subnet": ("subnet: 10.1.0.0/24", "subnet: 167837696"),
+    "delay-of-a-century": _link("delay: 99999999min"),
+    "jitter-larger-than-delay": _link("delay: 5ms, jitter: 10ms"),
+    "bandwidth-too-large": _link("bandwidth: 100000Gbit"),
+    "bandwidth-too-small": _link("bandwidth: 1kbit"),
+    "arabic-indic-digits-in-duration": _link("delay: \u0665ms"),
+    "exponent-in-duration": _link("delay: 1e3ms"),
+    "realm-with-newline-and-braces": ("realm: home.example", 'realm: "home.example\\n}\\nrealm evil {"'),
+    "realm-upper-case-and-space": ("realm: home.example", "realm: Home Example"),
+    "ssid-longer-than-32-octets": ("{kind: access_point, domain: home}", "{kind: access_point, domain: home, ssid: " + "x" * 33 + "}"),
+    "ssid-with-control-character": ("{kind: access_point, domain: home}", '{kind: access_point, domain: home, ssid: "net\\ta"}'),
+    "bool-as-count": ("associate: ap,", "associate: ap, dad_probes: true,"),
+    "string-as-count": ("associate: ap,", "associate: ap, dad_probes: '3',"),
+    "float-as-count": ("associate: ap,", "associate: ap, dad_probes: 2.5,"),
+    "identity-not-a-nai": ("associate: ap,", "associate: ap, identity: 'mn; reboot',"),
+    "identity-too-long-for-radius": ("associate: ap,", "associate: ap, identity: " + "u" * 250 + "@home.example,"),
+    "association-latency-of-an-hour": ("name: minimal", "name: minimal\nkinds:\n  access_point: {association_latency: 60min}"),
+    "dad-interval-zero": ("associate: ap,", "associate: ap, dad_interval: 0ms,"),
+    "rtp-interval-zero": [("  aaa: {kind: aaa_server, domain: home}",
+                           "  aaa: {kind: aaa_server, domain: home}\n  cn: {kind: correspondent_node, domain: home, rtp_interval: 0ms}"),
+                          (LINK, LINK + "\n  - {endpoints: [cn, lan], addresses: {cn: 10.1.0.20}}")],
+    "endpoint-name-huge": ("endpoints: [ar, lan]", "endpoints: [" + "a" * 100 + ", lan]"),
 }
+
+def render(edits) -> bytes:
+    data = BASE.encode()
+    for old, new in edits if isinstance(edits, list) else [edits]:
+        assert old.encode() in data, old
+        data = data.replace(old.encode(), new if isinstance(new, bytes) else new.encode(), 1)
+    return data
+
 
 if __name__ == "__main__":
     for name, edits in CASES.items():
-        text = BASE
-        for old, new in edits if isinstance(edits, list) else [edits]:
-            assert old in text, name
-            text = text.replace(old, new, 1)
-        (HERE / "errors" / f"{name}.yaml").write_text(text)
+        (HERE / "errors" / f"{name}.yaml").write_bytes(render(edits))
