@@ -28,6 +28,23 @@ def cmd_validate(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_check(args) -> int:
+    """Load and validate experiments (their topologies, every sweep point, the scenarios)
+    without root; print each plan."""
+    from .model.experiment import describe_plan, load_experiment
+    ok = True
+    for path in args.experiment:
+        try:
+            exp, confs = load_experiment(path)
+        except ModelError as exc:
+            print(exc, file=sys.stderr)
+            ok = False
+            continue
+        print(f"{path}: ok")
+        print("\n".join(describe_plan(exp, confs)))
+    return 0 if ok else 1
+
+
 def cmd_schema(args) -> int:
     from .model.topology import topology_json_schema
     text = json.dumps(topology_json_schema(), indent=2)
@@ -213,6 +230,9 @@ def cmd_smoke(args) -> int:
 
 def cmd_run(args) -> int:
     """Run an experiment (or --resume its latest run), then build its report."""
+    if args.dry_run:
+        args.experiment = [args.experiment]
+        return cmd_check(args)
     _need_root()
     from .experiment.runner import execute, new_run, resume_run
     run = (resume_run(args.experiment, args.results) if args.resume
@@ -245,6 +265,10 @@ def main(argv=None) -> int:
     s = sub.add_parser("validate", help="validate topology files")
     s.add_argument("topology", nargs="+")
     s.set_defaults(fn=cmd_validate)
+    s = sub.add_parser("check", help="validate experiment files without root and print "
+                                     "their plans (configurations x scenarios x repetitions)")
+    s.add_argument("experiment", nargs="+")
+    s.set_defaults(fn=cmd_check)
     s = sub.add_parser("schema", help="print the JSON Schema of topology files")
     s.add_argument("-o", "--output")
     s.set_defaults(fn=cmd_schema)
@@ -303,6 +327,8 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="results")
     s.add_argument("--repetitions", type=int, help="override the file's repetitions")
     s.add_argument("--resume", action="store_true", help="continue the latest run")
+    s.add_argument("--dry-run", action="store_true",
+                   help="validate and print the plan (as `check`), run nothing")
     s.set_defaults(fn=cmd_run)
     s = sub.add_parser("report", help="rebuild tables and figures from records")
     s.add_argument("run_dir", nargs="?")

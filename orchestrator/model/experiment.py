@@ -313,3 +313,63 @@ def _unique(problems: list[Problem]) -> list[Problem]:
             seen.add(str(p))
             out.append(p)
     return out
+
+
+def emulated_values(topo: Topology) -> dict[str, str]:
+    """Every emulated quantity of a resolved topology that shapes a measured interval, by
+    the YAML path an experiment would override (for `mpa-testbed check`)."""
+    from .topology import AccessPoint, CorrespondentNode, MobileNode
+    from .units import format_duration as ms
+    out: dict[str, str] = {}
+    for name, node in topo.nodes.items():
+        if isinstance(node, AccessPoint):
+            out[f"nodes.{name}.association_latency"] = ms(node.association_latency)
+        elif isinstance(node, MobileNode):
+            out[f"nodes.{name}.link_down_detection"] = ms(node.link_down_detection)
+            out[f"nodes.{name}.dad_probes"] = str(node.dad_probes)
+            if node.dad_probes:
+                out[f"nodes.{name}.dad_interval"] = ms(node.dad_interval)
+        elif isinstance(node, CorrespondentNode):
+            out[f"nodes.{name}.rtp_interval"] = ms(node.rtp_interval)
+    for i, link in enumerate(topo.links):
+        where = f"links.{link.name}" if link.name else f"links[{i}]"
+        for key in ("delay", "jitter"):
+            if getattr(link, key):
+                out[f"{where}.{key}"] = ms(getattr(link, key))
+        if link.loss:
+            out[f"{where}.loss"] = f"{link.loss * 100:g}%"
+        if link.bandwidth is not None:
+            out[f"{where}.bandwidth"] = f"{link.bandwidth:g}Mbit"
+    return out
+
+
+def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[str]:
+    """What `run` would do, without root: bring-ups, scenarios, repetitions, and every
+    emulated parameter of each configuration (overridden ones marked *)."""
+    total = len(confs) * len(exp.scenarios) * exp.repetitions
+    lines = [f"plan: {len(confs)} configuration(s) x {len(exp.scenarios)} scenario(s) x "
+             f"{exp.repetitions} repetition(s) = {total} handovers, seed {exp.seed}"]
+    for c in confs:
+        lines.append(f"  configuration {c.name}: {_shown(Path(c.topology_file))} "
+                     f"({len(c.topology.nodes)} nodes, {len(c.topology.links)} links)")
+        for key, value in emulated_values(c.topology).items():
+            field = key.rsplit(".", 1)[-1]
+            mark = "*" if {key, _by_kind(key, c), f"defaults.node.{field}",
+                           f"defaults.link.{field}"} & set(c.overrides) else " "
+            lines.append(f"    {mark} {key} = {value}")
+    for s in exp.scenarios:
+        extra = "".join(f", {k} {v}" for k, v in (
+            ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
+            ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None)) if v)
+        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{extra}")
+    lines.append("  (* set by the experiment)")
+    return lines
+
+
+def _by_kind(key: str, c: ResolvedConfiguration) -> str:
+    """nodes.ap1.association_latency -> kinds.access_point.association_latency."""
+    parts = key.split(".")
+    if parts[0] != "nodes" or parts[1] not in c.topology.nodes:
+        return key
+    return f"kinds.{c.topology.nodes[parts[1]].kind}.{parts[2]}"
+

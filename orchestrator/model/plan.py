@@ -159,7 +159,9 @@ def build_plan(t: Topology) -> NetworkPlan:
         if isinstance(node, MobileNode):
             air_port += 1
             mac = mac_for(t.name, name, "wlan0")
-            hosts[name].interfaces.append(Interface("wlan0", mac, node.address))
+            net = t.ap_network(node.associate) if node.associate else None
+            address = _with_prefix(node.address, t.networks[net].subnet) if net else node.address
+            hosts[name].interfaces.append(Interface("wlan0", mac, address))
             stations[name] = StationPlan(name, mac, air_port, t.identity(name), node.associate,
                                          node.link_down_detection)
             links.append(LinkPlan(H(name, "wlan0"), S("air", air_port), source=f"nodes.{name}"))

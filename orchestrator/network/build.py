@@ -21,7 +21,7 @@ from ..model import Topology, load_topology
 from ..model.plan import NetworkPlan, build_plan, mac_for
 from . import impairments
 from .cleanup import teardown
-from .nsexec import run_in
+from .nsexec import run_all_in, run_in
 from .state import Journal, deployed, new_prefix
 
 Progress = Callable[[str], None]
@@ -168,8 +168,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
                  "network": iface.network, "peer": iface.peer})
         for r in hp.routes:
             cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
-        script = "\n".join(" ".join(c) for c in cmds)
-        run_in(ns, ["sh", "-ec", script])
+        run_all_in(ns, cmds)                 # argument vectors: no shell sees YAML values
     journal.save()
     # -- start switches ----------------------------------------------------------------------
     progress("starting switches and waiting for the controller")

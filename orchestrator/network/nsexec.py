@@ -1,9 +1,25 @@
-"""Running commands inside the testbed's network namespaces (named, under /run/netns)."""
+"""Running commands inside the testbed's network namespaces (named, under /run/netns).
+
+Commands are argument vectors, never strings for a shell: a value from YAML (an interface
+name, an address) is one argument whatever characters it holds.
+"""
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
+import sys
+
+# runs inside the namespace: each argument vector in turn, stops at the first failure
+_BATCH = """import json, subprocess, sys
+for argv in json.loads(sys.argv[1]):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(" ".join(argv) + " failed (" + str(r.returncode) + "): "
+                         + (r.stderr or r.stdout).strip())
+        sys.exit(1)
+"""
 
 
 def netns_argv(netns: str, argv: list[str]) -> list[str]:
@@ -18,6 +34,15 @@ def run_in(netns: str, argv: list[str], timeout: float = 60, check: bool = True,
         raise RuntimeError(f"in {netns}: {' '.join(argv)} failed ({r.returncode}): "
                            f"{(r.stderr or r.stdout).strip()}")
     return r
+
+
+def run_all_in(netns: str, commands: list[list[str]], timeout: float = 60) -> None:
+    """Run several argument vectors in `netns` with one process entering it (a shell script
+    did this before, and joined YAML values into its text). RuntimeError on a failure."""
+    r = subprocess.run(netns_argv(netns, [sys.executable, "-c", _BATCH, json.dumps(commands)]),
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"in {netns}: {(r.stderr or r.stdout).strip()}")
 
 
 _TIME = re.compile(r"time=([\d.]+) ms")
