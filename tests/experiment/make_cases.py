@@ -3,7 +3,11 @@ reviewers: each case is one small edit, named after what it breaks). Run: python
 
 An edit is (old, new) text, or a list of them; a `new` given as bytes is spliced into the
 encoded file. The topologies the cases point at are in topologies/."""
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.golden import write_cases  # noqa: E402
 
 HERE = Path(__file__).parent
 BASE = (HERE / "valid" / "minimal.yaml").read_text()
@@ -77,14 +81,5 @@ CASES = {
 }
 
 
-def render(edits) -> bytes:
-    data = BASE.encode()
-    for old, new in edits if isinstance(edits, list) else [edits]:
-        assert old.encode() in data, old
-        data = data.replace(old.encode(), new if isinstance(new, bytes) else new.encode(), 1)
-    return data
-
-
 if __name__ == "__main__":
-    for name, edits in CASES.items():
-        (HERE / "errors" / f"{name}.yaml").write_bytes(render(edits))
+    write_cases(CASES, BASE, HERE / "errors")

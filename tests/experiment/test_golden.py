@@ -3,13 +3,12 @@ topologies: valid/minimal.yaml loads; each errors/<case>.yaml (made by make_case
 exactly the message in errors/<case>.expected, at the line the user wrote. To re-bless after
 a deliberate message change: UPDATE_GOLDEN=1 pytest tests/experiment/test_golden.py
 """
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
 from orchestrator.model.experiment import ExperimentError, load_experiment
+from tests.support.golden import assert_generated, compare
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "errors").glob("*.yaml"))
@@ -29,17 +28,8 @@ def test_error_message(path, monkeypatch):
     monkeypatch.chdir(path.parent)
     with pytest.raises(ExperimentError) as exc:
         load_experiment(path.name)
-    got = str(exc.value) + "\n"
-    expected = path.with_suffix(".expected")
-    if os.environ.get("UPDATE_GOLDEN"):
-        expected.write_text(got)
-    assert got == expected.read_text()
+    compare(path, str(exc.value) + "\n")
 
 
 def test_error_cases_are_generated_from_the_base():
-    spec = importlib.util.spec_from_file_location("make_cases", HERE / "make_cases.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert set(mod.CASES) == {p.stem for p in CASES}
-    for name, edits in mod.CASES.items():
-        assert (HERE / "errors" / f"{name}.yaml").read_bytes() == mod.render(edits), name
+    assert_generated(HERE / "make_cases.py", HERE / "errors")

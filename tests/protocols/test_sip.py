@@ -10,66 +10,10 @@ from orchestrator.protocols import sip
 from orchestrator.protocols.errors import ProtocolError
 from orchestrator.protocols.sip import NameAddr, SessionDescription, SipUri, Via
 from tests.protocols.test_fuzz_parsers import mutate, tolerate
+from tests.support.fuzzing import RFC3261_F1, SDP_SIPP, SIPP_200, SIPP_INVITE, crlf  # noqa: F401
 
 SEED = 0x3261
 CASES = 3000
-
-
-def crlf(text: str) -> bytes:
-    return text.replace("\n", "\r\n").encode()
-
-
-SDP_SIPP = crlf("""v=0
-o=user1 53655765 2353687637 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio 6000 RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-""")
-
-# sipp's built-in uac scenario (`sipp -sd uac`) with its keywords filled in
-SIPP_INVITE = crlf("""INVITE sip:service@127.0.0.1:5070 SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-0
-From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag001
-To: service <sip:service@127.0.0.1:5070>
-Call-ID: 1-4242@127.0.0.1
-CSeq: 1 INVITE
-Contact: sip:sipp@127.0.0.1:5061
-Max-Forwards: 70
-Subject: Performance Test
-Content-Type: application/sdp
-Content-Length: %d
-
-""" % len(SDP_SIPP)) + SDP_SIPP
-
-# sipp's built-in uas scenario: its 200 OK (no Max-Forwards, Contact with transport)
-SIPP_200 = crlf("""SIP/2.0 200 OK
-Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1;rport
-From: <sip:mn@127.0.0.1:5061>;tag=aaa
-To: <sip:service@127.0.0.1:5070>;tag=4242SIPpTag011
-Call-ID: c1@127.0.0.1
-CSeq: 1 INVITE
-Contact: <sip:127.0.0.1:5070;transport=UDP>
-Content-Type: application/sdp
-Content-Length: %d
-
-""" % len(SDP_SIPP)) + SDP_SIPP
-
-# RFC 3261 s24.2 F1 (Alice's SDP replaced by ours), with compact forms and a folded line
-RFC3261_F1 = crlf("""INVITE sip:bob@biloxi.com SIP/2.0
-v: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8
-Max-Forwards: 70
-t: Bob <sip:bob@biloxi.com>
-f: Alice <sip:alice@atlanta.com>
- ;tag=1928301774
-i: a84b4c76e66710
-CSeq: 314159 INVITE
-m: <sip:alice@pc33.atlanta.com>
-c: application/sdp
-l: %d
-
-""" % len(SDP_SIPP)) + SDP_SIPP
 
 
 def test_decode_sipp_invite():

@@ -418,11 +418,11 @@ def _dhcp_frame():
     return [frame], run
 
 
-def _crlf(text: str) -> bytes:
+def crlf(text: str) -> bytes:
     return text.replace("\n", "\r\n").encode()
 
 
-SDP = _crlf("""v=0
+SDP_SIPP = crlf("""v=0
 o=user1 53655765 2353687637 IN IP4 127.0.0.1
 s=-
 c=IN IP4 127.0.0.1
@@ -431,21 +431,23 @@ m=audio 6000 RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 """)
 
-
-def sip_corpus() -> list[bytes]:
-    invite = _crlf("""INVITE sip:service@127.0.0.1:5070 SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-0;rport
+# sipp's built-in uac scenario (`sipp -sd uac`) with its keywords filled in
+SIPP_INVITE = crlf("""INVITE sip:service@127.0.0.1:5070 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-0
 From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag001
 To: service <sip:service@127.0.0.1:5070>
 Call-ID: 1-4242@127.0.0.1
 CSeq: 1 INVITE
 Contact: sip:sipp@127.0.0.1:5061
 Max-Forwards: 70
+Subject: Performance Test
 Content-Type: application/sdp
 Content-Length: %d
 
-""" % len(SDP)) + SDP
-    ok = _crlf("""SIP/2.0 200 OK
+""" % len(SDP_SIPP)) + SDP_SIPP
+
+# sipp's built-in uas scenario: its 200 OK (no Max-Forwards, Contact with transport)
+SIPP_200 = crlf("""SIP/2.0 200 OK
 Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1;rport
 From: <sip:mn@127.0.0.1:5061>;tag=aaa
 To: <sip:service@127.0.0.1:5070>;tag=4242SIPpTag011
@@ -455,8 +457,28 @@ Contact: <sip:127.0.0.1:5070;transport=UDP>
 Content-Type: application/sdp
 Content-Length: %d
 
-""" % len(SDP)) + SDP
-    bye = _crlf("""BYE sip:mn@10.1.0.5:5060 SIP/2.0
+""" % len(SDP_SIPP)) + SDP_SIPP
+
+# RFC 3261 s24.2 F1 (Alice's SDP replaced by ours), with compact forms and a folded line
+RFC3261_F1 = crlf("""INVITE sip:bob@biloxi.com SIP/2.0
+v: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8
+Max-Forwards: 70
+t: Bob <sip:bob@biloxi.com>
+f: Alice <sip:alice@atlanta.com>
+ ;tag=1928301774
+i: a84b4c76e66710
+CSeq: 314159 INVITE
+m: <sip:alice@pc33.atlanta.com>
+c: application/sdp
+l: %d
+
+""" % len(SDP_SIPP)) + SDP_SIPP
+
+
+def sip_corpus() -> list[bytes]:
+    """Real messages (tests/protocols/test_sip.py decodes them field by field) and a BYE
+    with compact headers, an IPv6 Via and quoted-pair escapes."""
+    bye = crlf("""BYE sip:mn@10.1.0.5:5060 SIP/2.0
 v: SIP/2.0/UDP [::1]:5060;branch=z9hG4bKx
 f: "Alice \\"A\\"" <sip:a@h>;tag=1
 t: <sip:b@h>;tag=2
@@ -465,7 +487,7 @@ CSeq: 2 BYE
 l: 0
 
 """)
-    return [invite, ok, bye]
+    return [SIPP_INVITE, SIPP_200, RFC3261_F1, bye]
 
 
 @target("sip", dictionary=(b"CSeq: ", b"Content-Length: ", b":5060", b";branch=", b"<sip:",
@@ -497,7 +519,7 @@ def _sdp():
 
     def run(data: bytes):
         return sip.sdp_answer(sip.sdp_decode(data), "10.0.0.1", 4000, 1, 1)
-    return [SDP], run
+    return [SDP_SIPP], run
 
 
 @target("rtp")

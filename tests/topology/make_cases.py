@@ -4,7 +4,11 @@ each case is one small edit, named after what it breaks). Run: python make_cases
 An edit is (old, new) text, or a list of them; a `new` given as bytes is spliced into the
 encoded file (non-UTF-8, NUL). The cases after "hostile files" are issue 13's: what a new or
 hostile user tried, each refused with file:line and YAML path."""
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.golden import write_cases  # noqa: E402
 
 HERE = Path(__file__).parent
 BASE = (HERE / "valid" / "minimal.yaml").read_text()
@@ -127,14 +131,5 @@ CASES = {
     "endpoint-name-huge": ("endpoints: [ar, lan]", "endpoints: [" + "a" * 100 + ", lan]"),
 }
 
-def render(edits) -> bytes:
-    data = BASE.encode()
-    for old, new in edits if isinstance(edits, list) else [edits]:
-        assert old.encode() in data, old
-        data = data.replace(old.encode(), new if isinstance(new, bytes) else new.encode(), 1)
-    return data
-
-
 if __name__ == "__main__":
-    for name, edits in CASES.items():
-        (HERE / "errors" / f"{name}.yaml").write_bytes(render(edits))
+    write_cases(CASES, BASE, HERE / "errors")

@@ -4,7 +4,6 @@ errors/<case>.yaml is made by make_cases.py from valid/minimal.yaml; errors/<cas
 holds the message. To re-bless after a deliberate message change:
     UPDATE_GOLDEN=1 pytest tests/topology/test_golden.py   (then review the diff)
 """
-import os
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +12,7 @@ import yaml
 
 from orchestrator.model import TopologyError, load_topology, load_topology_text
 from orchestrator.model.topology import topology_json_schema
+from tests.support.golden import assert_generated, compare
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -46,22 +46,12 @@ def test_error_message(path, monkeypatch):
     monkeypatch.chdir(path.parent)
     with pytest.raises(TopologyError) as exc:
         load_topology(path.name)
-    got = str(exc.value) + "\n"
-    expected = path.with_suffix(".expected")
-    if os.environ.get("UPDATE_GOLDEN"):
-        expected.write_text(got)
-    assert got == expected.read_text()
+    compare(path, str(exc.value) + "\n")
 
 
 def test_error_cases_are_generated_from_the_base():
     """errors/ is exactly what make_cases.py writes (no hand edits drift)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_cases", HERE / "make_cases.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert set(mod.CASES) == {p.stem for p in CASES}
-    for name, edits in mod.CASES.items():
-        assert (HERE / "errors" / f"{name}.yaml").read_bytes() == mod.render(edits), name
+    assert_generated(HERE / "make_cases.py", HERE / "errors")
 
 
 def test_committed_schema_is_current():
