@@ -70,6 +70,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                        "address_released", "dad_start", "dad_done", "dad_conflict"),
     "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
               "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected",
+              "emulation_constants",
               "call_setup_start", "call_established", "call_failed", "call_answered",
               "call_ended"),
 }

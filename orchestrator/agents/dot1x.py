@@ -443,8 +443,11 @@ class Authenticator:
                 self.handshakes.pop(sta, None)
                 self.pmksa.pop(sta, None)
         elif hs.state == eapol.HandshakeState.DONE:
+            t_done = time.perf_counter_ns()
             with self._lock:
                 self.handshakes.pop(sta, None)
-            self._emit("fourway_done", sta=sta)
+            # the port first (in 802.11 the key is installed right after message 4), the
+            # events after: writing them is not part of the handshake's time
             status = self.port_control(sta, True)
+            self._emit("fourway_done", sta=sta, mono_ns=t_done)
             self._emit("port_authorize_requested", sta=sta, status=status)

@@ -208,6 +208,7 @@ def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Pa
         "events_file": str(run_dir / "events" / "controller.jsonl"),
         "api_socket": journal.api_socket,
         "dpids": {str(sp.dpid): name for name, sp in plan.switches.items() if sp.controlled},
+        "bridges": {name: bridges[name] for name, sp in plan.switches.items() if sp.controlled},
         "aps": [{"name": a.name, "index": i, "bssid": a.bssid, "air_port": a.air_port,
                  "security": a.security, "association_latency": a.association_latency}
                 for i, a in enumerate(plan.aps.values(), start=1)],
