@@ -39,6 +39,12 @@ def layer2_update_frame(sta_mac: str) -> bytes:
             + bytes([0x00, 0x01, 0xAF, 0x81, 0x01, 0x00]))
 
 
+def _port_number(port) -> int:
+    """A policy output port as an OpenFlow port number."""
+    return {policy.CONTROLLER: ofdirect.OFPP_CONTROLLER,
+            policy.IN_PORT: ofdirect.OFPP_IN_PORT}.get(port, port)
+
+
 class RadioController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -48,7 +54,8 @@ class RadioController(app_manager.OSKenApp):
             conf = json.load(fh)
         self.radio = policy.Radio(
             aps={a["name"]: policy.ApConf(a["name"], a["index"], a["bssid"], a["air_port"],
-                                          a["security"], a["association_latency"])
+                                          a["security"], a["association_latency"],
+                                          a.get("network", ""))
                  for a in conf["aps"]},
             stations={s["mac"]: policy.StaConf(s["name"], s["index"], s["mac"], s["air_port"],
                                                s["link_down_detection"])
@@ -104,8 +111,7 @@ class RadioController(app_manager.OSKenApp):
         """At switch connection: the static flows and those of the current state (os-ken)."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
         for f in flows:
-            outs = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER if p == policy.CONTROLLER else p,
-                                           ofp.OFPCML_NO_BUFFER) for p in f.outputs]
+            outs = [parser.OFPActionOutput(_port_number(p), ofp.OFPCML_NO_BUFFER) for p in f.outputs]
             inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, outs)]
             dp.send_msg(parser.OFPFlowMod(dp, cookie=f.cookie, priority=f.priority,
                                           match=parser.OFPMatch(**dict(f.match)), instructions=inst))
@@ -121,7 +127,7 @@ class RadioController(app_manager.OSKenApp):
     def _install(self, flows) -> None:
         for f in flows:
             if f.switch in self.datapaths:    # otherwise installed from state at connection
-                out = [ofdirect.OFPP_CONTROLLER if p == policy.CONTROLLER else p for p in f.outputs]
+                out = [_port_number(p) for p in f.outputs]
                 self._batch.setdefault(f.switch, []).append(
                     ofdirect.flow_mod(0, f.priority, dict(f.match), out, f.cookie))
 
@@ -154,7 +160,7 @@ class RadioController(app_manager.OSKenApp):
             sta, ap = r.stations[mac], r.aps[apname]
             out += policy.association_flows(r, sta, ap)
             if mac in r.authorized:
-                out += policy.authorized_flows(sta, ap)
+                out += policy.authorized_flows(self.radio, sta, ap)
         for ap in r.aps.values():
             out += policy.multicast_flows(r, ap)
         return out
@@ -206,7 +212,7 @@ class RadioController(app_manager.OSKenApp):
                 self.radio.authorized.add(sta.mac)
             flows = policy.association_flows(self.radio, sta, ap)
             if sta.mac in self.radio.authorized:
-                flows += policy.authorized_flows(sta, ap)
+                flows += policy.authorized_flows(self.radio, sta, ap)
             self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
             flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
@@ -251,7 +257,7 @@ class RadioController(app_manager.OSKenApp):
                 status = "not_associated"
             elif frame.type == "authorize":
                 self.radio.authorized.add(sta.mac)
-                self._install(policy.authorized_flows(sta, ap))
+                self._install(policy.authorized_flows(self.radio, sta, ap))
                 self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
                 self._install(policy.multicast_flows(self.radio, ap))
             elif frame.type == "deauthorize":
