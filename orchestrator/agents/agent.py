@@ -124,7 +124,8 @@ class MobileNode(_RadioRole):
               "mac": "", "information_server": None, "ike": {}, "preconf_lifetime": 300.0,
               # SIP mobility and handover (agents/sip_ua.py, agents/handover.py)
               "correspondents": {}, "sip_port": 5060, "media_port": 4000,
-              "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0}
+              "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0,
+              "eap_fragment_size": 1398}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -146,7 +147,8 @@ class MobileNode(_RadioRole):
             if not c["identity"]:
                 raise CommandError("no identity/certificate configured for this MN")
             self._supplicant = Supplicant(c["iface"], c["identity"], c["cert"], c["key"], c["ca"],
-                                          self.log, c["tls_max_version"], c["server_name"])
+                                          self.log, c["tls_max_version"], c["server_name"],
+                                          fragment_size=c["eap_fragment_size"])
         return self._supplicant
 
     def _bssid(self, ap: str) -> str:
@@ -207,7 +209,8 @@ class MobileNode(_RadioRole):
         if paa not in c["paas"]:
             raise CommandError(f"unknown PAA '{paa}'; known: {', '.join(c['paas'])}")
         pac = PaC(c["identity"], c["cert"], c["key"], c["ca"], c["paas"][paa], c["pana_port"],
-                  self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"])
+                  self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"],
+                  fragment_size=c["eap_fragment_size"])
         try:
             result = pac.pre_authenticate(timeout)
             if result["status"] != "ok":

@@ -49,6 +49,11 @@ server default {{
         ok
     }}
     post-auth {{
+        # the EAP Session-Id on the wire (RFC 4072 EAP-Key-Name), so that tests can compare
+        # the peer's Session-Id with the server's (RFC 5216 s2.3, RFC 9190 s2.3)
+        update reply {{
+            &EAP-Key-Name := &reply:EAP-Session-Id
+        }}
         Post-Auth-Type REJECT {{
             eap
         }}
