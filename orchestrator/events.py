@@ -27,7 +27,7 @@ PHASES = ("discovery", "pre-authentication", "pre-configuration", "binding-updat
 # EAP and AAA run during pre-authentication (PANA, 802.11i pre-authentication) and, without
 # pre-authentication, after the move (switching): those events belong to both phases.
 _EAP = ("eap_start", "eap_done", "eap_failed", "eap_malformed", "eapol_malformed",
-        "aaa_request", "aaa_answer")
+        "aaa_request", "aaa_answer", "aaa_retransmitted")
 
 # phase -> the events that belong to it (RFC 6252 s6.3; docs/events.md explains each one).
 VOCABULARY: dict[str, tuple[str, ...]] = {

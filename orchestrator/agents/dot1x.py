@@ -379,6 +379,9 @@ class Authenticator:
                                      calling_station_id=sta, called_station_id=self.bssid)
         session.state = reply.state
         session.busy = False
+        if reply.retransmissions:
+            self._emit("aaa_retransmitted", phase, sta=sta, count=reply.retransmissions,
+                       timeout_s=self.radius.timeout)
         if reply.code == "timeout":
             self._emit("eap_failed", phase, sta=sta, mode=mode, reason="RADIUS timeout")
             self.sessions.pop((sta, session.ethertype), None)

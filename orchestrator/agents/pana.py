@@ -360,6 +360,9 @@ class Paa:
         reply = self.radius.exchange(fsm.identity or "anonymous", eap_response,
                                      entry.radius_state, calling_station_id=entry.address[0],
                                      called_station_id=self.address)
+        if reply.retransmissions:
+            self.log.emit("aaa_retransmitted", PREAUTH, mn=entry.address[0],
+                          count=reply.retransmissions, timeout_s=self.radius.timeout)
         with entry.lock:
             entry.radius_state = reply.state
             result = BackendResult(reply.code, reply.eap, reply.msk, reply.session_timeout,

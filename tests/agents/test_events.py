@@ -31,7 +31,7 @@ def test_vocabulary_covers_every_phase():
     # by the nAR after the move) may belong to two phases
     assert {e for e, p in EVENT_PHASES.items() if len(p) > 1} == {
         "eap_start", "eap_done", "eap_failed", "eap_malformed", "eapol_malformed",
-        "aaa_request", "aaa_answer", "address_request", "address_acquired", "address_failed",
+        "aaa_request", "aaa_answer", "aaa_retransmitted", "address_request", "address_acquired", "address_failed",
         "address_released", "dad_start", "dad_done", "dad_conflict", "pht_released",
         "pht_failed"}
     for iv in INTERVALS:
