@@ -54,6 +54,7 @@ from ..events import EventLog
 from ..protocols import ppp, ppp_fsm, radius
 from ..protocols.errors import ProtocolError
 from ..protocols.ppp_fsm import Event, Output, State
+from .rtnl import Rtnl, RtnlError
 
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
@@ -195,7 +196,6 @@ class _Counters:
 
 def _configure(ops) -> str | None:
     """Apply rtnetlink changes; the error text, or None."""
-    from .rtnl import Rtnl, RtnlError
     try:
         with Rtnl() as nl:
             for name, *args in ops:
