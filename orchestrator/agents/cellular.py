@@ -15,6 +15,12 @@ its Ethernet interface as a /32 with a host route and a permanent neighbour entr
 gateway (the MAC learnt in discovery), and the gateway routes the address to the link the
 same way: datagrams then travel as plain IPv4 over the link, not in PPPoE session frames.
 PPP's point-to-point link has no ARP either, so nothing is added at handover time.
+Measured (bench/cellular_session.py, 200 ICMP echoes mobile -> gateway, no link delay):
+plain IPv4 RTT avg 0.015 ms (max 0.06), IPv4 in PPPoE session frames through TUN devices
+and a user-space relay on each side avg 0.104 ms (max 3.8, mdev 0.26); with 50 ms one way,
+100.40 vs 100.96 ms. The framing adds only user-space jitter and CPU on the 2 shared cores,
+and what the handover measures (loss, delay, duplicates) does not depend on it, so data
+is plain IPv4; the session frames carry the control protocols only.
 
 Who does what:
 - `PacketLink`: the two AF_PACKET sockets of one interface, `recv(timeout)` over both;
@@ -265,7 +271,10 @@ class CellularClient:
                 if now >= deadline:
                     raise _Failed(stage, f"no session after {timeout} s")
                 wake = [d for d in (disc.deadline, link.deadline) if d is not None]
-                frame, t_rx, _ = self.link.recv(min([deadline / 1e9, *wake]) - now / 1e9)
+                try:
+                    frame, t_rx, _ = self.link.recv(min([deadline / 1e9, *wake]) - now / 1e9)
+                except OSError as exc:                  # e.g. the interface went down
+                    raise _Failed(stage, f"link: {exc}") from None
                 sec = t_rx / 1e9
                 outs = [disc.poll(sec) if stage == "discovery" else link.poll(sec)]
                 if frame is not None:
