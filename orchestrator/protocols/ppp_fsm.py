@@ -243,7 +243,11 @@ class Automaton:
             if verdict == LcpCode.CONFIGURE_NAK:
                 self.failures += 1
                 if self.failures > self.max_failure:      # s4.6: Naks become Rejects
-                    verdict, options = LcpCode.CONFIGURE_REJECT, options
+                    naked = {o.type for o in options}      # of the peer's options, unchanged
+                    options = [o for o in packet.options if o.type in naked]
+                    verdict = LcpCode.CONFIGURE_REJECT if options else LcpCode.CONFIGURE_ACK
+                    if not options:                        # only hints were Nak'd: agree
+                        options = list(packet.options)
             elif verdict == LcpCode.CONFIGURE_ACK:
                 self.failures = 0
             self._reply = ControlPacket.configure(verdict, packet.identifier, options)
@@ -703,6 +707,8 @@ class ChapPeer:
             return Output(events=[Event("dropped", {"protocol": PROTO_CHAP,
                                                     "reason": exc.reason})])
         if pkt.code == ChapCode.CHALLENGE:
+            if pkt.identifier != self.identifier:        # a new Challenge (s4.1: rechallenge)
+                self.done = False
             self.identifier = pkt.identifier
             self.challenges += 1
             value = chap_md5_response(pkt.identifier, self.secret, pkt.value)

@@ -316,8 +316,10 @@ def test_max_failure_turns_naks_into_rejects():
     a.up(0), a.open(0)
     bad = ControlPacket.configure(LcpCode.CONFIGURE_REQUEST, 9,
                                   [Option(LcpOption.MRU, ppp.u16(9000))]).encode()
-    codes = [ControlPacket.decode(a.receive(bad, 0).packets[-1][1]).code for _ in range(4)]
-    assert codes == [LcpCode.CONFIGURE_NAK] * 2 + [LcpCode.CONFIGURE_REJECT] * 2
+    replies = [ControlPacket.decode(a.receive(bad, 0).packets[-1][1]) for _ in range(4)]
+    assert [r.code for r in replies] == [LcpCode.CONFIGURE_NAK] * 2 + [LcpCode.CONFIGURE_REJECT] * 2
+    assert replies[0].options == (Option(LcpOption.MRU, ppp.u16(1492)),)   # the value we want
+    assert replies[-1].options == (Option(LcpOption.MRU, ppp.u16(9000)),)  # theirs, unchanged
 
 
 def opened():
@@ -470,3 +472,14 @@ def test_discovery_retransmission_doubles_then_fails():
             times.append(t)
     assert times == [1.0, 3.0]                  # 1 s, then 2 s
     assert out.kinds() == ["failed"] and host.sent["PADI"] == 3
+
+
+def test_chap_peer_answers_a_rechallenge():
+    """RFC 1994 s4: the authenticator may challenge again during the Network phase."""
+    peer = f.ChapPeer(b"mn1", b"s")
+    for ident in (1, 2):
+        out = peer.receive(ChapPacket(ChapCode.CHALLENGE, ident, bytes(16), b"pdsn").encode(), 0)
+        assert ChapPacket.decode(out.packets[0][1]).identifier == ident
+        ok = ChapPacket(ChapCode.SUCCESS, ident).encode()
+        assert peer.receive(ok, 0).kinds() == ["chap-success"]
+        assert peer.receive(ok, 0).kinds() == ["dropped"]           # a repeated Success
