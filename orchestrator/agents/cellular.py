@@ -404,15 +404,21 @@ class CellularClient:
             with self._lock:
                 link = self._ppp
                 wake = [link.deadline or float("inf"), time.perf_counter() + 0.1]
-                frame, t_rx, _ = self.link.recv(max(0.0, min(wake) - time.perf_counter()))
-                sec = t_rx / 1e9
-                out = link.poll(sec)
-                if frame is not None:
-                    out.extend(self._dispatch(frame, sec, "session"))
-                if next_echo and time.monotonic() >= next_echo:
-                    out.extend(link.echo(sec))
-                    next_echo = time.monotonic() + echo_interval
-                self._perform(out)
+                try:
+                    frame, t_rx, _ = self.link.recv(max(0.0, min(wake) - time.perf_counter()))
+                    sec = t_rx / 1e9
+                    out = link.poll(sec)
+                    if frame is not None:
+                        out.extend(self._dispatch(frame, sec, "session"))
+                    if next_echo and time.monotonic() >= next_echo:
+                        out.extend(link.echo(sec))
+                        next_echo = time.monotonic() + echo_interval
+                    self._perform(out)
+                except OSError as exc:                 # the interface went away
+                    reason = f"link: {exc}"
+                    self._emit("cellular_session_terminated", reason=reason)
+                    self._teardown(wait=False)
+                    break
                 ended = [e for e in out.events if e.kind in ("terminated", "finished",
                                                               "lcp-down")]
                 if ended:

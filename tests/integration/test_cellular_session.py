@@ -27,6 +27,19 @@ pytestmark = pytest.mark.root
 JUNK_SRC = "02:ee:ee:ee:ee:01"       # malformed frames come from here (kept out of tshark's check)
 
 
+# truncated headers, bad VER/TYPE, unknown codes, lengths past the end, a session for nobody
+JUNK = [bytes.fromhex(h) for h in (
+    "11", "1109", "2109000000000000", "1142000000000000", "11090000ffff",
+    "110900000004" "0101ffff", "1100000000020000", "1100abcd0004c0210101", "ff" * 40)]
+SEND_JUNK = (
+    "import socket,sys\n"
+    "iface,dst,src=sys.argv[1],*(bytes.fromhex(a.replace(':','')) for a in sys.argv[2:4])\n"
+    "for et in (0x8863,0x8864):\n"
+    " s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind((iface,0))\n"
+    " for h in sys.argv[4:]:\n"
+    "  s.send(dst+src+et.to_bytes(2,'big')+bytes.fromhex(h))\n")
+
+
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
     if not (shutil.which("freeradius") and shutil.which("dumpcap")):
@@ -93,29 +106,35 @@ def test_wrong_secret_is_refused_by_freeradius(bed):
     assert any(e["event"] == "chap_failure" and e["attrs"]["mn"] == "mn1" for e in events)
 
 
-def test_receive_loops_survive_malformed_frames(bed):
+def test_the_gateway_survives_malformed_frames(bed):
     """Garbage on both PPPoE EtherTypes (truncated headers, bad VER/TYPE, lengths past the
     end, unknown codes, a session for nobody) reaches the gateway; it counts each one and
     still sets up the next session."""
     before = sum(e["event"] == "cellular_frame_dropped" for e in bed.events("bs"))
-    junk = [bytes.fromhex(h) for h in (
-        "11", "1109", "2109000000000000", "1142000000000000", "11090000ffff",
-        "110900000004" "0101ffff", "1100000000020000", "1100abcd0004c0210101", "ff" * 40)]
-    script = (
-        "import socket,sys\n"
-        "dst=bytes.fromhex(sys.argv[1].replace(':',''));src=bytes.fromhex(sys.argv[2].replace(':',''))\n"
-        "for et in (0x8863,0x8864):\n"
-        " s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind(('cdma0',0))\n"
-        " for h in sys.argv[3:]:\n"
-        "  s.send(dst+src+et.to_bytes(2,'big')+bytes.fromhex(h))\n")
-    bed.run("mn", "python3", "-S", "-c", script, bed.mac["bs"], JUNK_SRC,
-            *[j.hex() for j in junk])
-    expected = 2 * len(junk)
+    bed.run("mn", "python3", "-S", "-c", SEND_JUNK, "cdma0", bed.mac["bs"], JUNK_SRC,
+            *[j.hex() for j in JUNK])
+    expected = 2 * len(JUNK)
     assert wait_for(lambda: sum(e["event"] == "cellular_frame_dropped"
                                 for e in bed.events("bs")) - before >= expected)
     assert bed.gateway.poll() is None
     result = client_result(bed.client("mn1", USERS["mn1"]["password"]))
     assert result["status"] == "ok"
+
+
+def test_the_mobile_survives_malformed_frames_during_its_session(bed):
+    proc = bed.client("mn1", USERS["mn1"]["password"], "--hold")
+    result = client_result(proc)
+    assert result["status"] == "ok"
+    before = sum(e["event"] == "cellular_frame_dropped" for e in bed.events("mn"))
+    bed.run("bs", "python3", "-S", "-c", SEND_JUNK, "bs0", bed.mac["mn"], JUNK_SRC,
+            *[j.hex() for j in JUNK])
+    assert wait_for(lambda: sum(e["event"] == "cellular_frame_dropped"
+                                for e in bed.events("mn")) - before >= 2 * len(JUNK))
+    assert proc.poll() is None
+    ping = bed.run("mn", "ping", "-c", "1", "-W", "1", GATEWAY, check=False)
+    assert ping.returncode == 0
+    out, _ = bed.stop(proc)
+    assert json.loads(out.splitlines()[-1])["close"]["status"] == "ok"
 
 
 def test_tshark_finds_every_frame_valid(bed):
