@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+from ipaddress import IPv4Address
 
 import pytest
 
 from orchestrator.protocols import ppp
 from orchestrator.protocols import ppp_fsm as f
 from orchestrator.protocols.errors import ProtocolError
-from orchestrator.protocols.ppp import (PADI, PADO, PADR, PADS, PADT, PROTO_CHAP, PROTO_IPCP,
+from orchestrator.protocols.ppp import (PADI, PADO, PADR, PADS, PADT, PROTO_IPCP,
                                         PROTO_LCP, ChapCode, ChapPacket, ControlPacket,
                                         IpcpOption, LcpCode, LcpOption, Option, PppoeDiscovery,
                                         PppoeSession, Tag, TagType)
@@ -399,7 +400,7 @@ def test_gateway_closes_when_the_peer_rejects_authentication():
 
 def test_ipcp_gateway_naks_until_the_assigned_address():
     pol = f.IpcpGatewayPolicy("10.20.0.1", ["10.20.0.53"])
-    pol.assigned = ppp_addr = __import__("ipaddress").IPv4Address("10.20.0.9")
+    pol.assigned = ppp_addr = IPv4Address("10.20.0.9")
     code, opts = pol.judge((Option(IpcpOption.IP_ADDRESS, bytes(4)),
                             Option(IpcpOption.PRIMARY_DNS, bytes(4))))
     assert code == LcpCode.CONFIGURE_NAK
