@@ -145,43 +145,39 @@ class PrefixInformation:
                    bool(flags & 0x20), valid, preferred)
 
 
-@dataclass(frozen=True)
-class Mtu:
-    mtu: int
-    TYPE = NdOptionType.MTU
+class _Reserved16Uint32:
+    """Options of 8 octets holding Reserved (16) and one 32-bit value (``VALUE`` names
+    the field): MTU (RFC 4861 s4.6.4), Advertisement Interval (RFC 6275 s7.3)."""
+    VALUE: str
 
     def __post_init__(self) -> None:
-        _fits("MTU", self.mtu, 32)
+        _fits(type(self).__name__, getattr(self, self.VALUE), 32)
 
     def data(self) -> bytes:
-        return struct.pack("!2xI", self.mtu)
+        return struct.pack("!2xI", getattr(self, self.VALUE))
 
     @classmethod
     def parse(cls, data: bytes):
         if len(data) != 6:
-            raise ProtocolError(f"MTU option of {len(data) + 2} octets, expected 8")
+            raise ProtocolError(f"{cls.__name__} option of {len(data) + 2} octets, "
+                                f"expected 8")
         return cls(struct.unpack("!2xI", data)[0])
 
 
 @dataclass(frozen=True)
-class AdvertisementInterval:
+class Mtu(_Reserved16Uint32):
+    mtu: int
+    TYPE = NdOptionType.MTU
+    VALUE = "mtu"
+
+
+@dataclass(frozen=True)
+class AdvertisementInterval(_Reserved16Uint32):
     """RFC 6275 s7.3: the router's maximum interval between unsolicited RAs, in ms (a MN
     uses it for movement detection)."""
     interval_ms: int
     TYPE = NdOptionType.ADVERTISEMENT_INTERVAL
-
-    def __post_init__(self) -> None:
-        _fits("Advertisement Interval", self.interval_ms, 32)
-
-    def data(self) -> bytes:
-        return struct.pack("!2xI", self.interval_ms)
-
-    @classmethod
-    def parse(cls, data: bytes):
-        if len(data) != 6:
-            raise ProtocolError(f"Advertisement Interval of {len(data) + 2} octets, "
-                                f"expected 8")
-        return cls(struct.unpack("!2xI", data)[0])
+    VALUE = "interval_ms"
 
 
 @dataclass(frozen=True)
