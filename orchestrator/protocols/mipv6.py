@@ -336,41 +336,43 @@ class BindingRefreshRequest(_Message):
 
 
 @dataclass(frozen=True)
-class HomeTestInit(_Message):
-    """s6.1.3: MN -> CN through the HA (reverse tunnelled), source the home address."""
+class _TestInit(_Message):
+    """HoTI and CoTI: Reserved 16, an init cookie of 64 bits. The two are siblings, not
+    subclasses of each other, so that isinstance() tells them apart."""
     cookie: bytes
     options: tuple = _options_field()
-    MH_TYPE = MhType.HOME_TEST_INIT
     FIXED = struct.Struct("!2x8s")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cookie", _cookie("Home Init Cookie", self.cookie))
+        object.__setattr__(self, "cookie", _cookie("init cookie", self.cookie))
 
     def fields(self) -> tuple:
         return (self.cookie,)
 
     @classmethod
-    def from_fields(cls, values, options) -> HomeTestInit:
+    def from_fields(cls, values, options):
         return cls(values[0], options)
 
 
 @dataclass(frozen=True)
-class CareOfTestInit(HomeTestInit):
-    """s6.1.4: MN -> CN directly, source the care-of address."""
-    MH_TYPE = MhType.CARE_OF_TEST_INIT
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cookie", _cookie("Care-of Init Cookie", self.cookie))
+class HomeTestInit(_TestInit):
+    """s6.1.3: MN -> CN through the HA (reverse tunnelled), source the home address."""
+    MH_TYPE = MhType.HOME_TEST_INIT
 
 
 @dataclass(frozen=True)
-class HomeTest(_Message):
-    """s6.1.5: CN -> MN's home address: Home Nonce Index, the cookie echoed, the token."""
+class CareOfTestInit(_TestInit):
+    """s6.1.4: MN -> CN directly, source the care-of address."""
+    MH_TYPE = MhType.CARE_OF_TEST_INIT
+
+
+@dataclass(frozen=True)
+class _Test(_Message):
+    """HoT and CoT: a nonce index, the init cookie echoed, a keygen token (siblings)."""
     nonce_index: int
     cookie: bytes
     keygen_token: bytes
     options: tuple = _options_field()
-    MH_TYPE = MhType.HOME_TEST
     FIXED = struct.Struct("!H8s8s")
 
     def __post_init__(self) -> None:
@@ -382,12 +384,18 @@ class HomeTest(_Message):
         return (self.nonce_index, self.cookie, self.keygen_token)
 
     @classmethod
-    def from_fields(cls, values, options) -> HomeTest:
+    def from_fields(cls, values, options):
         return cls(*values, options=options)
 
 
 @dataclass(frozen=True)
-class CareOfTest(HomeTest):
+class HomeTest(_Test):
+    """s6.1.5: CN -> MN's home address: Home Nonce Index, the cookie echoed, the token."""
+    MH_TYPE = MhType.HOME_TEST
+
+
+@dataclass(frozen=True)
+class CareOfTest(_Test):
     """s6.1.6: CN -> MN's care-of address: Care-of Nonce Index, cookie, token."""
     MH_TYPE = MhType.CARE_OF_TEST
 

@@ -400,14 +400,16 @@ class MobileRR:
 
     def home_test(self, hot: HomeTest, now: float) -> bool:
         """s11.6.2: accept a HoT whose cookie is the last HoTI's; False otherwise."""
-        if self.home_cookie is None or hot.cookie != self.home_cookie:
+        if not isinstance(hot, HomeTest) or self.home_cookie is None \
+                or hot.cookie != self.home_cookie:
             return False
         self.home_token = (hot.nonce_index, hot.keygen_token, now)
         self.home_cookie = None
         return True
 
     def care_of_test(self, cot: CareOfTest, now: float) -> bool:
-        if self.care_of_cookie is None or cot.cookie != self.care_of_cookie:
+        if not isinstance(cot, CareOfTest) or self.care_of_cookie is None \
+                or cot.cookie != self.care_of_cookie:
             return False
         self.care_of_token = (cot.nonce_index, cot.keygen_token, now, self.care_of_address)
         self.care_of_cookie = None
@@ -586,8 +588,10 @@ class BindingUpdateList:
                          reason=f"{_status_name(ba.status)}, {ba.lifetime_seconds} s")
 
     def retransmissions(self, now: float) -> list[tuple[IPv6Address, BindingUpdate]]:
-        """s11.8: BUs still unanswered at their timeout are sent again, the timeout doubled;
-        an entry whose timeout would exceed MAX_BINDACK_TIMEOUT is given up (removed)."""
+        """s11.8: BUs still unanswered at their timeout are sent again, the timeout doubled,
+        each time with a greater Sequence Number (s11.8: "MUST use a Sequence Number value
+        greater than that used for the previous transmission"); an entry whose timeout
+        would exceed MAX_BINDACK_TIMEOUT is given up (removed)."""
         due = []
         for entry in list(self.entries.values()):
             if entry.acked_at is not None or now < entry.retransmit_at:
@@ -598,7 +602,11 @@ class BindingUpdateList:
                 continue
             entry.retransmit_at = now + entry.timeout
             entry.attempts += 1
-            due.append((entry.destination, entry.message))
+            bu = replace(entry.message, sequence=self._next_sequence())
+            if entry.kbm is not None:
+                bu = mipv6.authorize(bu, entry.kbm, entry.care_of_address, entry.destination)
+            entry.message, entry.sequence = bu, bu.sequence
+            due.append((entry.destination, bu))
         return due
 
     def next_timer(self) -> float | None:

@@ -3,6 +3,7 @@ routability end to end through the codec, the MN's Binding Update List."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from ipaddress import IPv6Address
 
 import pytest
@@ -239,7 +240,9 @@ def test_home_registration_numbering_backoff_and_ack():
     while bul.next_timer() is not None:
         now = bul.next_timer()
         for dest, again in bul.retransmissions(now):
-            assert dest == HA and again == bu
+            assert dest == HA and seq_greater(again.sequence, bu.sequence)
+            assert again == replace(bu, sequence=again.sequence)
+            bu = again
             times.append(now)
     # 1.5 s first (InitialBindackTimeoutFirstReg), doubling, given up past 32 s
     assert times == [1.5, 4.5, 10.5, 22.5]
