@@ -6,8 +6,8 @@ for them. The protocol is small: this module speaks it directly, as libnetfilter
 does (<linux/netfilter/nfnetlink_queue.h>):
 
 * configuration messages (NFQNL_MSG_CONFIG): bind a queue number for a protocol family,
-  copy mode NFQNL_COPY_PACKET with a copy range, and the queue's flags; NFQA_CFG_F_FAIL_OPEN
-  lets packets through when the queue is full;
+  copy mode NFQNL_COPY_PACKET with a copy range and the queue length, and optionally the
+  flag NFQA_CFG_F_FAIL_OPEN (packets pass unprocessed when the queue is full);
 * packet messages (NFQNL_MSG_PACKET) from the kernel: NFQA_PACKET_HDR (packet id, hardware
   protocol, hook) and NFQA_PAYLOAD (the packet from its network header on);
 * verdict messages (NFQNL_MSG_VERDICT): NF_ACCEPT or NF_DROP for a packet id, optionally
@@ -120,7 +120,10 @@ class NfQueue:
     """One netlink socket bound to one or more queue numbers (IPv6)."""
 
     def __init__(self, queues: list[int], *, copy_range: int = 0xFFFF,
-                 max_len: int = 4096, rcvbuf: int = 4 << 20) -> None:
+                 max_len: int = 4096, rcvbuf: int = 4 << 20, fail_open: bool = False) -> None:
+        """``fail_open``: when the queue is full the kernel accepts packets unprocessed
+        (NFQA_CFG_F_FAIL_OPEN) instead of dropping them; off by default, since a data
+        plane that rewrites packets must not let them through as they are."""
         self.queues = list(queues)
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         try:
@@ -131,8 +134,9 @@ class NfQueue:
                 self._request(config_bind(q, seq=self._next()), f"bind queue {q}")
                 self._request(config_params(q, copy_range, self._next(), max_len),
                               f"copy mode of queue {q}")
-                self._request(config_flags(q, NFQA_CFG_F_FAIL_OPEN, self._next()),
-                              f"flags of queue {q}")
+                if fail_open:
+                    self._request(config_flags(q, NFQA_CFG_F_FAIL_OPEN, self._next()),
+                                  f"flags of queue {q}")
         except BaseException:
             self.sock.close()
             raise

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,68 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns6 import ADDR, HOME_PREFIX, Netns6, mipv6_topology
+from tests.support.netns6 import ADDR, HOME_PREFIX, Netns6, PlaneProcess, mipv6_topology
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip6tables") is None,
                                  reason="needs root and ip6tables")]
 REPO = Path(__file__).resolve().parents[2]
 PORT = 7777
-
-
-class Agent:
-    """One data plane process in a namespace: JSON commands in, JSON events out."""
-
-    def __init__(self, net: Netns6, name: str, config: dict, tmp: Path) -> None:
-        path = tmp / f"{name}.json"
-        path.write_text(json.dumps(config))
-        self.name = name
-        self.proc = net.popen(name, [sys.executable, "-m",
-                                     "orchestrator.agents.mipv6_dataplane", str(path)],
-                              cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-        self.events: list[dict] = []
-        self._buf = b""
-        self.wait_for("ready", 10)
-
-    def command(self, **cmd) -> None:
-        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def _read(self, timeout: float) -> None:
-        fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise AssertionError(f"{self.name} exited: {self.proc.stderr.read().decode()}")
-            self._buf += chunk
-            while b"\n" in self._buf:
-                line, self._buf = self._buf.split(b"\n", 1)
-                self.events.append(json.loads(line))
-
-    def wait_for(self, event: str, timeout: float = 5.0, start: int = 0, **match) -> dict:
-        """The first ``event`` (with ``match``ing fields) from ``self.events[start:]`` on."""
-        deadline = time.monotonic() + timeout
-        seen = start
-        while True:
-            for ev in self.events[seen:]:
-                if ev["event"] == event and all(ev.get(k) == v for k, v in match.items()):
-                    return ev
-            seen = len(self.events)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.name}: no {event} {match}; events {self.events}")
-            self._read(left)
-
-    def stats(self) -> dict:
-        start = len(self.events)
-        self.command(op="stats")
-        return self.wait_for("stats", start=start)
-
-    def stop(self) -> dict:
-        self.command(op="stop")
-        return self.wait_for("stopped", 10)
 
 
 def udp_round(net: Netns6, count: int = 10) -> tuple[dict, list[str]]:
@@ -114,7 +57,7 @@ def tshark(pcap: Path, *args: str) -> list[str]:
 
 def test_home_registration_tunnelling_and_route_optimization(tmp_path):
     net = Netns6()
-    agents: list[Agent] = []
+    agents: list[PlaneProcess] = []
     try:
         ifs = mipv6_topology(net)
         pcap = tmp_path / "ar.pcapng"
@@ -125,12 +68,12 @@ def test_home_registration_tunnelling_and_route_optimization(tmp_path):
         while not (pcap.exists() and pcap.stat().st_size) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)
-        ha = Agent(net, "ha", {"role": "ha", "address": ADDR["ha"], "queue": 61,
+        ha = PlaneProcess(net, "ha", {"role": "ha", "address": ADDR["ha"], "queue": 61,
                                "home_prefixes": [HOME_PREFIX], "home_link": ifs["ha"]},
                    tmp_path)
-        cn = Agent(net, "cn", {"role": "cn", "address": ADDR["cn"], "queue": 62,
+        cn = PlaneProcess(net, "cn", {"role": "cn", "address": ADDR["cn"], "queue": 62,
                                "mobile_prefixes": [HOME_PREFIX]}, tmp_path)
-        mn = Agent(net, "mn", {"role": "mn", "home_address": ADDR["home_address"],
+        mn = PlaneProcess(net, "mn", {"role": "mn", "home_address": ADDR["home_address"],
                                "home_agent": ADDR["ha"], "queue": 63}, tmp_path)
         agents += [ha, cn, mn]
 

@@ -14,10 +14,18 @@ Discovery. The home address sits on the MN's loopback (the data plane owns the r
 """
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import select
 import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 HOME_PREFIX = "2001:db8:1::/64"
 ADDR = {
@@ -97,3 +105,58 @@ def mipv6_topology(net: Netns6) -> dict[str, str]:
     net.run("mn", "ip", "addr", "add", ADDR["home_address"] + "/128", "dev", "lo", "nodad")
     return {"mn": mn_if, "ha": ha_if, "cn": cn_if, "ar_mn": ar_mn, "ar_ha": ar_ha,
             "ar_cn": ar_cn}
+
+
+class PlaneProcess:
+    """One data plane process in a namespace: JSON commands in, JSON events out."""
+
+    def __init__(self, net: Netns6, name: str, config: dict, tmp: Path) -> None:
+        path = tmp / f"{name}.json"
+        path.write_text(json.dumps(config))
+        self.name = name
+        self.proc = net.popen(name, [sys.executable, "-m",
+                                     "orchestrator.agents.mipv6_dataplane", str(path)],
+                              cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        self.events: list[dict] = []
+        self._buf = b""
+        self.wait_for("ready", 10)
+
+    def command(self, **cmd) -> None:
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def _read(self, timeout: float) -> None:
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"{self.name} exited: {self.proc.stderr.read().decode()}")
+            self._buf += chunk
+            while b"\n" in self._buf:
+                line, self._buf = self._buf.split(b"\n", 1)
+                self.events.append(json.loads(line))
+
+    def wait_for(self, event: str, timeout: float = 5.0, start: int = 0, **match) -> dict:
+        """The first ``event`` (with ``match``ing fields) from ``self.events[start:]`` on."""
+        deadline = time.monotonic() + timeout
+        seen = start
+        while True:
+            for ev in self.events[seen:]:
+                if ev["event"] == event and all(ev.get(k) == v for k, v in match.items()):
+                    return ev
+            seen = len(self.events)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: no {event} {match}; events {self.events}")
+            self._read(left)
+
+    def stats(self) -> dict:
+        start = len(self.events)
+        self.command(op="stats")
+        return self.wait_for("stats", start=start)
+
+    def stop(self) -> dict:
+        self.command(op="stop")
+        return self.wait_for("stopped", 10)

@@ -5,6 +5,12 @@
   send --bind ADDR --to ADDR --port P --count N [--interval S]
                                           sends N numbered datagrams, prints a JSON object:
                                           {"sent", "received", "rtt_us": [...]}
+  sink --bind ADDR --port P               prints 'ready', counts datagrams until 1 s
+                                          without any, prints {"received", "first_ns",
+                                          "last_ns", "sources"}
+  blast --bind ADDR --to ADDR --port P --count N [--size B]
+                                          sends N datagrams back to back, prints
+                                          {"sent", "elapsed_ns"}
 """
 import argparse
 import json
@@ -16,7 +22,8 @@ import time
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("op", choices=["echo", "send"])
+    p.add_argument("op", choices=["echo", "send", "sink", "blast"])
+    p.add_argument("--size", type=int, default=64)
     p.add_argument("--bind", required=True)
     p.add_argument("--to")
     p.add_argument("--port", type=int, required=True)
@@ -39,7 +46,37 @@ def main() -> int:
             pass
         print(json.dumps(seen), flush=True)
         return 0
+    if a.op == "sink":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind((a.bind, a.port))
+        print("ready", flush=True)
+        s.settimeout(a.timeout)
+        received, first, last, sources = 0, 0, 0, set()
+        try:
+            while True:
+                _, addr = s.recvfrom(65535)
+                last = time.perf_counter_ns()
+                first = first or last
+                received += 1
+                sources.add(addr[0])
+                s.settimeout(1.0)
+        except socket.timeout:
+            pass
+        print(json.dumps({"received": received, "first_ns": first, "last_ns": last,
+                          "sources": sorted(sources)}), flush=True)
+        return 0
     s.bind((a.bind, 0))
+    if a.op == "blast":
+        payload, dst = bytes(a.size), (a.to, a.port)
+        t0 = time.perf_counter_ns()
+        for _ in range(a.count):
+            try:
+                s.sendto(payload, dst)
+            except OSError:                    # ENOBUFS: the qdisc is full; count it sent
+                pass
+        print(json.dumps({"sent": a.count, "elapsed_ns": time.perf_counter_ns() - t0}),
+              flush=True)
+        return 0
     s.settimeout(1.0)
     rtts, received = [], 0
     for i in range(a.count):
