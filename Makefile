@@ -67,6 +67,7 @@ schema: $(STAMP)
 bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
+	$(PY) bench/l2_floor.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
 	$(PY) bench/walltime.py fig10
