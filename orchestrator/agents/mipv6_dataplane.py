@@ -75,12 +75,34 @@ from ..protocols.errors import ProtocolError
 from ..protocols.mipv6_state import (BindingUpdateList, CorrespondentBindings,
                                      CorrespondentRR, HomeAgentBindings, MobileRR)
 from .nfqueue import HOOK_LOCAL_OUT, NfQueue
+from .rtnl import (ACKED, NDA_DST, NDMSG, NLM_F_CREATE, NLM_F_EXCL, NUD_PERMANENT,
+                   RTM_DELNEIGH, RTM_NEWNEIGH, Rtnl, RtnlError, nlmsg, rtattr)
 
 __all__ = ["Decision", "MobileNodePlane", "HomeAgentPlane", "CorrespondentPlane",
            "DataPlane", "main"]
 
 DEFAULT_MARK = 0x6275
 ND_TYPES = range(133, 138)
+NTF_PROXY = 0x08                         # <linux/neighbour.h>
+
+
+def proxy_neigh_request(kind: int, flags: int, seq: int, index: int, address) -> bytes:
+    """RTM_NEWNEIGH / RTM_DELNEIGH of an IPv6 proxy entry, as ``ip -6 neigh add|del proxy
+    ADDRESS dev IF`` sends it: ndmsg(AF_INET6, ifindex, NUD_PERMANENT, NTF_PROXY), NDA_DST."""
+    body = NDMSG.pack(socket.AF_INET6, index, NUD_PERMANENT, NTF_PROXY, 0)
+    return nlmsg(kind, flags, seq, body + rtattr(NDA_DST, ipv6.address(address).packed))
+
+
+class ProxyNeighbours(Rtnl):
+    """The HA's proxy Neighbor Discovery entries over rtnetlink (RFC 6275 s10.4.1): the
+    kernel answers NS for a registered home address with the HA's link-layer address."""
+
+    def proxy(self, ifname: str, address, add: bool) -> None:
+        what = f"proxy neighbour {'add' if add else 'del'} {address} dev {ifname}"
+        index = self._index(ifname, what)
+        kind, flags = ((RTM_NEWNEIGH, ACKED | NLM_F_CREATE | NLM_F_EXCL) if add
+                       else (RTM_DELNEIGH, ACKED))
+        self._request(lambda seq: proxy_neigh_request(kind, flags, seq, index, address), what)
 
 
 @dataclass
@@ -425,6 +447,7 @@ class DataPlane:
         self.nfq: NfQueue | None = None
         self.raw: socket.socket | None = None
         self.installed: list[list[str]] = []
+        self.rtnl: ProxyNeighbours | None = None
         self.stats = {"queued": 0, "rewritten": 0, "dropped": 0, "sent": 0, "errors": 0,
                       "busy_ns": 0}
 
@@ -433,6 +456,7 @@ class DataPlane:
         self.raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, self.mark)
         if self.home_link:
+            self.rtnl = ProxyNeighbours()
             with open(f"/proc/sys/net/ipv6/conf/{self.home_link}/proxy_ndp", "w") as f:
                 f.write("1")
             with open(f"/proc/sys/net/ipv6/neigh/{self.home_link}/proxy_delay", "w") as f:
@@ -450,6 +474,8 @@ class DataPlane:
             self.nfq.close()
         if self.raw:
             self.raw.close()
+        if self.rtnl:
+            self.rtnl.close()
 
     def apply(self, decision: Decision) -> None:
         """Send, log and act on a Decision's side effects."""
@@ -478,10 +504,15 @@ class DataPlane:
         if not self.home_link:
             return
         verb = "add" if action == "proxy_nd_add" else "del"
-        subprocess.run(["ip", "-6", "neigh", verb, "proxy", home, "dev", self.home_link],
-                       capture_output=True)
+        try:
+            self.rtnl.proxy(self.home_link, home, verb == "add")
+        except RtnlError as exc:
+            self.stats["errors"] += 1
+            self.emit({"event": "proxy_nd_failed", "home": home, "error": str(exc)})
+            return
         if verb == "add":
-            mac = open(f"/sys/class/net/{self.home_link}/address").read().strip()
+            with open(f"/sys/class/net/{self.home_link}/address") as f:
+                mac = f.read().strip()
             self.send(icmpv6.proxy_advertisement(home, self.plane.address, mac))
         self.emit({"event": f"proxy_nd_{verb}", "home": home})
 

@@ -193,3 +193,17 @@ def test_nfqueue_packet_parsing():
     pkt = nfqueue.parse_packet(body)
     assert pkt == nfqueue.QueuedPacket(7, 42, nfqueue.HOOK_LOCAL_OUT, b"\x60pkt!", 0x6275)
     assert nfqueue.parse_packet(body[:4]) is None and nfqueue.parse_packet(b"") is None
+
+
+def test_proxy_neighbour_request_is_what_iproute2_sends():
+    # strace of `ip -6 neigh add proxy 2001:db8:1::100 dev X` (iproute2 6.1): 48 octets,
+    # NLM_F_REQUEST|ACK|EXCL|CREATE, ndmsg AF_INET6 / NUD_PERMANENT / NTF_PROXY, NDA_DST 20
+    from orchestrator.agents import rtnl
+    from orchestrator.agents.mipv6_dataplane import proxy_neigh_request
+    req = proxy_neigh_request(rtnl.RTM_NEWNEIGH, 0x605, 9, 4, HOA)
+    length, kind, flags, seq, pid = struct.unpack_from("=IHHII", req)
+    assert (length, kind, flags, seq, pid) == (48, rtnl.RTM_NEWNEIGH, 0x605, 9, 0)
+    family, index, state, ntf, ntype = rtnl.NDMSG.unpack_from(req, 16)
+    assert (family, index, state, ntf, ntype) == (socket.AF_INET6, 4, 0x80, 0x08, 0)
+    assert struct.unpack_from("=HH", req, 28) == (20, rtnl.NDA_DST)
+    assert req[32:48] == IPv6Address(HOA).packed
