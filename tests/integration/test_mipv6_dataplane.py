@@ -56,9 +56,10 @@ def tshark(pcap: Path, *args: str) -> list[str]:
     return [line for line in out.stdout.splitlines() if line.strip()]
 
 
-def start_planes(net: Netns6, ifs: dict, tmp: Path) -> list[PlaneProcess]:
+def start_planes(net: Netns6, ifs: dict, tmp: Path, **ha_options) -> list[PlaneProcess]:
     ha = PlaneProcess(net, "ha", {"role": "ha", "address": ADDR["ha"], "queue": 61,
-                                  "home_prefixes": [HOME_PREFIX], "home_link": ifs["ha"]}, tmp)
+                                  "home_prefixes": [HOME_PREFIX], "home_link": ifs["ha"],
+                                  **ha_options}, tmp)
     cn = PlaneProcess(net, "cn", {"role": "cn", "address": ADDR["cn"], "queue": 62,
                                   "mobile_prefixes": [HOME_PREFIX]}, tmp)
     mn = PlaneProcess(net, "mn", {"role": "mn", "home_address": ADDR["home_address"],
@@ -176,6 +177,35 @@ def test_handover_to_a_new_care_of_address(tmp_path):
         assert result["received"] == 10 and set(seen) == {ADDR["home_address"]}
         assert ha.stats()["rewritten"] == ha_before             # RO, not the tunnel
         assert ping(net, "cn", ADDR["home_address"], ADDR["cn"])
+    finally:
+        stops = stop_planes(planes)
+        net.cleanup()
+    assert all(s["errors"] == 0 for s in stops.values()), stops
+
+
+def test_duplicate_address_detection_at_the_home_agent(tmp_path):
+    """s10.3.1: with DAD on, the HA probes the home link for a new home address; the AR
+    holding that address defends it (kernel NA), so the BA says 134; once the AR lets it
+    go, nobody answers within the DAD time and the registration is accepted."""
+    net = Netns6()
+    planes: list[PlaneProcess] = []
+    try:
+        ifs = mipv6_topology(net)
+        held = ADDR["home_address"] + "/64"
+        net.run("ar", "ip", "addr", "add", held, "dev", ifs["ar_ha"], "nodad")
+        planes += start_planes(net, ifs, tmp_path, dad_timeout=1.0)
+        ha, _, mn = planes
+        mn.command(op="home_registration", care_of_address=ADDR["coa"])
+        ev = mn.wait_for("ba_received")
+        assert ev["status"] == 134 and ev["action"] == "failed"
+        # the AR's kernel defends the address with an NA from that very address
+        assert ha.wait_for("dad_failed")["defended_by"] == ADDR["home_address"]
+        net.run("ar", "ip", "addr", "del", held, "dev", ifs["ar_ha"])
+        start = len(mn.events)
+        mn.command(op="home_registration", care_of_address=ADDR["coa"])
+        mn.wait_for("home_registered", start=start)
+        ha.wait_for("dad_succeeded", home=ADDR["home_address"])
+        assert udp_round(net)[0]["received"] == 10
     finally:
         stops = stop_planes(planes)
         net.cleanup()
