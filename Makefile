@@ -69,6 +69,7 @@ bench: services
 	$(PY) bench/handoff.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
+	$(PY) bench/mipv6_dataplane.py
 	$(PY) bench/walltime.py fig10
 	$(PY) bench/walltime.py fig7
 
