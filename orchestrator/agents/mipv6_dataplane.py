@@ -53,8 +53,8 @@ a JSON config with ``python -m orchestrator.agents.mipv6_dataplane CONFIG.json``
 stdin (``home_registration``, ``route_optimization``, ``stats``, ``stop``).
 
 Limits: no IPsec between MN and HA (the kernel has no ESP transform; RFC 6275 s5.1 asks
-for it: stated, not emulated); the HA skips duplicate address detection of a new home
-address on the home link (DAD succeeds); no dynamic HA address discovery, mobile prefix
+for it: stated, not emulated); the HA runs duplicate address detection of a new home
+address on the home link only when configured (``dad_timeout``, s10.3.1); no dynamic HA address discovery, mobile prefix
 discovery or movement detection (the MN is told its care-of address); packets that grow
 past the link MTU by the 24 (HAO, RH2) or 40 (tunnel) octets are fragmented by the sender.
 """
@@ -75,12 +75,34 @@ from ..protocols.errors import ProtocolError
 from ..protocols.mipv6_state import (BindingUpdateList, CorrespondentBindings,
                                      CorrespondentRR, HomeAgentBindings, MobileRR)
 from .nfqueue import HOOK_LOCAL_OUT, NfQueue
+from .rtnl import (ACKED, NDA_DST, NDMSG, NLM_F_CREATE, NLM_F_EXCL, NUD_PERMANENT,
+                   RTM_DELNEIGH, RTM_NEWNEIGH, Rtnl, RtnlError, nlmsg, rtattr)
 
 __all__ = ["Decision", "MobileNodePlane", "HomeAgentPlane", "CorrespondentPlane",
            "DataPlane", "main"]
 
 DEFAULT_MARK = 0x6275
 ND_TYPES = range(133, 138)
+NTF_PROXY = 0x08                         # <linux/neighbour.h>
+
+
+def proxy_neigh_request(kind: int, flags: int, seq: int, index: int, address) -> bytes:
+    """RTM_NEWNEIGH / RTM_DELNEIGH of an IPv6 proxy entry, as ``ip -6 neigh add|del proxy
+    ADDRESS dev IF`` sends it: ndmsg(AF_INET6, ifindex, NUD_PERMANENT, NTF_PROXY), NDA_DST."""
+    body = NDMSG.pack(socket.AF_INET6, index, NUD_PERMANENT, NTF_PROXY, 0)
+    return nlmsg(kind, flags, seq, body + rtattr(NDA_DST, ipv6.address(address).packed))
+
+
+class ProxyNeighbours(Rtnl):
+    """The HA's proxy Neighbor Discovery entries over rtnetlink (RFC 6275 s10.4.1): the
+    kernel answers NS for a registered home address with the HA's link-layer address."""
+
+    def proxy(self, ifname: str, address, add: bool) -> None:
+        what = f"proxy neighbour {'add' if add else 'del'} {address} dev {ifname}"
+        index = self._index(ifname, what)
+        kind, flags = ((RTM_NEWNEIGH, ACKED | NLM_F_CREATE | NLM_F_EXCL) if add
+                       else (RTM_DELNEIGH, ACKED))
+        self._request(lambda seq: proxy_neigh_request(kind, flags, seq, index, address), what)
 
 
 @dataclass
@@ -264,14 +286,24 @@ class HomeAgentPlane:
     """RFC 6275 s10: home registrations, proxy ND and the bidirectional tunnel."""
     role = "ha"
 
-    def __init__(self, address, home_prefixes: list[str], **binding_options) -> None:
+    def __init__(self, address, home_prefixes: list[str], *, dad_timeout: float = 0.0,
+                 **binding_options) -> None:
+        """``dad_timeout``: how long DAD of a new home address listens on the home link
+        (RFC 4862: DupAddrDetectTransmits x RetransTimer, 1 x 1 s by default); 0 skips DAD
+        (the BA then comes at once; stated with the results)."""
         self.address = ipv6.address(address)
         self.home_prefixes = [IPv6Network(p) for p in home_prefixes]
         self.bindings = HomeAgentBindings(self.home_prefixes, **binding_options)
+        self.dad_timeout = dad_timeout
+        # home address -> (BU, its care-of address, when DAD ends)
+        self.pending: dict[IPv6Address, tuple[mipv6.BindingUpdate, IPv6Address, float]] = {}
 
     def rules(self, queue: int, mark: int) -> list[list[str]]:
         me = str(self.address)
-        rules = [_rule("PREROUTING", "-d", me, "-p", "135", queue=queue),
+        nd = [_rule("PREROUTING", "-p", "icmpv6", "--icmpv6-type", kind, queue=queue)
+              for kind in ("neighbour-solicitation", "neighbour-advertisement")]
+        rules = (nd if self.dad_timeout > 0 else []) + [
+                 _rule("PREROUTING", "-d", me, "-p", "135", queue=queue),
                  _rule("PREROUTING", "-d", me, "-p", "41", queue=queue),
                  ["-t", "raw", "-A", "PREROUTING", "-d", me, "-j", "RETURN"]]
         return rules + [_rule("PREROUTING", "-d", str(p), queue=queue)
@@ -282,17 +314,46 @@ class HomeAgentPlane:
 
     def timers(self, now: float) -> Decision:
         gone = self.bindings.expire(now)
-        return Decision(events=[{"event": "binding_expired", "home": str(e.home_address)}
-                                for e in gone],
-                        actions=[("proxy_nd_del", str(e.home_address)) for e in gone])
+        out = Decision(events=[{"event": "binding_expired", "home": str(e.home_address)}
+                               for e in gone],
+                       actions=[("proxy_nd_del", str(e.home_address)) for e in gone])
+        for home, (bu, coa, deadline) in list(self.pending.items()):
+            if deadline <= now:                       # nobody defended it: DAD succeeded
+                del self.pending[home]
+                out.events.append({"event": "dad_succeeded", "home": str(home)})
+                self._answer(out, bu, home, coa, now, dad_succeeded=True)
+        return out
 
     def next_timer(self) -> float | None:
         times = [e.expires_at for e in self.bindings.entries.values()]
+        times += [deadline for _, _, deadline in self.pending.values()]
         return min(times) if times else None
+
+    def _neighbor_discovery(self, packet: bytes, now: float) -> Decision:
+        """RFC 4862 s5.4.3-s5.4.4 for the home addresses under DAD: an NA for one, or
+        another node's DAD probe (NS from ::) for one, is a conflict: BA status 134."""
+        out = Decision()
+        if not self.pending:
+            return out
+        try:
+            pkt, msg = icmpv6.parse_packet(packet)
+        except ProtocolError:
+            return out
+        conflict = isinstance(msg, icmpv6.NeighborAdvertisement) or (
+            isinstance(msg, icmpv6.NeighborSolicitation) and pkt.src.is_unspecified)
+        target = getattr(msg, "target", None)
+        if conflict and target in self.pending:
+            bu, coa, _ = self.pending.pop(target)
+            out.events.append({"event": "dad_failed", "home": str(target),
+                               "defended_by": str(pkt.src)})
+            self._answer(out, bu, target, coa, now, dad_succeeded=False)
+        return out
 
     def inbound(self, packet: bytes, now: float) -> Decision:
         pkt = ipv6.decode(packet)
         chain = ipv6.split(pkt)
+        if _is_nd(chain):
+            return self._neighbor_discovery(packet, now)
         if pkt.dst == self.address and chain.upper_protocol == ipv6.NH_MH:
             return self._binding_update(packet, now)
         if pkt.dst == self.address and chain.upper_protocol == ipv6.NH_IPV6:   # s10.4.5
@@ -302,8 +363,6 @@ class HomeAgentPlane:
                 return _drop("reverse_tunnel_dropped", src=str(pkt.src),
                              inner_src=str(inner.src))
             return Decision(payload=chain.upper)
-        if _is_nd(chain):
-            return Decision()
         entry = self.bindings.lookup(pkt.dst, now)                          # s10.4.1
         if entry is None:
             return Decision()
@@ -313,23 +372,37 @@ class HomeAgentPlane:
         mp = mipv6.parse_mobility_packet(packet)
         if not isinstance(mp.message, mipv6.BindingUpdate) or mp.home_address is None:
             return _drop("mh_ignored", type=type(mp.message).__name__, src=str(mp.src))
-        had = self.bindings.lookup(mp.home_address, now) is not None
-        outcome = self.bindings.binding_update(mp.message, mp.home_address, mp.src, now)
-        out = Decision(False, events=[{
-            "event": "bu_processed", "home": str(mp.home_address), "coa": str(mp.src),
-            "seq": mp.message.sequence, "status": outcome.status, "reason": outcome.reason}])
-        if outcome.ack is not None:
-            coa = outcome.entry.care_of_address if outcome.entry else mp.src
-            if coa == mp.home_address:
-                out.send.append(mipv6.mobility_packet(self.address, coa, outcome.ack))
-            else:
-                out.send.append(mipv6.mobility_packet(self.address, coa, outcome.ack,
-                                                      routed_home_address=mp.home_address))
-        if outcome.entry is not None and not had:
-            out.actions.append(("proxy_nd_add", str(mp.home_address)))
-        elif outcome.entry is None and had and outcome.status == 0:
-            out.actions.append(("proxy_nd_del", str(mp.home_address)))
+        out = Decision(False)
+        pending = self.pending.get(mp.home_address)
+        if pending is not None:                   # a retransmission while DAD runs
+            self.pending[mp.home_address] = (mp.message, mp.src, pending[2])
+            return out
+        dad = None if self.dad_timeout > 0 else True
+        self._answer(out, mp.message, mp.home_address, mp.src, now, dad)
         return out
+
+    def _answer(self, out: Decision, bu: mipv6.BindingUpdate, home: IPv6Address,
+                src: IPv6Address, now: float, dad_succeeded: bool | None) -> None:
+        """Run the BU through the cache; add the BA, the events and the proxy-ND action."""
+        had = self.bindings.lookup(home, now) is not None
+        outcome = self.bindings.binding_update(bu, home, src, now, dad_succeeded)
+        out.events.append({"event": "bu_processed", "home": str(home), "coa": str(src),
+                           "seq": bu.sequence, "status": outcome.status,
+                           "reason": outcome.reason})
+        if outcome.dad_pending:                   # RFC 4862 s5.4.2: probe, then listen
+            self.pending[home] = (bu, src, now + self.dad_timeout)
+            out.send.append(icmpv6.dad_probe(home))
+            out.events.append({"event": "dad_started", "home": str(home)})
+            return
+        if outcome.ack is not None:
+            coa = outcome.entry.care_of_address if outcome.entry else src
+            routed = None if coa == home else home
+            out.send.append(mipv6.mobility_packet(self.address, coa, outcome.ack,
+                                                  routed_home_address=routed))
+        if outcome.entry is not None and not had:
+            out.actions.append(("proxy_nd_add", str(home)))
+        elif outcome.entry is None and had and outcome.status == 0:
+            out.actions.append(("proxy_nd_del", str(home)))
 
 
 class CorrespondentPlane:
@@ -425,6 +498,7 @@ class DataPlane:
         self.nfq: NfQueue | None = None
         self.raw: socket.socket | None = None
         self.installed: list[list[str]] = []
+        self.rtnl: ProxyNeighbours | None = None
         self.stats = {"queued": 0, "rewritten": 0, "dropped": 0, "sent": 0, "errors": 0,
                       "busy_ns": 0}
 
@@ -432,7 +506,10 @@ class DataPlane:
         self.nfq = NfQueue([self.queue])
         self.raw = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, self.mark)
+        # our own DAD probes must not come back as another node's (RFC 4862 s5.4.3)
+        self.raw.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
         if self.home_link:
+            self.rtnl = ProxyNeighbours()
             with open(f"/proc/sys/net/ipv6/conf/{self.home_link}/proxy_ndp", "w") as f:
                 f.write("1")
             with open(f"/proc/sys/net/ipv6/neigh/{self.home_link}/proxy_delay", "w") as f:
@@ -450,6 +527,8 @@ class DataPlane:
             self.nfq.close()
         if self.raw:
             self.raw.close()
+        if self.rtnl:
+            self.rtnl.close()
 
     def apply(self, decision: Decision) -> None:
         """Send, log and act on a Decision's side effects."""
@@ -478,10 +557,15 @@ class DataPlane:
         if not self.home_link:
             return
         verb = "add" if action == "proxy_nd_add" else "del"
-        subprocess.run(["ip", "-6", "neigh", verb, "proxy", home, "dev", self.home_link],
-                       capture_output=True)
+        try:
+            self.rtnl.proxy(self.home_link, home, verb == "add")
+        except RtnlError as exc:
+            self.stats["errors"] += 1
+            self.emit({"event": "proxy_nd_failed", "home": home, "error": str(exc)})
+            return
         if verb == "add":
-            mac = open(f"/sys/class/net/{self.home_link}/address").read().strip()
+            with open(f"/sys/class/net/{self.home_link}/address") as f:
+                mac = f.read().strip()
             self.send(icmpv6.proxy_advertisement(home, self.plane.address, mac))
         self.emit({"event": f"proxy_nd_{verb}", "home": home})
 
@@ -522,6 +606,7 @@ def build_plane(config: dict):
                                ro_lifetime=config.get("ro_lifetime", 420.0))
     if role == "ha":
         return HomeAgentPlane(config["address"], config["home_prefixes"],
+                              dad_timeout=config.get("dad_timeout", 0.0),
                               max_lifetime=config.get("max_lifetime", 3600.0))
     if role == "cn":
         return CorrespondentPlane(config["address"], config["mobile_prefixes"])

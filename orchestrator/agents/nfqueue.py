@@ -129,6 +129,7 @@ class NfQueue:
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             self.sock.bind((0, 0))
+            self.sock.settimeout(5.0)             # configuration answers; then blocking
             self._seq = 0
             for q in self.queues:
                 self._request(config_bind(q, seq=self._next()), f"bind queue {q}")
@@ -140,6 +141,7 @@ class NfQueue:
         except BaseException:
             self.sock.close()
             raise
+        self.sock.settimeout(None)
 
     def _next(self) -> int:
         self._seq += 1

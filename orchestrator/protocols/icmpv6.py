@@ -38,6 +38,7 @@ __all__ = [
     "RouterSolicitation", "RouterAdvertisement", "NeighborSolicitation",
     "NeighborAdvertisement", "encode", "decode", "packet", "parse_packet",
     "solicited_node_multicast", "multicast_mac", "dad_probe", "proxy_advertisement",
+    "interface_identifier", "slaac_address",
     "ProtocolError",
 ]
 
@@ -431,6 +432,28 @@ def solicited_node_multicast(addr: IPv6Address | str) -> IPv6Address:
 def multicast_mac(group: IPv6Address | str) -> bytes:
     """RFC 2464 s7: 33:33 and the group's low 32 bits."""
     return b"\x33\x33" + ipv6.address(group).packed[12:]
+
+
+def interface_identifier(mac: bytes | str) -> bytes:
+    """RFC 4291 Appendix A / RFC 2464 s4: the modified EUI-64 of a 48-bit MAC (ff:fe in
+    the middle, the universal/local bit inverted)."""
+    m = _mac(mac)
+    return bytes([m[0] ^ 0x02]) + m[1:3] + b"\xff\xfe" + m[3:]
+
+
+def slaac_address(prefix: IPv6Network | PrefixInformation | str, mac: bytes | str
+                  ) -> IPv6Address:
+    """RFC 4862 s5.5.3: a /64 prefix (an RA's Prefix Information with the A flag, e.g. the
+    nAR's, learnt before the move: RFC 6252 s7.2) and the interface identifier."""
+    if isinstance(prefix, PrefixInformation):
+        if not prefix.autonomous:
+            raise ProtocolError(f"prefix {prefix.network} is not for autoconfiguration")
+        prefix = prefix.network
+    net = IPv6Network(prefix, strict=False)
+    if net.prefixlen != 64:
+        raise ProtocolError(f"prefix {net} + a 64-bit interface identifier is not 128 bits "
+                            f"(RFC 4862 s5.5.3)")
+    return IPv6Address(net.network_address.packed[:8] + interface_identifier(mac))
 
 
 def dad_probe(target: IPv6Address | str) -> bytes:

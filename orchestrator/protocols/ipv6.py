@@ -101,8 +101,9 @@ def decode(data: bytes) -> Ipv6Packet:
     first, plen, nh, hlim, src, dst = _FIXED.unpack_from(data)
     if first >> 28 != 6:
         raise ProtocolError(f"IP version {first >> 28}, expected 6")
-    if plen == 0 and len(data) > HEADER_LENGTH:
-        raise ProtocolError("Payload Length 0 (jumbogram) is not supported")
+    if plen == 0 and nh == NH_HOPOPTS and len(data) > HEADER_LENGTH:
+        raise ProtocolError("Payload Length 0 with Hop-by-Hop options: a jumbogram (RFC "
+                            "2675), not supported")
     if HEADER_LENGTH + plen > len(data):
         raise ProtocolError(f"IPv6 Payload Length {plen} exceeds the "
                             f"{len(data) - HEADER_LENGTH} octets received")

@@ -106,10 +106,11 @@ class BuOutcome:
     ack: BindingAck | None
     entry: BindingCacheEntry | None
     reason: str
+    dad_pending: bool = False            # HA: acceptable once DAD of the home address ends
 
     @property
     def discarded(self) -> bool:
-        return self.status is None
+        return self.status is None and not self.dad_pending
 
 
 class _BindingCache:
@@ -182,10 +183,12 @@ class HomeAgentBindings(_BindingCache):
 
     def binding_update(self, bu: BindingUpdate, home_address: IPv6Address | str,
                        care_of_address: IPv6Address | str, now: float,
-                       dad_succeeded: bool = True) -> BuOutcome:
+                       dad_succeeded: bool | None = True) -> BuOutcome:
         """Process a BU that arrived from ``care_of_address`` with a Home Address option
         holding ``home_address`` (an Alternate Care-of Address option overrides the
-        source; s10.3.1 step 1-9, s10.3.2)."""
+        source; s10.3.1 step 1-9, s10.3.2). ``dad_succeeded`` is the outcome of DAD for a
+        new home address; None means "not run yet": a BU that would be accepted then
+        returns ``dad_pending`` and changes nothing (call again when DAD has ended)."""
         home, coa = address(home_address), address(care_of_address)
         alt = bu.option(mipv6.AlternateCareOfAddress)
         if alt is not None:
@@ -214,6 +217,9 @@ class HomeAgentBindings(_BindingCache):
             return BuOutcome(BaStatus.ACCEPTED,
                              BindingAck(BaStatus.ACCEPTED, bu.sequence, 0), None,
                              "home registration deleted (s10.3.2)")
+        if entry is None and dad_succeeded is None:
+            return BuOutcome(None, None, None, f"DAD for {home} needed first (s10.3.1)",
+                             dad_pending=True)
         if entry is None and not dad_succeeded:
             return _reject(BaStatus.DUPLICATE_ADDRESS_DETECTION_FAILED, bu, None,
                            f"DAD for {home} failed on the home link (s10.3.1)")

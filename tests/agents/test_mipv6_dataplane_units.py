@@ -193,3 +193,47 @@ def test_nfqueue_packet_parsing():
     pkt = nfqueue.parse_packet(body)
     assert pkt == nfqueue.QueuedPacket(7, 42, nfqueue.HOOK_LOCAL_OUT, b"\x60pkt!", 0x6275)
     assert nfqueue.parse_packet(body[:4]) is None and nfqueue.parse_packet(b"") is None
+
+
+def test_proxy_neighbour_request_is_what_iproute2_sends():
+    # strace of `ip -6 neigh add proxy 2001:db8:1::100 dev X` (iproute2 6.1): 48 octets,
+    # NLM_F_REQUEST|ACK|EXCL|CREATE, ndmsg AF_INET6 / NUD_PERMANENT / NTF_PROXY, NDA_DST 20
+    from orchestrator.agents import rtnl
+    from orchestrator.agents.mipv6_dataplane import proxy_neigh_request
+    req = proxy_neigh_request(rtnl.RTM_NEWNEIGH, 0x605, 9, 4, HOA)
+    length, kind, flags, seq, pid = struct.unpack_from("=IHHII", req)
+    assert (length, kind, flags, seq, pid) == (48, rtnl.RTM_NEWNEIGH, 0x605, 9, 0)
+    family, index, state, ntf, ntype = rtnl.NDMSG.unpack_from(req, 16)
+    assert (family, index, state, ntf, ntype) == (socket.AF_INET6, 4, 0x80, 0x08, 0)
+    assert struct.unpack_from("=HH", req, 28) == (20, rtnl.NDA_DST)
+    assert req[32:48] == IPv6Address(HOA).packed
+
+
+def test_home_agent_duplicate_address_detection():
+    """s10.3.1 with RFC 4862 s5.4: a new home address is probed on the home link first."""
+    mn = MobileNodePlane(HOA, HA, rnd=random.Random(1))
+    ha = HomeAgentPlane(HA, [PREFIX], dad_timeout=1.0)
+    bu = mn.home_registration(COA, 10.0).send[0]
+    d = ha.inbound(bu, 10.0)
+    pkt, ns = icmpv6.parse_packet(d.send[0])
+    assert pkt.src.is_unspecified and ns.target == IPv6Address(HOA) and not d.accept
+    assert ha.bindings.lookup(HOA, 10.0) is None and ha.next_timer() == 11.0
+    assert ha.inbound(bu, 10.2).send == []              # a retransmission waits too
+    assert ha.timers(10.9).send == []
+    d = ha.timers(11.0)                                  # nobody answered: accepted
+    assert [e["event"] for e in d.events] == ["dad_succeeded", "bu_processed"]
+    assert d.actions == [("proxy_nd_add", HOA)]
+    assert mn.inbound(d.send[0], 11.0).events[-1]["event"] == "home_registered"
+
+    # the address is in use on the home link: the owner's NA is a conflict -> 134
+    mn = MobileNodePlane(HOA, HA, rnd=random.Random(2))
+    ha = HomeAgentPlane(HA, [PREFIX], dad_timeout=1.0)
+    ha.inbound(mn.home_registration(COA, 10.0).send[0], 10.0)
+    na = icmpv6.packet("2001:db8:1::2", "ff02::1", icmpv6.NeighborAdvertisement(
+        HOA, override=True, options=(icmpv6.TargetLinkLayerAddress("02:00:00:00:00:02"),)))
+    d = ha.inbound(na, 10.3)
+    assert d.accept and d.payload is None                # the kernel sees it as well
+    assert d.events[0] == {"event": "dad_failed", "home": HOA, "defended_by": "2001:db8:1::2"}
+    result = mn.inbound(d.send[0], 10.3).events[0]
+    assert result["status"] == mipv6.BaStatus.DUPLICATE_ADDRESS_DETECTION_FAILED
+    assert result["action"] == "failed" and ha.timers(20.0).send == []

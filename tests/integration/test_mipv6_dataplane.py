@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netns6 import ADDR, HOME_PREFIX, Netns6, PlaneProcess, mipv6_topology
+from tests.support.netns6 import (ADDR, HOME_PREFIX, Netns6, PlaneProcess, mipv6_topology,
+                                  move)
 
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip6tables") is None,
@@ -55,6 +56,28 @@ def tshark(pcap: Path, *args: str) -> list[str]:
     return [line for line in out.stdout.splitlines() if line.strip()]
 
 
+def start_planes(net: Netns6, ifs: dict, tmp: Path, **ha_options) -> list[PlaneProcess]:
+    ha = PlaneProcess(net, "ha", {"role": "ha", "address": ADDR["ha"], "queue": 61,
+                                  "home_prefixes": [HOME_PREFIX], "home_link": ifs["ha"],
+                                  **ha_options}, tmp)
+    cn = PlaneProcess(net, "cn", {"role": "cn", "address": ADDR["cn"], "queue": 62,
+                                  "mobile_prefixes": [HOME_PREFIX]}, tmp)
+    mn = PlaneProcess(net, "mn", {"role": "mn", "home_address": ADDR["home_address"],
+                                  "home_agent": ADDR["ha"], "queue": 63}, tmp)
+    return [ha, cn, mn]
+
+
+def stop_planes(planes: list[PlaneProcess]) -> dict:
+    stops = {}
+    for plane in planes:
+        if plane.proc.poll() is None:
+            try:
+                stops[plane.name] = plane.stop()
+            except AssertionError:
+                pass
+    return stops
+
+
 def test_home_registration_tunnelling_and_route_optimization(tmp_path):
     net = Netns6()
     agents: list[PlaneProcess] = []
@@ -68,14 +91,8 @@ def test_home_registration_tunnelling_and_route_optimization(tmp_path):
         while not (pcap.exists() and pcap.stat().st_size) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)
-        ha = PlaneProcess(net, "ha", {"role": "ha", "address": ADDR["ha"], "queue": 61,
-                               "home_prefixes": [HOME_PREFIX], "home_link": ifs["ha"]},
-                   tmp_path)
-        cn = PlaneProcess(net, "cn", {"role": "cn", "address": ADDR["cn"], "queue": 62,
-                               "mobile_prefixes": [HOME_PREFIX]}, tmp_path)
-        mn = PlaneProcess(net, "mn", {"role": "mn", "home_address": ADDR["home_address"],
-                               "home_agent": ADDR["ha"], "queue": 63}, tmp_path)
-        agents += [ha, cn, mn]
+        agents += start_planes(net, ifs, tmp_path)
+        ha, cn, mn = agents
 
         # before registering, nothing reaches the home address
         assert not ping(net, "cn", ADDR["home_address"], ADDR["cn"])
@@ -110,13 +127,7 @@ def test_home_registration_tunnelling_and_route_optimization(tmp_path):
         assert ha.stats()["rewritten"] == ha_before             # the HA is out of the path
         assert cn.stats()["rewritten"] >= 26                     # HAO in, RH2 out
     finally:
-        stops = {}
-        for agent in agents:
-            if agent.proc.poll() is None:
-                try:
-                    stops[agent.name] = agent.stop()
-                except AssertionError:
-                    pass
+        stops = stop_planes(agents)
         time.sleep(0.3)
         net.cleanup()
     assert all(s["errors"] == 0 for s in stops.values()), stops
@@ -135,3 +146,67 @@ def test_home_registration_tunnelling_and_route_optimization(tmp_path):
     rh2_udp = tshark(pcap, "-Y", "udp && ipv6.routing.type == 2 && udp.checksum.status == 1")
     tunnelled = tshark(pcap, "-Y", "ipv6.nxt == 41 && udp")
     assert len(hao_udp) >= 10 and len(rh2_udp) >= 10 and len(tunnelled) >= 20
+
+
+def test_handover_to_a_new_care_of_address(tmp_path):
+    """The MN moves to its second foreign link: a new home registration from the new CoA,
+    return routability again (a new care-of keygen token), route optimization resumes
+    with the new CoA, and the HA's binding and the CN's binding both follow."""
+    net = Netns6()
+    planes: list[PlaneProcess] = []
+    try:
+        ifs = mipv6_topology(net, second_foreign_link=True)
+        planes += start_planes(net, ifs, tmp_path)
+        ha, cn, mn = planes
+        mn.command(op="home_registration", care_of_address=ADDR["coa"])
+        mn.wait_for("home_registered")
+        mn.command(op="route_optimization", correspondent=ADDR["cn"])
+        mn.wait_for("ro_registered")
+        assert udp_round(net)[0]["received"] == 10
+
+        move(net, to_second=True)
+        start = len(mn.events)
+        mn.command(op="home_registration", care_of_address=ADDR["coa2"])
+        mn.wait_for("home_registered", start=start)
+        assert ha.wait_for("bu_processed", coa=ADDR["coa2"])["status"] == 0
+        mn.command(op="route_optimization", correspondent=ADDR["cn"])
+        mn.wait_for("ro_registered", start=start)
+        assert cn.wait_for("bu_processed", coa=ADDR["coa2"])["status"] == 0
+        ha_before = ha.stats()["rewritten"]
+        result, seen = udp_round(net)
+        assert result["received"] == 10 and set(seen) == {ADDR["home_address"]}
+        assert ha.stats()["rewritten"] == ha_before             # RO, not the tunnel
+        assert ping(net, "cn", ADDR["home_address"], ADDR["cn"])
+    finally:
+        stops = stop_planes(planes)
+        net.cleanup()
+    assert all(s["errors"] == 0 for s in stops.values()), stops
+
+
+def test_duplicate_address_detection_at_the_home_agent(tmp_path):
+    """s10.3.1: with DAD on, the HA probes the home link for a new home address; the AR
+    holding that address defends it (kernel NA), so the BA says 134; once the AR lets it
+    go, nobody answers within the DAD time and the registration is accepted."""
+    net = Netns6()
+    planes: list[PlaneProcess] = []
+    try:
+        ifs = mipv6_topology(net)
+        held = ADDR["home_address"] + "/64"
+        net.run("ar", "ip", "addr", "add", held, "dev", ifs["ar_ha"], "nodad")
+        planes += start_planes(net, ifs, tmp_path, dad_timeout=1.0)
+        ha, _, mn = planes
+        mn.command(op="home_registration", care_of_address=ADDR["coa"])
+        ev = mn.wait_for("ba_received")
+        assert ev["status"] == 134 and ev["action"] == "failed"
+        # the AR's kernel defends the address with an NA from that very address
+        assert ha.wait_for("dad_failed")["defended_by"] == ADDR["home_address"]
+        net.run("ar", "ip", "addr", "del", held, "dev", ifs["ar_ha"])
+        start = len(mn.events)
+        mn.command(op="home_registration", care_of_address=ADDR["coa"])
+        mn.wait_for("home_registered", start=start)
+        ha.wait_for("dad_succeeded", home=ADDR["home_address"])
+        assert udp_round(net)[0]["received"] == 10
+    finally:
+        stops = stop_planes(planes)
+        net.cleanup()
+    assert all(s["errors"] == 0 for s in stops.values()), stops

@@ -73,6 +73,20 @@ def test_home_agent_preference_is_signed():
         HomeAgentInformation(40000)
 
 
+def test_stateless_address_autoconfiguration_matches_scapy():
+    from scapy.utils6 import in6_mactoifaceid
+    for mac in (MAC, "00:1b:21:3a:4f:9c", "ff:ff:ff:ff:ff:ff"):
+        iid = icmpv6.interface_identifier(mac)
+        assert IPv6Address(bytes(8) + iid) == IPv6Address("::" + in6_mactoifaceid(mac))
+    pio = PrefixInformation("2001:db8:4::", 64)
+    assert icmpv6.slaac_address(pio, "00:1b:21:3a:4f:9c") == \
+        IPv6Address("2001:db8:4::21b:21ff:fe3a:4f9c")
+    with pytest.raises(ProtocolError, match="not 128 bits"):
+        icmpv6.slaac_address("2001:db8::/48", MAC)
+    with pytest.raises(ProtocolError, match="not for autoconfiguration"):
+        icmpv6.slaac_address(PrefixInformation("2001:db8:4::", 64, autonomous=False), MAC)
+
+
 def test_prefix_information_network():
     pio = PrefixInformation("2001:db8:1::1", 64, router_address=True)
     assert str(pio.network) == "2001:db8:1::/64"

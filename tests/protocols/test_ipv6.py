@@ -55,10 +55,17 @@ def test_walk_chain_and_checksum_addresses():
      "runs past"),
     (bytes.fromhex("6000000000103c40") + bytes(32) + bytes.fromhex("0000000000000000") * 2,
      "Hop-by-Hop Options header must follow"),
+    (bytes.fromhex("6000000000000040") + bytes(32) + bytes(8), "jumbogram"),
 ])
 def test_malformed_chains_are_rejected(data, reason):
     with pytest.raises(ProtocolError, match=reason):
         ipv6.split(ipv6.decode(data))
+
+
+def test_empty_payload_with_link_layer_padding():
+    # Payload Length 0, No Next Header, padded by Ethernet to 60 octets: an empty payload
+    pkt = ipv6.decode(raw(IPv6(src=A, dst=B, nh=59)) + bytes(20))
+    assert pkt.payload == b"" and ipv6.split(pkt).upper_protocol == 59
 
 
 def test_options_header_padding_follows_alignment():

@@ -8,6 +8,9 @@ namespaces (their veths go with them) and stops the processes it started, by PID
                                           |
                                           +--(2001:db8:3::/64)-- cn
 
+With ``second_foreign_link`` the MN has a second link to the AR (2001:db8:4::/64, its
+address there 2001:db8:4::100), to move to by changing its default route.
+
 The MN's home address 2001:db8:1::100 is on the home link's prefix but the MN is on the
 foreign link: the AR reaches the home address only through the HA's proxy Neighbor
 Discovery. The home address sits on the MN's loopback (the data plane owns the rest).
@@ -32,6 +35,7 @@ ADDR = {
     "home_address": "2001:db8:1::100", "ha": "2001:db8:1::1", "ar_home": "2001:db8:1::2",
     "coa": "2001:db8:2::100", "ar_foreign": "2001:db8:2::1",
     "cn": "2001:db8:3::100", "ar_cn": "2001:db8:3::1",
+    "coa2": "2001:db8:4::100", "ar_foreign2": "2001:db8:4::1",
 }
 
 
@@ -67,9 +71,10 @@ class Netns6:
     def sysctl(self, name: str, key: str, value: str) -> None:
         self.run(name, "sysctl", "-qw", f"{key}={value}")
 
-    def link(self, a: str, b: str, a_addr: str, b_addr: str) -> tuple[str, str]:
-        """A veth between namespaces a and b named <prefix><a>-<b> (15 characters max)."""
-        ia, ib = f"{self.prefix}{a}{b}"[:15], f"{self.prefix}{b}{a}"[:15]
+    def link(self, a: str, b: str, a_addr: str, b_addr: str, tag: str = ""
+             ) -> tuple[str, str]:
+        """A veth between namespaces a and b named <prefix><tag><a><b> (15 characters)."""
+        ia, ib = f"{self.prefix}{tag}{a}{b}"[:15], f"{self.prefix}{tag}{b}{a}"[:15]
         subprocess.run(["ip", "link", "add", ia, "netns", self.ns(a), "type", "veth",
                         "peer", "name", ib, "netns", self.ns(b)], check=True)
         for name, ifname, addr in ((a, ia, a_addr), (b, ib, b_addr)):
@@ -90,7 +95,7 @@ class Netns6:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-def mipv6_topology(net: Netns6) -> dict[str, str]:
+def mipv6_topology(net: Netns6, second_foreign_link: bool = False) -> dict[str, str]:
     """Build the four namespaces; returns interface names by role."""
     for name in ("mn", "ar", "ha", "cn"):
         net.add(name)
@@ -103,8 +108,18 @@ def mipv6_topology(net: Netns6) -> dict[str, str]:
     net.run("ha", "ip", "-6", "route", "add", "default", "via", ADDR["ar_home"])
     net.run("cn", "ip", "-6", "route", "add", "default", "via", ADDR["ar_cn"])
     net.run("mn", "ip", "addr", "add", ADDR["home_address"] + "/128", "dev", "lo", "nodad")
-    return {"mn": mn_if, "ha": ha_if, "cn": cn_if, "ar_mn": ar_mn, "ar_ha": ar_ha,
-            "ar_cn": ar_cn}
+    ifs = {"mn": mn_if, "ha": ha_if, "cn": cn_if, "ar_mn": ar_mn, "ar_ha": ar_ha,
+           "ar_cn": ar_cn}
+    if second_foreign_link:
+        ifs["mn2"], ifs["ar_mn2"] = net.link("mn", "ar", ADDR["coa2"] + "/64",
+                                             ADDR["ar_foreign2"] + "/64", tag="b")
+    return ifs
+
+
+def move(net: Netns6, to_second: bool) -> None:
+    """The MN's default route to the AR through its first or second foreign link."""
+    via = ADDR["ar_foreign2"] if to_second else ADDR["ar_foreign"]
+    net.run("mn", "ip", "-6", "route", "replace", "default", "via", via)
 
 
 class PlaneProcess:
