@@ -160,6 +160,10 @@ class MobileNode(NodeBase):
     dad_interval: Annotated[Duration, at_least(0.001, "dad_interval"),
                             at_most(MAX_TIMER, "dad_interval")] = Field(
         1.0, description="spacing of those ARP probes")
+    eap_fragment_size: Count = Field(
+        1398, ge=64, le=65525,
+        description="TLS octets per EAP-TLS message the MN sends (RFC 5216 s2.1.5); 1398 is "
+                    "wpa_supplicant's default, which keeps EAP-TLS at its round trips")
 
 
 class AccessPoint(NodeBase):
