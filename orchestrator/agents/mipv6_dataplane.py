@@ -582,6 +582,9 @@ class DataPlane:
             except ProtocolError as exc:
                 decision = _drop("malformed", reason=exc.reason)
                 self.stats["errors"] += 1
+            except Exception as exc:  # noqa: BLE001 -- no packet may stop the data plane
+                decision = _drop("malformed", reason=f"{type(exc).__name__}: {exc}")
+                self.stats["errors"] += 1
             self.nfq.verdict(qp, decision.accept, decision.payload)
             if not decision.accept:
                 self.stats["dropped"] += 1
