@@ -654,3 +654,60 @@ def _control():
         if not isinstance(reply, dict) or "ok" not in reply:
             raise AssertionError(f"control reply without 'ok': {reply!r}")
     return lines, run
+
+
+# -- parsers of issues 14 (IPv6, Mobile IPv6, ND) and 15 (PPPoE/PPP, RADIUS) --------------------
+@target("ipv6-mipv6")
+def _ipv6():
+    """What the MIPv6 data plane reads off NFQUEUE: IPv6 with extension headers, ND, the
+    Mobility Header (corpus: the messages tests/protocols/test_mipv6_tshark.py builds)."""
+    from orchestrator.protocols import icmpv6, ipv6, mipv6
+    from tests.protocols.test_mipv6_tshark import _messages
+
+    def run(data: bytes):
+        packet = ipv6.decode(data)
+        upper = ipv6.split(packet)
+        if packet.next_header == ipv6.NH_ICMPV6:
+            icmpv6.parse_packet(data)
+        try:
+            ipv6.decapsulate(data)
+        except ProtocolError:
+            pass
+        return upper, mipv6.parse_mobility_packet(data, False)
+    return [pkt for _, pkt, _ in _messages()], run
+
+
+@target("ppp", length_field=(18, 20))
+def _ppp():
+    """The PPPoE frames the cellular gateway and the mobile read (issue 15)."""
+    from orchestrator.protocols import ppp
+    from tests.protocols.test_ppp_dissectors import ALL
+
+    def run(data: bytes):
+        frame = ppp.decode_frame(data)
+        packet = frame.packet
+        info = getattr(packet, "information", None)
+        if info is not None and getattr(packet, "protocol", None) in (ppp.PROTO_LCP,
+                                                                     ppp.PROTO_IPCP):
+            ppp.decode_options(ppp.ControlPacket.decode(info).data)
+        return frame
+    return list(ALL), run
+
+
+@target("radius", length_field=(2, 0))
+def _radius():
+    """A RADIUS answer as the cellular gateway's CHAP client reads it."""
+    from orchestrator.protocols import radius
+    secret, authenticator = b"secret", bytes(16)
+    request = radius.access_request(7, authenticator, [(1, b"mn@home.example")], secret)
+    accept = radius.RadiusPacket(radius.ACCESS_ACCEPT, 7, authenticator,
+                                 ((8, bytes([10, 9, 0, 5])), (18, b"welcome"))).encode()
+
+    def run(data: bytes):
+        packet = radius.RadiusPacket.decode(data)
+        try:
+            radius.verify_answer(data, 7, authenticator, secret)
+        except ProtocolError:
+            pass
+        return radius.framed_ip_address(packet)
+    return [request, accept], run
