@@ -1,0 +1,29 @@
+"""Nothing from YAML reaches a shell (issue 13): per-host commands are argument vectors run
+one after the other by a small Python program inside the namespace (nsexec.run_all_in), and
+no module builds a command line for a shell (the SSH transport's remote command strings are
+built with shlex.join / shlex.quote, the one place a string is unavoidable)."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.network.nsexec import _BATCH
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_arguments_are_taken_literally_and_the_first_failure_stops(tmp_path):
+    name = "q||touch${IFS}p;echo x`id`"          # what an interface name once could hold
+    cmds = [["touch", str(tmp_path / name)], ["false"], ["touch", str(tmp_path / "never")]]
+    r = subprocess.run([sys.executable, "-c", _BATCH, json.dumps(cmds)], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("false failed (1)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_no_module_hands_a_string_to_a_shell():
+    shell = re.compile(r"shell\s*=\s*True|os\.system\(|os\.popen\(|[\"'](?:/bin/)?(?:ba)?sh[\"'],\s*[\"']-\w*c")
+    offenders = [f"{p.relative_to(REPO)}:{n}" for p in (REPO / "orchestrator").rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if shell.search(line)]
+    assert offenders == []
