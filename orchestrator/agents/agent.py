@@ -409,7 +409,7 @@ class AccessPoint(_RadioRole):
         r = self.config["radius"]
         radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", self.node))
         self.authenticator = Authenticator(self.config["iface"], radius, self.log, self._port_control)
-        self.authenticator.loop.start(self.authenticator._serve, "authenticator")
+        self.authenticator.start()
 
     def _port_control(self, sta: str, authorized: bool) -> str:
         from . import l2

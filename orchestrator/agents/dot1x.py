@@ -303,6 +303,10 @@ class Authenticator:
         logged) and the loop goes on (agents/health.py)."""
         self.loop.run(self._serve)
 
+    def start(self) -> threading.Thread:
+        """`serve_forever` in a thread of its own."""
+        return self.loop.start(self._serve, "authenticator")
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:

@@ -108,7 +108,7 @@ def test_authenticator_survives_every_hostile_frame_then_authenticates(tmp_path)
     link, radius, ports = FakeLink(), FakeRadius(), []
     auth = dot1x.Authenticator("fake0", radius, log, lambda sta, ok: ports.append((sta, ok))
                                or "ok", io=link)
-    thread = auth.loop.start(auth._serve)
+    thread = auth.start()
     try:
         for et, pdu in HOSTILE:
             link.put(STA, et, pdu)
