@@ -25,7 +25,6 @@ import itertools
 import json
 import select
 import socket
-import threading
 import time
 from ipaddress import IPv4Address, IPv4Network
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .checks import check_topology
-from .errors import MAX_PROBLEMS, Problem, TopologyError, format_path, suggest, type_message
+from .errors import MAX_PROBLEMS, Problem, TopologyError, suggest, type_message
 from .errors import describe as _describe
 from .topology import NODE_KINDS, Link, LinkParams, Topology
 from .yamlsrc import ModelError, SourceMap, load_yaml, paused_gc, read_source

@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import socket
-import threading
 import time
-
-import pytest
 
 from orchestrator.agents import dot1x, health
 from orchestrator.agents.control import AgentClient, ControlServer, MAX_REQUEST
@@ -24,7 +21,7 @@ from orchestrator.agents.radius_client import RadiusClient, RadiusReply
 from orchestrator.agents.sip_ua import SipUserAgent
 from orchestrator.agents.udpserver import UdpServer
 from orchestrator.events import EventLog
-from orchestrator.protocols import eap, eapol, mgmt, pana
+from orchestrator.protocols import eap, eapol, pana
 from orchestrator.protocols.errors import ProtocolError
 
 LO = "127.0.0.1"

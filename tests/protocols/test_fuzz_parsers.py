@@ -10,7 +10,6 @@ nor `verify_auth` may accept a frame whose protected bytes were changed.
 from __future__ import annotations
 
 import random
-import struct
 from dataclasses import replace
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from orchestrator.protocols import eapol, pana
 from orchestrator.protocols.eapol import EapolFrame, EapolKey, PacketType
 from orchestrator.protocols.errors import ProtocolError
-from orchestrator.protocols.pana import Avp, AvpCode, PanaMessage
+from orchestrator.protocols.pana import Avp, PanaMessage
 from tests.support.fuzzing import (AA, GTK, PANA_KEY, PMK, SPA, _rng, fix_length,  # noqa: F401
                                    handshake_frames, mutate, pana_corpus, tolerate)
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from orchestrator.model import TopologyError, load_topology, load_topology_text
+from orchestrator.model import TopologyError, load_topology
 from orchestrator.model.topology import topology_json_schema
 from tests.support.golden import assert_generated, compare
 
