@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: setup services test test-unit reproduce fig10 fig7 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig7 report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -16,6 +16,7 @@ help:
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
 	@echo "make test-unit   tests that need neither root nor Mininet"
+	@echo "make fuzz        long fuzz campaigns: 1,000,000 inputs per wire parser (bench/fuzz.py)"
 	@echo "make bench       benchmarks (bring-up/teardown vs bare Mininet, handoff timing)"
 	@echo "make graphs      draw every topology into results/topologies/"
 	@echo "make schema      regenerate topologies/schema.json (JSON Schema for editors)"
@@ -71,8 +72,12 @@ bench: services
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
 	$(PY) bench/mipv6_dataplane.py
+	$(PY) bench/validate.py
 	$(PY) bench/walltime.py fig10
 	$(PY) bench/walltime.py fig7
+
+fuzz: $(STAMP)
+	nice -n 10 $(PY) bench/fuzz.py
 
 clean: $(STAMP)
 	$(MPA) clean
