@@ -12,7 +12,6 @@ import pytest
 from tests.support.fuzzing import TARGETS, campaign
 
 CASES = 3000
-SLOWEST_MS = 250          # one input must never take long (generous: a loaded CI machine)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
@@ -21,8 +20,7 @@ def test_parser_raises_only_protocol_errors(name):
     assert result.inputs == CASES
     detail = {k: (data[:120], tb.splitlines()[-1]) for k, (data, tb) in result.examples.items()}
     assert not result.others, f"{name}: {dict(result.others)} {detail}"
-    assert result.accepted + result.rejected == CASES
-    assert result.slowest_ms < SLOWEST_MS, f"{name}: one input took {result.slowest_ms:.0f} ms"
+    assert result.accepted + result.rejected == CASES       # (bench/fuzz.py: the slowest)
 
 
 def test_every_target_both_accepts_and_rejects():
