@@ -68,6 +68,7 @@ bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
 	$(PY) bench/l2_floor.py
+	$(PY) bench/eap_rounds.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
 	$(PY) bench/mipv6_dataplane.py
