@@ -332,11 +332,12 @@ class MobileNode(_RadioRole):
 
     @command(phase="switching")
     def mpa_handover(self, ctn: str, ap: str, buffering_period_ms: float | None = None,
-                     timeout: float = 10.0) -> dict:
+                     timeout: float = 10.0, pht: str = "disable") -> dict:
         """s6.3 steps 4-6 with the pre-configured `ctn`: pre-switching (with buffering at
-        the nAR: tunnel deleted first), switching to `ap`, post-switching (nCoA on the
-        interface, gratuitous ARP, ATTACHED to the nAR, which flushes its buffer)."""
-        return self.handover.mpa(ctn, ap, buffering_period_ms, timeout)
+        the nAR: the tunnel disabled, or with pht='delete' deleted by IKEv2, first),
+        switching to `ap`, post-switching (nCoA on the interface, gratuitous ARP, ATTACHED
+        to the nAR, which flushes its buffer)."""
+        return self.handover.mpa(ctn, ap, buffering_period_ms, timeout, pht)
 
     @command(phase="switching")
     def nonmpa_handover(self, ap: str, timeout: float = 30.0) -> dict:
