@@ -18,6 +18,23 @@ Definitions (C.5.3), all from CLOCK_MONOTONIC event timestamps:
 from __future__ import annotations
 
 PHASES = ("Tauth", "Tconf", "Tassoc", "T4way", "Tassoc+4way", "Total", "Time affecting handover")
+# each phase as handover_times computes it (docs/events.md prints this table; a test keeps
+# the two the same). "after the move" = at or after the MN's last l2_handoff_start.
+DEFINITIONS = {
+    "Tauth": "802.11i post-authentication: MN `eap_start` -> `eap_done` with mode `eap`, after "
+             "the move; 802.11i pre-authentication: the same with mode `preauth`, before the "
+             "move; MPA: MN `preauth_start` -> `preauth_done` (PANA), before the move",
+    "Tconf": "MPA only: PAA `psk_install_start` -> `tconf_done` (PSK_ap generation and "
+             "installation in every AP of the CTN)",
+    "Tassoc": "MN `l2_handoff_start` -> the next `l2_handoff_done`",
+    "T4way": "MN's last `fourway_start` before its first `port_open` after the move -> that "
+             "`port_open`",
+    "Tassoc+4way": "Tassoc + T4way (without what lies between them: with post-authentication "
+                   "the EAP exchange, otherwise the AP's start of the handshake)",
+    "Total": "Tauth + Tconf + Tassoc+4way (the RFC's sum)",
+    "Time affecting handover": "MN `l2_handoff_start` -> its first `port_open` after it, "
+                               "measured directly",
+}
 
 
 class PhaseError(ValueError):
