@@ -42,7 +42,8 @@ def _per_configuration(run: RunData) -> dict[str, list[dict]]:
     df, exp = run.records, run.experiment
     confs = list(dict.fromkeys(df["configuration"])) if "configuration" in df and len(df) else []
     spec_confs = exp.get("configurations") or {}
-    confs += [c for c in spec_confs if c not in confs]
+    if not confs:                      # no records yet: what the experiment set up
+        confs = list(spec_confs)
     out: dict[str, list[dict]] = {}
     events = run.events
     for c in confs:

@@ -57,6 +57,9 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
         df["unit"] = "ms"
     if "scenario" not in df.columns:
         df["scenario"] = df.get("scheme", "")
+    for col in ("repetition", "status", "phase"):
+        if col not in df.columns:
+            df[col] = 1 if col == "repetition" else "ok" if col == "status" else ""
     return df
 
 
@@ -109,10 +112,11 @@ class Reference:
         return [n for names in self.columns.values() for n in names]
 
 
-def declared_reference(spec: dict) -> Reference | None:
+def declared_reference(spec: dict, present: dict[str, list[str]] | None = None) -> Reference | None:
     """The spec's `reference:` as a Reference; a bare table name (the shorthand, and what
     older runs wrote) pairs each RFC column with the configuration or scenario of the same
-    name. None without a reference or for a table that declares no columns."""
+    name (in the spec, or `present`: {"configurations": [...], "scenarios": [...]} of the
+    records). None without a reference or for a table that declares no columns."""
     exp = spec_experiment(spec)
     ref = exp.get("reference")
     if not ref:
@@ -125,6 +129,7 @@ def declared_reference(spec: dict) -> Reference | None:
     if isinstance(ref, str):
         pool = (list(exp.get("configurations") or {}) if axis == "configurations"
                 else [s.get("name") for s in exp.get("scenarios") or [] if isinstance(s, dict)])
+        pool += (present or {}).get(axis, [])
         mapping = {c: (c,) for c in names if c in pool}
     else:
         mapping = {str(c): tuple([v] if isinstance(v, str) else v or ())
@@ -142,6 +147,10 @@ class RunData:
     records: pd.DataFrame
     spec: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        self.dir = Path(self.dir)
+        self.records = normalise(self.records)
+
     @classmethod
     def load(cls, run_dir: str | Path) -> "RunData":
         run_dir = Path(run_dir)
@@ -153,7 +162,10 @@ class RunData:
 
     @cached_property
     def reference(self) -> Reference | None:
-        return declared_reference(self.spec)
+        df = self.records
+        present = {"configurations": list(dict.fromkeys(df["base_configuration"].astype(str))),
+                   "scenarios": list(dict.fromkeys(df["scenario"].astype(str)))}
+        return declared_reference(self.spec, present)
 
     @cached_property
     def events(self) -> list[dict]:
@@ -167,11 +179,11 @@ class RunData:
 # --- values and statistics
 
 def values(df: pd.DataFrame) -> pd.Series:
-    """The rows' numeric values: `value`, else `ms` (records written before `value`)."""
-    v = pd.to_numeric(df["value"], errors="coerce") if "value" in df else pd.Series(math.nan, df.index)
-    if "ms" in df:
-        v = v.where(v.notna(), pd.to_numeric(df["ms"], errors="coerce"))
-    return v.astype("float64")
+    """The rows' numeric values: `value` (normalise() fills it from `ms` in records written
+    before it existed)."""
+    if "value" not in df:
+        return pd.to_numeric(df.get("ms", pd.Series(math.nan, df.index)), errors="coerce").astype("float64")
+    return pd.to_numeric(df["value"], errors="coerce").astype("float64")
 
 
 def stats(vals) -> dict:

@@ -218,15 +218,16 @@ def write_events(path: Path, events: list[tuple], at) -> None:
                                  "attrs": attrs}) + "\n")
 
 
-def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True) -> Path:
-    """results/fig10/<run-id>/ with records, spec.yaml, events.jsonl and one ladder dir."""
+def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True,
+            spec: dict | None = None, name: str = "fig10") -> Path:
+    """results/<name>/<run-id>/ with records, spec.yaml, events.jsonl and one ladder dir."""
     df = records() if df is None else df
-    run = root / "fig10" / "20261201-120000"
+    run = root / name / "20261201-120000"
     run.mkdir(parents=True, exist_ok=True)
     df.to_csv(run / "records.csv", index=False)
     if parquet:
         df.to_parquet(run / "records.parquet", index=False)
-    (run / "spec.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    (run / "spec.yaml").write_text(yaml.safe_dump(spec or SPEC, sort_keys=False))
     (run / "events.jsonl").write_text("")
     ladder_dir(run / "ladder" / "roaming" / "mpa")
     return run

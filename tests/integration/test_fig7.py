@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestrator.analysis.fig7 import tshark_counts
+from orchestrator.analysis.reproductions.fig7 import tshark_counts
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.root, pytest.mark.timeout(900)]

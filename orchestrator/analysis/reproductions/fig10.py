@@ -494,11 +494,10 @@ def fig10_sweep(run: RunData, param: str, out: Path) -> list[Path]:
                 v = ref.get((c.scheme, c.rfc, TAH))
                 ax.plot([at], [v], marker="*", ms=16, color=COLORS[c.scheme], mec="black", zorder=5)
             ax.axvline(at, color="0.3", ls=":", lw=1)
-            ax.text(at, ax.get_ylim()[0] if ax.get_yscale() == "log" else 0,
-                    f"  RFC's point: {at:.0f} ms RTT", rotation=90, va="bottom", fontsize=9,
-                    color="0.3")
+            ax.annotate(f"RFC's point: {at:.0f} ms RTT", (at, rfc), xytext=(8, -14),
+                        textcoords="offset points", fontsize=9, color="0.2")
     ax.set_yscale("log")
-    link = param.removeprefix(PARAM).rsplit(".", 1)[0]
+    link = param.removeprefix(PARAM).removeprefix("links.").rsplit(".", 1)[0]
     ax.set_xlabel(f"RTT of {link} (ms, 2 x the configured one-way delay)")
     ax.set_ylabel("time affecting handover (ms, log scale)")
     ax.set_title("time affecting handover against the inter-domain RTT")
