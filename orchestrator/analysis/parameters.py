@@ -64,7 +64,9 @@ def _per_configuration(run: RunData) -> dict[str, list[dict]]:
             if kind == "constant":
                 continue
             vals = pd.to_numeric(cdf[col], errors="coerce").dropna()
-            value = float(vals.median()) if len(vals) else None
+            if vals.empty:                 # a column of another configuration
+                continue
+            value = float(vals.median())
             rows.append({"group": kind, "parameter": path, "value": value, "unit": unit,
                          "source": "measured at bring-up (ping)" if kind == "measured"
                          else "records (spec.yaml names no source)"})
