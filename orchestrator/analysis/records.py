@@ -126,7 +126,7 @@ def declared_reference(spec: dict, present: dict[str, list[str]] | None = None) 
     if cols is None:
         return None
     axis, names = cols
-    if isinstance(ref, str):
+    if isinstance(ref, str) or not isinstance(ref.get("columns"), dict):
         pool = (list(exp.get("configurations") or {}) if axis == "configurations"
                 else [s.get("name") for s in exp.get("scenarios") or [] if isinstance(s, dict)])
         pool += (present or {}).get(axis, [])

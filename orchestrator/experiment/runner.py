@@ -89,8 +89,7 @@ def new_run(exp_path: str, results: str = "results", repetitions: int | None = N
     run_dir.mkdir(parents=True, exist_ok=False)
     spec = {"experiment": str(Path(exp_path).resolve()), "name": exp.name, "seed": exp.seed,
             "description": exp.description, "repetitions": exp.repetitions,
-            "reference": (exp.reference.model_dump() if hasattr(exp.reference, "model_dump")
-                          else exp.reference),
+            "reference": exp.reference.model_dump() if exp.reference else None,
             "parameters": exp.parameters, "sweep": exp.sweep,
             "scenarios": [s.model_dump(by_alias=True, mode="json") for s in exp.scenarios],
             "configurations": {c.name: {"configuration": c.configuration,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .errors import ModelError, Problem, suggest
 from .emulated import emulated_values
@@ -87,16 +87,17 @@ class Configuration(Strict):
 
 class Reference(Strict):
     """The RFC's table a run is compared with, and which of its columns stand beside which of
-    the run's configurations or scenarios (as the table's CSV header says)."""
+    the run's configurations or scenarios (as the table's CSV header says). Without
+    `columns`, each RFC column stands beside the configuration or scenario of its name."""
     table: str = Field(description="a table of orchestrator/analysis/reference/, e.g. rfc6252_fig10")
-    columns: dict[str, Name | list[Name]] = Field(
-        default_factory=dict, description="RFC column -> configuration(s) or scenario(s)")
+    columns: dict[str, Name | list[Name]] | None = Field(
+        None, description="RFC column -> configuration(s) or scenario(s)")
 
 
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
     description: str = ""
-    reference: Reference | str | None = Field(
+    reference: Reference | None = Field(
         None, description="RFC table to compare with and its column mapping; a bare table "
                           "name matches columns to configurations or scenarios of the same name")
     mobile_node: Name | None = Field(
@@ -107,6 +108,12 @@ class Experiment(Strict):
     configurations: dict[Name, Configuration]
     sweep: dict[str, Annotated[list[object], Field(min_length=1)]] = Field(default_factory=dict)
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _table_name_alone(cls, value):
+        """`reference: rfc6252_fig10` is `reference: {table: rfc6252_fig10}`."""
+        return {"table": value} if isinstance(value, str) else value
 
 
 @dataclass

@@ -164,8 +164,7 @@ def reference_problems(exp, smap) -> list[Problem]:
     if ref is None:
         return []
     from ..analysis import reference as tables
-    table = ref if isinstance(ref, str) else ref.table
-    path = ("reference",) if isinstance(ref, str) else ("reference", "table")
+    table, path = ref.table, ("reference", "table")
     known = tables.tables()
     if table not in known:
         return [smap.problem(path, f"unknown reference table '{table}'{suggest(table, known)}; "
@@ -173,7 +172,7 @@ def reference_problems(exp, smap) -> list[Problem]:
     cols = tables.columns(table)
     if cols is None:
         return [smap.problem(path, f"reference table '{table}' declares no columns to compare with")]
-    if isinstance(ref, str):
+    if ref.columns is None:
         return []                                  # columns matched by name
     axis, names = cols
     pool = list(exp.configurations) if axis == "configurations" else [s.name for s in exp.scenarios]

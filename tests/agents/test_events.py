@@ -136,3 +136,13 @@ def test_emit_takes_the_phase_from_the_vocabulary(tmp_path):
     assert vocabulary_problems(records) == [
         "mn: event 'something_else' is not in the vocabulary",
         "mn: event 'l2_handoff_start' under phase 'setup', expected switching"]
+
+
+def test_docs_print_figure10s_times_as_the_code_computes_them():
+    """docs/events.md's table of Figure 10's times is phases.DEFINITIONS, row for row."""
+    from orchestrator.experiment.phases import DEFINITIONS, PHASES
+    text = (REPO / "docs/events.md").read_text()
+    table = text[text.index("## Figure 10's times"):text.index("## What the report reads")]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| `")]
+    assert rows == [f"| `{p}` | {DEFINITIONS[p]} |" for p in PHASES]
+    assert "`port_authorized` (controller)" not in table      # that is Tl2, not Tassoc+4way
