@@ -33,7 +33,7 @@ STAT_COLUMNS = ["configuration", "scenario", "phase", "unit", "n", "n_failed",
                 "n_retransmitted", "median", "p5", "p95", "mean", "min", "max"]
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#7f7f7f")
-MAX_PANELS = 12
+MAX_PANELS = 9
 
 
 def phase_order(df: pd.DataFrame) -> list[str]:

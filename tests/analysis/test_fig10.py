@@ -213,7 +213,7 @@ def test_figures_one_pair_per_sweep_point(tmp_path):
         for v in ("5ms", "15ms") for ext in ("png", "svg")}
 
 
-def wan_sweep(root, delays=(0, 20, 40, 80), repetitions=4):
+def wan_sweep(root, delays=(0, 40, 80), repetitions=3):
     """A run like `make fig10-wan`'s: post-authentication and MPA in one roaming
     configuration at several one-way delays of the inter-domain link 'x-to-home'."""
     parts = []

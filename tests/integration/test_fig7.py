@@ -18,13 +18,13 @@ REPS = 2
 
 
 @pytest.fixture(scope="module")
-def run_dir():
-    before = set((REPO / "results" / "fig7").glob("*"))
+def run_dir(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "experiments/fig7.yaml",
-                        "--repetitions", str(REPS), "--results", "results"], cwd=REPO,
+                        "--repetitions", str(REPS), "--results", str(results)], cwd=REPO,
                        capture_output=True, text=True, timeout=850)
     assert r.returncode == 0, r.stderr[-3000:]
-    [new] = set((REPO / "results" / "fig7").glob("*")) - before
+    [new] = (results / "fig7").glob("*")
     return new
 
 
