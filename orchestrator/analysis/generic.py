@@ -26,6 +26,7 @@ from orchestrator.analysis import parameters
 from orchestrator.analysis.plots import boxes, caption, plt, save
 from orchestrator.analysis.records import (RunData, configurations, failed_repetitions, of,
                                            scenario_names, stats, values)
+from orchestrator.analysis.records import num as _num
 from orchestrator.experiment import media, phases
 from orchestrator.experiment.observed import parse_retransmitted
 
@@ -99,15 +100,6 @@ def repetitions(df: pd.DataFrame) -> pd.DataFrame:
                      "retransmissions": total, "retransmitted": text,
                      "flag": "retransmission" if total else ""})
     return pd.DataFrame(rows, columns=cols)
-
-
-def _num(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "--"
-    v = float(v)
-    if v.is_integer():
-        return f"{v:.0f}"
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
 def _cell(r) -> str:

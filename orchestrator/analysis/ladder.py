@@ -272,13 +272,17 @@ def frame_from_row(row: dict, node: str) -> Frame | None:
 def dedupe(frames: list[Frame]) -> list[Frame]:
     """One frame per transmission: the same content seen at several nodes (sender and
     receiver) within DUP_WINDOW_S is kept once, at its earliest time, with every node that
-    captured it. The same content at the same node later is a retransmission and kept."""
+    captured it. The same layer-2 content at the same node later is a retransmission and
+    kept; an IP packet's key holds its IP identification, which a retransmission changes, so
+    the same IP packet at the same node again is one forwarded (a router captures it on the
+    way in and on the way out), however long the router held it."""
     kept: list[Frame] = []
     last: dict[tuple, Frame] = {}
     for f in sorted(frames, key=lambda f: f.t):
         k = last.get(f.key)
         if k is not None and f.t - k.t <= DUP_WINDOW_S and (
-                f.captured_at[0] not in k.captured_at or f.t - k.t <= SAME_NODE_DUP_S):
+                f.captured_at[0] not in k.captured_at or f.t - k.t <= SAME_NODE_DUP_S
+                or f.key[0] == "ip"):
             k.captured_at += [n for n in f.captured_at if n not in k.captured_at]
             continue
         last[f.key] = f

@@ -189,10 +189,14 @@ def markdown(run: RunData) -> str:
         lines.append("Experiment: " + ", ".join(facts) + ".")
     confs = exp.get("configurations") or {}
     if isinstance(confs, dict) and confs:
+        by_base: dict[str, dict] = {}          # one line per configuration, not sweep point
+        for c, v in confs.items():
+            if isinstance(v, dict):
+                by_base.setdefault(str(v.get("configuration") or c.split("/")[0]), v)
         lines.append("Topologies: " + "; ".join(
             f"{c} -> `{v.get('topology', '?')}`" + (f" (mobile node {v['mobile_node']})"
                                                    if v.get("mobile_node") else "")
-            for c, v in confs.items() if isinstance(v, dict)) + ".")
+            for c, v in by_base.items()) + ".")
     sweep = exp.get("sweep") or {}
     if isinstance(sweep, dict) and sweep:
         lines.append("Sweep: " + "; ".join(f"`{k}` in {v}" for k, v in sweep.items()) + ".")

@@ -197,6 +197,17 @@ def stats(vals) -> dict:
             "min": float(s.min()), "max": float(s.max())}
 
 
+def num(v, missing: str = "--") -> str:
+    """A measured number as the tables print it: three significant digits or so, whole
+    numbers without a point; `missing` for None/NaN."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
+    v = float(v)
+    if v.is_integer():
+        return f"{v:.0f}"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
 def ok(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["status"] == "ok"]
 

@@ -67,6 +67,13 @@ def test_dedupe_keeps_the_earliest_copy_and_retransmissions():
     assert kept[0].captured_at == ["mn", "ap1"] and kept[2].captured_at == ["mn", "ap1"]
     same_node = figures.dedupe([_frame(1.0, "ap1"), _frame(1.0005, "ap1")])   # tcpdump -i any
     assert len(same_node) == 1
+    # an IP packet a loaded router forwarded 6 ms after it came in: one transmission; the
+    # same payload in a new IP packet (new identification) is a retransmission
+    ip = lambda t, node, ident: figures.Frame(t, ("a",), ("b",), "radius", "x",  # noqa: E731
+                                              ("ip", "a", "b", ident, "1", "2", "p"), [node])
+    kept = figures.dedupe([ip(1.0, "ap1", "0x1"), ip(1.001, "nar", "0x1"), ip(1.007, "nar", "0x1"),
+                           ip(1.5, "ap1", "0x2")])
+    assert [(f.t, f.captured_at) for f in kept] == [(1.0, ["ap1", "nar"]), (1.5, ["ap1"])]
 
 
 # --- the ladder from synthetic captures

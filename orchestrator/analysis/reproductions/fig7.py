@@ -44,8 +44,8 @@ from matplotlib.patches import Patch
 
 from orchestrator.analysis import parameters, reference
 from orchestrator.analysis.plots import caption, plt, save
-from orchestrator.analysis.records import (RunData, configurations, failed_repetitions, of,
-                                           slug, stats, values)
+from orchestrator.analysis.records import (RunData, configurations, failed_repetitions, num,
+                                           of, slug, stats, values)
 from orchestrator.analysis.reproduction import OK_MARK, Reproduction, check, verdicts
 from orchestrator.events import INTERVALS
 from orchestrator.experiment import media, phases
@@ -198,11 +198,7 @@ def _rv(ref: dict, case: str, metric: str) -> float:
 
 
 def _num(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    if float(v).is_integer():
-        return f"{v:.0f}"
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return num(v, missing="n/a")
 
 
 # --- Figure 7 beside the RFC
