@@ -20,7 +20,8 @@ roles and the topology (RFC 6252 s6.2 functional elements):
                        information server (discovery, s7.1); a correspondent node; SIP
                        mobility in the target domain (s7.5)
   sip-non-mpa          a DHCP server for the target network, a correspondent node, SIP
-                       mobility in the target domain
+                       mobility in the target domain; the MN's address on the start AP's
+                       network (the call starts there), as for sip-mpa
 
 Each unmet need is one problem at the scenario's line in the experiment file, naming what
 is missing and where. `reference:` (which of the run's configurations or scenarios stand
