@@ -22,11 +22,17 @@ from orchestrator.analysis import generic, parameters, reproduction
 from orchestrator.analysis.records import RECORDS, RunData
 
 
+def _natural_name(p: Path) -> tuple:
+    """'x-delay=20ms' before 'x-delay=150ms': numbers compared as numbers."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t)
+                 for t in re.split(r"(\d+)", p.name))
+
+
 def _figure_links(paths: list[Path], run_dir: Path) -> list[str]:
     """Markdown: every PNG except the ladders embedded, with its SVG linked."""
     lines = []
     for p in sorted((p for p in paths if p.suffix == ".png" and "ladder" not in p.parts),
-                    key=lambda p: (not p.name.startswith("distribution"), p.name)):
+                    key=lambda p: (not p.name.startswith("distribution"), _natural_name(p))):
         rel = p.relative_to(run_dir).as_posix()
         lines += [f"![{p.stem}]({rel})", f"([SVG]({rel[:-4]}.svg))", ""]
     return lines
@@ -153,9 +159,15 @@ def summary(results_root: str | Path) -> Path:
         present = [f"[{t}]({rel}/{p})" for t, p in links if (run_dir / p).exists()]
         lines += ["", " · ".join(present) if present else
                   f"(no report yet: `python -m orchestrator.analysis.report {rel}`)", ""]
-        for png in sorted((run_dir / "figures").glob("*.png")):
+        # the run's figures; of a sweep, those over all its points, not each point's
+        pngs = sorted((run_dir / "figures").glob("*.png"), key=_natural_name)
+        whole = [p for p in pngs if "=" not in p.name]
+        for png in sorted(whole, key=lambda p: p.name.startswith("distribution")):
             lines += [f"![{png.stem}]({rel}/figures/{png.name})", ""]
-        ladders = sorted((run_dir / "figures" / "ladder").glob("*.png"))
+        if len(whole) < len(pngs):
+            lines += [f"{len(pngs) - len(whole)} more figures, one per sweep point: "
+                      f"see the [report]({rel}/README.md)", ""]
+        ladders = sorted((run_dir / "figures" / "ladder").glob("*.png"), key=_natural_name)
         if ladders:
             lines.append("Ladders: " + ", ".join(
                 f"[{p.stem.replace('--', ' / ')}]({rel}/figures/ladder/{p.name})" for p in ladders))
