@@ -52,8 +52,10 @@ def _one(events, node, name, after=None, before=None, **attrs):
     return found
 
 
-def handover_times(events: list[dict], scheme: str, mn: str = "mn", paa: str | None = None) -> dict:
-    """Phase -> milliseconds for one repetition of `scheme` (events of that repetition only)."""
+def handover_times(events: list[dict], scheme: str, mn: str, paa: str | None = None) -> dict:
+    """Phase -> milliseconds for one repetition of `scheme` (events of that repetition only):
+    `mn` is the experiment's mobile node, `paa` (MPA) the authentication agent on the target
+    AP's network, both found by role (model/prerequisites.py), never assumed."""
     ms = lambda a, b: (b["mono_ns"] - a["mono_ns"]) / 1e6  # noqa: E731
     move = _one(events, mn, "l2_handoff_start")[-1]
     assoc_done = _one(events, mn, "l2_handoff_done", after=move["mono_ns"])[0]
@@ -104,7 +106,7 @@ SIP_PARTS = {
 }
 
 
-def sip_handover_parts(events: list[dict], mn: str = "mn") -> dict:
+def sip_handover_parts(events: list[dict], mn: str) -> dict:
     """Part -> ms for one repetition of a SIP flow (the MN's own events; the last of each
     start, closed by the first end after it). Parts whose events are absent are left out
     (Teap, Tdad with MPA; Tauth, Ttunnel, Tpresw without)."""
