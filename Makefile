@@ -71,8 +71,10 @@ schema: $(STAMP)
 bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
+	$(PY) bench/l2_floor.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
+	$(PY) bench/mipv6_dataplane.py
 	$(PY) bench/walltime.py fig10
 	$(PY) bench/walltime.py fig7
 

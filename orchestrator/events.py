@@ -28,7 +28,7 @@ PHASES = ("discovery", "pre-authentication", "pre-configuration", "binding-updat
 # EAP and AAA run during pre-authentication (PANA, 802.11i pre-authentication) and, without
 # pre-authentication, after the move (switching): those events belong to both phases.
 _EAP = ("eap_start", "eap_done", "eap_failed", "eap_malformed", "eapol_malformed",
-        "aaa_request", "aaa_answer")
+        "aaa_request", "aaa_answer", "aaa_retransmitted")
 
 # phase -> the events that belong to it (RFC 6252 s6.3; docs/events.md explains each one).
 VOCABULARY: dict[str, tuple[str, ...]] = {
@@ -71,9 +71,22 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                        "address_released", "dad_start", "dad_done", "dad_conflict"),
     "setup": ("agent_started", "agent_stopped", "command_start", "command_done",
               "command_failed", "switch_connected", "mgmt_rejected", "port_request_rejected",
+              "emulation_constants",
               "call_setup_start", "call_established", "call_failed", "call_answered",
               "call_ended"),
 }
+# --- inter-technology handover (issue 15, RFC 6252 C.5.2): the cellular data session ------
+# The mobile's PPP over the cellular link (PPPoE discovery, LCP, CHAP, IPCP; agents/cellular.py)
+# runs before the move when both interfaces are up (pre-configuration) or at the move
+# (switching); its emitter says which. The gateway, a RADIUS NAS, also emits aaa_request /
+# aaa_answer for the CHAP check.
+CELLULAR_SESSION: tuple[str, ...] = (
+    "cellular_session_start", "pppoe_discovery_done", "lcp_opened", "chap_success",
+    "chap_failure", "ipcp_opened", "cellular_session_done", "cellular_session_failed",
+    "cellular_session_terminated", "cellular_frame_dropped", "aaa_request", "aaa_answer")
+for _phase in ("pre-configuration", "switching"):
+    VOCABULARY[_phase] += tuple(e for e in CELLULAR_SESSION if e not in VOCABULARY[_phase])
+
 # event -> the phases it may be emitted in (the first is the default)
 EVENT_PHASES: dict[str, tuple[str, ...]] = {}
 for _phase, _events in VOCABULARY.items():

@@ -124,7 +124,8 @@ class MobileNode(_RadioRole):
               "mac": "", "information_server": None, "ike": {}, "preconf_lifetime": 300.0,
               # SIP mobility and handover (agents/sip_ua.py, agents/handover.py)
               "correspondents": {}, "sip_port": 5060, "media_port": 4000,
-              "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0}
+              "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0,
+              "eap_fragment_size": 1398}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -146,7 +147,8 @@ class MobileNode(_RadioRole):
             if not c["identity"]:
                 raise CommandError("no identity/certificate configured for this MN")
             self._supplicant = Supplicant(c["iface"], c["identity"], c["cert"], c["key"], c["ca"],
-                                          self.log, c["tls_max_version"], c["server_name"])
+                                          self.log, c["tls_max_version"], c["server_name"],
+                                          fragment_size=c["eap_fragment_size"])
         return self._supplicant
 
     def _bssid(self, ap: str) -> str:
@@ -207,7 +209,8 @@ class MobileNode(_RadioRole):
         if paa not in c["paas"]:
             raise CommandError(f"unknown PAA '{paa}'; known: {', '.join(c['paas'])}")
         pac = PaC(c["identity"], c["cert"], c["key"], c["ca"], c["paas"][paa], c["pana_port"],
-                  self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"])
+                  self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"],
+                  fragment_size=c["eap_fragment_size"])
         try:
             result = pac.pre_authenticate(timeout)
             if result["status"] != "ok":
@@ -819,6 +822,53 @@ def _load_config(text: str | None) -> dict:
     return config
 
 
+def agent_constants(roles: list[str], agent) -> dict:
+    """The timers of this agent's protocols that shape measured intervals when they fire
+    (reported beside results from the `emulation_constants` event; the retransmissions that
+    did fire are events of their own: `*_retransmitted`)."""
+    import importlib
+
+    def module(name):          # only what the roles use: some need `cryptography`
+        try:
+            return importlib.import_module(name, __package__)
+        except ImportError:
+            return None
+    rs = set(roles)
+    dot1x = module(".dot1x") if {"mobile-node", "access-point"} & rs else None
+    pana_fsm = module("..protocols.pana_fsm") if {"mobile-node", "paa"} & rs else None
+    dhcp_client = module(".dhcp_client") if "mobile-node" in rs else None
+    handover = module(".handover") if "mobile-node" in rs else None
+
+    def c(value, unit, source):
+        return {"value": value, "unit": unit, "source": source}
+    config = {k: v for r in agent.roles for k, v in r.config.items()}
+    out = {}
+    if dot1x is not None:
+        out["eapol_start_period"] = c(dot1x.START_PERIOD * 1e3, "ms", "agents/dot1x.py (802.1X startPeriod)")
+    if "access-point" in roles and dot1x is not None:
+        out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
+        out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py")
+    if {"access-point", "paa"} & set(roles):
+        out["radius_timeout"] = c(3000.0, "ms", "agents/radius_client.py")
+        out["radius_retries"] = c(3, "", "agents/radius_client.py")
+    if {"mobile-node", "paa"} & set(roles) and pana_fsm is not None:
+        out["pana_req_irt"] = c(pana_fsm.REQ_TIMER.irt * 1e3, "ms", "RFC 5191 s9 REQ_IRT")
+        out["pana_pci_irt"] = c(pana_fsm.PCI_TIMER.irt * 1e3, "ms", "RFC 5191 s9 PCI_IRT")
+    if "mobile-node" in roles:
+        out["eap_fragment_size"] = c(config.get("eap_fragment_size"), "octets",
+                                     "mobile_node.eap_fragment_size (topology)")
+        if dhcp_client is not None:
+            out["dhcp_first_retransmission"] = c(dhcp_client.FIRST_RETRANSMISSION * 1e3, "ms",
+                                                 "RFC 2131 s4.1")
+        out["dad_probes"] = c(config.get("dad_probes"), "", "mobile_node.dad_probes (topology)")
+        out["dad_interval"] = c(config.get("dad_interval", 0) * 1e3, "ms",
+                                "mobile_node.dad_interval (topology)")
+        if handover is not None:
+            out["handover_signal_rto"] = c(handover.SIGNAL_RTO * 1e3, "ms",
+                                           "agents/handover.py (buffering protocol, doubling)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mpa-agent", description=__doc__.split("\n\n")[0])
     ap.add_argument("--role", required=True,
@@ -850,6 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     log.emit("agent_started", pid=os.getpid(), control=args.control,
              config={k: v for r in agent.roles for k, v in r.config.items()},
              python=sys.version.split()[0])
+    log.emit("emulation_constants", **agent_constants(names, agent))
     print(f"mpa-agent {agent.name} on {args.node}: pid {os.getpid()}, control {args.control}",
           flush=True)
     while not stop.wait(1.0):

@@ -28,7 +28,7 @@ from typing import Callable
 
 from ..events import EventLog
 from ..protocols import eap, eapol, mgmt
-from ..protocols.eap_tls import EapPeer, EapTlsPeer, PeerState
+from ..protocols.eap_tls import DEFAULT_FRAGMENT_SIZE, EapPeer, EapTlsPeer, PeerState
 from ..protocols.errors import ProtocolError
 from .radius_client import RadiusClient
 
@@ -95,8 +95,9 @@ class Supplicant:
 
     def __init__(self, iface: str, identity: str, cert: str, key: str, ca: str,
                  log: EventLog | None = None, tls_max_version: str = "1.2",
-                 server_name: str | None = None):
+                 server_name: str | None = None, fragment_size: int = DEFAULT_FRAGMENT_SIZE):
         self.io = FrameIO(iface)
+        self.fragment_size = fragment_size
         self.identity, self.cert, self.key, self.ca = identity, cert, key, ca
         self.tls_max_version, self.server_name = tls_max_version, server_name
         self.log = log
@@ -109,7 +110,7 @@ class Supplicant:
     def _peer(self) -> EapPeer:
         return EapPeer(EapTlsPeer(self.identity, self.cert, self.key, self.ca,
                                   tls_max_version=self.tls_max_version,
-                                  server_name=self.server_name))
+                                  server_name=self.server_name, fragment_size=self.fragment_size))
 
     def install_pmk(self, bssid: str, pmk: bytes, source: str) -> None:
         self.pmksa[bssid] = Pmksa(pmk[:PMK_LENGTH], source)
@@ -378,6 +379,9 @@ class Authenticator:
                                      calling_station_id=sta, called_station_id=self.bssid)
         session.state = reply.state
         session.busy = False
+        if reply.retransmissions:
+            self._emit("aaa_retransmitted", phase, sta=sta, count=reply.retransmissions,
+                       timeout_s=self.radius.timeout)
         if reply.code == "timeout":
             self._emit("eap_failed", phase, sta=sta, mode=mode, reason="RADIUS timeout")
             self.sessions.pop((sta, session.ethertype), None)
@@ -443,8 +447,11 @@ class Authenticator:
                 self.handshakes.pop(sta, None)
                 self.pmksa.pop(sta, None)
         elif hs.state == eapol.HandshakeState.DONE:
+            t_done = time.perf_counter_ns()
             with self._lock:
                 self.handshakes.pop(sta, None)
-            self._emit("fourway_done", sta=sta)
+            # the port first (in 802.11 the key is installed right after message 4), the
+            # events after: writing them is not part of the handshake's time
             status = self.port_control(sta, True)
+            self._emit("fourway_done", sta=sta, mono_ns=t_done)
             self._emit("port_authorize_requested", sta=sta, status=status)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..events import EventLog
-from ..protocols.eap_tls import EapPeer, EapTlsPeer
+from ..protocols.eap_tls import DEFAULT_FRAGMENT_SIZE, EapPeer, EapTlsPeer
 from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
 from ..protocols.pana import PANA_UDP_PORT, MessageType, PanaMessage
@@ -70,8 +70,9 @@ class PaC:
     def __init__(self, identity: str, cert: str, key: str, ca: str, paa_address: str,
                  paa_port: int = PANA_UDP_PORT, log: EventLog | None = None, *,
                  tls_max_version: str = "1.2", server_name: str | None = None,
-                 source_address: str | None = None):
+                 source_address: str | None = None, fragment_size: int = DEFAULT_FRAGMENT_SIZE):
         self.identity, self.cert, self.key, self.ca = identity, cert, key, ca
+        self.fragment_size = fragment_size
         self.paa = (paa_address, paa_port)
         self.log = log
         self.tls_max_version, self.server_name = tls_max_version, server_name
@@ -86,7 +87,7 @@ class PaC:
     def _new_peer(self) -> EapPeer:
         return EapPeer(EapTlsPeer(self.identity, self.cert, self.key, self.ca,
                                   tls_max_version=self.tls_max_version,
-                                  server_name=self.server_name))
+                                  server_name=self.server_name, fragment_size=self.fragment_size))
 
     def _open_socket(self) -> None:
         if self.sock is not None:
@@ -359,6 +360,9 @@ class Paa:
         reply = self.radius.exchange(fsm.identity or "anonymous", eap_response,
                                      entry.radius_state, calling_station_id=entry.address[0],
                                      called_station_id=self.address)
+        if reply.retransmissions:
+            self.log.emit("aaa_retransmitted", PREAUTH, mn=entry.address[0],
+                          count=reply.retransmissions, timeout_s=self.radius.timeout)
         with entry.lock:
             entry.radius_state = reply.state
             result = BackendResult(reply.code, reply.eap, reply.msk, reply.session_timeout,

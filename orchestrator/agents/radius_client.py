@@ -26,6 +26,7 @@ class RadiusReply:
     msk: bytes | None = None
     session_timeout: int | None = None
     rtt_s: float = 0.0
+    retransmissions: int = 0     # Access-Requests sent again after `timeout` (RFC 5080 s2.2.1)
 
 
 class RadiusClient:
@@ -33,9 +34,10 @@ class RadiusClient:
                  timeout: float = 3.0, retries: int = 3):
         self.secret = secret.encode()
         self.nas_identifier = nas_identifier
+        self.timeout, self.retries = timeout, retries
+        # one attempt per SendPacket: the retransmissions are ours, so that they are counted
         self._client = Client(server=server, authport=port, secret=self.secret,
-                              dict=dictionary(), retries=retries, timeout=timeout,
-                              enforce_ma=True)
+                              dict=dictionary(), retries=1, timeout=timeout, enforce_ma=True)
         self._lock = threading.Lock()
 
     def exchange(self, user_name: str, eap_message: bytes, state: bytes | None,
@@ -54,16 +56,23 @@ class RadiusClient:
             req["State"] = state
         req.add_message_authenticator()
         t0 = time.perf_counter()
-        try:
-            with self._lock:
-                reply = self._client.SendPacket(req)
-        except Timeout:
-            return RadiusReply("timeout", rtt_s=time.perf_counter() - t0)
+        reply, attempt = None, 0
+        with self._lock:
+            for attempt in range(max(self.retries, 1)):
+                try:          # the same packet again: same Identifier and Authenticator
+                    reply = self._client.SendPacket(req)
+                    break
+                except Timeout:
+                    continue
+        if reply is None:
+            return RadiusReply("timeout", rtt_s=time.perf_counter() - t0,
+                               retransmissions=max(self.retries, 1) - 1)
         rtt = time.perf_counter() - t0
         code = {pyrad.packet.AccessAccept: "accept", pyrad.packet.AccessChallenge: "challenge",
                 pyrad.packet.AccessReject: "reject"}.get(reply.code, "reject")
         out = RadiusReply(code, b"".join(reply["EAP-Message"]) if "EAP-Message" in reply else b"",
-                          reply["State"][0] if "State" in reply else None, rtt_s=rtt)
+                          reply["State"][0] if "State" in reply else None, rtt_s=rtt,
+                          retransmissions=attempt)
         if "Session-Timeout" in reply:
             out.session_timeout = reply["Session-Timeout"][0]
         if code == "accept" and "MS-MPPE-Recv-Key" in reply and "MS-MPPE-Send-Key" in reply:

@@ -409,6 +409,12 @@ class Rtnl:
             RTM_NEWNEIGH, ACKED | NLM_F_CREATE | NLM_F_REPLACE, seq, index, ipv4(ip),
             NUD_STATES[state], lladdr(mac)), what)
 
+    def neigh_del(self, ifname: str, ip: str) -> None:
+        """`ip neigh del IP dev IFNAME` (also a PERMANENT entry)."""
+        what = f"neigh_del({ifname!r}, {ip!r})"
+        index = self._index(ifname, what)
+        self._request(lambda seq: neigh_request(RTM_DELNEIGH, ACKED, seq, index, ipv4(ip)), what)
+
     def neigh_flush(self, ifname: str) -> None:
         """`ip -4 neigh flush dev IFNAME`: delete the entries that are neither PERMANENT nor
         NOARP (proxy entries are not in the dump). One gone meanwhile is not an error."""

@@ -26,22 +26,23 @@ from os_ken.ofproto import ofproto_v1_3
 from ..events import EventLog
 from ..protocols import mgmt
 from . import policy
+from . import ofdirect
+from .datapath import DatapathSync
 from .api import serve_api
 
 
-# After a flow change is confirmed (barrier), the userspace datapath still forwards by its
-# cached flows until its revalidator threads catch up, ~1 ms when idle, more on a loaded
-# 2-core machine: a frame sent at once may follow the old association, or meet a closed
-# port. 3 ms still lost ~1 in 15 first frames after a change in fig7 runs (an EAP request
-# or EAPOL-Key message 1, then resent after hostapd's 1 s / 100 ms). Emulation cost, part
-# of every measured L2 handoff.
-DATAPATH_SETTLE_S = 0.005
 
 
 def layer2_update_frame(sta_mac: str) -> bytes:
     """IEEE 802.11F-2003 Layer 2 Update: broadcast, source = the station, 802.2 LLC XID."""
     return (mgmt.mac_bytes(mgmt.BROADCAST) + mgmt.mac_bytes(sta_mac) + (6).to_bytes(2, "big")
             + bytes([0x00, 0x01, 0xAF, 0x81, 0x01, 0x00]))
+
+
+def _port_number(port) -> int:
+    """A policy output port as an OpenFlow port number."""
+    return {policy.CONTROLLER: ofdirect.OFPP_CONTROLLER,
+            policy.IN_PORT: ofdirect.OFPP_IN_PORT}.get(port, port)
 
 
 class RadioController(app_manager.OSKenApp):
@@ -53,7 +54,8 @@ class RadioController(app_manager.OSKenApp):
             conf = json.load(fh)
         self.radio = policy.Radio(
             aps={a["name"]: policy.ApConf(a["name"], a["index"], a["bssid"], a["air_port"],
-                                          a["security"], a["association_latency"])
+                                          a["security"], a["association_latency"],
+                                          a.get("network", ""))
                  for a in conf["aps"]},
             stations={s["mac"]: policy.StaConf(s["name"], s["index"], s["mac"], s["air_port"],
                                                s["link_down_detection"])
@@ -61,8 +63,14 @@ class RadioController(app_manager.OSKenApp):
         self.dpid_name = {int(d): n for d, n in conf["dpids"].items()}
         self.datapaths: dict[str, object] = {}
         self.lock = threading.RLock()
-        self.barriers: dict[int, threading.Event] = {}
+        self.bridge_name: dict[str, str] = conf["bridges"]          # switch -> OVS bridge
+        self.bridges: dict[str, ofdirect.BridgeConnection] = {}
+        self._batch: dict[str, list[bytes]] = {}                    # under self.lock
         self.log = EventLog(conf["events_file"], "controller", "controller")
+        # after a barrier, the userspace datapath's cached flows are brought in line with
+        # the new tables before any frame depends on them (controller/datapath.py)
+        self.sync = DatapathSync(conf.get("datapath_sync"))
+        self.log.emit("emulation_constants", **self.constants())
         self.api_thread = hub.spawn(serve_api, conf["api_socket"], self)
 
     # ---- OpenFlow plumbing ---------------------------------------------------------------
@@ -80,14 +88,8 @@ class RadioController(app_manager.OSKenApp):
                                           out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
             flows = policy.air_static() if name == "air" else policy.ap_static(self.radio.aps[name])
             flows += [f for f in self._state_flows() if f.switch == name]
-            self._install(flows)
+            self._install_osken(dp, flows)
         self.log.emit("switch_connected", switch=name, dpid=dp.id)
-
-    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
-    def barrier_reply(self, ev):
-        waiter = self.barriers.pop(ev.msg.xid, None)
-        if waiter:
-            waiter.set()
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
@@ -105,51 +107,50 @@ class RadioController(app_manager.OSKenApp):
         elif name in self.radio.aps and in_port == policy.AUTH:
             hub.spawn(self._authenticator_request, self.radio.aps[name], frame, t_in)
 
-    def _match(self, parser, match: tuple):
-        return parser.OFPMatch(**dict(match))
-
-    def _install(self, flows, command="add") -> None:
+    def _install_osken(self, dp, flows) -> None:
+        """At switch connection: the static flows and those of the current state (os-ken)."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
         for f in flows:
-            dp = self.datapaths.get(f.switch)
-            if dp is None:
-                continue            # installed from state when the switch connects
-            ofp, parser = dp.ofproto, dp.ofproto_parser
-            outs = [parser.OFPActionOutput(ofp.OFPP_CONTROLLER if p == policy.CONTROLLER else p,
-                                           ofp.OFPCML_NO_BUFFER) for p in f.outputs]
+            outs = [parser.OFPActionOutput(_port_number(p), ofp.OFPCML_NO_BUFFER) for p in f.outputs]
             inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, outs)]
             dp.send_msg(parser.OFPFlowMod(dp, cookie=f.cookie, priority=f.priority,
-                                          match=self._match(parser, f.match), instructions=inst))
+                                          match=parser.OFPMatch(**dict(f.match)), instructions=inst))
+
+    # Changes of state go through the fast path (controller/ofdirect.py): collected per switch
+    # under self.lock, then applied and confirmed by `_commit`, then the datapath synced.
+    def _bridge(self, switch: str) -> ofdirect.BridgeConnection:
+        conn = self.bridges.get(switch)
+        if conn is None:
+            conn = self.bridges[switch] = ofdirect.BridgeConnection(self.bridge_name[switch])
+        return conn
+
+    def _install(self, flows) -> None:
+        for f in flows:
+            if f.switch in self.datapaths:    # otherwise installed from state at connection
+                out = [_port_number(p) for p in f.outputs]
+                self._batch.setdefault(f.switch, []).append(
+                    ofdirect.flow_mod(0, f.priority, dict(f.match), out, f.cookie))
 
     def _delete_cookie(self, cookie: int, switches) -> None:
         for name in switches:
-            dp = self.datapaths.get(name)
-            if dp is None:
-                continue
-            ofp, parser = dp.ofproto, dp.ofproto_parser
-            dp.send_msg(parser.OFPFlowMod(dp, cookie=cookie, cookie_mask=(1 << 64) - 1,
-                                          table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
-                                          out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
+            if name in self.datapaths:
+                self._batch.setdefault(name, []).append(ofdirect.delete_cookie(0, cookie))
 
-    def _barrier(self, switches, timeout=2.0) -> None:
-        waits = []
-        for name in switches:
-            dp = self.datapaths.get(name)
-            if dp is None:
-                continue
-            req = dp.ofproto_parser.OFPBarrierRequest(dp)
-            dp.set_xid(req)
-            ev = threading.Event()
-            self.barriers[req.xid] = ev
-            dp.send_msg(req)
-            waits.append(ev)
-        for ev in waits:
-            ev.wait(timeout)
+    def _commit(self) -> tuple[int, int]:
+        """Apply the collected changes, each switch's confirmed by a barrier on the same
+        connection, then bring the datapath in line. -> (ns applying, ns syncing)."""
+        t0 = time.perf_counter_ns()
+        batch, self._batch = self._batch, {}
+        ofdirect.BridgeConnection.transact_all(
+            [(self._bridge(switch), msgs) for switch, msgs in sorted(batch.items())])
+        t1 = time.perf_counter_ns()
+        if batch:
+            self.sync()          # the datapath follows the new tables before any frame does
+        return t1 - t0, time.perf_counter_ns() - t1
 
     def _packet_out(self, switch: str, port: int, data: bytes) -> None:
-        dp = self.datapaths[switch]
-        ofp, parser = dp.ofproto, dp.ofproto_parser
-        dp.send_msg(parser.OFPPacketOut(dp, buffer_id=ofp.OFP_NO_BUFFER, in_port=ofp.OFPP_CONTROLLER,
-                                        actions=[parser.OFPActionOutput(port)], data=data))
+        """On the fast-path connection, so it leaves after every change committed before."""
+        self._bridge(switch).send([ofdirect.packet_out(0, port, data)])
 
     # ---- state -> flows ------------------------------------------------------------------
     def _state_flows(self):
@@ -159,7 +160,7 @@ class RadioController(app_manager.OSKenApp):
             sta, ap = r.stations[mac], r.aps[apname]
             out += policy.association_flows(r, sta, ap)
             if mac in r.authorized:
-                out += policy.authorized_flows(sta, ap)
+                out += policy.authorized_flows(self.radio, sta, ap)
         for ap in r.aps.values():
             out += policy.multicast_flows(r, ap)
         return out
@@ -192,15 +193,16 @@ class RadioController(app_manager.OSKenApp):
         elif frame.type == "disassoc_request":
             with self.lock:
                 old = self._leave(sta, "station_request")
+                self._commit()
             self._reply_station(sta, mgmt.Mgmt("disassociated", sta.mac, frame.bssid, frame.seq,
                                                "ok" if old else "not_associated"))
 
     def associate(self, sta: policy.StaConf, bssid: str, seq: int, t_ref: int, t_in: int) -> None:
         """Associate `sta` with the AP `bssid`; answer `association_latency` after `t_ref`."""
         ap = self.radio.ap_by_bssid(bssid)
-        self.log.emit("assoc_request", phase="switching", mono_ns=t_in, sta=sta.name,
-                      ap=ap.name if ap else None, bssid=bssid, sent_mono_ns=t_ref)
         if ap is None:
+            self.log.emit("assoc_request", phase="switching", mono_ns=t_in, sta=sta.name,
+                          ap=None, bssid=bssid, sent_mono_ns=t_ref)
             self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "unknown_bssid"))
             return
         with self.lock:
@@ -210,12 +212,12 @@ class RadioController(app_manager.OSKenApp):
                 self.radio.authorized.add(sta.mac)
             flows = policy.association_flows(self.radio, sta, ap)
             if sta.mac in self.radio.authorized:
-                flows += policy.authorized_flows(sta, ap)
+                flows += policy.authorized_flows(self.radio, sta, ap)
             self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
             flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
-        self._barrier(["air", ap.name])
-        t_installed = time.perf_counter_ns()
+            t_flows = time.perf_counter_ns()
+            apply_ns, sync_ns = self._commit()
         # IEEE 802.11F Layer 2 Update frame (as hostapd sends it): the distribution system's
         # learning bridges now find the station behind its new AP
         self._packet_out(ap.name, policy.UPLINK, layer2_update_frame(sta.mac))
@@ -225,10 +227,6 @@ class RadioController(app_manager.OSKenApp):
         # more than half of the configured latency.
         way_back = min((t_in - t_ref) / 1e9, ap.association_latency / 2)
         remaining = ap.association_latency - way_back - (time.perf_counter_ns() - t_ref) / 1e9
-        # Open vSwitch revalidates its cached datapath flows shortly after a table change
-        # (~1 ms here); until then a frame may follow the old association. Let it settle.
-        settle = DATAPATH_SETTLE_S - (time.perf_counter_ns() - t_installed) / 1e9
-        remaining = max(remaining, settle)
         if remaining > 0:
             time.sleep(remaining)
         self._reply_station(sta, mgmt.Mgmt("assoc_response", sta.mac, bssid, seq, "ok",
@@ -237,9 +235,14 @@ class RadioController(app_manager.OSKenApp):
         # starts 802.1X (EAP, or the 4-way handshake with a cached PMKSA)
         self._packet_out(ap.name, policy.AUTH, mgmt.encode(
             ap.bssid, sta.mac, mgmt.Mgmt("sta_associated", sta.mac, ap.bssid, seq)))
+        # events after the answers: writing them is not part of the emulated radio's time
+        self.log.emit("assoc_request", phase="switching", mono_ns=t_in, sta=sta.name,
+                      ap=ap.name, bssid=bssid, sent_mono_ns=t_ref)
         self.log.emit("associated", phase="switching", sta=sta.name, ap=ap.name, previous=old,
                       association_latency_s=ap.association_latency,
                       request_mono_ns=t_ref, packet_in_delay_ms=(t_in - t_ref) / 1e6,
+                      flows_ms=(t_flows - t_in) / 1e6, barrier_ms=apply_ns / 1e6,
+                      sync_ms=sync_ns / 1e6,
                       authorized=sta.mac in self.radio.authorized)
 
     def _reply_station(self, sta: policy.StaConf, frame: mgmt.Mgmt) -> None:
@@ -254,7 +257,7 @@ class RadioController(app_manager.OSKenApp):
                 status = "not_associated"
             elif frame.type == "authorize":
                 self.radio.authorized.add(sta.mac)
-                self._install(policy.authorized_flows(sta, ap))
+                self._install(policy.authorized_flows(self.radio, sta, ap))
                 self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
                 self._install(policy.multicast_flows(self.radio, ap))
             elif frame.type == "deauthorize":
@@ -264,15 +267,18 @@ class RadioController(app_manager.OSKenApp):
                 self._install(policy.multicast_flows(self.radio, ap))
             else:
                 status = "bad_request"
+            t_flows = time.perf_counter_ns()
+            # as after an association: a frame the station sends at once must not meet the
+            # datapath's cached flows of the closed port
+            apply_ns, sync_ns = self._commit()
         if status == "ok":
-            self._barrier([ap.name, "air"])
-            # as after an association: the datapath's cached flows follow the new table
-            # shortly after the barrier; a frame the station sends at once must not meet
-            # the old ones (the port would look open but drop it)
-            time.sleep(DATAPATH_SETTLE_S)
+            t_sent = frame.attrs.get("t_sent_ns")
             self.log.emit("port_authorized" if frame.type == "authorize" else "port_unauthorized",
                           phase="switching", sta=sta.name, ap=ap.name, request_mono_ns=t_in,
-                          sent_mono_ns=frame.attrs.get("t_sent_ns"))
+                          sent_mono_ns=t_sent,
+                          packet_in_delay_ms=(t_in - t_sent) / 1e6 if isinstance(t_sent, int) else None,
+                          flows_ms=(t_flows - t_in) / 1e6, barrier_ms=apply_ns / 1e6,
+                          sync_ms=sync_ns / 1e6)
             # Tell the station too: in 802.11 the port opens with the key installation after
             # message 4; here it opens when the flows are in, which the station cannot see.
             self._reply_station(sta, mgmt.Mgmt("port_status", sta.mac, ap.bssid, frame.seq, "ok",
@@ -283,10 +289,29 @@ class RadioController(app_manager.OSKenApp):
                           {"authorized": status == "ok" and frame.type == "authorize"})
         self._packet_out(ap.name, policy.AUTH, mgmt.encode(ap.bssid, ap.bssid, reply))
 
+    def constants(self) -> dict:
+        """Every constant of this emulation that shapes a measured interval, with its unit and
+        where it comes from (reported beside results: `emulation_constants` events)."""
+        out = {"datapath_sync": {"value": self.sync.spec, "unit": "",
+                                 "source": "$MPA_DATAPATH_SYNC (controller/datapath.py)"},
+               "datapath_settle_wait": {"value": self.sync.settle_s * 1e3, "unit": "ms",
+                                        "source": "controller/datapath.py"},
+               "association_way_back": {"value": "= measured way in, at most L/2", "unit": "",
+                                        "source": "controller/app.py associate()"}}
+        for ap in self.radio.aps.values():
+            out[f"association_latency.{ap.name}"] = {
+                "value": ap.association_latency * 1e3, "unit": "ms",
+                "source": f"nodes.{ap.name}.association_latency (topology)"}
+        for sta in self.radio.stations.values():
+            out[f"link_down_detection.{sta.name}"] = {
+                "value": sta.link_down_detection * 1e3, "unit": "ms",
+                "source": f"nodes.{sta.name}.link_down_detection (topology)"}
+        return out
+
     # ---- API (runner, inspect) -----------------------------------------------------------
     def status(self) -> dict:
         with self.lock:
-            return {"switches": sorted(self.datapaths),
+            return {"switches": sorted(self.datapaths), "datapath_sync": self.sync.describe(),
                     "associations": {self.radio.stations[m].name: a
                                      for m, a in self.radio.associated.items()},
                     "authorized": sorted(self.radio.stations[m].name for m in self.radio.authorized)}
@@ -298,6 +323,7 @@ class RadioController(app_manager.OSKenApp):
             return {"error": f"unknown station {sta_name}"}
         with self.lock:
             old = self._leave(sta, "link_lost")
+            self._commit()
         if old is None:
             return {"error": f"{sta_name} is not associated"}
         time.sleep(sta.link_down_detection)

@@ -4,25 +4,40 @@ Flow tables (OpenFlow 1.3, table 0; anything unmatched is dropped):
 
 air switch (the radio medium)
   300  eth_type=0x88B5 (management)                 -> controller
-   50  in_port=STA                                  -> AP the station is associated with
+   50  in_port=STA, eth_src=STA                     -> AP the station is associated with
+                                                       (a station's radio port is bound to the
+                                                       MAC it associated with: spoofed sources
+                                                       are dropped here)
    50  in_port=AP, eth_dst=STA                      -> STA
-   40  in_port=AP, eth_dst=multicast                -> every STA associated with AP
+   41  in_port=AP, eth_src=STA, eth_dst=multicast   -> every *authorized* STA of AP but STA
+   40  in_port=AP, eth_dst=multicast                -> every *authorized* STA of AP
 
 access point switch (radio, uplink = distribution system, auth = authenticator host)
   300  in_port=auth, eth_type=0x88B5                -> controller (port-control requests)
-  100  in_port=radio, eth_type=0x888E (EAPOL)       -> auth           uncontrolled port
-  100  in_port=radio, eth_type=0x88C7, dst=BSSID    -> auth           RSN pre-authentication
-   99  in_port=radio, eth_type=0x88C7               -> uplink         ... to another AP over the DS
+  200  in_port=uplink, eth_type=0x88B5              -> drop   (management frames reach the AP
+                                                       host only from the controller)
+  100  in_port=radio, eth_type=0x888E, dst=BSSID    -> auth           uncontrolled port
+   99  in_port=radio, eth_src=STA, eth_type=0x88C7,
+       eth_dst=BSSID of another AP of the same DS   -> uplink         (authorized STA) RSN
+                                                       pre-authentication over the DS
+   98  in_port=radio, eth_type=0x88C7               -> drop   (anything else of that type)
    60  in_port=auth, eth_dst=STA, eth_type=0x888E   -> radio          (associated STA)
+   52  in_port=radio, eth_src=STA, eth_dst=STA2     -> radio (IN_PORT) intra-BSS (both authorized)
    51  in_port=radio, eth_src=STA, eth_dst=BSSID    -> auth           (authorized STA)
+   51  in_port=radio, eth_src=STA, eth_dst=multicast -> uplink, auth, radio (authorized STA)
    50  in_port=radio, eth_src=STA                   -> uplink         (authorized STA)
    50  in_port=uplink|auth, eth_dst=STA             -> radio          (authorized STA)
    20  in_port=auth, eth_type=0x88C7               -> uplink         pre-auth answers over the DS
    10  in_port=auth                                 -> uplink
    10  in_port=uplink, eth_dst=BSSID                -> auth
+   11  in_port=auth, eth_dst=multicast              -> uplink (+ radio if a STA is authorized)
     5  in_port=uplink, eth_dst=multicast            -> auth (+ radio if a STA is authorized)
 
-Before authorization only EAPOL and pre-authentication frames of a station reach anything.
+Before authorization a station's frames reach only its own AP's authenticator, and only as
+EAPOL; nothing but EAPOL from the authenticator reaches it; broadcasts reach only authorized
+stations (the group key is theirs alone). What RSN's per-station keys do in 802.11 (a frame
+with another station's address cannot be forged without its PTK) the binding of each radio
+port to its station's MAC does here.
 """
 from __future__ import annotations
 
@@ -31,6 +46,7 @@ from dataclasses import dataclass, field
 from ..protocols.mgmt import ETH_P_EAPOL, ETH_P_MGMT, ETH_P_PREAUTH
 
 CONTROLLER = "controller"
+IN_PORT = "in_port"                 # OpenFlow OFPP_IN_PORT: back out of the port it came in
 MULTICAST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 RADIO, UPLINK, AUTH = 1, 2, 3
 COOKIE_ASSOC, COOKIE_AUTH, COOKIE_MCAST = 1 << 32, 2 << 32, 3 << 32
@@ -57,6 +73,7 @@ class ApConf:
     air_port: int
     security: str = "ieee8021x"
     association_latency: float = 0.0
+    network: str = ""            # its distribution system (802.11i pre-authentication's reach)
 
 
 @dataclass
@@ -85,6 +102,14 @@ class Radio:
     def stations_of(self, ap: str) -> list[StaConf]:
         return [self.stations[m] for m, a in self.associated.items() if a == ap]
 
+    def authorized_at(self, ap: str) -> list[StaConf]:
+        return [s for s in self.stations_of(ap) if s.mac in self.authorized]
+
+    def same_ds(self, ap: ApConf) -> list[ApConf]:
+        """The other APs of `ap`'s distribution system (one network = one DS)."""
+        return [a for a in self.aps.values()
+                if a.name != ap.name and ap.network and a.network == ap.network]
+
 
 def air_static() -> list[Flow]:
     return [flow("air", 300, [CONTROLLER], eth_type=ETH_P_MGMT)]
@@ -93,9 +118,9 @@ def air_static() -> list[Flow]:
 def ap_static(ap: ApConf) -> list[Flow]:
     return [
         flow(ap.name, 300, [CONTROLLER], in_port=AUTH, eth_type=ETH_P_MGMT),
-        flow(ap.name, 100, [AUTH], in_port=RADIO, eth_type=ETH_P_EAPOL),
-        flow(ap.name, 100, [AUTH], in_port=RADIO, eth_type=ETH_P_PREAUTH, eth_dst=ap.bssid),
-        flow(ap.name, 99, [UPLINK], in_port=RADIO, eth_type=ETH_P_PREAUTH),
+        flow(ap.name, 200, [], in_port=UPLINK, eth_type=ETH_P_MGMT),
+        flow(ap.name, 100, [AUTH], in_port=RADIO, eth_type=ETH_P_EAPOL, eth_dst=ap.bssid),
+        flow(ap.name, 98, [], in_port=RADIO, eth_type=ETH_P_PREAUTH),
         # the authenticator's pre-authentication answers go over the DS; matching them by
         # type keeps their cached datapath flows apart from the EAPOL of a later association
         flow(ap.name, 20, [UPLINK], in_port=AUTH, eth_type=ETH_P_PREAUTH),
@@ -108,33 +133,47 @@ def association_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
     """Flows that exist while `sta` is associated with `ap` (authorized or not)."""
     c = COOKIE_ASSOC | sta.index
     return [
-        flow("air", 50, [ap.air_port], c, in_port=sta.air_port),
+        flow("air", 50, [ap.air_port], c, in_port=sta.air_port, eth_src=sta.mac),
         flow("air", 50, [sta.air_port], c, in_port=ap.air_port, eth_dst=sta.mac),
         flow(ap.name, 60, [RADIO], c, in_port=AUTH, eth_dst=sta.mac, eth_type=ETH_P_EAPOL),
     ]
 
 
-def authorized_flows(sta: StaConf, ap: ApConf) -> list[Flow]:
-    """Flows of an open controlled port (IEEE 802.1X: port authorized)."""
+def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
+    """Flows of an open controlled port (IEEE 802.1X: port authorized), with the intra-BSS
+    paths between `sta` and the other authorized stations of `ap`. Every flow *to* or *of*
+    `sta` carries its cookie, so its departure removes them all."""
     c = COOKIE_AUTH | sta.index
-    return [
+    out = [
         flow(ap.name, 51, [AUTH], c, in_port=RADIO, eth_src=sta.mac, eth_dst=ap.bssid),
+        flow(ap.name, 51, [UPLINK, AUTH, IN_PORT], c, in_port=RADIO, eth_src=sta.mac,
+             eth_dst=MULTICAST),
         flow(ap.name, 50, [UPLINK], c, in_port=RADIO, eth_src=sta.mac),
         flow(ap.name, 50, [RADIO], c, in_port=UPLINK, eth_dst=sta.mac),
         flow(ap.name, 50, [RADIO], c, in_port=AUTH, eth_dst=sta.mac),
     ]
+    out += [flow(ap.name, 99, [UPLINK], c, in_port=RADIO, eth_src=sta.mac,
+                 eth_type=ETH_P_PREAUTH, eth_dst=other.bssid) for other in radio.same_ds(ap)]
+    for peer in radio.authorized_at(ap.name):
+        if peer.mac != sta.mac:
+            out += [flow(ap.name, 52, [IN_PORT], c, in_port=RADIO, eth_src=sta.mac, eth_dst=peer.mac),
+                    flow(ap.name, 52, [IN_PORT], c, in_port=RADIO, eth_src=peer.mac, eth_dst=sta.mac)]
+    return out
 
 
 def multicast_flows(radio: Radio, ap: ApConf) -> list[Flow]:
     """Broadcast/multicast towards the stations of `ap` (replaces earlier ones, same cookie)."""
     c = COOKIE_MCAST | ap.index
-    stas = radio.stations_of(ap.name)
-    any_authorized = any(s.mac in radio.authorized for s in stas)
-    out = [flow(ap.name, 5, [AUTH] + ([RADIO] if any_authorized else []), c,
-                in_port=UPLINK, eth_dst=MULTICAST)]
-    if stas:
-        out.append(flow("air", 40, sorted(s.air_port for s in stas), c,
-                        in_port=ap.air_port, eth_dst=MULTICAST))
+    authorized = radio.authorized_at(ap.name)
+    radio_out = [RADIO] if authorized else []
+    out = [flow(ap.name, 5, [AUTH] + radio_out, c, in_port=UPLINK, eth_dst=MULTICAST),
+           flow(ap.name, 11, [UPLINK] + radio_out, c, in_port=AUTH, eth_dst=MULTICAST)]
+    if authorized:
+        ports = sorted(s.air_port for s in authorized)
+        out.append(flow("air", 40, ports, c, in_port=ap.air_port, eth_dst=MULTICAST))
+        for s in authorized:     # a station's own broadcast, relayed by the AP: not back to it
+            out.append(flow("air", 41, [p for p in ports if p != s.air_port], c,
+                            in_port=ap.air_port, eth_src=s.mac, eth_dst=MULTICAST))
     return out
 
 

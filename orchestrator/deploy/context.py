@@ -236,7 +236,8 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "sip_port": SIP_PORT, "media_port": MEDIA_PORT,
                        "buffering_port": BUFFERING_PORT,
                        "dad_probes": t.nodes[node].dad_probes,
-                       "dad_interval": t.nodes[node].dad_interval})
+                       "dad_interval": t.nodes[node].dad_interval,
+                       "eap_fragment_size": t.nodes[node].eap_fragment_size})
     if "correspondent_node" in roles:
         config.update({"sip_address": str(addresses(plan, node)[0][1]), "sip_port": SIP_PORT,
                        "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval})

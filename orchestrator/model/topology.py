@@ -84,6 +84,10 @@ class MobileNode(NodeBase):
         0, ge=0, le=10, description="ARP probes of the MN's own DAD (RFC 5227) after an on-link DHCP "
                        "acquisition (non-MPA handover); 0: only the DHCP server's check")
     dad_interval: Duration = Field(1.0, description="spacing of those ARP probes")
+    eap_fragment_size: int = Field(
+        1398, ge=64, le=65525,
+        description="TLS octets per EAP-TLS message the MN sends (RFC 5216 s2.1.5); 1398 is "
+                    "wpa_supplicant's default, which keeps EAP-TLS at its round trips")
 
 
 class AccessPoint(NodeBase):

@@ -208,8 +208,10 @@ def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Pa
         "events_file": str(run_dir / "events" / "controller.jsonl"),
         "api_socket": journal.api_socket,
         "dpids": {str(sp.dpid): name for name, sp in plan.switches.items() if sp.controlled},
+        "bridges": {name: bridges[name] for name, sp in plan.switches.items() if sp.controlled},
         "aps": [{"name": a.name, "index": i, "bssid": a.bssid, "air_port": a.air_port,
-                 "security": a.security, "association_latency": a.association_latency}
+                 "security": a.security, "association_latency": a.association_latency,
+                 "network": a.network}
                 for i, a in enumerate(plan.aps.values(), start=1)],
         "stations": [{"name": s.name, "index": i, "mac": s.mac, "air_port": s.air_port,
                       "link_down_detection": s.link_down_detection}

@@ -55,6 +55,10 @@ FLAG_START = 0x20  # S: EAP-TLS Start (authenticator only)
 TLS12_KEY_LABEL = b"client EAP encryption"
 # RFC 9190 s2.3: TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", Type-Code 0x0D, 128)
 TLS13_KEY_LABEL = b"EXPORTER_EAP_TLS_Key_Material"
+# wpa_supplicant's default fragment_size (1398): the TLS 1.2 client flight (certificate,
+# key exchange, verify, finished) fits in one EAP-TLS message, so EAP-TLS takes as many
+# RADIUS round trips as with wpa_supplicant/eapol_test (each costs a WAN RTT when roaming)
+DEFAULT_FRAGMENT_SIZE = 1398
 TLS13_METHOD_ID_LABEL = b"EXPORTER_EAP_TLS_Method-Id"
 TLS13_CONTEXT = bytes([EapType.TLS])
 COMMITMENT_MESSAGE = b"\x00"  # RFC 9190 s2.1.1
@@ -251,9 +255,11 @@ def derive_keys(conn: SSL.Connection) -> tuple[bytes, bytes]:
 
 def derive_session_id(conn: SSL.Connection) -> bytes:
     """Session-Id = 0x0D || client.random || server.random (RFC 5216 s2.3), or for TLS 1.3
-    0x0D || TLS-Exporter("EXPORTER_EAP_TLS_Method-Id", "", 64) (RFC 9190 s2.3)."""
+    0x0D || TLS-Exporter("EXPORTER_EAP_TLS_Method-Id", 0x0D, 64) (RFC 9190 s2.3: the context
+    is the Type-Code, as FreeRADIUS and hostapd use it)."""
     if conn.get_protocol_version_name() == "TLSv1.3":
-        return TLS13_CONTEXT + conn.export_keying_material(TLS13_METHOD_ID_LABEL, 64, b"")
+        # Method-Id = TLS-Exporter("EXPORTER_EAP_TLS_Method-Id", Type-Code 0x0D, 64)
+        return TLS13_CONTEXT + conn.export_keying_material(TLS13_METHOD_ID_LABEL, 64, TLS13_CONTEXT)
     return TLS13_CONTEXT + conn.client_random() + conn.server_random()
 
 
@@ -285,7 +291,7 @@ class EapTlsPeer:
         key_path: str | PathLike[str],
         ca_path: str | PathLike[str],
         tls_max_version: str = "1.2",
-        fragment_size: int = 1020,
+        fragment_size: int = DEFAULT_FRAGMENT_SIZE,
         *,
         tls_min_version: str = "1.2",
         server_name: str | None = None,

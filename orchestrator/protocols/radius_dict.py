@@ -20,6 +20,7 @@ ATTRIBUTE	NAS-Identifier		32	string
 ATTRIBUTE	NAS-Port-Type		61	integer
 ATTRIBUTE	EAP-Message		79	octets
 ATTRIBUTE	Message-Authenticator	80	octets
+ATTRIBUTE	EAP-Key-Name		102	octets
 VENDOR		Microsoft		311
 BEGIN-VENDOR	Microsoft
 ATTRIBUTE	MS-MPPE-Send-Key	16	octets

@@ -2,12 +2,30 @@
 from orchestrator.controller import policy
 from orchestrator.protocols.mgmt import ETH_P_EAPOL, ETH_P_PREAUTH
 
-AP = policy.ApConf("ap1", 1, "02:00:00:00:00:a1", air_port=2)
+AP = policy.ApConf("ap1", 1, "02:00:00:00:00:a1", air_port=2, network="net-a")
+AP2 = policy.ApConf("ap2", 2, "02:00:00:00:00:a2", air_port=3, network="net-a")
+AP3 = policy.ApConf("ap3", 3, "02:00:00:00:00:a3", air_port=4, network="net-b")
 STA = policy.StaConf("mn", 1, "02:00:00:00:00:01", air_port=5)
+STA2 = policy.StaConf("phone", 2, "02:00:00:00:00:02", air_port=6)
+STA3 = policy.StaConf("tablet", 3, "02:00:00:00:00:03", air_port=7)
 
 
 def _radio():
-    return policy.Radio(aps={"ap1": AP}, stations={STA.mac: STA})
+    return policy.Radio(aps={"ap1": AP, "ap2": AP2, "ap3": AP3},
+                        stations={s.mac: s for s in (STA, STA2, STA3)})
+
+
+def _tables(r):
+    """Every flow of the current state, as the controller installs them."""
+    flows = policy.air_static()
+    for ap in r.aps.values():
+        flows += policy.ap_static(ap) + policy.multicast_flows(r, ap)
+    for mac, apname in r.associated.items():
+        sta, ap = r.stations[mac], r.aps[apname]
+        flows += policy.association_flows(r, sta, ap)
+        if mac in r.authorized:
+            flows += policy.authorized_flows(r, sta, ap)
+    return flows
 
 
 def forwards(flows, switch, **pkt):
@@ -34,12 +52,13 @@ def test_unauthorized_station_reaches_only_the_authenticator():
     flows = policy.ap_static(AP) + policy.association_flows(r, STA, AP) + policy.multicast_flows(r, AP)
     ip = dict(in_port=policy.RADIO, eth_src=STA.mac, eth_dst="02:99:00:00:00:01", eth_type=0x0800)
     assert forwards(flows, "ap1", **ip) is None
-    eapol = dict(ip, eth_type=ETH_P_EAPOL)
+    eapol = dict(ip, eth_type=ETH_P_EAPOL, eth_dst=AP.bssid)
     assert forwards(flows, "ap1", **eapol) == (policy.AUTH,)
-    preauth_here = dict(ip, eth_type=ETH_P_PREAUTH, eth_dst=AP.bssid)
-    assert forwards(flows, "ap1", **preauth_here) == (policy.AUTH,)
-    preauth_other = dict(ip, eth_type=ETH_P_PREAUTH)
-    assert forwards(flows, "ap1", **preauth_other) == (policy.UPLINK,)
+    # EAPOL addressed anywhere but its own AP goes nowhere
+    assert forwards(flows, "ap1", **dict(eapol, eth_dst=AP2.bssid)) is None
+    # 802.11i pre-authentication goes through the station's *authorized* association only
+    preauth_other = dict(ip, eth_type=ETH_P_PREAUTH, eth_dst=AP2.bssid)
+    assert not forwards(flows, "ap1", **preauth_other)
     # downlink unicast IP to the station is blocked too; EAPOL from the authenticator passes
     assert forwards(flows, "ap1", in_port=policy.UPLINK, eth_dst=STA.mac, eth_type=0x0800) is None
     assert forwards(flows, "ap1", in_port=policy.AUTH, eth_dst=STA.mac,
@@ -53,7 +72,7 @@ def test_authorized_station_is_bridged_to_the_distribution_system():
     r.associated[STA.mac] = "ap1"
     r.authorized.add(STA.mac)
     flows = (policy.ap_static(AP) + policy.association_flows(r, STA, AP)
-             + policy.authorized_flows(STA, AP) + policy.multicast_flows(r, AP))
+             + policy.authorized_flows(r, STA, AP) + policy.multicast_flows(r, AP))
     assert forwards(flows, "ap1", in_port=policy.RADIO, eth_src=STA.mac,
                     eth_dst="02:99:00:00:00:01", eth_type=0x0800) == (policy.UPLINK,)
     assert forwards(flows, "ap1", in_port=policy.RADIO, eth_src=STA.mac, eth_dst=AP.bssid,
@@ -68,7 +87,8 @@ def test_air_connects_a_station_only_to_its_ap():
     r = _radio()
     r.associated[STA.mac] = "ap1"
     flows = policy.air_static() + policy.association_flows(r, STA, AP) + policy.multicast_flows(r, AP)
-    assert forwards(flows, "air", in_port=STA.air_port, eth_type=0x0800) == (AP.air_port,)
+    assert forwards(flows, "air", in_port=STA.air_port, eth_src=STA.mac,
+                    eth_type=0x0800) == (AP.air_port,)
     assert forwards(flows, "air", in_port=AP.air_port, eth_dst=STA.mac) == (STA.air_port,)
     assert forwards(flows, "air", in_port=3, eth_dst=STA.mac) is None      # another AP's port
     assert forwards(flows, "air", in_port=STA.air_port, eth_type=0x88B5) == (policy.CONTROLLER,)
@@ -79,10 +99,75 @@ def test_cookies_separate_association_authorization_and_multicast():
     r.associated[STA.mac] = "ap1"
     cookies = {f.cookie >> 32 for f in policy.association_flows(r, STA, AP)}
     assert cookies == {1}
-    assert {f.cookie >> 32 for f in policy.authorized_flows(STA, AP)} == {2}
+    assert {f.cookie >> 32 for f in policy.authorized_flows(r, STA, AP)} == {2}
     assert {f.cookie >> 32 for f in policy.multicast_flows(r, AP)} == {3}
 
 
 def test_open_ap_authorizes_at_association():
     assert policy.port_open_at_association(policy.ApConf("x", 1, "02:00:00:00:00:01", 1, "open"))
     assert not policy.port_open_at_association(AP)
+
+
+def test_spoofed_source_is_dropped_at_the_air():
+    """An unauthorized station using an authorized station's MAC gets nothing through."""
+    r = _radio()
+    r.associated.update({STA.mac: "ap1", STA2.mac: "ap1"})
+    r.authorized.add(STA.mac)
+    flows = _tables(r)
+    spoofed = dict(in_port=STA2.air_port, eth_src=STA.mac, eth_dst="02:99:00:00:00:01",
+                   eth_type=0x0800)
+    assert not forwards(flows, "air", **spoofed)
+    assert forwards(flows, "air", **dict(spoofed, in_port=STA.air_port)) == (AP.air_port,)
+
+
+def test_preauthentication_only_when_authorized_and_only_within_the_ds():
+    r = _radio()
+    r.associated[STA.mac] = "ap1"
+    r.authorized.add(STA.mac)
+    flows = _tables(r)
+    base = dict(in_port=policy.RADIO, eth_src=STA.mac, eth_type=ETH_P_PREAUTH)
+    assert forwards(flows, "ap1", **base, eth_dst=AP2.bssid) == (policy.UPLINK,)
+    assert not forwards(flows, "ap1", **base, eth_dst=AP3.bssid)        # another DS
+    assert not forwards(flows, "ap1", **base, eth_dst="02:99:00:00:00:01")
+    assert not forwards(flows, "ap1", **base, eth_dst="ff:ff:ff:ff:ff:ff")
+
+
+def test_broadcast_reaches_authorized_stations_only():
+    r = _radio()
+    r.associated.update({STA.mac: "ap1", STA2.mac: "ap1"})
+    r.authorized.add(STA.mac)
+    flows = _tables(r)
+    bcast = dict(in_port=AP.air_port, eth_src="02:99:00:00:00:01", eth_dst="ff:ff:ff:ff:ff:ff")
+    assert forwards(flows, "air", **bcast) == (STA.air_port,)
+    r.authorized.add(STA2.mac)
+    assert sorted(forwards(_tables(r), "air", **bcast)) == sorted([STA.air_port, STA2.air_port])
+    r.authorized.clear()
+    assert not forwards(_tables(r), "air", **bcast)
+
+
+def test_intra_bss_between_authorized_stations():
+    r = _radio()
+    r.associated.update({STA.mac: "ap1", STA2.mac: "ap1", STA3.mac: "ap1"})
+    r.authorized.update({STA.mac, STA2.mac})
+    flows = _tables(r)
+    a_to_b = dict(in_port=policy.RADIO, eth_src=STA.mac, eth_dst=STA2.mac, eth_type=0x0800)
+    assert forwards(flows, "ap1", **a_to_b) == (policy.IN_PORT,)
+    assert forwards(flows, "ap1", **dict(a_to_b, eth_src=STA2.mac, eth_dst=STA.mac)) == (policy.IN_PORT,)
+    # not to (or from) the unauthorized third station
+    # (to the DS, which never sends it back out of the AP's uplink)
+    assert forwards(flows, "ap1", **dict(a_to_b, eth_dst=STA3.mac)) == (policy.UPLINK,)
+    assert not forwards(flows, "ap1", **dict(a_to_b, eth_src=STA3.mac))
+    # a station's broadcast is relayed to the others, not back to it
+    own = dict(in_port=AP.air_port, eth_src=STA.mac, eth_dst="ff:ff:ff:ff:ff:ff")
+    assert forwards(flows, "air", **own) == (STA2.air_port,)
+    assert forwards(flows, "ap1", in_port=policy.RADIO, eth_src=STA.mac,
+                    eth_dst="ff:ff:ff:ff:ff:ff") == (policy.UPLINK, policy.AUTH, policy.IN_PORT)
+
+
+def test_management_frames_reach_the_ap_host_only_from_the_controller():
+    r = _radio()
+    flows = _tables(r)
+    forged = dict(in_port=policy.UPLINK, eth_dst=AP.bssid, eth_type=0x88B5)
+    assert forwards(flows, "ap1", **forged) == ()
+    assert forwards(flows, "ap1", in_port=policy.UPLINK, eth_dst=AP.bssid,
+                    eth_type=0x0800) == (policy.AUTH,)

@@ -152,6 +152,8 @@ def test_msk_matches_freeradius(pki, radius_server, radius_client, tls_max, frag
     assert peer.method.tls_version == {"1.2": "TLSv1.2", "1.3": "TLSv1.3"}[tls_max]
     assert msk_from_accept(reply, radius_server.secret) == peer.msk
     assert len(peer.emsk) == 64
+    # the EAP Session-Id is FreeRADIUS's (RFC 5216 s2.3; RFC 9190 s2.3 for TLS 1.3)
+    assert reply["EAP-Key-Name"][0] == peer.session_id
 
 
 @pytest.mark.parametrize("tls_max", ["1.2", "1.3"])

@@ -49,6 +49,11 @@ server default {{
         ok
     }}
     post-auth {{
+        # the EAP Session-Id on the wire (RFC 4072 EAP-Key-Name), so that tests can compare
+        # the peer's Session-Id with the server's (RFC 5216 s2.3, RFC 9190 s2.3)
+        update reply {{
+            &EAP-Key-Name := &reply:EAP-Session-Id
+        }}
         Post-Auth-Type REJECT {{
             eap
         }}
@@ -123,6 +128,7 @@ class FreeRadius:
     fragment_size: int = 1024  # FreeRADIUS counts the whole EAP packet
     reject_delay: int = 1  # seconds before an Access-Reject (FreeRADIUS default 1)
     debug: bool = False
+    command_prefix: tuple[str, ...] = ()  # e.g. ("ip", "netns", "exec", NS): where it runs
     process: subprocess.Popen | None = None
 
     def __post_init__(self) -> None:
@@ -197,7 +203,7 @@ class FreeRadius:
 
     def start(self, timeout: float = 10.0) -> float:
         """Start in the foreground and wait for "Ready to process requests"; return seconds."""
-        args = ["freeradius", "-f", "-d", str(self.raddb)]
+        args = [*self.command_prefix, "freeradius", "-f", "-d", str(self.raddb)]
         args += ["-X"] if self.debug else ["-l", "stdout"]
         t0 = time.perf_counter()
         with open(self.log_path, "wb") as out:

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The emulated layer 2's own cost: MPA's time affecting handover with association latency L.
+
+    sudo .venv/bin/python bench/l2_floor.py [--n 50] [--latencies 0,1,4,12] [--topology ...]
+
+For each configured association latency L (ms) the topology is deployed with every access
+point's `association_latency` set to L; the mobile node authenticates once at two APs (full
+EAP-TLS, so both hold its PMKSA, as after MPA's PSK_ap installation), then hands over between
+them N times: reassociation + the real 4-way handshake + the controlled port opening, exactly
+the part of an MPA handover that remains after pre-authentication (RFC 6252 C.5.3, Figure 10's
+"time affecting handover"). Printed per L: medians (p5-p95) of Tassoc (MN l2_handoff_start ->
+l2_handoff_done), T4way (MN fourway_start -> port_open), their sum, Tassoc - L (the emulation's
+excess), and the controller's own constants from its `emulation_constants` event. Several L
+values are measured in one run (one deploy each, sequentially) so that their ratios compare.
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from orchestrator.events import read_events  # noqa: E402
+from orchestrator.experiment.scenarios import Bed  # noqa: E402
+from orchestrator.network.build import deploy  # noqa: E402
+from orchestrator.testbed import destroy  # noqa: E402
+
+
+def _topology_with_latency(src: str, latency_ms: float, out_dir: str) -> str:
+    data = yaml.safe_load(Path(src).read_text())
+    kinds = data.setdefault("kinds", {})
+    kinds.setdefault("access_point", {})["association_latency"] = f"{latency_ms:g}ms"
+    for node in data["nodes"].values():
+        node.pop("association_latency", None)
+    path = Path(out_dir, f"l2floor-{latency_ms:g}.yaml")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def _q(xs):
+    xs = sorted(xs)
+    if len(xs) < 2:
+        return (xs[0], xs[0], xs[0]) if xs else (float("nan"),) * 3
+    q = statistics.quantiles(xs, n=20)
+    return statistics.median(xs), q[0], q[-1]
+
+
+def _fmt(xs):
+    m, lo, hi = _q(xs)
+    return f"{m:6.2f} ({lo:5.2f}-{hi:6.2f})"
+
+
+def measure(topology: str, latency_ms: float, n: int, tmp: str) -> dict:
+    topo = _topology_with_latency(topology, latency_ms, tmp)
+    name = f"l2floor-{int(latency_ms * 10)}"
+    j = deploy(topo, name=name, results=tmp)
+    try:
+        bed = Bed(j)
+        mn = bed.nodes_with("mobile_node")[0]
+        aps = sorted(bed.nodes_with("access_point"))[:2]
+        bed.call(mn, "reset", ap=aps[1])              # full EAP-TLS at the second AP
+        bed.call(mn, "handoff", ap=aps[0])            # ... and at the first: both hold PMKSAs
+        for k in range(n):
+            bed.call(mn, "handoff", ap=aps[(k + 1) % 2])
+        events = read_events(j.run_dir)
+    finally:
+        destroy(name)
+    mine = [e for e in events if e["node"] == mn]
+    starts = [e for e in mine if e["event"] == "l2_handoff_start"][-n:]
+    t_begin = starts[0]["mono_ns"]
+    done = [e for e in mine if e["event"] == "l2_handoff_done" and e["mono_ns"] >= t_begin]
+    fw = [e for e in mine if e["event"] == "fourway_start" and e["mono_ns"] >= t_begin]
+    port = [e for e in mine if e["event"] == "port_open" and e["mono_ns"] >= t_begin]
+    if not (len(starts) == len(done) == len(fw) == len(port) == n):
+        raise RuntimeError(f"events: {len(starts)} starts, {len(done)} associations, "
+                           f"{len(fw)} 4-way starts, {len(port)} port openings for {n} handoffs")
+    if any(e["event"] == "eap_start" for e in mine if e["mono_ns"] >= t_begin):
+        raise RuntimeError("a handoff ran EAP: the PMKSA was not cached")
+    tassoc = [(d["mono_ns"] - s["mono_ns"]) / 1e6 for s, d in zip(starts, done)]
+    t4way = [(p["mono_ns"] - f["mono_ns"]) / 1e6 for f, p in zip(fw, port)]
+    total = [(p["mono_ns"] - s["mono_ns"]) / 1e6 for s, p in zip(starts, port)]
+    retx = sum(1 for e in events if e["event"].endswith("_retransmitted") and e["mono_ns"] >= t_begin)
+    consts = {}
+    for e in events:
+        if e["event"] == "emulation_constants":
+            consts.update({f"{e['node']}.{k}": v for k, v in e["attrs"].items()})
+    breakdown = {}
+    for ev in ("associated", "port_authorized"):
+        recs = [e for e in events if e["event"] == ev and e["mono_ns"] >= t_begin]
+        for key in ("packet_in_delay_ms", "flows_ms", "barrier_ms", "sync_ms"):
+            vals = [e["attrs"].get(key) for e in recs if e["attrs"].get(key) is not None]
+            if vals:
+                breakdown[f"{ev}.{key[:-3]}"] = statistics.median(vals)
+    sta_fw = [(f, d) for f, d in zip(fw, [e for e in mine if e["event"] == "fourway_done"
+                                          and e["mono_ns"] >= t_begin])]
+    breakdown["mn fourway_start->fourway_done"] = statistics.median(
+        (d["mono_ns"] - f["mono_ns"]) / 1e6 for f, d in sta_fw)
+    breakdown["mn fourway_done->port_open"] = statistics.median(
+        (p["mono_ns"] - d["mono_ns"]) / 1e6 for (_, d), p in zip(sta_fw, port))
+    breakdown["mn l2_handoff_done->fourway_start"] = statistics.median(
+        (f["mono_ns"] - d["mono_ns"]) / 1e6 for d, f in zip(done, fw))
+    return {"L": latency_ms, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
+            "excess": [t - latency_ms for t in tassoc], "retransmissions": retx,
+            "constants": consts}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--latencies", default="0,1,4,12", help="association latencies, ms")
+    ap.add_argument("--topology", default="topologies/fig8-l2-preauth-nonroaming.yaml")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="l2floor-") as tmp:
+        for lat in [float(x) for x in args.latencies.split(",")]:
+            rows.append(measure(args.topology, lat, args.n, tmp))
+    print(f"{args.n} handoffs per row between two APs holding the MN's PMKSA "
+          f"({args.topology}); ms, median (p5-p95)")
+    print(f"{'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
+          f"{'time affecting handover':>23} | retx")
+    for r in rows:
+        print(f"{r['L']:5g} | {_fmt(r['tassoc']):>20} | {_fmt(r['excess']):>20} | "
+              f"{_fmt(r['t4way']):>20} | {_fmt(r['total']):>23} | {r['retransmissions']}")
+    for r in rows:
+        print(f"L={r['L']:g} medians: " + ", ".join(f"{k} {v:.2f}" for k, v in r["breakdown"].items()))
+    consts = rows[0]["constants"] if rows else {}
+    print("emulation constants: " + (", ".join(f"{k}={v}" for k, v in sorted(consts.items()))
+                                      or "(none reported)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
