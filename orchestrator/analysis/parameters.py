@@ -26,10 +26,12 @@ from orchestrator.analysis.records import PARAM, RunData, natural, param_columns
 from orchestrator.experiment.observed import emulation_constants
 
 COLUMNS = ["group", "parameter", "value", "unit", "source", "where"]
-_COLUMN = re.compile(r"^(emulated|measured|constant):(.+)\[(.*)\]$")
+_COLUMN = re.compile(r"^(emulated|measured|constant):(.+?)(?:\[(.*)\])?$")
 
 
 def _fmt(value, unit: str) -> str:
+    if isinstance(value, str):
+        return f"{value} {unit}".strip()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "none" if unit == "Mbit/s" else "--"
     v = float(value)
@@ -59,6 +61,7 @@ def _per_configuration(run: RunData) -> dict[str, list[dict]]:
         measured_cols = [col for col in cdf.columns if _COLUMN.match(col)]
         for col in measured_cols:
             kind, path, unit = _COLUMN.match(col).groups()
+            unit = unit or ""
             if kind == "emulated" and emulated:
                 continue
             if kind == "constant":
@@ -79,10 +82,12 @@ def _per_configuration(run: RunData) -> dict[str, list[dict]]:
         else:
             for col in measured_cols:
                 kind, name, unit = _COLUMN.match(col).groups()
-                vals = pd.to_numeric(cdf[col], errors="coerce").dropna()
+                vals = cdf[col].dropna()
                 if kind == "constant" and len(vals):
+                    v = vals.iloc[0]
                     rows.append({"group": "constant", "parameter": name,
-                                 "value": float(vals.iloc[0]), "unit": unit, "source": "records"})
+                                 "value": v if isinstance(v, str) else float(v),
+                                 "unit": unit or "", "source": "records"})
         if not emulated and not [r for r in rows if r["group"] == "emulated"]:
             rows += _legacy(cdf, spec_c)
         out[c] = rows

@@ -6,8 +6,9 @@ events"), read here without a list of names so that a new constant or a new retr
 timer is reported the day it is emitted:
 
 - `emulation_constants`: emitted by the controller and the agents at start; its attrs map a
-  constant's name to {"value": number, "unit": "ms" | "s" | ..., "source": "<module or yaml
-  path>"} (the datapath settle time, the way-back estimate cap, the EAPOL-Key message 1
+  constant's name to {"value": number (or a text, e.g. a method's name), "unit": "ms" | "s" |
+  ..., "source": "<module or yaml path>"} (the datapath settle time, the way-back rule, the
+  EAPOL-Key message 1
   retransmission timer, RADIUS/PANA retransmission timers, DHCP/DAD constants, ...). Every
   constant that shapes a measured interval is reported beside the result (README).
 - `<anything>_retransmitted` (`fourway_retransmitted`, `pana_retransmitted`, ...): a timer
@@ -23,7 +24,10 @@ CONSTANTS_EVENT = "emulation_constants"
 RETRANSMITTED = "_retransmitted"
 
 
-def _number(value) -> float | None:
+def _value(value) -> float | str | None:
+    """A constant's value: a finite number as float, a non-empty text as it is, else None."""
+    if isinstance(value, str):
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
@@ -32,16 +36,16 @@ def _number(value) -> float | None:
 def emulation_constants(events: Iterable[dict]) -> dict[str, dict]:
     """name -> {"value", "unit", "source", "nodes"} from every `emulation_constants` event.
     The same name from several emitters is one entry when they agree on value and unit;
-    otherwise each emitter's is kept as '<name>@<node>'. Entries without a numeric value
-    are skipped (the report must not fail on one malformed record)."""
+    otherwise each emitter's is kept as '<name>@<node>'. Entries without a value (a number
+    or a text) are skipped: the report must not fail on one malformed record."""
     seen: dict[str, list[tuple[str, dict]]] = {}
     for e in events:
         if e.get("event") != CONSTANTS_EVENT or not isinstance(e.get("attrs"), dict):
             continue
         for name, spec in e["attrs"].items():
-            if not isinstance(spec, dict) or _number(spec.get("value")) is None:
+            if not isinstance(spec, dict) or _value(spec.get("value")) is None:
                 continue
-            entry = {"value": _number(spec["value"]), "unit": str(spec.get("unit") or ""),
+            entry = {"value": _value(spec["value"]), "unit": str(spec.get("unit") or ""),
                      "source": str(spec.get("source") or "")}
             seen.setdefault(str(name), []).append((str(e.get("node", "?")), entry))
     out: dict[str, dict] = {}
@@ -55,9 +59,11 @@ def emulation_constants(events: Iterable[dict]) -> dict[str, dict]:
     return out
 
 
-def constant_columns(constants: dict[str, dict]) -> dict[str, float]:
-    """The records' columns: 'constant:<name>[<unit>]' -> value."""
-    return {f"constant:{name}[{c['unit']}]": c["value"] for name, c in constants.items()}
+def constant_columns(constants: dict[str, dict]) -> dict[str, float | str]:
+    """The records' columns: 'constant:<name>[<unit>]' (or 'constant:<name>' without a
+    unit) -> value."""
+    return {f"constant:{name}" + (f"[{c['unit']}]" if c["unit"] else ""): c["value"]
+            for name, c in constants.items()}
 
 
 def retransmissions(events: Iterable[dict]) -> dict[str, int]:

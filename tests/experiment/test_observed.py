@@ -20,7 +20,7 @@ def test_constants_of_every_emitter_merged_when_they_agree():
            msg1_retransmission={"value": 100, "unit": "ms", "source": "agents/dot1x.py"}),
         ev("paa", "emulation_constants",
            pana_retransmission={"value": 1, "unit": "s", "source": "RFC 5191 s9"},
-           garbage="not a mapping", novalue={"unit": "ms"}, text={"value": "5", "unit": "ms"},
+           garbage="not a mapping", novalue={"unit": "ms"}, listed={"value": [5], "unit": "ms"},
            nan={"value": float("nan"), "unit": "ms"}),
         ev("paa", "pana_session_established")]
     c = emulation_constants(events)
@@ -52,3 +52,18 @@ def test_every_retransmission_counted_whatever_its_name():
     assert parse_retransmitted(cols["retransmitted"]) == counts
     assert retransmission_columns({}) == {"retransmissions": 0, "retransmitted": ""}
     assert parse_retransmitted(float("nan")) == {}
+
+
+def test_a_constant_may_be_a_text_and_have_no_unit():
+    """As the controller reports its datapath sync method and its way-back rule."""
+    events = [ev("controller", "emulation_constants",
+                 datapath_sync={"value": "purge", "unit": "", "source": "$MPA_DATAPATH_SYNC"},
+                 association_way_back={"value": "= measured way in, at most L/2", "unit": "",
+                                        "source": "controller/app.py"},
+                 eap_fragment_size={"value": None, "unit": "octets", "source": "topology"},
+                 empty={"value": "  ", "unit": ""})]
+    c = emulation_constants(events)
+    assert c["datapath_sync"]["value"] == "purge" and set(c) == {"datapath_sync",
+                                                                 "association_way_back"}
+    assert constant_columns(c) == {"constant:datapath_sync": "purge",
+                                   "constant:association_way_back": "= measured way in, at most L/2"}
