@@ -30,8 +30,8 @@ def test_every_repetition_measured(run_dir):
     assert len(got) == 6 and (got == 2).all()
     assert set(df.mobile_node) == {"mn"}
     # each emulated value rides with the numbers it shaped
-    assert (df["param:kinds.access_point.association_latency"] == "12ms").all()
-    assert (df["emulated:nodes.ap1.association_latency[ms]"] == 12.0).all()
+    assert (df["param:kinds.access_point.association_latency"] == "4ms").all()
+    assert (df["emulated:nodes.ap1.association_latency[ms]"] == 4.0).all()
     roaming = df[df.base_configuration == "roaming"]
     assert set(roaming["emulated:links.wan.delay[ms]"]) == {40.0}
     assert roaming["measured:links.wan.rtt[ms]"].between(80.0, 89.0).all()
