@@ -420,6 +420,13 @@ def _finish(run: Run) -> None:
         return
     df = pd.read_json(path, lines=True)
     df.to_csv(run.dir / "records.csv", index=False)
+    # a column that holds numbers in some rows and texts in others (a constant that one
+    # configuration reports as a number, another as a text) is text for parquet
+    for col in df.columns[df.dtypes == object]:
+        kinds = {type(v) for v in df[col].dropna()}
+        if len(kinds) > 1:
+            df[col] = df[col].map(lambda v: v if v is None or isinstance(v, float) and v != v
+                                  else str(v))
     df.to_parquet(run.dir / "records.parquet", index=False)
 
 
