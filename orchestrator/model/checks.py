@@ -17,7 +17,7 @@ Check = tuple[tuple, str, bool]
 def check_topology(t: Topology) -> list[Check]:
     out: list[Check] = []
     for check in (_names, _domains, _networks, _links, _mobile_nodes, _access_points,
-                  _unattached):
+                  _unattached, _mobility_protocols):
         out.extend(check(t))
     return out
 
@@ -229,3 +229,17 @@ def _unattached(t: Topology) -> Iterator[Check]:
     for name, node in t.nodes.items():
         if not isinstance(node, (MobileNode, AccessPoint)) and name not in linked:
             yield ("nodes", name), f"node '{name}' has no link", True
+
+
+# mobility protocols the handover flows implement (RFC 6252 s7.5); a domain may name another
+# one only once a flow honours it (experiment/scenarios.py), never to be silently ignored
+MOBILITY_PROTOCOLS = ("sip", "none")
+
+
+def _mobility_protocols(t: Topology) -> Iterator[Check]:
+    for name, dom in t.domains.items():
+        if dom.mobility_protocol not in MOBILITY_PROTOCOLS:
+            yield ("domains", name, "mobility_protocol"), (
+                f"mobility protocol '{dom.mobility_protocol}' is not implemented by this "
+                "testbed: its handovers use SIP mobility (RFC 6252 s7.5); write 'sip', or "
+                "'none' for a domain without mobility management"), False

@@ -14,10 +14,16 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
       kinds.access_point.association_latency: [5ms, 15ms]
     scenarios:
       - {name: post-auth, flow: dot11i-post-authentication, from: ap0, to: ap1}
+    mobile_node: mn                      # optional: default the topology's only mobile node
+    reference:                           # optional: which RFC column stands beside which run
+      table: rfc6252_fig10
+      columns: {non-roaming: non-roaming, roaming: roaming}
 
 Parameter paths address the topology file: `kinds.<kind>.<key>`, `defaults.node.<key>`,
-`defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link name>.<key>`. A value that does not
-fit is reported at the experiment file's line, not the topology's.
+`defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link>.<key>` (a link by its `name:` or
+by its endpoints, `links.gw-v--gw-h.delay`). A value that does not fit is reported at the
+experiment file's line, not the topology's. What each scenario needs of the topology (a PAA
+on the target network, ...) is checked on load too (model/prerequisites.py).
 """
 from __future__ import annotations
 
@@ -27,10 +33,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .errors import ModelError, Problem, suggest
+from .emulated import emulated_values
 from .load import load_topology_text
+from .prerequisites import check_experiment
 from .topology import Name, Strict, Topology
 from .units import Duration
 from .yamlsrc import SourceMap, load_yaml
@@ -53,7 +61,8 @@ class Scenario(Strict):
     description: str = ""
     buffering: Duration | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
-    correspondent: Name = Field("cn", description="sip flows: the CN the MN calls")
+    correspondent: Name | None = Field(
+        None, description="sip flows: the CN the MN calls; default: the topology's only one")
     stream: Duration = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
 
@@ -72,18 +81,39 @@ class Configuration(Strict):
     topology: str
     parameters: dict[str, object] = Field(default_factory=dict)
     description: str = ""
+    mobile_node: Name | None = Field(None, description="the MN that moves, if not the "
+                                     "experiment's mobile_node")
+
+
+class Reference(Strict):
+    """The RFC's table a run is compared with, and which of its columns stand beside which of
+    the run's configurations or scenarios (as the table's CSV header says). Without
+    `columns`, each RFC column stands beside the configuration or scenario of its name."""
+    table: str = Field(description="a table of orchestrator/analysis/reference/, e.g. rfc6252_fig10")
+    columns: dict[str, Name | list[Name]] | None = Field(
+        None, description="RFC column -> configuration(s) or scenario(s)")
 
 
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
     description: str = ""
-    reference: str | None = Field(None, description="RFC reference data to compare with")
+    reference: Reference | None = Field(
+        None, description="RFC table to compare with and its column mapping; a bare table "
+                          "name matches columns to configurations or scenarios of the same name")
+    mobile_node: Name | None = Field(
+        None, description="the MN that moves; default: the topology's only mobile node")
     seed: int = 0
     repetitions: Annotated[int, Field(ge=1, le=10000)] = 10
     parameters: dict[str, object] = Field(default_factory=dict)
     configurations: dict[Name, Configuration]
     sweep: dict[str, Annotated[list[object], Field(min_length=1)]] = Field(default_factory=dict)
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _table_name_alone(cls, value):
+        """`reference: rfc6252_fig10` is `reference: {table: rfc6252_fig10}`."""
+        return {"table": value} if isinstance(value, str) else value
 
 
 @dataclass
@@ -96,6 +126,8 @@ class ResolvedConfiguration:
     sweep_point: dict[str, object]
     topology: Topology
     topology_text: str = field(repr=False, default="")
+    mobile_node: str = ""           # the MN that moves (set by prerequisites.check_experiment)
+    emulated: list = field(default_factory=list)   # emulated.EmulatedValue, with sources
 
 
 def load_experiment(path: str | Path) -> tuple[Experiment, list[ResolvedConfiguration]]:
@@ -127,6 +159,8 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
             fields = Scenario.model_fields
         elif loc[0] == "configurations" and len(loc) == 3:
             fields = Configuration.model_fields
+        elif loc[0] == "reference" and len(loc) == 2:
+            fields = Reference.model_fields
         else:
             fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
@@ -149,7 +183,8 @@ def _set_path(data: dict, path: str, value, links_by_name: dict[str, int]) -> st
         if len(parts) != 3:
             return "expected links.<link name>.<key>"
         if parts[1] not in links_by_name:
-            return f"no link named '{parts[1]}'{suggest(parts[1], links_by_name)} (give the link a 'name:' in the topology)"
+            return (f"no link named '{parts[1]}'{suggest(parts[1], links_by_name)} (give the "
+                    "link a 'name:' in the topology, or name it by its endpoints: 'a--b')")
         data["links"][links_by_name[parts[1]]][parts[2]] = value
         return None
     if parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks") or len(parts) < 3:
@@ -180,8 +215,7 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
             continue
         for point in points:
             data = yaml.safe_load(raw_text)
-            links_by_name = {l.get("name"): i for i, l in enumerate(data.get("links", []))
-                             if isinstance(l, dict) and l.get("name")}
+            links_by_name = _links_by_name(data)
             sources = {}
             for yaml_path, (key, value) in (
                     [(("parameters", k), (k, v)) for k, v in exp.parameters.items()]
@@ -199,7 +233,10 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                 problems += [_blame_override(p, sources, smap) for p in exc.problems]
                 continue
             label = cname + "".join(f"/{k.split('.', 1)[-1]}={_fmt(v)}" for k, v in point.items())
-            out.append(ResolvedConfiguration(label, cname, str(topo_path), overrides, point, topo, text))
+            emulated = emulated_values(topo, yaml.safe_load(raw_text), {
+                k: "experiment " + ".".join(str(x) for x in p[:-1]) for k, p in sources.items()})
+            out.append(ResolvedConfiguration(label, cname, str(topo_path), overrides, point, topo,
+                                             text, emulated=emulated))
     if problems:
         raise ExperimentError(_unique(problems))
     scen_problems = []
@@ -213,6 +250,24 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                                                       f"{suggest(ap, aps)}"))
     if scen_problems:
         raise ExperimentError(_unique(scen_problems))
+    needs = check_experiment(exp, out, smap)
+    if needs:
+        raise ExperimentError(_unique(needs))
+    return out
+
+
+def _links_by_name(data: dict) -> dict[str, int]:
+    """links.<x> in a parameter path: a link's `name:`, or its endpoints 'a--b' (nodes or
+    networks, either order) when that names one link."""
+    links = [l if isinstance(l, dict) else {} for l in (data.get("links") or [])]
+    out = {l["name"]: i for i, l in enumerate(links) if l.get("name")}
+    ends: dict[str, list[int]] = {}
+    for i, l in enumerate(links):
+        nodes = [str(e).partition(":")[0] for e in l.get("endpoints") or []]
+        if len(nodes) == 2:
+            for a, b in (nodes, nodes[::-1]):
+                ends.setdefault(f"{a}--{b}", []).append(i)
+    out.update({k: v[0] for k, v in ends.items() if len(v) == 1 and k not in out})
     return out
 
 
