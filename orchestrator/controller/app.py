@@ -329,11 +329,13 @@ class RadioController(app_manager.OSKenApp):
         for ap in self.radio.aps.values():
             out[f"association_latency.{ap.name}"] = {
                 "value": ap.association_latency * 1e3, "unit": "ms",
-                "source": f"nodes.{ap.name}.association_latency (topology)"}
+                "source": f"{ap.name}'s association_latency (topology with the experiment's "
+                          "overrides)"}
         for sta in self.radio.stations.values():
             out[f"link_down_detection.{sta.name}"] = {
                 "value": sta.link_down_detection * 1e3, "unit": "ms",
-                "source": f"nodes.{sta.name}.link_down_detection (topology)"}
+                "source": f"{sta.name}'s link_down_detection (topology with the experiment's "
+                          "overrides)"}
         return out
 
     # ---- API (runner, inspect) -----------------------------------------------------------
