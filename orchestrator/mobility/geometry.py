@@ -43,7 +43,7 @@ def distance(a: Point, b: Point) -> float:
     return math.hypot(b[0] - a[0], b[1] - a[1])
 
 
-def _lerp(a: Point, b: Point, f: float) -> Point:
+def lerp(a: Point, b: Point, f: float) -> Point:
     return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
 
 
@@ -121,7 +121,7 @@ class Path:
         leg, dt = self._leg_at(t)
         if dt >= leg.travel_time:
             return leg.end
-        return _lerp(leg.start, leg.end, dt / leg.travel_time)
+        return lerp(leg.start, leg.end, dt / leg.travel_time)
 
     def speed(self, t: float) -> float:
         """Instantaneous speed (0 while pausing, before the start and after the end)."""

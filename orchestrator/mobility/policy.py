@@ -4,7 +4,8 @@ hand over (RFC 6252 s6.3, C.1, C.4).
 A pure state machine. Each `step(t, scan)` takes the station's scan results at time t (the APs
 heard and their RSSI: what a real station sees, `station.scan`) and returns the actions to take
 now; the caller reports each phase's end with `completed(t, kind, network)` (the simulator after
-a modelled duration, the runner when the agent answers). Stages per candidate target network
+a modelled duration, the runner when the agent answers), which returns the phases that can
+start at once (pre-authentication right after discovery, on the last scan). Stages per candidate target network
 (CTN; a network, not an AP: one PANA session with its PAA serves all its APs, C.5.3):
 
     none -> pre-authenticating -> pre-authenticated -> pre-configuring -> pre-configured
@@ -19,8 +20,9 @@ Triggers, on the serving AP's RSSI averaged over `averaging_window` (C.1's avera
   or `above` (every network with an AP at or above `ctn_min_rssi`; C.4's multiple CTNs). Top-k
   also requires `ctn_min_rssi`.
 - pre-configure, once pre-authenticated and below `pre_configure_below` (None: never; the MPA
-  depth "pre-authentication only" of C.6): `best`, the strongest pre-authenticated CTN (another
-  one only if it becomes the strongest), or `all` of them (C.4's second scheme).
+  depth "pre-authentication only" of C.6): `best`, the strongest CTN whose pre-authentication
+  has begun, once it has finished (another one only if it becomes the strongest), or `all`
+  pre-authenticated CTNs (C.4's second scheme).
 - hand over to a heard AP that is `hysteresis` dB stronger than the serving one while the
   serving one is below `handover_below` (None: no absolute condition), once that has held for
   `dwell` seconds (the dwell timer, LTE's time-to-trigger); at once on link down (to the
@@ -134,6 +136,7 @@ class Policy:
     _history: deque = field(default_factory=deque)
     _timers: dict[str, float] = field(default_factory=dict)
     _monitor: LinkMonitor | None = None
+    _last: dict[str, float] = field(default_factory=dict)    # the last averaged scan
 
     def __post_init__(self):
         p = self.params
@@ -152,23 +155,28 @@ class Policy:
 
     # --- inputs
 
-    def completed(self, t: float, kind: str, network: str | None = None, ok: bool = True) -> None:
-        """A phase the policy asked for has ended (a failed one goes back to `none`)."""
+    def completed(self, t: float, kind: str, network: str | None = None,
+                  ok: bool = True) -> list[Action]:
+        """A phase the policy asked for has ended (a failed one goes back to `none`). Returns
+        the phases to start now (the next stage need not wait for the next scan)."""
         if kind == DISCOVER:
             if self.discovery == "running":
                 self.discovery = "done" if ok else NONE
-            return
-        if kind not in _RUNNING:
+        elif kind not in _RUNNING:
             raise ValueError(f"no phase {kind!r} to complete (known: {DISCOVER}, {', '.join(_RUNNING)})")
-        ctn = self.ctns.get(network)
-        if ctn is None or ctn.stage != _RUNNING[kind]:
-            return                    # overtaken by a handover or an expiry
-        if ok:
-            self.ctns[network] = _Ctn(_DONE[kind], t)
-        elif kind == PRE_AUTHENTICATE:
-            del self.ctns[network]
         else:
-            self.ctns[network] = _Ctn(PRE_AUTHENTICATED, t)
+            ctn = self.ctns.get(network)
+            if ctn is None or ctn.stage != _RUNNING[kind]:
+                return []             # overtaken by a handover or an expiry
+            if ok:
+                self.ctns[network] = _Ctn(_DONE[kind], t)
+            elif kind == PRE_AUTHENTICATE:
+                del self.ctns[network]
+            else:
+                self.ctns[network] = _Ctn(PRE_AUTHENTICATED, t)
+        if not ok or self.serving is None or self._monitor.is_down:
+            return []                 # a failed phase is tried again at the next scan
+        return self._prepare(t, self._last)
 
     def step(self, t: float, scan: Sequence[ScanResult] | Mapping[str, float]) -> list[Action]:
         """The actions to take at time t, given the APs heard now (scan results, or a mapping
@@ -207,6 +215,7 @@ class Policy:
         for ap in heard:
             values = [h[ap] for _, h in self._history if ap in h]
             out[ap] = sum(values) / len(values)
+        self._last = out
         return out
 
     def _expire(self, t: float) -> None:
@@ -244,9 +253,8 @@ class Policy:
                     self.ctns[net] = _Ctn(PRE_AUTHENTICATING, t)
                     out.append(Action(t, PRE_AUTHENTICATE, ap, net))
         if p.pre_configure_below is not None and s < p.pre_configure_below:
-            ready = [(net, ap) for _, net, ap in ranked
-                     if self.stage(net) in (PRE_AUTHENTICATED, PRE_CONFIGURING, PRE_CONFIGURED)]
-            for net, ap in (ready[:1] if p.pre_configure == "best" else ready):
+            begun = [(net, ap) for _, net, ap in ranked if self.stage(net) != NONE]
+            for net, ap in (begun[:1] if p.pre_configure == "best" else begun):
                 if self.stage(net) == PRE_AUTHENTICATED:
                     self.ctns[net] = _Ctn(PRE_CONFIGURING, t)
                     out.append(Action(t, PRE_CONFIGURE, ap, net))

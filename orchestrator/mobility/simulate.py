@@ -6,8 +6,9 @@ completions instead of the modelled `PhaseDurations`.
 
 Modelled phase ends: an action started at t completes at t + its duration (discovery; PANA
 pre-authentication = Tauth + Tpsk, C.6's 2RTT + Tpsk; pre-configuration = C.6's Tconf). The
-policy is told at that exact time, before the next sample is judged, so whether MPA finished
-before the handover (`Action.prepared`) does not depend on the sample interval.
+policy is told at that exact time and starts the next phase then (on the last scan), so the
+chain of phases does not wait for samples; only the triggers (thresholds, handover) are judged
+at sample times, as a station judges its scans.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .geometry import Path, Point
+from .geometry import Path, Point, lerp
 from .policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGURE, SAME_NETWORK, Action,
                      Policy, PolicyParams)
 from .propagation import AccessPoint, LogDistance
@@ -74,9 +75,15 @@ class Timeline:
         return sum(a.ping_pong for a in self.handovers)
 
     def position_at(self, t: float) -> Point:
-        """The position of the sample at or just before t."""
-        i = max(0, int(np.searchsorted([s.t for s in self.samples], t, side="right")) - 1)
-        return self.samples[i].position
+        """The position at time t, interpolated between the samples around it."""
+        ts = [s.t for s in self.samples]
+        i = int(np.searchsorted(ts, t, side="right"))
+        if i == 0:
+            return self.samples[0].position
+        if i == len(ts):
+            return self.samples[-1].position
+        a, b = self.samples[i - 1], self.samples[i]
+        return lerp(a.position, b.position, (t - a.t) / (b.t - a.t))
 
     def to_records(self) -> list[dict]:
         """One JSON-able row per sample (the shape run records will take)."""
@@ -112,16 +119,20 @@ def simulate(path: Path, aps: Sequence[AccessPoint], model: LogDistance,
     pending: list[tuple[float, int, str, str | None]] = []
     seq = itertools.count()
     completions, samples = [], []
-    for i, t in enumerate(times):
-        while pending and pending[0][0] <= t + 1e-12:
-            done, _, kind, net = heapq.heappop(pending)
-            policy.completed(done, kind, net)
-            completions.append((done, kind, net))
-        rssi = {name: float(table[name][i]) for name in names}
-        actions = policy.step(t, scan(rssi, params.sensitivity))
-        for a in actions:
+    def start(new: list[Action]) -> list[Action]:
+        for a in new:
             if a.kind in (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE):
-                heapq.heappush(pending, (t + durations.of(a.kind), next(seq), a.kind, a.network))
+                heapq.heappush(pending, (a.t + durations.of(a.kind), next(seq), a.kind, a.network))
+        return new
+
+    for i, t in enumerate(times):
+        actions = []
+        while pending and pending[0][0] <= t + 1e-12:     # phases that ended since the last
+            done, _, kind, net = heapq.heappop(pending)   # sample start their successors then
+            completions.append((done, kind, net))
+            actions += start(policy.completed(done, kind, net))
+        rssi = {name: float(table[name][i]) for name in names}
+        actions += start(policy.step(t, scan(rssi, params.sensitivity)))
         samples.append(Sample(t, positions[i], rssi, policy.serving, tuple(actions)))
     return Timeline(samples, list(aps), params, completions)
 
