@@ -22,7 +22,7 @@ import numpy as np
 from .geometry import Path, Point, lerp
 from .policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGURE, SAME_NETWORK, Action,
                      Policy, PolicyParams)
-from .propagation import AccessPoint, LogDistance
+from .propagation import AccessPoint, LogDistance, rssi_table
 from .station import scan
 
 DEFAULT_INTERVAL = 0.1              # s between samples (an 802.11 station's background scan
@@ -114,7 +114,7 @@ def simulate(path: Path, aps: Sequence[AccessPoint], model: LogDistance,
         raise ValueError(f"start_ap {start_ap!r} is not one of the APs {names}")
     times = path.times(interval)
     positions = [path.position(t) for t in times]
-    table = {ap.name: model.rssi_along(ap, positions) for ap in aps}
+    table = rssi_table(model, aps, positions)
     policy = Policy(params, {ap.name: ap.network for ap in aps}, start_ap)
     pending: list[tuple[float, int, str, str | None]] = []
     seq = itertools.count()

@@ -102,7 +102,8 @@ def test_correlated_shadowing_decays_as_exp_minus_r_over_decorrelation():
 
 def test_correlated_shadowing_does_not_jump_every_sample():
     """10 cm steps along a line: with a 10 m decorrelation distance the shadowing moves about
-    sigma * sqrt(2 (1 - exp(-0.01))) = 0.14 sigma per step; drawn independently, 1.13 sigma."""
+    sigma * sqrt(2 (1 - exp(-0.01))) = 0.14 sigma per step (rms); drawn independently,
+    sqrt(2) sigma = 1.41 sigma."""
     pts = np.c_[np.arange(0, 200, 0.1), np.zeros(2000)]
     smooth = LogDistance(shadowing_sigma=4, decorrelation=10.0, seed=5).shadowing("ap0", pts)
     rough = LogDistance(shadowing_sigma=4, decorrelation=0.0, seed=5).shadowing("ap0", pts)
