@@ -19,15 +19,15 @@ from .propagation import LogDistance  # noqa: E402
 from .simulate import Timeline  # noqa: E402
 from .station import LINK_DOWN, LINK_GOING_DOWN  # noqa: E402
 
-MARKERS = {  # kind: (marker, colour, label)
-    LINK_GOING_DOWN: ("v", "#ff7f0e", "link going down"),
-    LINK_DOWN: ("X", "#d62728", "link down"),
-    DISCOVER: ("o", "#9467bd", "discovery"),
-    PRE_AUTHENTICATE: ("s", "#1f77b4", "pre-authentication"),
-    PRE_CONFIGURE: ("D", "#2ca02c", "pre-configuration"),
+MARKERS = {  # kind: (marker, colour, label); saturated, apart from the APs' soft palette
+    LINK_GOING_DOWN: ("v", "#ffffff", "link going down"),
+    LINK_DOWN: ("X", "#d7191c", "link down"),
+    DISCOVER: ("o", "#555555", "discovery"),
+    PRE_AUTHENTICATE: ("s", "#1f3b99", "pre-authentication"),
+    PRE_CONFIGURE: ("D", "#0b6e0b", "pre-configuration"),
     HANDOVER: ("*", "#000000", "handover"),
 }
-PALETTE = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+PALETTE = plt.get_cmap("Set2").colors           # one per AP: path, coverage, RSSI line
 
 
 def _thresholds(params: PolicyParams | None) -> list[tuple[str, float]]:
@@ -77,7 +77,7 @@ def draw_map(ax, timeline: Timeline, model: LogDistance | None = None) -> None:
             marker, c, label = MARKERS[kind]
             x, y = timeline.position_at(t)
             key = "end:" + kind
-            ax.plot([x], [y], marker, mfc="none", mec=c, ms=9, mew=1.5, zorder=6,
+            ax.plot([x], [y], marker, mfc="none", mec=c, ms=10, mew=1.5, zorder=6,
                     label=None if key in seen else label + " done")
             seen.add(key)
     xs = [p.position[0] for p in s] + [ap.position[0] for ap in timeline.aps]
@@ -98,19 +98,21 @@ def draw_rssi(ax, timeline: Timeline) -> None:
     ts = [s.t for s in timeline.samples]
     for ap in timeline.aps:
         ax.plot(ts, [s.rssi[ap.name] for s in timeline.samples], color=colour[ap.name],
-                lw=1.2, label=ap.name)
+                lw=1.4, label=ap.name)
     for name, v in _thresholds(timeline.params):
         ax.axhline(v, color="0.4", ls=":", lw=0.8)
-        ax.annotate(name, (ts[-1], v), fontsize=7, color="0.3", ha="right", va="bottom")
+        ax.annotate(name, xy=(1.0, v), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                    textcoords="offset points", fontsize=7, color="0.3", va="center")
     for act in timeline.actions:
         marker, c, _ = MARKERS[act.kind]
-        ax.axvline(act.t, color=c, lw=0.8, alpha=0.7, ls="-" if act.kind == HANDOVER else "--")
+        ax.axvline(act.t, color="0.2" if c == "#ffffff" else c, lw=0.8, alpha=0.7,
+                   ls="-" if act.kind == HANDOVER else "--")
     lo = min(ts)
     for a, b in zip(timeline.samples, timeline.samples[1:] + [None]):
         if b is None or b.serving != a.serving:
             end = a.t if b is None else b.t
             if a.serving in colour:
-                ax.axvspan(lo, end, color=colour[a.serving], alpha=0.07, lw=0)
+                ax.axvspan(lo, end, color=colour[a.serving], alpha=0.12, lw=0)
             lo = end
     ax.set_xlabel("time (s)")
     ax.set_ylabel("RSSI (dBm)")

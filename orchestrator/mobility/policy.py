@@ -29,7 +29,7 @@ Triggers, on the serving AP's RSSI averaged over `averaging_window` (C.1's avera
   strongest AP heard, or none: detached until one is heard).
 
 After a handover the network left keeps its MPA-SA (stage pre-authenticated, C.2) when
-`keep_mpa_sa`; any MPA-SA expires after `mpa_sa_lifetime` seconds (None: never). Other CTNs'
+`keep_mpa_sa`; any MPA-SA expires `mpa_sa_lifetime` seconds after it was made (None: never). Other CTNs'
 pre-configurations are released (their MPA-SAs stay, C.2). A handover back to the AP left
 by the previous handover within `ping_pong_window` seconds counts as a ping-pong (C.1).
 """
@@ -55,7 +55,6 @@ PRE_CONFIGURED = "pre-configured"
 SAME_NETWORK = "same-network"       # a handover between two APs of one network: no MPA needed
 STAGES = (NONE, PRE_AUTHENTICATING, PRE_AUTHENTICATED, PRE_CONFIGURING, PRE_CONFIGURED)
 _RUNNING = {PRE_AUTHENTICATE: PRE_AUTHENTICATING, PRE_CONFIGURE: PRE_CONFIGURING}
-_DONE = {PRE_AUTHENTICATE: PRE_AUTHENTICATED, PRE_CONFIGURE: PRE_CONFIGURED}
 UNHEARD = float("-inf")             # the serving AP's signal while it is not heard (before
                                     # link_loss_time declares the link down)
 
@@ -121,7 +120,8 @@ class Action:
 @dataclass
 class _Ctn:
     stage: str
-    since: float                      # when this stage began
+    since: float                      # when its MPA-SA was made (held, for the network left);
+                                      # while pre-authenticating, when that began
 
 
 @dataclass
@@ -168,12 +168,13 @@ class Policy:
             ctn = self.ctns.get(network)
             if ctn is None or ctn.stage != _RUNNING[kind]:
                 return []             # overtaken by a handover or an expiry
-            if ok:
-                self.ctns[network] = _Ctn(_DONE[kind], t)
-            elif kind == PRE_AUTHENTICATE:
-                del self.ctns[network]
+            if kind == PRE_AUTHENTICATE:
+                if ok:
+                    self.ctns[network] = _Ctn(PRE_AUTHENTICATED, t)
+                else:
+                    del self.ctns[network]
             else:
-                self.ctns[network] = _Ctn(PRE_AUTHENTICATED, t)
+                ctn.stage = PRE_CONFIGURED if ok else PRE_AUTHENTICATED
         if not ok or self.serving is None or self._monitor.is_down:
             return []                 # a failed phase is tried again at the next scan
         return self._prepare(t, self._last)
@@ -223,7 +224,7 @@ class Policy:
         if life is None:
             return
         for net in [n for n, c in self.ctns.items()
-                    if c.stage in (PRE_AUTHENTICATED, PRE_CONFIGURED) and t - c.since > life]:
+                    if c.stage != PRE_AUTHENTICATING and t - c.since > life]:
             del self.ctns[net]
 
     def _best_per_network(self, avg: dict[str, float]) -> dict[str, tuple[str, float]]:
@@ -256,7 +257,7 @@ class Policy:
             begun = [(net, ap) for _, net, ap in ranked if self.stage(net) != NONE]
             for net, ap in (begun[:1] if p.pre_configure == "best" else begun):
                 if self.stage(net) == PRE_AUTHENTICATED:
-                    self.ctns[net] = _Ctn(PRE_CONFIGURING, t)
+                    self.ctns[net].stage = PRE_CONFIGURING
                     out.append(Action(t, PRE_CONFIGURE, ap, net))
         return out
 
@@ -274,7 +275,8 @@ class Policy:
 
     def _handover(self, t: float, target: str, reason: str) -> Action:
         p = self.params
-        old, old_net, new_net = self.serving, self.network_of(self.serving) if self.serving else None, self.network_of(target)
+        old, new_net = self.serving, self.network_of(target)
+        old_net = self.network_of(old) if old is not None else None
         prepared = SAME_NETWORK if old_net == new_net else self.stage(new_net)
         last = self.handovers[-1] if self.handovers else None
         ping_pong = (last is not None and last.source == target
@@ -283,9 +285,9 @@ class Policy:
         self.handovers.append(action)
         if old_net != new_net:
             self.ctns.pop(new_net, None)
-            for net, c in list(self.ctns.items()):      # C.4: commit to one CTN, release the rest
+            for c in self.ctns.values():                # C.4: commit to one CTN, release the rest
                 if c.stage in (PRE_CONFIGURING, PRE_CONFIGURED):
-                    self.ctns[net] = _Ctn(PRE_AUTHENTICATED, c.since)
+                    c.stage = PRE_AUTHENTICATED
             if old_net is not None and p.keep_mpa_sa:  # C.2: the network left holds an MPA-SA
                 self.ctns[old_net] = _Ctn(PRE_AUTHENTICATED, t)
             self.discovery = NONE

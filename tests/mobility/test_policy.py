@@ -267,3 +267,19 @@ def test_bad_parameters_are_refused():
                    {"hysteresis": -1}, {"dwell": -0.1}, {"mpa_sa_lifetime": -1}):
         with pytest.raises(ValueError):
             PolicyParams(**kwargs)
+
+
+def test_mpa_sa_lifetime_counts_from_the_pre_authentication():
+    """Pre-configuring a CTN does not make its MPA-SA younger."""
+    params = PolicyParams(handover_below=None, hysteresis=50, mpa_sa_lifetime=5.0)
+    p = Policy(params, NETS, serving="ap0")
+    scan = {"ap0": -80.0, "ap1": -70.0}
+    p.step(0.0, scan)
+    p.completed(0.0, DISCOVER)
+    p.completed(1.0, PRE_AUTHENTICATE, "net-a")       # MPA-SA made at 1.0
+    p.completed(4.0, PRE_CONFIGURE, "net-a")
+    p.step(5.5, scan)
+    assert p.stage("net-a") == PRE_CONFIGURED
+    acts = p.step(6.5, scan)                          # 5.5 s old: expired, pre-authenticated again
+    assert p.stage("net-a") == PRE_AUTHENTICATING
+    assert [(a.kind, a.network) for a in acts] == [(PRE_AUTHENTICATE, "net-a")]
