@@ -6,11 +6,12 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig7 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
 	@echo "make fig10       Figure 10 (C.5.3): 802.11i post/pre-authentication vs MPA"
+	@echo "make fig10-wan   Figure 10 (roaming) against the delay to the home AAA (0-150 ms)"
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
@@ -49,6 +50,9 @@ reproduce: services graphs
 fig10: services
 	$(MPA) run experiments/fig10.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
+fig10-wan: services
+	$(MPA) run experiments/fig10-wan-sweep.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
 fig7: services
 	$(MPA) run experiments/fig7.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
@@ -69,6 +73,7 @@ bench: services
 	$(PY) bench/bringup.py
 	$(PY) bench/handoff.py
 	$(PY) bench/l2_floor.py
+	$(PY) bench/eap_rounds.py
 	$(PY) bench/preconfig.py
 	$(PY) bench/post_switching.py
 	$(PY) bench/mipv6_dataplane.py

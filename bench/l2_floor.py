@@ -14,6 +14,7 @@ excess), and the controller's own constants from its `emulation_constants` event
 values are measured in one run (one deploy each, sequentially) so that their ratios compare.
 """
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -53,9 +54,10 @@ def _fmt(xs):
     return f"{m:6.2f} ({lo:5.2f}-{hi:6.2f})"
 
 
-def measure(topology: str, latency_ms: float, n: int, tmp: str) -> dict:
+def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str) -> dict:
     topo = _topology_with_latency(topology, latency_ms, tmp)
     name = f"l2floor-{int(latency_ms * 10)}"
+    os.environ["MPA_DATAPATH_SYNC"] = sync        # the controller reads it at start
     j = deploy(topo, name=name, results=tmp)
     try:
         bed = Bed(j)
@@ -102,7 +104,7 @@ def measure(topology: str, latency_ms: float, n: int, tmp: str) -> dict:
         (p["mono_ns"] - d["mono_ns"]) / 1e6 for (_, d), p in zip(sta_fw, port))
     breakdown["mn l2_handoff_done->fourway_start"] = statistics.median(
         (f["mono_ns"] - d["mono_ns"]) / 1e6 for d, f in zip(done, fw))
-    return {"L": latency_ms, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
+    return {"L": latency_ms, "sync": sync, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
             "excess": [t - latency_ms for t in tassoc], "retransmissions": retx,
             "constants": consts}
 
@@ -112,21 +114,25 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--latencies", default="0,1,4,12", help="association latencies, ms")
     ap.add_argument("--topology", default="topologies/fig8-l2-preauth-nonroaming.yaml")
+    ap.add_argument("--sync", default="purge",
+                    help="datapath sync methods to compare (controller/datapath.py), e.g. "
+                         "purge,dpctl,settle:5")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="l2floor-") as tmp:
-        for lat in [float(x) for x in args.latencies.split(",")]:
-            rows.append(measure(args.topology, lat, args.n, tmp))
+        for sync in args.sync.split(","):
+            for lat in [float(x) for x in args.latencies.split(",")]:
+                rows.append(measure(args.topology, lat, args.n, tmp, sync))
     print(f"{args.n} handoffs per row between two APs holding the MN's PMKSA "
           f"({args.topology}); ms, median (p5-p95)")
-    print(f"{'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
+    print(f"{'sync':>9} | {'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
           f"{'time affecting handover':>23} | retx")
     for r in rows:
-        print(f"{r['L']:5g} | {_fmt(r['tassoc']):>20} | {_fmt(r['excess']):>20} | "
+        print(f"{r['sync']:>9} | {r['L']:5g} | {_fmt(r['tassoc']):>20} | {_fmt(r['excess']):>20} | "
               f"{_fmt(r['t4way']):>20} | {_fmt(r['total']):>23} | {r['retransmissions']}")
     for r in rows:
-        print(f"L={r['L']:g} medians: " + ", ".join(f"{k} {v:.2f}" for k, v in r["breakdown"].items()))
-    consts = rows[0]["constants"] if rows else {}
+        print(f"{r['sync']} L={r['L']:g} medians: " + ", ".join(f"{k} {v:.2f}" for k, v in r["breakdown"].items()))
+    consts = rows[-1]["constants"] if rows else {}
     print("emulation constants: " + (", ".join(f"{k}={v}" for k, v in sorted(consts.items()))
                                       or "(none reported)"))
     return 0

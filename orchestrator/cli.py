@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from .model import ModelError, load_topology
 
@@ -253,9 +254,12 @@ def cmd_report(args) -> int:
     """Tables and figures from existing records (no root, no Mininet)."""
     from .analysis.report import report, report_all
     if args.all:
-        print(report_all(args.results))
+        print(f"summary: {report_all(args.results)}")
     else:
-        print(report(args.run_dir))
+        written = report(args.run_dir)
+        print(f"report: {Path(args.run_dir) / 'README.md'} ({len(written)} files: "
+              f"{sum(1 for k in written if k.startswith('tables/'))} tables, "
+              f"{sum(1 for k in written if k.startswith('figures/'))} figures)")
     return 0
 
 

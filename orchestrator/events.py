@@ -8,8 +8,9 @@ machine; see docs/real-hardware.md for separate machines).
 A record: {"node", "role", "event", "phase", "mono_ns", "wall", "attrs"}.
 
 `VOCABULARY` names the events of each MPA phase (RFC 6252 s6.3 steps 1-6, s7.1 discovery);
-`INTERVALS` says which start/end events bound each measured time (Figure 10's Tauth, Tconf,
-Tassoc+4way, ...); `phase_durations` pairs them. docs/events.md is the prose version.
+`INTERVALS` says which start/end events bound each measured time (Tdisc, Tauth, Tconf, Tl2,
+...); `phase_durations` pairs them. Figure 10's times are experiment/phases.py's. docs/events.md
+is the prose version of both.
 """
 from __future__ import annotations
 
@@ -124,9 +125,10 @@ INTERVALS: tuple[Interval, ...] = (
              "MN: tunnel deleted or disabled, nCoA cached (s6.3 step 4)"),
     Interval("Tassoc", "switching", "l2_handoff_start", ("l2_handoff_done",),
              ("l2_handoff_failed",), "MN: (re)association request until the response"),
-    Interval("Tassoc+4way", "switching", "l2_handoff_start", ("port_authorized",),
+    Interval("Tl2", "switching", "l2_handoff_start", ("port_authorized",),
              ("l2_handoff_failed", "fourway_failed", "fourway_failure"),
-             "MN handoff start until the target AP opens the controlled port (C.5.3)"),
+             "MN handoff start until the controller opens the target AP's controlled port "
+             "(Figure 10's Tassoc+4way is experiment/phases.py's, not this)"),
     Interval("Tpostauth", "switching", "post_auth_start", ("post_auth_done",),
              ("post_auth_failed",), "EAP after the move when nothing was pre-authenticated"),
     Interval("Tpostsw", "post-switching", "post_switching_start", ("post_switching_done",), (),

@@ -341,11 +341,12 @@ class MobileNode(_RadioRole):
 
     @command(phase="switching")
     def mpa_handover(self, ctn: str, ap: str, buffering_period_ms: float | None = None,
-                     timeout: float = 10.0) -> dict:
+                     timeout: float = 10.0, pht: str = "disable") -> dict:
         """s6.3 steps 4-6 with the pre-configured `ctn`: pre-switching (with buffering at
-        the nAR: tunnel deleted first), switching to `ap`, post-switching (nCoA on the
-        interface, gratuitous ARP, ATTACHED to the nAR, which flushes its buffer)."""
-        return self.handover.mpa(ctn, ap, buffering_period_ms, timeout)
+        the nAR: the tunnel disabled, or with pht='delete' deleted by IKEv2, first),
+        switching to `ap`, post-switching (nCoA on the interface, gratuitous ARP, ATTACHED
+        to the nAR, which flushes its buffer)."""
+        return self.handover.mpa(ctn, ap, buffering_period_ms, timeout, pht)
 
     @command(phase="switching")
     def nonmpa_handover(self, ap: str, timeout: float = 30.0) -> dict:
@@ -864,13 +865,13 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["pana_pci_irt"] = c(pana_fsm.PCI_TIMER.irt * 1e3, "ms", "RFC 5191 s9 PCI_IRT")
     if "mobile-node" in roles:
         out["eap_fragment_size"] = c(config.get("eap_fragment_size"), "octets",
-                                     "mobile_node.eap_fragment_size (topology)")
+                                     "eap_fragment_size of the mobile_node (topology, experiment)")
         if dhcp_client is not None:
             out["dhcp_first_retransmission"] = c(dhcp_client.FIRST_RETRANSMISSION * 1e3, "ms",
                                                  "RFC 2131 s4.1")
-        out["dad_probes"] = c(config.get("dad_probes"), "", "mobile_node.dad_probes (topology)")
+        out["dad_probes"] = c(config.get("dad_probes"), "", "dad_probes of the mobile_node (topology, experiment)")
         out["dad_interval"] = c(config.get("dad_interval", 0) * 1e3, "ms",
-                                "mobile_node.dad_interval (topology)")
+                                "dad_interval of the mobile_node (topology, experiment)")
         if handover is not None:
             out["handover_signal_rto"] = c(handover.SIGNAL_RTO * 1e3, "ms",
                                            "agents/handover.py (buffering protocol, doubling)")

@@ -6,10 +6,16 @@ Who does what (the `MobileNode` role calls these; `media` is its SIP UA + RTP re
 MPA (`mpa_handover`), after pre-authentication, pre-configuration (an nCoA leased by DHCP,
 s7.3.3, and its proactive handover tunnel) and the binding update over the tunnel (s7.5):
   step 4  pre-switching: with buffering, the MN asks the nAR's buffering module to hold
-          what arrives for the nCoA (BUFFER_REQUEST over the tunnel, protocols.buffering),
-          then deletes the tunnel (IKEv2 DELETE from the oCoA) and caches the nCoA: from
-          then on the nAR buffers (s6.3: "once the tunnel interface is deleted"). Without
-          buffering the tunnel stays up: it "can be deleted prior to or after the handover".
+          what arrives for the nCoA (BUFFER_REQUEST over the tunnel, protocols.buffering);
+          the nAR disables its end on acknowledging (buffers from then on, s6.3: "once the
+          tunnel interface is deleted"), and the MN disables its end and caches the nCoA
+          (s6.3 step 4: "delete or disable"; `pht="disable"`, the default: its route into
+          the tunnel goes, the IKE_SA is forgotten after the move as without buffering, the
+          nAR deletes its end on ATTACHED). `pht="delete"` deletes the tunnel by an IKEv2
+          DELETE exchange from the oCoA before the move instead: charon takes 20-28 ms for
+          it here, and the nAR's buffer holds that long more (with the RFC's 20 ms period
+          that cost packets). Without buffering the tunnel stays up: it "can be deleted
+          prior to or after the handover".
   step 5  switching: (re)association and 4-way handshake with the target AP (PSK_ap from
           the MPA-SA: no EAP after the move).
   step 6  post-switching: the cached nCoA goes onto the physical interface (IPv4 has no
@@ -93,7 +99,8 @@ class Handover:
             self.nl = Rtnl()
 
     # -- MPA ------------------------------------------------------------------------------
-    def mpa(self, ctn: str, ap: str, buffering_period_ms: float | None, timeout: float) -> dict:
+    def mpa(self, ctn: str, ap: str, buffering_period_ms: float | None, timeout: float,
+            pht: str = "disable") -> dict:
         from ..protocols import buffering as bp
         from .buffering import request
         self.remember_home()
@@ -110,6 +117,9 @@ class Handover:
         sta, iface = self.c["mac"], self.c["iface"]
         nar = (p.ar["address"], self.c["buffering_port"])
         buffering = buffering_period_ms is not None
+        if pht not in ("disable", "delete"):
+            raise CommandError(f"pht must be 'disable' or 'delete' (s6.3 step 4), not {pht!r}")
+        deleted = buffering and pht == "delete"
         times: dict[str, float] = {}
 
         # step 4: pre-switching
@@ -122,9 +132,15 @@ class Handover:
                           retries=SIGNAL_RETRIES)
             if ack.status != bp.Status.OK:
                 raise CommandError(f"the nAR refused to buffer for {p.ncoa}: {ack.status.name}")
-            preconf.hand_over(p.ctn, delete_tunnel=True)
-            self.log.emit("pht_deleted", "pre-switching", ctn=p.ctn, ncoa=p.ncoa,
-                          ar=p.ar["node"], how="IKEv2 DELETE from the oCoA")
+            preconf.hand_over(p.ctn, delete_tunnel=deleted)
+            if deleted:
+                self.log.emit("pht_deleted", "pre-switching", ctn=p.ctn, ncoa=p.ncoa,
+                              ar=p.ar["node"], how="IKEv2 DELETE from the oCoA")
+            else:
+                preconf.routing.detach_fast(self.nl, p.ncoa)
+                self.log.emit("pht_disabled", "pre-switching", ctn=p.ctn, ncoa=p.ncoa,
+                              ar=p.ar["node"], reason="pre-switching (route into the tunnel "
+                                                        "removed; IKE_SA forgotten after the move)")
         else:
             preconf.hand_over(p.ctn, delete_tunnel=False)
         self.log.emit("ncoa_cached", "pre-switching", ctn=p.ctn, ncoa=p.ncoa)
@@ -158,11 +174,12 @@ class Handover:
         self.log.emit("post_switching_done", "post-switching", ctn=p.ctn, ncoa=p.ncoa,
                       buffered_packets=ack.packets)
         times["post_switching_ms"] = (time.perf_counter_ns() - t1) / 1e6
-        if not buffering:
+        if not deleted:
             preconf.drop_tunnel(p)             # the MN's end: nothing left to say to the nAR
         self.attached = {"ncoa": p.ncoa, "server": p.dhcp_server, "lease": p.lease,
                          "method": "mpa", "ctn": p.ctn}
-        return {"ncoa": p.ncoa, "buffering": buffering, "buffered_packets": ack.packets,
+        return {"ncoa": p.ncoa, "buffering": buffering, "pht": pht if buffering else "kept",
+                "buffered_packets": ack.packets,
                 "switching": switch, **times}
 
     # -- non-MPA ----------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """A run's report (tables + figures + README.md) and the index of the latest run of every
 experiment (results/summary.md). No root, no Mininet: records in, markdown and images out.
-A run whose spec names the reference rfc6252_fig7 (fig7.is_fig7) is reported as RFC 6252
-Figure 7 and the non-MPA baseline (C.5.1); every other run as Figure 10 (C.5.3).
+
+Every run gets the generic report (analysis/generic.py: emulated values, statistics of every
+phase per configuration x scenario, retransmissions, distributions, ladders, events and
+captures). A run whose experiment declares `reference:` gets, in addition, what the
+reproduction registered for that table adds (analysis/reproductions/: its tables, checks,
+figures and README sections); without one there is no RFC column, and the README says so.
 
     python -m orchestrator.analysis.report results/fig10/20261201-120000
-    python -m orchestrator.analysis.report results/fig7/20261201-120000
     python -m orchestrator.analysis.report --all [--results results]
 """
 from __future__ import annotations
@@ -15,99 +18,92 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.analysis import fig7, figures, reference, tables
-
-RECORDS = ("records.parquet", "records.csv")
-
-
-def _verdicts(checks: list[dict]) -> str:
-    ok = sum(c["ok"] is True for c in checks)
-    bad = sum(c["ok"] is False for c in checks)
-    na = sum(c["ok"] is None for c in checks)
-    return f"{ok} ok, {bad} failed" + (f", {na} not measured" if na else "")
+from orchestrator.analysis import generic, parameters, reproduction
+from orchestrator.analysis.records import RECORDS, RunData
 
 
-def _figure_links(fig: dict[str, Path], run_dir: Path, prefix: str = "") -> list[str]:
-    """Markdown: every PNG embedded, with its SVG linked."""
+def _natural_name(p: Path) -> tuple:
+    """'x-delay=20ms' before 'x-delay=150ms': numbers compared as numbers."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t)
+                 for t in re.split(r"(\d+)", p.name))
+
+
+def _figure_links(paths: list[Path], run_dir: Path) -> list[str]:
+    """Markdown: every PNG except the ladders embedded, with its SVG linked."""
     lines = []
-    for name in sorted(k for k in fig if k.endswith(".png") and not k.startswith("ladder/")):
-        rel = fig[name].relative_to(run_dir).as_posix()
-        lines += [f"![{name[:-4]}]({prefix}{rel})", f"([SVG]({prefix}{rel[:-4]}.svg))", ""]
+    for p in sorted((p for p in paths if p.suffix == ".png" and "ladder" not in p.parts),
+                    key=lambda p: (not p.name.startswith("distribution"), _natural_name(p))):
+        rel = p.relative_to(run_dir).as_posix()
+        lines += [f"![{p.stem}]({rel})", f"([SVG]({rel[:-4]}.svg))", ""]
     return lines
 
 
-def _fig7_readme(run_dir: Path, df, spec: dict) -> list[str]:
-    exp = tables.spec_experiment(spec)
-    scen = fig7.scenarios(df, spec)
-    checks = fig7.checks(df, spec, run_dir)
-    lines = [f"# {exp.get('name', run_dir.parent.name)}, run {run_dir.name}: RFC 6252 Figure 7 "
-             "(SIP mobility with MPA) and the non-MPA baseline", ""]
-    if exp.get("description"):
-        lines += [str(exp["description"]).strip(), ""]
-    lines += ["## Emulated parameters", "", tables.parameters_markdown(df, spec),
-              fig7.scenarios_markdown(scen),
-              "## RFC 6252 Figure 7 beside this run", "",
-              f"{reference.citation(fig7.REFERENCE)}; "
-              f"{reference.citation(fig7.NONMPA_REFERENCE)}. Per scenario: measured "
-              "(median [min–max] (n)) and the RFC's value; mean, min, max of every cell in "
-              "[tables/fig7_beside_rfc.csv](tables/fig7_beside_rfc.csv).", "",
-              fig7.fig7_markdown(fig7.beside_rfc(df, spec), scen),
-              *(line for note in fig7.TABLE_NOTES for line in (note, "")),
-              "## Non-MPA against MPA", "", fig7.ratios_markdown(fig7.ratios(df, spec), scen),
-              f"## Must-show checks: {fig7.verdicts(checks)}", "",
-              "See [tables/checks.md](tables/checks.md) for how each is computed.", ""]
-    lines += [f"- {fig7.OK_MARK[c['ok']]}: ({c['id']}) {c['check']}" for c in checks]
-    lines += ["", "## Phase durations (events)", "",
-              fig7.phases_markdown(fig7.phases_table(df, spec), scen)]
-    return lines
-
-
-def _fig10_readme(run_dir: Path, df, spec: dict) -> list[str]:
-    exp = tables.spec_experiment(spec)
-    checks = tables.structure_checks(df)
-    lines = [f"# {exp.get('name', run_dir.parent.name)}, run {run_dir.name}: RFC 6252 Figure 10",
-             ""]
-    if exp.get("description"):
-        lines += [str(exp["description"]).strip(), ""]
-    lines += ["## Emulated parameters", "", tables.parameters_markdown(df, spec),
-              "## RFC 6252 Figure 10 beside this run", "",
-              "Measured median over the repetitions with status ok (RFC value), ms; p5-p95 and n "
-              "in [tables/fig10_beside_rfc.csv](tables/fig10_beside_rfc.csv).", "",
-              tables.fig10_markdown(tables.beside_rfc(df)),
-              f"## Structure checks: {_verdicts(checks)}", "",
-              "See [tables/checks.md](tables/checks.md).", ""]
-    lines += [f"- {'ok' if c['ok'] else 'not measured' if c['ok'] is None else '**FAIL**'}: "
-              f"{c['check']}" for c in checks]
-    lines.append("")
-    return lines
+def _no_reference(run: RunData) -> list[str]:
+    ref = run.experiment.get("reference")
+    if ref and run.reference is not None:
+        return ["## RFC comparison", "",
+                f"The experiment names `{run.reference.table}`, which no reproduction module "
+                "registers (orchestrator/analysis/reproductions/): no RFC column.", ""]
+    return ["## RFC comparison", "",
+            "None: the experiment declares no `reference:`, so nothing here is set beside the "
+            "RFC's numbers. To put a configuration beside one of the RFC's columns, add e.g. "
+            "`reference: {table: rfc6252_fig10, columns: {roaming: <configuration>}}` to the "
+            "experiment file.", ""]
 
 
 def report(run_dir: str | Path) -> dict[str, Path]:
-    """tables/, figures/ and README.md of one run directory (Figure 7 or Figure 10)."""
-    run_dir = Path(run_dir)
-    df, spec = tables.load_records(run_dir), tables.read_spec(run_dir)
-    if fig7.is_fig7(spec, df):
-        tab, fig = fig7.write_tables(run_dir), fig7.write_figures(run_dir)
-        lines = _fig7_readme(run_dir, df, spec)
-    else:
-        tab, fig = tables.write_tables(run_dir), figures.write_figures(run_dir)
-        lines = _fig10_readme(run_dir, df, spec)
-    lines += ["## Figures", ""] + _figure_links(fig, run_dir)
-    ladders = sorted(k for k in fig if k.startswith("ladder/") and k.endswith(".png"))
+    """tables/, figures/ and README.md of one run directory."""
+    run = RunData.load(run_dir)
+    run_dir = run.dir
+    tables_dir, figures_dir = run_dir / "tables", run_dir / "figures"
+    tab = generic.write_tables(run, tables_dir)
+    figs = generic.write_figures(run, figures_dir)
+    repro = reproduction.for_run(run)
+    checks: list[dict] = []
+    title = ""
+    if repro is not None:
+        tab.update(repro.write_tables(run, tables_dir))
+        checks = repro.run_checks(run)
+        tab["checks.md"] = tables_dir / "checks.md"
+        tab["checks.md"].write_text(reproduction.checks_markdown(
+            repro.title, repro.intro, checks, repro.number_format))
+        figs += repro.write_figures(run, figures_dir)
+        title = f": {repro.title}"
+    exp = run.experiment
+    lines = [f"# {run.name}, run {run_dir.name}{title}", ""]
+    if exp.get("description"):
+        lines += [str(exp["description"]).strip(), ""]
+    lines += ["## Emulated parameters", "", parameters.markdown(run)]
+    lines += repro.readme_lines(run, checks) if repro is not None else _no_reference(run)
+    reps = generic.repetitions(run.records)
+    lines += ["## Measured: every phase per configuration and scenario", "",
+              generic.statistics_markdown(generic.statistics(run.records, run.spec), reps, "tables/"),
+              "## Retransmissions", "",
+              "A repetition in which a timer fired (any event named `*_retransmitted`) measured "
+              "that timeout, not the ordinary exchange.", "",
+              generic.retransmissions_markdown(reps)]
+    lines += ["## Figures", ""] + _figure_links(figs, run_dir)
+    ladders = sorted(p for p in figs if p.suffix == ".png" and "ladder" in p.parts)
     if ladders:
         lines += ["## Ladders (one handover per configuration and scenario, repetition 1)", ""]
-        lines += [f"- [{k.removeprefix('ladder/').removesuffix('.png').replace('--', ' / ')}]"
-                  f"(figures/{k}) ([SVG](figures/{k[:-4]}.svg))" for k in ladders]
+        lines += [f"- [{p.stem.replace('--', ' / ')}]({p.relative_to(run_dir).as_posix()}) "
+                  f"([SVG]({p.relative_to(run_dir).as_posix()[:-4]}.svg))" for p in ladders]
         lines.append("")
     lines += ["## Files", ""]
     lines += [f"- [{p.relative_to(run_dir).as_posix()}]({p.relative_to(run_dir).as_posix()})"
               for p in tab.values()]
     lines += [f"- [{n}]({n})" for n in ("spec.yaml", *RECORDS, "events.jsonl")
               if (run_dir / n).exists()]
+    for d, what in (("pcaps", "captures of each configuration"),
+                    ("ladder", "each ladder's events, captures and lanes"),
+                    ("media", "RTP arrivals of each repetition"),
+                    ("testbeds", "each testbed's events and daemon logs")):
+        if (run_dir / d).is_dir():
+            lines.append(f"- [{d}/]({d}/): {what}")
     readme = run_dir / "README.md"
     readme.write_text("\n".join(lines) + "\n")
     return {**{f"tables/{k}": v for k, v in tab.items()},
-            **{f"figures/{k}": v for k, v in fig.items()}, "README.md": readme}
+            **{str(p.relative_to(run_dir)): p for p in figs}, "README.md": readme}
 
 
 def run_time(run_dir: Path) -> float:
@@ -134,43 +130,44 @@ def latest_runs(results_root: str | Path) -> list[Path]:
     return sorted(latest.values(), key=lambda r: (run_time(r), r.name), reverse=True)
 
 
+def _relink(line: str, rel: str) -> str:
+    """A run-relative markdown link made relative to the results root."""
+    return re.sub(r"\]\((?!https?:|/)([^)]+)\)", lambda m: f"]({rel}/{m.group(1)})", line)
+
+
 def summary(results_root: str | Path) -> Path:
     """results/summary.md: the latest run of every experiment, newest first, with its
-    tables, figures and the verdicts of the RFC's structure checks."""
+    report, its reproduction's verdicts and key numbers, and its figures."""
     root = Path(results_root)
     lines = ["# Results: latest run of every experiment (newest first)", "",
              "Regenerate with `python -m orchestrator.analysis.report --all` (`make report`).", ""]
     runs = latest_runs(root)
     if not runs:
         lines.append("No experiment runs yet (results/<experiment>/<run-id>/records.csv).")
-    for run in runs:
-        rel = run.relative_to(root).as_posix()
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run_time(run)))
-        df, spec = tables.load_records(run), tables.read_spec(run)
-        is7 = fig7.is_fig7(spec, df)
-        lines += [f"## {run.parent.name}: run {run.name} ({when})", ""]
-        if is7:
-            checks = fig7.checks(df, spec, run)
-            failed = [f"({c['id']}) {c['check']}" for c in checks if c["ok"] is False]
-            lines += [f"RFC 6252 Figure 7 and the non-MPA baseline (C.5.1). Must-show checks: "
-                      f"{fig7.verdicts(checks)}" + (f"; failed: {'; '.join(failed)}" if failed
-                                                    else "") + ".", "",
-                      *fig7.key_numbers(df, spec), ""]
-            links = [("report", "README.md"), ("Figure 7 beside the RFC", "tables/fig7_beside_rfc.md"),
-                     ("checks", "tables/checks.md"), ("parameters", "tables/parameters.md"),
-                     ("fig7_beside_rfc.csv", "tables/fig7_beside_rfc.csv")]
+    for run_dir in runs:
+        rel = run_dir.relative_to(root).as_posix()
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run_time(run_dir)))
+        run = RunData.load(run_dir)
+        repro = reproduction.for_run(run)
+        lines += [f"## {run_dir.parent.name}: run {run_dir.name} ({when})", ""]
+        if repro is not None:
+            lines += [_relink(line, rel) for line in repro.summary_lines(run, repro.run_checks(run))]
         else:
-            lines += [f"Structure checks: {_verdicts(tables.structure_checks(df))}.", ""]
-            links = [("report", "README.md"), ("Figure 10 beside the RFC", "tables/fig10_beside_rfc.md"),
-                     ("checks", "tables/checks.md"), ("parameters", "tables/parameters.md"),
-                     ("summary.csv", "tables/summary.csv")]
-        present = [f"[{t}]({rel}/{p})" for t, p in links if (run / p).exists()]
-        lines.append(" · ".join(present) if present else
-                     f"(no report yet: `python -m orchestrator.analysis.report {rel}`)")
-        lines.append("")
-        for png in sorted((run / "figures").glob("fig7_*.png" if is7 else "fig10_*.png")):
+            lines.append("No RFC comparison declared (`reference:`).")
+        links = [("report", "README.md"), ("statistics", "tables/statistics.md"),
+                 ("parameters", "tables/parameters.md"), ("checks", "tables/checks.md")]
+        present = [f"[{t}]({rel}/{p})" for t, p in links if (run_dir / p).exists()]
+        lines += ["", " · ".join(present) if present else
+                  f"(no report yet: `python -m orchestrator.analysis.report {rel}`)", ""]
+        # the run's figures; of a sweep, those over all its points, not each point's
+        pngs = sorted((run_dir / "figures").glob("*.png"), key=_natural_name)
+        whole = [p for p in pngs if "=" not in p.name]
+        for png in sorted(whole, key=lambda p: p.name.startswith("distribution")):
             lines += [f"![{png.stem}]({rel}/figures/{png.name})", ""]
-        ladders = sorted((run / "figures" / "ladder").glob("*.png"))
+        if len(whole) < len(pngs):
+            lines += [f"{len(pngs) - len(whole)} more figures, one per sweep point: "
+                      f"see the [report]({rel}/README.md)", ""]
+        ladders = sorted((run_dir / "figures" / "ladder").glob("*.png"), key=_natural_name)
         if ladders:
             lines.append("Ladders: " + ", ".join(
                 f"[{p.stem.replace('--', ' / ')}]({rel}/figures/ladder/{p.name})" for p in ladders))

@@ -135,7 +135,7 @@ def _events_of(events: Iterable[dict], mn: str, names: tuple[str, ...]) -> list[
     return [e for e in events if e["event"] in names and subject(e) == mn]
 
 
-def handover_from_events(events: Iterable[dict], mn: str = "mn",
+def handover_from_events(events: Iterable[dict], mn: str,
                          buffering_period_ms: float | None = None) -> Handover:
     """The last layer-2 handoff of `mn` and what surrounds it: the nCoA (the binding update's
     `ncoa`, else `ncoa_assigned`'s), the flush count (`buffering_flushed` attrs `packets`, or a

@@ -18,6 +18,23 @@ Definitions (C.5.3), all from CLOCK_MONOTONIC event timestamps:
 from __future__ import annotations
 
 PHASES = ("Tauth", "Tconf", "Tassoc", "T4way", "Tassoc+4way", "Total", "Time affecting handover")
+# each phase as handover_times computes it (docs/events.md prints this table; a test keeps
+# the two the same). "after the move" = at or after the MN's last l2_handoff_start.
+DEFINITIONS = {
+    "Tauth": "802.11i post-authentication: MN `eap_start` -> `eap_done` with mode `eap`, after "
+             "the move; 802.11i pre-authentication: the same with mode `preauth`, before the "
+             "move; MPA: MN `preauth_start` -> `preauth_done` (PANA), before the move",
+    "Tconf": "MPA only: PAA `psk_install_start` -> `tconf_done` (PSK_ap generation and "
+             "installation in every AP of the CTN)",
+    "Tassoc": "MN `l2_handoff_start` -> the next `l2_handoff_done`",
+    "T4way": "MN's last `fourway_start` before its first `port_open` after the move -> that "
+             "`port_open`",
+    "Tassoc+4way": "Tassoc + T4way (without what lies between them: with post-authentication "
+                   "the EAP exchange, otherwise the AP's start of the handshake)",
+    "Total": "Tauth + Tconf + Tassoc+4way (the RFC's sum)",
+    "Time affecting handover": "MN `l2_handoff_start` -> its first `port_open` after it, "
+                               "measured directly",
+}
 
 
 class PhaseError(ValueError):
@@ -35,8 +52,10 @@ def _one(events, node, name, after=None, before=None, **attrs):
     return found
 
 
-def handover_times(events: list[dict], scheme: str, mn: str = "mn", paa: str | None = None) -> dict:
-    """Phase -> milliseconds for one repetition of `scheme` (events of that repetition only)."""
+def handover_times(events: list[dict], scheme: str, mn: str, paa: str | None = None) -> dict:
+    """Phase -> milliseconds for one repetition of `scheme` (events of that repetition only):
+    `mn` is the experiment's mobile node, `paa` (MPA) the authentication agent on the target
+    AP's network, both found by role (model/prerequisites.py), never assumed."""
     ms = lambda a, b: (b["mono_ns"] - a["mono_ns"]) / 1e6  # noqa: E731
     move = _one(events, mn, "l2_handoff_start")[-1]
     assoc_done = _one(events, mn, "l2_handoff_done", after=move["mono_ns"])[0]
@@ -87,7 +106,7 @@ SIP_PARTS = {
 }
 
 
-def sip_handover_parts(events: list[dict], mn: str = "mn") -> dict:
+def sip_handover_parts(events: list[dict], mn: str) -> dict:
     """Part -> ms for one repetition of a SIP flow (the MN's own events; the last of each
     start, closed by the first end after it). Parts whose events are absent are left out
     (Teap, Tdad with MPA; Tauth, Ttunnel, Tpresw without)."""

@@ -6,10 +6,24 @@ A run writes `results/<experiment>/<run-id>/`:
   topologies/<conf>.yaml   each configuration's resolved topology
   testbeds/                each bring-up's run directory (events/, logs/ of every daemon)
   pcaps/<conf>/<node>.pcap captures of the whole configuration (MN, APs, PAA, AAA)
-  ladder/<conf>/<scenario>/ events.jsonl, pcaps/, lanes.json of repetition 1 (ladder diagram)
+  ladder/<conf>/<scenario>/ events.jsonl, pcaps/, lanes.json, nodes.json of repetition 1
   progress.jsonl           one line per finished repetition (what --resume skips)
   records.jsonl            rows as they are measured; records.csv and records.parquet at the end
   events.jsonl             every event of the run, with its configuration
+
+Nothing here keys on a name the researcher chose: the MN is the configuration's resolved
+`mobile_node`, the correspondent the scenario's (or the topology's only one), captures and
+ladder lanes are chosen by kind and role. A record row (one per repetition and phase or
+metric) carries `configuration`, `base_configuration` (the configuration without its sweep
+point), `mobile_node`, `scenario`, `scheme` (the flow), `repetition`, `phase`, `value`,
+`unit` (`ms` too for times), `status`, `error`, and every emulated value of its
+configuration as tidy columns:
+
+  param:<path>                 an experiment override as written ('40ms')
+  emulated:<path>[<unit>]      the effective value of every emulation parameter (model/emulated.py)
+  measured:links.<id>.rtt[ms]  the RTT of each delayed link, measured at bring-up
+  constant:<name>[<unit>]      the emulation's own constants (experiment/observed.py)
+  retransmissions, retransmitted   timers that fired in this repetition (observed.py)
 """
 from __future__ import annotations
 
@@ -18,6 +32,7 @@ import select
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,14 +45,19 @@ from ..model.experiment import MEDIA_FLOWS, Experiment, ResolvedConfiguration, l
 from ..model.units import parse_duration
 from ..network.build import deploy
 from ..testbed import destroy
+from ..model.emulated import link_id
+from ..model.prerequisites import only_node, paas_of
 from .media import (METRICS, MediaError, handover_from_events, media_metrics,
                     read_receiver_log)
+from .observed import (constant_columns, emulation_constants, retransmission_columns,
+                       retransmissions)
 from .phases import PhaseError, handover_times, sip_handover_parts
 from .scenarios import FLOWS, Bed, clean_state
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
                   "udp port 1812 or udp port 716 or udp port 7011")
-CAPTURE_NODES = ("mn", "aaa-v", "aaa-h", "nar")
+# the layer-2 flows: the MN, APs, PAAs and AAA servers hear everything of Figure 10
+CAPTURE_KINDS = ("mobile_node", "access_point", "authentication_agent", "aaa_server")
 # the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP
 MEDIA_FILTER = (CAPTURE_FILTER + " or udp port 5060 or udp port 4000 or udp port 67 or "
                 "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp")
@@ -68,13 +88,18 @@ def new_run(exp_path: str, results: str = "results", repetitions: int | None = N
     run_dir = Path(results, exp.name, time.strftime("%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=False)
     spec = {"experiment": str(Path(exp_path).resolve()), "name": exp.name, "seed": exp.seed,
-            "repetitions": exp.repetitions, "reference": exp.reference,
+            "description": exp.description, "repetitions": exp.repetitions,
+            "reference": exp.reference.model_dump() if exp.reference else None,
             "parameters": exp.parameters, "sweep": exp.sweep,
-            "scenarios": [s.model_dump(by_alias=True) for s in exp.scenarios],
+            "scenarios": [s.model_dump(by_alias=True, mode="json") for s in exp.scenarios],
             "configurations": {c.name: {"configuration": c.configuration,
                                         "topology": c.topology_file,
                                         "resolved_topology": f"topologies/{_slug(c.name)}.yaml",
-                                        "parameters": c.overrides} for c in confs}}
+                                        "mobile_node": c.mobile_node,
+                                        "parameters": c.overrides,
+                                        "emulated": [{"path": v.path, "value": v.value,
+                                                      "unit": v.unit, "source": v.source}
+                                                     for v in c.emulated]} for c in confs}}
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     (run_dir / "topologies").mkdir()
     for c in confs:
@@ -99,18 +124,19 @@ def resume_run(exp_path: str, results: str = "results") -> Run:
     return Run(exp, confs, run_dir, done)
 
 
-def _param_columns(c: ResolvedConfiguration) -> dict:
-    cols = {f"param:{k}": str(v) for k, v in c.overrides.items()}
-    t = c.topology
-
-    def ms(value) -> float | None:
-        return None if value is None else round(value * 1e3, 3)
-    aps = [t.nodes[a] for a in t.nodes_of("access_point")]
-    mns = [t.nodes[m] for m in t.nodes_of("mobile_node")]
-    wan = next((l for l in t.links if l.name == "wan"), None)
-    cols["association_latency_ms"] = ms(aps[0].association_latency) if aps else None
-    cols["link_down_detection_ms"] = ms(mns[0].link_down_detection) if mns else None
-    cols["wan_delay_ms"] = ms(wan.delay) if wan else 0.0
+def _param_columns(c: ResolvedConfiguration, journal=None) -> dict:
+    """The configuration's emulated values as record columns: the experiment's overrides as
+    written, every effective emulation parameter, and (once it is up) the RTT measured on
+    each delayed link and the constants its controller and agents reported."""
+    cols: dict = {f"param:{k}": str(v) for k, v in c.overrides.items()}
+    cols.update({v.column(): v.value for v in c.emulated})
+    if journal is not None:
+        for r in (journal.emulation or {}).get("verification", []):
+            src = str(r.get("link", ""))
+            if r.get("verified") and src.startswith("links["):
+                ident = link_id(c.topology, int(src[6:-1]))
+                cols[f"measured:links.{ident}.rtt[ms]"] = r.get("measured_rtt_ms")
+        cols.update(constant_columns(emulation_constants(read_events(journal.run_dir))))
     return cols
 
 
@@ -148,6 +174,25 @@ class Captures:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _captured(journal, node: str, kinds: tuple[str, ...], mn: str) -> bool:
+    """A node is captured when one of its roles is in `kinds`; of the mobile nodes only the
+    one that moves."""
+    roles = set(journal.nodes[node].get("roles") or [journal.nodes[node]["kind"]])
+    if "mobile_node" in roles:
+        return node == mn
+    return bool(roles & set(kinds))
+
+
+def _roles(conf: ResolvedConfiguration, mn: str) -> dict:
+    """nodes.json of a ladder: each node's kind, roles and domain, and which MN moves and
+    its home domain, so the ladder orders and titles lanes by role (MN, AP, PAA, AR, AAA_V,
+    AAA_H, CN), never by name."""
+    t = conf.topology
+    return {"mobile_node": mn, "home_domain": getattr(t.nodes[mn], "home_domain", None),
+            "nodes": {n: {"kind": node.kind, "roles": sorted(t.roles(n)), "domain": node.domain}
+                      for n, node in t.nodes.items()}}
 
 
 def _lanes(journal) -> dict:
@@ -198,7 +243,7 @@ class _Testbed:
     def __init__(self, conf: ResolvedConfiguration, name: str, journal, caps: Captures):
         self.conf, self.name, self.journal, self.caps = conf, name, journal, caps
         self.bed = Bed(journal)
-        self.params = _param_columns(conf)
+        self.params = _param_columns(conf, journal)
 
     @classmethod
     def up(cls, run: Run, conf: ResolvedConfiguration, progress) -> "_Testbed":
@@ -207,31 +252,44 @@ class _Testbed:
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
                          results=str(run.dir / "testbeds"))
-        if any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios):
-            caps = Captures(journal, [n for n in journal.nodes
-                                      if journal.nodes[n]["kind"] in MEDIA_KINDS],
-                            run.dir / "pcaps" / slug, MEDIA_FILTER)
-        else:
-            caps = Captures(journal, [n for n in journal.nodes if n in CAPTURE_NODES
-                                      or journal.nodes[n]["kind"] == "access_point"],
-                            run.dir / "pcaps" / slug)
+        mn = conf.mobile_node
+        media = any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios)
+        kinds = MEDIA_KINDS if media else CAPTURE_KINDS
+        caps = Captures(journal, [n for n in journal.nodes if _captured(journal, n, kinds, mn)],
+                        run.dir / "pcaps" / slug, MEDIA_FILTER if media else CAPTURE_FILTER)
         return cls(conf, name, journal, caps)
 
+    def _ladder_nodes(self, scenario) -> list[str]:
+        """Who is captured for the ladder of a scenario, by role: every node of the SIP
+        flows' kinds; for the layer-2 flows the MN, both APs, the target network's PAA and
+        the AAA servers."""
+        j, t, mn = self.journal, self.conf.topology, self.conf.mobile_node
+        if scenario.flow in MEDIA_FLOWS:
+            return [n for n in j.nodes if _captured(j, n, MEDIA_KINDS, mn)]
+        wanted = [mn, scenario.from_ap, scenario.to_ap, *paas_of(t, scenario.to_ap),
+                  *t.nodes_of("aaa_server")]
+        return [n for n in dict.fromkeys(wanted) if n in j.nodes]
+
     def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
-        conf, journal, mn = self.conf, self.journal, "mn"
+        conf, journal, mn = self.conf, self.journal, self.conf.mobile_node
         ladder = run.dir / "ladder" / _slug(conf.name) / scenario.name if rep == 1 else None
+        if ladder:
+            ladder.mkdir(parents=True, exist_ok=True)
         ladder_caps = None
         events: list[dict] = []
+        t0 = t1 = time.perf_counter_ns()
         try:
+            if scenario.flow in MEDIA_FLOWS:
+                cn, err = only_node(conf.topology, "correspondent_node", scenario.correspondent,
+                                    "correspondent node", "correspondent")
+                if err:
+                    raise LookupError(err)
+                scenario = scenario.model_copy(update={"correspondent": cn})
             clean_state(self.bed, mn, scenario.from_ap)
             media_flow = scenario.flow in MEDIA_FLOWS
             if ladder:
-                if media_flow:
-                    ladder_caps = Captures(journal, [n for n in journal.nodes if journal.nodes[n][
-                        "kind"] in MEDIA_KINDS], ladder / "pcaps", MEDIA_FILTER)
-                else:
-                    ladder_caps = Captures(journal, [mn, scenario.to_ap, *CAPTURE_NODES[1:]],
-                                           ladder / "pcaps")
+                ladder_caps = Captures(journal, self._ladder_nodes(scenario), ladder / "pcaps",
+                                       MEDIA_FILTER if media_flow else CAPTURE_FILTER)
             t0 = time.perf_counter_ns()
             detail = FLOWS[scenario.flow](self.bed, mn, scenario)
             t1 = time.perf_counter_ns()
@@ -244,8 +302,14 @@ class _Testbed:
                 values = {ph: (v, "ms")
                           for ph, v in handover_times(events, scenario.flow, mn, paa).items()}
             status, error = "ok", ""
-        except (AgentError, PhaseError, LookupError, MediaError) as exc:
-            values, status, error = {}, "failed", str(exc)
+        except Exception as exc:         # noqa: BLE001 -- one repetition, not the whole run
+            expected = isinstance(exc, (AgentError, PhaseError, LookupError, MediaError))
+            values, status = {}, "failed"
+            error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+            if not expected:
+                traceback.print_exc(file=sys.stderr)
+            t1 = time.perf_counter_ns()
+            events = events or [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
         finally:
             if ladder_caps:
                 ladder_caps.stop()
@@ -257,10 +321,12 @@ class _Testbed:
                           if e["event"] in ("binding_update_start", "ncoa_assigned")
                           and (e.get("attrs") or {}).get("ncoa")})
             (ladder / "lanes.json").write_text(json.dumps(lanes, indent=1))
+            (ladder / "nodes.json").write_text(json.dumps(_roles(conf, mn), indent=1))
         base = {"experiment": run.experiment.name, "run_id": run.run_id,
-                "configuration": conf.name, "roaming": conf.configuration,
-                "scenario": scenario.name, "scheme": scenario.flow, "repetition": rep,
-                "seed": run.experiment.seed, **self.params}
+                "configuration": conf.name, "base_configuration": conf.configuration,
+                "mobile_node": mn, "scenario": scenario.name, "scheme": scenario.flow,
+                "repetition": rep, "seed": run.experiment.seed, **self.params,
+                **retransmission_columns(retransmissions(events))}
         failed_phase = "handover_delay" if scenario.flow in MEDIA_FLOWS else "Time affecting handover"
         rows = ([{**base, "phase": ph, "ms": _round(v) if unit == "ms" else None,
                   "value": _round(v), "unit": unit, "status": status, "error": ""}
@@ -279,11 +345,12 @@ class _Testbed:
         """Figure 7's metrics from the MN's RTP log of this repetition (experiment/media.py),
         and the parts of the handover from the events; the packets and the handover go to
         media/<conf>/<scenario>/rep<N>.json for the figures."""
-        log = Path(self.journal.run_dir) / "media" / "mn.rtp.jsonl"
+        log = Path(self.journal.run_dir) / "media" / f"{self.conf.mobile_node}.rtp.jsonl"
         if not log.exists():
             raise MediaError(f"no RTP receiver log {log}")
         period = None if scenario.buffering is None else scenario.buffering * 1e3
-        handover = handover_from_events(events, "mn", buffering_period_ms=period)
+        mn = self.conf.mobile_node
+        handover = handover_from_events(events, mn, buffering_period_ms=period)
         # the stream around the handover: from `stream` seconds before the move (the steady
         # state the flow waited for) to the end of the repetition. Not from the call's
         # start: packets an earlier handover left in a router's ARP queue (a non-MPA MN that
@@ -295,9 +362,9 @@ class _Testbed:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"rep{rep}.json").write_text(json.dumps(
             {"handover": asdict(handover), "metrics": metrics.as_row(), "packets": packets,
-             **_buffering_span(events, handover)}))
+             **_buffering_span(events, handover, mn)}))
         values = {m.name: (getattr(metrics, m.field), m.unit) for m in METRICS}
-        values.update({part: (ms, "ms") for part, ms in sip_handover_parts(events).items()})
+        values.update({part: (ms, "ms") for part, ms in sip_handover_parts(events, mn).items()})
         return values
 
     def down(self, run: Run) -> None:
@@ -311,12 +378,12 @@ class _Testbed:
             destroy(self.name)
 
 
-def _buffering_span(events: list[dict], handover) -> dict:
+def _buffering_span(events: list[dict], handover, mn: str) -> dict:
     """When the nAR buffered for the MN: from the moment its tunnel stopped carrying new
     packets (disabled, else deleted: they fall into the buffer from then on) to the flush
     (events of the nAR)."""
     flush = [e for e in events if e["event"] == "buffering_flushed"
-             and (e.get("attrs") or {}).get("mn") == "mn"]
+             and (e.get("attrs") or {}).get("mn") == mn]
     if not flush:
         return {}
     end = flush[-1]
@@ -354,13 +421,14 @@ def _finish(run: Run) -> None:
         return
     df = pd.read_json(path, lines=True)
     df.to_csv(run.dir / "records.csv", index=False)
+    # a column that holds numbers in some rows and texts in others (a constant that one
+    # configuration reports as a number, another as a text) is text for parquet
+    for col in df.columns[df.dtypes == object]:
+        kinds = {type(v) for v in df[col].dropna()}
+        if len(kinds) > 1:
+            df[col] = df[col].map(lambda v: v if v is None or isinstance(v, float) and v != v
+                                  else str(v))
     df.to_parquet(run.dir / "records.parquet", index=False)
 
 
-def emulated_parameters(run_dir: Path) -> dict:
-    """Every emulated parameter of a run, from its spec (for reports)."""
-    spec = yaml.safe_load((Path(run_dir) / "spec.yaml").read_text())
-    return {name: c["parameters"] for name, c in spec["configurations"].items()}
-
-
-__all__ = ["new_run", "resume_run", "execute", "emulated_parameters", "parse_duration"]
+__all__ = ["new_run", "resume_run", "execute", "parse_duration"]

@@ -45,7 +45,8 @@ MAX_NETWORK_PREFIX = 30          # a network holds an AP, a router and mobile no
 
 def check_topology(t: Topology) -> list[Check]:
     idx = _Index(t)
-    checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached)
+    checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached,
+              _mobility_protocols)
     return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 
@@ -365,3 +366,17 @@ def _unattached(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
         if not isinstance(node, (MobileNode, AccessPoint)) and name not in idx.links_of:
             yield ("nodes", name), f"node '{name}' has no link", True
+
+
+# mobility protocols the handover flows implement (RFC 6252 s7.5); a domain may name another
+# one only once a flow honours it (experiment/scenarios.py), never to be silently ignored
+MOBILITY_PROTOCOLS = ("sip", "none")
+
+
+def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
+    for name, dom in t.domains.items():
+        if dom.mobility_protocol not in MOBILITY_PROTOCOLS:
+            yield ("domains", name, "mobility_protocol"), (
+                f"mobility protocol '{dom.mobility_protocol}' is not implemented by this "
+                "testbed: its handovers use SIP mobility (RFC 6252 s7.5); write 'sip', or "
+                "'none' for a domain without mobility management"), False

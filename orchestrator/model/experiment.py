@@ -14,10 +14,16 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
       kinds.access_point.association_latency: [5ms, 15ms]
     scenarios:
       - {name: post-auth, flow: dot11i-post-authentication, from: ap0, to: ap1}
+    mobile_node: mn                      # optional: default the topology's only mobile node
+    reference:                           # optional: which RFC column stands beside which run
+      table: rfc6252_fig10
+      columns: {non-roaming: non-roaming, roaming: roaming}
 
 Parameter paths address the topology file: `kinds.<kind>.<key>`, `defaults.node.<key>`,
-`defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link name>.<key>`. A value that does not
-fit is reported at the experiment file's line, not the topology's.
+`defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link>.<key>` (a link by its `name:` or
+by its endpoints, `links.gw-v--gw-h.delay`). A value that does not fit is reported at the
+experiment file's line, not the topology's. What each scenario needs of the topology (a PAA
+on the target network, ...) is checked on load too (model/prerequisites.py).
 
 Each configuration's topology file is read and parsed once; every sweep point is its data
 with the overrides applied, validated with the topology's own source map (a problem of the
@@ -36,10 +42,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from .emulated import emulated_values
 from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, type_message
 from .load import topology_from_data
+from .prerequisites import check_experiment
 from .topology import Count, Name, Strict, Topology
 from .units import Duration, at_most
 from .yamlsrc import SourceMap, load_yaml, paused_gc, read_source
@@ -65,7 +73,8 @@ class Scenario(Strict):
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
-    correspondent: Name = Field("cn", description="sip flows: the CN the MN calls")
+    correspondent: Name | None = Field(
+        None, description="sip flows: the CN the MN calls; default: the topology's only one")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
 
@@ -84,12 +93,27 @@ class Configuration(Strict):
     topology: str
     parameters: dict[str, object] = Field(default_factory=dict)
     description: str = ""
+    mobile_node: Name | None = Field(None, description="the MN that moves, if not the "
+                                     "experiment's mobile_node")
+
+
+class Reference(Strict):
+    """The RFC's table a run is compared with, and which of its columns stand beside which of
+    the run's configurations or scenarios (as the table's CSV header says). Without
+    `columns`, each RFC column stands beside the configuration or scenario of its name."""
+    table: str = Field(description="a table of orchestrator/analysis/reference/, e.g. rfc6252_fig10")
+    columns: dict[str, Name | list[Name]] | None = Field(
+        None, description="RFC column -> configuration(s) or scenario(s)")
 
 
 class Experiment(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
     description: str = ""
-    reference: str | None = Field(None, description="RFC reference data to compare with")
+    reference: Reference | None = Field(
+        None, description="RFC table to compare with and its column mapping; a bare table "
+                          "name matches columns to configurations or scenarios of the same name")
+    mobile_node: Name | None = Field(
+        None, description="the MN that moves; default: the topology's only mobile node")
     seed: Count = 0
     repetitions: Annotated[Count, Field(ge=1, le=10000)] = 10
     parameters: dict[str, object] = Field(default_factory=dict)
@@ -97,6 +121,12 @@ class Experiment(Strict):
     sweep: dict[str, Annotated[list[object], Field(min_length=1, max_length=MAX_POINTS)]] = \
         Field(default_factory=dict)
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _table_name_alone(cls, value):
+        """`reference: rfc6252_fig10` is `reference: {table: rfc6252_fig10}`."""
+        return {"table": value} if isinstance(value, str) else value
 
 
 @dataclass
@@ -109,6 +139,8 @@ class ResolvedConfiguration:
     sweep_point: dict[str, object]
     topology: Topology
     topology_text: str = field(repr=False, default="")
+    mobile_node: str = ""           # the MN that moves (set by prerequisites.check_experiment)
+    emulated: list = field(default_factory=list)   # emulated.EmulatedValue, with sources
 
 
 def load_experiment(path: str | Path) -> tuple[Experiment, list[ResolvedConfiguration]]:
@@ -165,6 +197,8 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
             fields = Scenario.model_fields
         elif loc[0] == "configurations" and len(loc) == 3:
             fields = Configuration.model_fields
+        elif loc[0] == "reference" and len(loc) == 2:
+            fields = Reference.model_fields
         else:
             fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
@@ -192,13 +226,11 @@ def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
     if parts[0] == "links":
         if len(parts) != 3:
             return None, "expected links.<link name>.<key>"
-        links = data.get("links")
-        by_name = {l.get("name"): i for i, l in enumerate(links if isinstance(links, list) else [])
-                   if isinstance(l, dict) and isinstance(l.get("name"), str)}
+        by_name = _links_by_name(data)
         if parts[1] not in by_name:
-            return None, (f"no link named '{parts[1]}'{suggest(parts[1], by_name)} "
-                          "(give the link a 'name:' in the topology)")
-        links[by_name[parts[1]]][parts[2]] = value
+            return None, (f"no link named '{parts[1]}'{suggest(parts[1], by_name)} (give the "
+                          "link a 'name:' in the topology, or name it by its endpoints: 'a--b')")
+        data["links"][by_name[parts[1]]][parts[2]] = value
         return ("links", by_name[parts[1]], parts[2]), None
     if parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks") or len(parts) < 3:
         return None, ("expected kinds.<kind>.<key>, defaults.node.<key>, defaults.link.<key>, "
@@ -266,6 +298,7 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
         for point in points:
             data = copy.deepcopy(raw)
             where: dict[tuple, tuple[SourceMap, tuple]] = {}
+            sources: dict[str, tuple] = {}
             for yaml_path, (key, value) in (
                     [(("parameters", k), (k, v)) for k, v in exp.parameters.items()]
                     + [(("configurations", cname, "parameters", k), (k, v)) for k, v in conf.parameters.items()]
@@ -275,6 +308,7 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                     problems.append(smap.problem(yaml_path, err, key=True))
                 else:
                     where[set_path] = (smap, yaml_path)
+                sources[key] = yaml_path
             overrides = {**exp.parameters, **conf.parameters, **point}
             try:
                 topo = topology_from_data(data, _Overridden(topo_smap, where))
@@ -283,7 +317,10 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                 continue
             label = cname + "".join(f"/{k.split('.', 1)[-1]}={_fmt(v)}" for k, v in point.items())
             text = yaml.safe_dump(data, sort_keys=False)
-            out.append(ResolvedConfiguration(label, cname, str(topo_path), overrides, point, topo, text))
+            emulated = emulated_values(topo, raw, {
+                k: "experiment " + ".".join(str(x) for x in p[:-1]) for k, p in sources.items()})
+            out.append(ResolvedConfiguration(label, cname, str(topo_path), overrides, point, topo,
+                                             text, emulated=emulated))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
@@ -299,6 +336,24 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                                                       f"{suggest(ap, aps)}"))
     if scen_problems:
         raise ExperimentError(_unique(scen_problems))
+    needs = check_experiment(exp, out, smap)
+    if needs:
+        raise ExperimentError(_unique(needs))
+    return out
+
+
+def _links_by_name(data: dict) -> dict[str, int]:
+    """links.<x> in a parameter path: a link's `name:`, or its endpoints 'a--b' (nodes or
+    networks, either order) when that names one link."""
+    links = [l if isinstance(l, dict) else {} for l in (data.get("links") or [])]
+    out = {l["name"]: i for i, l in enumerate(links) if l.get("name")}
+    ends: dict[str, list[int]] = {}
+    for i, l in enumerate(links):
+        nodes = [str(e).partition(":")[0] for e in l.get("endpoints") or []]
+        if len(nodes) == 2:
+            for a, b in (nodes, nodes[::-1]):
+                ends.setdefault(f"{a}--{b}", []).append(i)
+    out.update({k: v[0] for k, v in ends.items() if len(v) == 1 and k not in out})
     return out
 
 
@@ -315,48 +370,21 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def emulated_values(topo: Topology) -> dict[str, str]:
-    """Every emulated quantity of a resolved topology that shapes a measured interval, by
-    the YAML path an experiment would override (for `mpa-testbed check`)."""
-    from .topology import AccessPoint, CorrespondentNode, MobileNode
-    from .units import format_duration as ms
-    out: dict[str, str] = {}
-    for name, node in topo.nodes.items():
-        if isinstance(node, AccessPoint):
-            out[f"nodes.{name}.association_latency"] = ms(node.association_latency)
-        elif isinstance(node, MobileNode):
-            out[f"nodes.{name}.link_down_detection"] = ms(node.link_down_detection)
-            out[f"nodes.{name}.dad_probes"] = str(node.dad_probes)
-            if node.dad_probes:
-                out[f"nodes.{name}.dad_interval"] = ms(node.dad_interval)
-        elif isinstance(node, CorrespondentNode):
-            out[f"nodes.{name}.rtp_interval"] = ms(node.rtp_interval)
-    for i, link in enumerate(topo.links):
-        where = f"links.{link.name}" if link.name else f"links[{i}]"
-        for key in ("delay", "jitter"):
-            if getattr(link, key):
-                out[f"{where}.{key}"] = ms(getattr(link, key))
-        if link.loss:
-            out[f"{where}.loss"] = f"{link.loss * 100:g}%"
-        if link.bandwidth is not None:
-            out[f"{where}.bandwidth"] = f"{link.bandwidth:g}Mbit"
-    return out
-
-
 def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[str]:
     """What `run` would do, without root: bring-ups, scenarios, repetitions, and every
-    emulated parameter of each configuration (overridden ones marked *)."""
+    emulated parameter of each configuration with where it was set (model/emulated.py;
+    those the experiment sets marked *)."""
     total = len(confs) * len(exp.scenarios) * exp.repetitions
     lines = [f"plan: {len(confs)} configuration(s) x {len(exp.scenarios)} scenario(s) x "
              f"{exp.repetitions} repetition(s) = {total} handovers, seed {exp.seed}"]
     for c in confs:
         lines.append(f"  configuration {c.name}: {_shown(Path(c.topology_file))} "
-                     f"({len(c.topology.nodes)} nodes, {len(c.topology.links)} links)")
-        for key, value in emulated_values(c.topology).items():
-            field = key.rsplit(".", 1)[-1]
-            mark = "*" if {key, _by_kind(key, c), f"defaults.node.{field}",
-                           f"defaults.link.{field}"} & set(c.overrides) else " "
-            lines.append(f"    {mark} {key} = {value}")
+                     f"({len(c.topology.nodes)} nodes, {len(c.topology.links)} links), mobile "
+                     f"node {c.mobile_node}")
+        for v in c.emulated:
+            mark = "*" if v.source.startswith("experiment") else " "
+            value = "-" if v.value is None else f"{v.value:g} {v.unit}"
+            lines.append(f"    {mark} {v.path} = {value}  ({v.source})")
     for s in exp.scenarios:
         extra = "".join(f", {k} {v}" for k, v in (
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
@@ -364,12 +392,3 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
         lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{extra}")
     lines.append("  (* set by the experiment)")
     return lines
-
-
-def _by_kind(key: str, c: ResolvedConfiguration) -> str:
-    """nodes.ap1.association_latency -> kinds.access_point.association_latency."""
-    parts = key.split(".")
-    if parts[0] != "nodes" or parts[1] not in c.topology.nodes:
-        return key
-    return f"kinds.{c.topology.nodes[parts[1]].kind}.{parts[2]}"
-

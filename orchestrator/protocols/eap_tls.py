@@ -59,6 +59,23 @@ TLS13_KEY_LABEL = b"EXPORTER_EAP_TLS_Key_Material"
 # key exchange, verify, finished) fits in one EAP-TLS message, so EAP-TLS takes as many
 # RADIUS round trips as with wpa_supplicant/eapol_test (each costs a WAN RTT when roaming)
 DEFAULT_FRAGMENT_SIZE = 1398
+# Key exchange groups offered (TLS 1.3 key shares): the classical ones of the OpenSSL 3.0 that
+# wpa_supplicant uses on Debian 12. The OpenSSL bundled with `cryptography` also offers a
+# post-quantum hybrid share (X25519MLKEM768, 1216 octets), which makes the ClientHello larger
+# than one 1398-octet fragment: one more EAP round trip than wpa_supplicant (bench/eap_rounds.py).
+DEFAULT_GROUPS = "X25519:P-256:X448:P-521:P-384"
+
+
+def _set_groups(ctx: SSL.Context, groups: str) -> None:
+    """SSL_CTX_set1_groups_list (pyOpenSSL has no wrapper; its own binding exposes the
+    function under its older name, SSL_CTX_set1_curves_list)."""
+    from OpenSSL._util import ffi, lib
+    setter = getattr(lib, "SSL_CTX_set1_groups_list", None) or getattr(
+        lib, "SSL_CTX_set1_curves_list", None)
+    if setter is None:
+        return                          # this OpenSSL binding cannot choose: its defaults
+    if setter(ctx._context, ffi.new("char[]", groups.encode())) != 1:
+        raise ValueError(f"OpenSSL refused the key exchange groups {groups!r}")
 TLS13_METHOD_ID_LABEL = b"EXPORTER_EAP_TLS_Method-Id"
 TLS13_CONTEXT = bytes([EapType.TLS])
 COMMITMENT_MESSAGE = b"\x00"  # RFC 9190 s2.1.1
@@ -296,6 +313,7 @@ class EapTlsPeer:
         tls_min_version: str = "1.2",
         server_name: str | None = None,
         max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        groups: str | None = DEFAULT_GROUPS,
     ) -> None:
         if tls_max_version not in _TLS_VERSIONS or tls_min_version not in _TLS_VERSIONS:
             raise ValueError(
@@ -311,6 +329,8 @@ class EapTlsPeer:
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
         ctx.set_min_proto_version(_TLS_VERSIONS[tls_min_version])
         ctx.set_max_proto_version(_TLS_VERSIONS[tls_max_version])
+        if groups:
+            _set_groups(ctx, groups)
         ctx.use_certificate_chain_file(str(cert_path))
         ctx.use_privatekey_file(str(key_path))
         ctx.check_privatekey()

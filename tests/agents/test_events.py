@@ -46,7 +46,8 @@ def test_docs_describe_every_event_and_interval():
 
 
 def test_figure10_times_of_one_mpa_handover():
-    """RFC 6252 C.5.3, Figure 10 (roaming, MPA column): Tauth 831, Tconf 17, Tassoc+4way 17."""
+    """RFC 6252 C.5.3, Figure 10 (roaming, MPA column): Tauth 831, Tconf 17, and the MN-to-port
+    time (Tl2) 17."""
     records = [
         rec("preauth_start", 0, ctn="net-a", paa="10.1.0.1"),
         rec("eap_start", 2, node="nar", mn="mn"),
@@ -64,9 +65,9 @@ def test_figure10_times_of_one_mpa_handover():
     rows = phase_durations(records)
     assert [(r["interval"], r["status"], round(r["duration_ms"], 1)) for r in rows] == [
         ("Tauth", "ok", 831.0), ("Tconf", "ok", 17.0), ("Tassoc", "ok", 15.5),
-        ("Tassoc+4way", "ok", 17.0)]
+        ("Tl2", "ok", 17.0)]
     assert only(rows, "Tconf")[0]["end_attrs"]["installed"] == ["ap1", "ap2"]
-    t = only(rows, "Tassoc+4way")[0]
+    t = only(rows, "Tl2")[0]
     assert (t["start_node"], t["end_node"]) == ("mn", "controller")
     assert t["end_attrs"]["ap"] == "ap1" and t["start_attrs"]["bssid"].endswith("01:01")
     assert only(rows, "Tconf")[0]["start_node"] == "nar"
@@ -105,7 +106,7 @@ def test_mobile_nodes_are_paired_separately():
         rec("port_authorized", 5, node="controller", sta="mn2"),
         rec("port_authorized", 9, node="controller", sta="mn1"),
     ])
-    assert {(r["mn"], r["duration_ms"]) for r in rows if r["interval"] == "Tassoc+4way"} == {
+    assert {(r["mn"], r["duration_ms"]) for r in rows if r["interval"] == "Tl2"} == {
         ("mn1", 9.0), ("mn2", 4.0)}
 
 
@@ -135,3 +136,13 @@ def test_emit_takes_the_phase_from_the_vocabulary(tmp_path):
     assert vocabulary_problems(records) == [
         "mn: event 'something_else' is not in the vocabulary",
         "mn: event 'l2_handoff_start' under phase 'setup', expected switching"]
+
+
+def test_docs_print_figure10s_times_as_the_code_computes_them():
+    """docs/events.md's table of Figure 10's times is phases.DEFINITIONS, row for row."""
+    from orchestrator.experiment.phases import DEFINITIONS, PHASES
+    text = (REPO / "docs/events.md").read_text()
+    table = text[text.index("## Figure 10's times"):text.index("## What the report reads")]
+    rows = [ln for ln in table.splitlines() if ln.startswith("| `")]
+    assert rows == [f"| `{p}` | {DEFINITIONS[p]} |" for p in PHASES]
+    assert "`port_authorized` (controller)" not in table      # that is Tl2, not Tassoc+4way

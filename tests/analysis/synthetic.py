@@ -21,14 +21,19 @@ SCENARIOS = {"post-auth": "dot11i-post-authentication", "preauth": "dot11i-pre-a
 def records(repetitions: int = 20, seed: int = 1, broken: bool = False,
             sweep: tuple[str, ...] = ()) -> pd.DataFrame:
     """Rows like the runner's. broken=True: no benefit from pre-authentication and no
-    difference between roaming and non-roaming (the RFC's structure does not hold)."""
+    difference between roaming and non-roaming (the RFC's structure does not hold).
+    Repetition 3 of post-authentication roaming had an EAPOL-Key message 1 retransmitted."""
     rng = np.random.default_rng(seed)
     rows = []
     for roaming in ("non-roaming", "roaming"):
         for lat in (sweep or ("15ms",)):
             conf = roaming + (f"/association_latency={lat}" if sweep else "")
             params = {"param:kinds.access_point.association_latency": lat,
-                      "param:links.wan.delay": "25ms" if roaming == "roaming" else None}
+                      "param:links.wan.delay": "25ms" if roaming == "roaming" else None,
+                      "emulated:nodes.ap1.association_latency[ms]": float(lat[:-2]),
+                      "emulated:nodes.mn.link_down_detection[ms]": 0.0}
+            if roaming == "roaming":
+                params["emulated:links.wan.delay[ms]"] = 25.0
             shift = float(lat.removesuffix("ms")) - 15.0
             for scenario, scheme in SCENARIOS.items():
                 for rep in range(1, repetitions + 1):
@@ -43,26 +48,46 @@ def records(repetitions: int = 20, seed: int = 1, broken: bool = False,
                               "Time affecting handover": a4w if pre else tauth + a4w}
                     if scheme.startswith("mpa"):
                         phases["Tconf"] = tconf
+                    retx = int(scenario == "post-auth" and roaming == "roaming" and rep == 3)
                     for phase, ms in phases.items():
                         rows.append({"experiment": "fig10", "run_id": "20261201-120000",
-                                     "configuration": conf, "roaming": roaming,
-                                     "scenario": scenario, "scheme": scheme, "repetition": rep,
-                                     "phase": phase, "ms": ms, "status": "ok", "seed": seed + rep,
-                                     **params, "association_latency_ms": float(lat[:-2]),
-                                     "wan_delay_ms": 25.0 if roaming == "roaming" else 0.0,
-                                     "link_down_detection_ms": 0.0})
+                                     "configuration": conf, "base_configuration": roaming,
+                                     "mobile_node": "mn", "scenario": scenario, "scheme": scheme,
+                                     "repetition": rep, "phase": phase, "ms": ms, "value": ms,
+                                     "unit": "ms", "status": "ok", "error": "",
+                                     "seed": seed + rep, **params, "retransmissions": retx,
+                                     "retransmitted": "fourway_retransmitted=1" if retx else ""})
     df = pd.DataFrame(rows)
     failed = df.index[(df["scheme"] == "mpa-l2-pre-authentication") & (df["repetition"] == 1)]
-    df.loc[failed, ["status", "ms"]] = ["failed", np.nan]
+    df.loc[failed, ["status", "ms", "value", "error"]] = ["failed", np.nan, np.nan,
+                                                          "mn: no port_open"]
     return df
 
 
+def _emulated(wan: bool) -> list[dict]:
+    out = [{"path": "nodes.ap1.association_latency", "value": 15.0, "unit": "ms",
+            "source": "experiment parameters: kinds.access_point.association_latency"},
+           {"path": "nodes.ap2.association_latency", "value": 15.0, "unit": "ms",
+            "source": "experiment parameters: kinds.access_point.association_latency"},
+           {"path": "nodes.mn.link_down_detection", "value": 0.0, "unit": "ms",
+            "source": "default"}]
+    if wan:
+        out += [{"path": "links.wan.delay", "value": 25.0, "unit": "ms",
+                 "source": "experiment configurations.roaming.parameters: links.wan.delay"},
+                {"path": "links.wan.jitter", "value": 0.0, "unit": "ms", "source": "default"}]
+    return out
+
+
 SPEC = {"name": "fig10", "seed": 1, "repetitions": 20,
+        "reference": {"table": "rfc6252_fig10",
+                      "columns": {"non-roaming": "non-roaming", "roaming": "roaming"}},
         "parameters": {"kinds.access_point.association_latency": "15ms"},
         "configurations": {
-            "non-roaming": {"topology": "../topologies/fig8-l2-preauth-nonroaming.yaml"},
+            "non-roaming": {"topology": "../topologies/fig8-l2-preauth-nonroaming.yaml",
+                            "mobile_node": "mn", "emulated": _emulated(False)},
             "roaming": {"topology": "../topologies/fig9-l2-preauth-roaming.yaml",
-                        "parameters": {"links.wan.delay": "25ms"}}},
+                        "parameters": {"links.wan.delay": "25ms"}, "mobile_node": "mn",
+                        "emulated": _emulated(True)}},
         "scenarios": [{"name": n, "flow": f, "from": "ap0", "to": "ap1"} for n, f in SCENARIOS.items()]}
 
 
@@ -160,6 +185,10 @@ def ladder_dir(path: Path) -> Path:
     lanes = {MN_MAC: "mn", MN_IP: "mn", AP_MAC: "ap1", AP_IP: "ap1", NAR_MAC: "nar",
              NAR_IP: "nar", AAA_MAC: "aaa-v", AAA_IP: "aaa-v"}
     (path / "lanes.json").write_text(json.dumps(lanes, indent=1))
+    write_nodes(path, "mn", "home", {
+        "mn": ("mobile_node", [], None), "ap1": ("access_point", [], "visited"),
+        "nar": ("access_router", ["authentication_agent"], "visited"),
+        "aaa-v": ("aaa_server", [], "visited"), "aaa-h": ("aaa_server", [], "home")})
     events = [
         ("mn", "mobile-node", "preauth_start", "pre-authentication", -1.0, {"paa": "nar"}),
         ("nar", "paa", "tconf_done", "pre-configuration", 100.0, {"sta": "mn", "elapsed_ms": 16}),
@@ -169,6 +198,14 @@ def ladder_dir(path: Path) -> Path:
     ]
     write_events(path / "events.jsonl", events, at)
     return path
+
+
+def write_nodes(path: Path, mn: str, home: str, nodes: dict[str, tuple]) -> None:
+    """nodes.json as the runner writes it: {node: (kind, colocated roles, domain)}."""
+    (path / "nodes.json").write_text(json.dumps({
+        "mobile_node": mn, "home_domain": home,
+        "nodes": {n: {"kind": k, "roles": sorted({k, *extra}), "domain": d}
+                  for n, (k, extra, d) in nodes.items()}}, indent=1))
 
 
 def write_events(path: Path, events: list[tuple], at) -> None:
@@ -181,15 +218,16 @@ def write_events(path: Path, events: list[tuple], at) -> None:
                                  "attrs": attrs}) + "\n")
 
 
-def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True) -> Path:
-    """results/fig10/<run-id>/ with records, spec.yaml, events.jsonl and one ladder dir."""
+def run_dir(root: Path, df: pd.DataFrame | None = None, parquet: bool = True,
+            spec: dict | None = None, name: str = "fig10") -> Path:
+    """results/<name>/<run-id>/ with records, spec.yaml, events.jsonl and one ladder dir."""
     df = records() if df is None else df
-    run = root / "fig10" / "20261201-120000"
+    run = root / name / "20261201-120000"
     run.mkdir(parents=True, exist_ok=True)
     df.to_csv(run / "records.csv", index=False)
     if parquet:
         df.to_parquet(run / "records.parquet", index=False)
-    (run / "spec.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    (run / "spec.yaml").write_text(yaml.safe_dump(spec or SPEC, sort_keys=False))
     (run / "events.jsonl").write_text("")
     ladder_dir(run / "ladder" / "roaming" / "mpa")
     return run
@@ -269,12 +307,15 @@ def fig7_run_dir(root: Path, repetitions: int = 6, seed: int = 7, lost_when_buff
     run = root / "fig7" / "20261201-130000"
     run.mkdir(parents=True, exist_ok=True)
     params = {"param:kinds.access_point.association_latency": "4ms",
-              "association_latency_ms": 4.0, "link_down_detection_ms": 1.0, "wan_delay_ms": 0.0}
+              "emulated:nodes.ap-a.association_latency[ms]": 4.0,
+              "emulated:nodes.mn.link_down_detection[ms]": 1.0,
+              "retransmissions": 0, "retransmitted": ""}
     rows = []
     for rep in range(1, repetitions + 1):
         for scenario, (flow, _) in FIG7_SCENARIOS.items():
             base = {"experiment": "fig7", "run_id": run.name, "configuration": FIG7_CONF,
-                    "roaming": FIG7_CONF, "scenario": scenario, "scheme": flow,
+                    "base_configuration": FIG7_CONF, "mobile_node": "mn",
+                    "scenario": scenario, "scheme": flow,
                     "repetition": rep, "seed": seed + rep, **params}
             if scenario == "buffering-disabled" and rep == repetitions:
                 rows.append({**base, "phase": "handover_delay", "value": None, "unit": "ms",
@@ -297,7 +338,8 @@ def fig7_run_dir(root: Path, repetitions: int = 6, seed: int = 7, lost_when_buff
     if parquet:
         df.to_parquet(run / "records.parquet", index=False)
     spec = {"experiment": "/work/experiments/fig7.yaml", "name": "fig7", "seed": seed,
-            "repetitions": repetitions, "reference": "rfc6252_fig7",
+            "repetitions": repetitions,
+            "reference": {"table": "rfc6252_fig7", "columns": {c: c for c in FIG7_SCENARIOS}},
             "description": "RFC 6252 C.5.1 Figure 7 and the non-MPA baseline",
             "parameters": {"kinds.access_point.association_latency": "4ms"},
             "configurations": {FIG7_CONF: {"configuration": FIG7_CONF,
@@ -380,6 +422,8 @@ def fig7_ladder_dir(path: Path) -> Path:
     write_pcap(path / "pcaps" / "cn.pcap", sorted(cn))
     lanes = {MN_MAC: "mn", OCOA: "mn", NCOA: "mn", CN_MAC: "cn", CN_IP: "cn"}
     (path / "lanes.json").write_text(json.dumps(lanes, indent=1))
+    write_nodes(path, "mn", "home", {"mn": ("mobile_node", [], None),
+                                      "cn": ("correspondent_node", [], "home")})
     events = [("mn", "mobile-node", "binding_update_start", "binding-update", 100.0, {}),
               ("mn", "mobile-node", "binding_update_done", "binding-update", 103.5, {}),
               ("mn", "mobile-node", "l2_handoff_start", "switching", 16 * 15.5, {}),

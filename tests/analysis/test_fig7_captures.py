@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from orchestrator.analysis.fig7 import capture_checks, tshark_counts
+from orchestrator.analysis.reproductions.fig7 import capture_checks, tshark_counts
 from orchestrator.protocols import rtp
 from orchestrator.protocols.dhcp import udp_frame
 

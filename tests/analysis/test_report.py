@@ -20,7 +20,7 @@ def test_report_writes_a_readme_whose_links_resolve(reported):
     assert "figures/ladder/roaming--mpa.png" in links
     for link in links:
         assert (run / link).exists(), link
-    assert "Structure checks: 10 ok, 0 failed" in readme
+    assert "Structure checks: 11 ok, 0 failed" in readme
 
 
 def test_summary_links_the_latest_run_of_each_experiment_newest_first(tmp_path):

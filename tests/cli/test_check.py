@@ -12,8 +12,11 @@ def test_check_prints_the_plan_with_every_emulated_parameter(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[1] == ("plan: 2 configuration(s) x 3 scenario(s) x 10 repetition(s) = "
                       "60 handovers, seed 6252")
-    assert "    * links.wan.delay = 40ms" in out            # set by the experiment
-    assert "    * nodes.ap1.association_latency = 4ms" in out
+    assert ("    * links.wan.delay = 40 ms  (experiment configurations.roaming.parameters: "
+            "links.wan.delay)") in out                     # set by the experiment
+    assert ("    * nodes.ap1.association_latency = 4 ms  (experiment parameters: "
+            "kinds.access_point.association_latency)") in out
+    assert "      nodes.cn.rtp_interval = 16 ms  (default)" in out
     assert "  scenario mpa: mpa-l2-pre-authentication ap0 -> ap1" in out
 
 

@@ -139,6 +139,29 @@ def test_handover_from_events_and_receiver_log(tmp_path):
     assert series[9] == {"t_ms": 41.0, "seq": 9, "address": NCOA}
 
 
+def test_handover_of_an_mn_of_any_name_up_to_its_port_and_the_nars_flush_for_it():
+    """The MN is 'phone'; the controller and the nAR name it in attrs (sta, mn); with 802.1X
+    the link-layer handoff ends when the controlled port opens; another MN's events and a
+    flush for another MN do not count."""
+    def ev(node, event, t_ms, **attrs):
+        return {"node": node, "role": node, "event": event, "phase": "x",
+                "mono_ns": round(t_ms * MS), "attrs": attrs}
+    events = [
+        ev("phone", "ncoa_assigned", 5, ncoa="10.3.0.150"),
+        ev("phone", "binding_update_start", 10, ncoa=NCOA),
+        ev("phone", "l2_handoff_start", 130), ev("mn", "l2_handoff_start", 131),
+        ev("phone", "l2_handoff_done", 140), ev("phone", "port_open", 152.5),
+        ev("mn", "port_open", 150.0),
+        ev("gate", "buffering_flushed", 153, mn="mn", packets=9, held_ms=1.0),
+        ev("gate", "buffering_flushed", 154, mn="phone", packets=3, held_ms=40.2),
+        ev("gate", "buffering_start", 100, mn="phone", period_ms=200.0)]
+    h = media.handover_from_events(events, "phone")
+    assert h == Handover(130 * MS, round(152.5 * MS), NCOA, 200.0, 3, 40.2)
+    m = media.media_metrics(_buffered_log(), h)
+    assert m.l2_handoff_ms == pytest.approx(22.5) and m.buffered_packets == 3
+    assert m.buffering_period_ms == 200.0 and m.buffer_held_ms == 40.2
+
+
 # ---- reference values (analysis/reference/rfc6252_fig6.csv, _fig7.csv, _nonmpa.csv) ----
 
 def _rfc() -> str:

@@ -1,5 +1,5 @@
 """A reduced Figure 10 reproduction, end to end (CI): the real runner on fig8 and fig9 with
-two repetitions, the report built from its records, plots left under results/fig10/."""
+two repetitions, the report built from its records (under a temporary results folder)."""
 import re
 import subprocess
 import sys
@@ -13,29 +13,35 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def run_dir():
-    before = set((REPO / "results" / "fig10").glob("*"))
+def run_dir(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "experiments/fig10.yaml",
-                        "--repetitions", "2", "--results", "results"], cwd=REPO,
+                        "--repetitions", "2", "--results", str(results)], cwd=REPO,
                        capture_output=True, text=True, timeout=850)
     assert r.returncode == 0, r.stderr[-3000:]
-    [new] = set((REPO / "results" / "fig10").glob("*")) - before
+    [new] = (results / "fig10").glob("*")
     return new
 
 
 def test_every_repetition_measured(run_dir):
     df = pd.read_parquet(run_dir / "records.parquet")
     assert (df.status == "ok").all(), df[df.status != "ok"].error.tolist()
-    got = df.groupby(["roaming", "scheme"]).repetition.nunique()
+    got = df.groupby(["base_configuration", "scheme"]).repetition.nunique()
     assert len(got) == 6 and (got == 2).all()
-    # each emulated parameter rides with the numbers it shaped
-    assert (df["param:kinds.access_point.association_latency"] == "12ms").all()
-    assert set(df[df.roaming == "roaming"].wan_delay_ms) == {40.0}
+    assert set(df.mobile_node) == {"mn"}
+    # each emulated value rides with the numbers it shaped
+    assert (df["param:kinds.access_point.association_latency"] == "4ms").all()
+    assert (df["emulated:nodes.ap1.association_latency[ms]"] == 4.0).all()
+    roaming = df[df.base_configuration == "roaming"]
+    assert set(roaming["emulated:links.wan.delay[ms]"]) == {40.0}
+    assert roaming["measured:links.wan.rtt[ms]"].between(80.0, 89.0).all()
+    assert df[df.base_configuration == "non-roaming"]["emulated:links.wan.delay[ms]"].isna().all()
+    assert "retransmissions" in df.columns
 
 
 def test_rfc_structure_holds(run_dir):
     df = pd.read_parquet(run_dir / "records.parquet")
-    med = df[df.status == "ok"].groupby(["scheme", "roaming", "phase"]).ms.median()
+    med = df[df.status == "ok"].groupby(["scheme", "base_configuration", "phase"]).ms.median()
     affect = lambda s, r: med[(s, r, "Time affecting handover")]  # noqa: E731
     for s in ("dot11i-pre-authentication", "mpa-l2-pre-authentication"):
         for r in ("non-roaming", "roaming"):
@@ -51,7 +57,8 @@ def test_report_tables_and_figures_hold_measured_numbers(run_dir):
     row = next(l for l in table.splitlines() if l.startswith("| Time affecting handover"))
     measured = [float(x) for x in re.findall(r"\| ([\d.]+) \(", row)]
     assert len(measured) == 6 and all(v > 0 for v in measured)
-    assert "links.wan.delay" in table                   # parameters printed beside the table
-    for fig in ("fig10_bars.png", "fig10_distribution.png", "ladder/roaming--mpa.png"):
+    assert "`links.wan.delay` | 40 ms | experiment configurations.roaming.parameters" in table
+    for fig in ("fig10_bars.png", "fig10_distribution.png", "distribution.png",
+                "ladder/roaming--mpa.png"):
         path = run_dir / "figures" / fig
         assert path.stat().st_size > 10_000, fig

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestrator.analysis.fig7 import tshark_counts
+from orchestrator.analysis.reproductions.fig7 import tshark_counts
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.root, pytest.mark.timeout(900)]
@@ -18,13 +18,13 @@ REPS = 2
 
 
 @pytest.fixture(scope="module")
-def run_dir():
-    before = set((REPO / "results" / "fig7").glob("*"))
+def run_dir(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "experiments/fig7.yaml",
-                        "--repetitions", str(REPS), "--results", "results"], cwd=REPO,
+                        "--repetitions", str(REPS), "--results", str(results)], cwd=REPO,
                        capture_output=True, text=True, timeout=850)
     assert r.returncode == 0, r.stderr[-3000:]
-    [new] = set((REPO / "results" / "fig7").glob("*")) - before
+    [new] = (results / "fig7").glob("*")
     return new
 
 

@@ -51,6 +51,8 @@ def test_interrupted_run_resumes(tmp_path):
     assert set(df.phase) >= {"Tauth", "Tconf", "Tassoc", "T4way", "Tassoc+4way", "Total",
                              "Time affecting handover"}
     assert (df["param:kinds.access_point.association_latency"] == "5ms").all()
-    assert (df["association_latency_ms"] == 5.0).all()
+    for ap in ("ap0", "ap1", "ap2"):
+        assert (df[f"emulated:nodes.{ap}.association_latency[ms]"] == 5.0).all()
+    assert set(df.mobile_node) == {"mn"} and set(df.base_configuration) == {"non-roaming"}
     tassoc = df[df.phase == "Tassoc"].ms
     assert ((tassoc > 3.0) & (tassoc < 15.0)).all(), tassoc.tolist()

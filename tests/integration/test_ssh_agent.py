@@ -145,7 +145,7 @@ def test_ssh_started_agent_opens_the_port_after_a_handoff(bed):
     assert r["status"] == "ok"
     assert len(ping_rtts(ns(bed, "mn"), "10.8.1.1", count=3, interval=0.2)) >= 2
     rows = [r for r in phase_durations(read_events(bed.run_dir))
-            if r["interval"] == "Tassoc+4way" and r["status"] == "ok"]
+            if r["interval"] == "Tl2" and r["status"] == "ok"]
     assert rows and rows[-1]["mn"] == "mn" and rows[-1]["end_node"] == "controller"
     with pytest.raises(Exception, match="unknown command 'associate' for role access-point"):
         ap1.call("associate", ap_bssid="x")

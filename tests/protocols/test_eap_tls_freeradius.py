@@ -231,3 +231,31 @@ def test_eapol_test_reference(pki, radius_server, tmp_path, tls_max):
         f"eapol_test TLS {tls_max}: median {statistics.median(times) * 1000:.1f} ms per run "
         "(process start included)"
     )
+
+
+@pytest.mark.skipif(shutil.which("eapol_test") is None, reason="eapol_test is not installed")
+@pytest.mark.parametrize("tls_max", ["1.2", "1.3"])
+def test_as_many_radius_round_trips_as_eapol_test(pki, radius_server, radius_client, tmp_path,
+                                                  tls_max):
+    """With the default fragment size and key-exchange groups, our peer needs the RADIUS
+    round trips wpa_supplicant needs (each costs a WAN RTT when roaming; bench/eap_rounds.py)."""
+    files = pki.clients[IDENTITY]
+    conf = tmp_path / "eapol_test.conf"
+    conf.write_text(EAPOL_TEST_CONF.format(identity=IDENTITY, ca=pki.ca.cert, cert=files.cert,
+                                           key=files.key, disable13=0 if tls_max == "1.3" else 1))
+    r = subprocess.run(["eapol_test", "-c", str(conf), "-a", "127.0.0.1", "-p",
+                        str(radius_server.auth_port), "-s", radius_server.secret, "-t", "10"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout[-2000:]
+    theirs = r.stdout.count("Sending RADIUS message")
+    sent = []
+    original = radius_client.SendPacket
+    radius_client.SendPacket = lambda pkt: (sent.append(pkt), original(pkt))[1]
+    try:
+        peer = EapPeer(EapTlsPeer(IDENTITY, files.cert, files.key, pki.ca.cert,
+                                  tls_max_version=tls_max, server_name=SERVER))
+        reply, _ = authenticate(radius_client, peer)
+    finally:
+        radius_client.SendPacket = original
+    assert reply.code == pyrad.packet.AccessAccept
+    assert len(sent) == theirs, (len(sent), theirs)

@@ -50,6 +50,7 @@ CASES = {
     "top-level-list": (BASE, "- just\n- a list\n"),
     "unknown-domain": ("ar:  {kind: access_router, domain: home}", "ar:  {kind: access_router, domain: hom}"),
     "unknown-aaa-server": ("aaa_server: aaa}", "aaa_server: aaa1}"),
+    "mobility-protocol-not-implemented": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
     "aaa-server-wrong-kind": ("aaa_server: aaa}", "aaa_server: ar}"),
     "associate-not-an-ap": ("associate: ap,", "associate: ar,"),
     "unknown-associate": ("associate: ap,", "associate: apx,"),

@@ -1,9 +1,11 @@
-"""Figures: files exist and are PNG/SVG; the ladder decodes hand-written captures."""
+"""The ladder: frames decoded from hand-written captures, lanes ordered and titled by role
+(whatever the nodes are called), PNG and SVG written."""
+import json
 import shutil
 
 import pytest
 
-from orchestrator.analysis import figures, tables
+from orchestrator.analysis import ladder as figures
 from orchestrator.protocols import eap, pana
 from tests.analysis import synthetic
 
@@ -15,20 +17,6 @@ def _is_png_and_svg(paths):
     assert png.suffix == ".png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert svg.suffix == ".svg" and "<svg" in svg.read_text()[:2000]
     assert png.stat().st_size > 5000 and svg.stat().st_size > 5000
-
-
-def test_fig10_bars_and_distribution(tmp_path, records):
-    _is_png_and_svg(figures.fig10_bars(records, tmp_path / "bars"))
-    _is_png_and_svg(figures.fig10_distribution(records, tmp_path / "dist.png"))
-    assert (tmp_path / "dist.svg").exists()
-    svg = (tmp_path / "bars.svg").read_text()
-    assert "RFC 6252 Figure 10" in svg and "association_latency=15ms" in svg
-
-
-def test_figures_survive_missing_schemes(tmp_path, records):
-    only = records[records.scheme == "mpa-l2-pre-authentication"]
-    _is_png_and_svg(figures.fig10_bars(only, tmp_path / "bars"))
-    _is_png_and_svg(figures.fig10_distribution(only, tmp_path / "dist"))
 
 
 # --- frame decoding (pure; no tshark)
@@ -79,6 +67,13 @@ def test_dedupe_keeps_the_earliest_copy_and_retransmissions():
     assert kept[0].captured_at == ["mn", "ap1"] and kept[2].captured_at == ["mn", "ap1"]
     same_node = figures.dedupe([_frame(1.0, "ap1"), _frame(1.0005, "ap1")])   # tcpdump -i any
     assert len(same_node) == 1
+    # an IP packet a loaded router forwarded 6 ms after it came in: one transmission; the
+    # same payload in a new IP packet (new identification) is a retransmission
+    ip = lambda t, node, ident: figures.Frame(t, ("a",), ("b",), "radius", "x",  # noqa: E731
+                                              ("ip", "a", "b", ident, "1", "2", "p"), [node])
+    kept = figures.dedupe([ip(1.0, "ap1", "0x1"), ip(1.001, "nar", "0x1"), ip(1.007, "nar", "0x1"),
+                           ip(1.5, "ap1", "0x2")])
+    assert [(f.t, f.captured_at) for f in kept] == [(1.0, ["ap1", "nar"]), (1.5, ["ap1"])]
 
 
 # --- the ladder from synthetic captures
@@ -130,30 +125,35 @@ def test_ladder_draws_with_or_without_tshark(tmp_path, monkeypatch):
     _is_png_and_svg(figures.ladder(d, tmp_path / "events-only"))
 
 
-def test_lane_order_and_titles():
-    nodes = ["aaa-h", "nar", "ap1", "mn", "aaa-v", "ap0"]
-    order = sorted(nodes, key=lambda n: figures._lane_key(n, ""))
-    assert order == ["mn", "ap0", "ap1", "nar", "aaa-v", "aaa-h"]
-    assert figures._lane_title("aaa-h", figures._lane_key("aaa-h", "")) == "AAA_H\n(aaa-h)"
+def test_lanes_by_role_not_by_name(tmp_path):
+    """Names a researcher chose (no 'mn', no 'aaa-h'): the home domain's AAA server is AAA_H."""
+    synthetic.write_nodes(tmp_path, "phone", "far", {
+        "phone": ("mobile_node", [], None), "x-ap": ("access_point", [], "y"),
+        "w-ap": ("access_point", [], "y"), "gate": ("access_router", ["authentication_agent"], "y"),
+        "radius-far": ("aaa_server", [], "far"), "radius-y": ("aaa_server", [], "y"),
+        "peer": ("correspondent_node", [], None), "core": ("router", [], None)})
+    lanes = figures.Lanes.read(tmp_path, [])
+    order = sorted(["radius-far", "peer", "core", "gate", "x-ap", "radius-y", "phone", "w-ap"],
+                   key=lanes.key)
+    assert order == ["phone", "w-ap", "x-ap", "gate", "radius-y", "radius-far", "core", "peer"]
+    assert [lanes.title(n).split("\n")[0] for n in order] == [
+        "MN", "AP", "AP", "PAA+AR", "AAA_V", "AAA_H", "router", "CN"]
+    assert lanes.title("unknown") == "unknown"
 
 
-def test_write_figures(reported):
+def test_lanes_of_a_ladder_without_nodes_json_come_from_the_events_roles(tmp_path):
+    events = [{"node": "a", "role": "mobile-node"}, {"node": "b", "role": "access-router,paa"},
+              {"node": "c", "role": "access-point"}, {"node": "d", "role": "controller"}]
+    lanes = figures.Lanes.read(tmp_path, events)
+    assert sorted("dcba", key=lanes.key) == ["a", "c", "b", "d"]
+    assert lanes.title("b") == "PAA+AR\n(b)"
+
+
+def test_write_ladders_of_a_reported_run(reported):
     run, paths = reported
-    figs = {k.removeprefix("figures/"): v for k, v in paths.items() if k.startswith("figures/")}
-    assert set(figs) == {"fig10_bars.png", "fig10_bars.svg", "fig10_distribution.png",
-                         "fig10_distribution.svg", "ladder/roaming--mpa.png",
-                         "ladder/roaming--mpa.svg"}
-    assert all(p.stat().st_size > 0 and p.is_relative_to(run / "figures") for p in figs.values())
-
-
-def test_write_figures_one_pair_per_sweep_point(tmp_path):
-    run = synthetic.run_dir(tmp_path, synthetic.records(repetitions=3, sweep=("5ms", "15ms")),
-                            parquet=False)
-    shutil.rmtree(run / "ladder")
-    assert tables.sweep_params(tables.load_records(run))
-    assert set(figures.write_figures(run)) == {
-        f"{name}-association_latency={v}.{ext}" for name in ("fig10_bars", "fig10_distribution")
-        for v in ("5ms", "15ms") for ext in ("png", "svg")}
+    assert {k for k in paths if "ladder" in k} == {"figures/ladder/roaming--mpa.png",
+                                                    "figures/ladder/roaming--mpa.svg"}
+    assert json.loads((run / "ladder" / "roaming" / "mpa" / "nodes.json").read_text())["mobile_node"] == "mn"
 
 
 def test_ladder_dirs_of_configurations_with_a_sweep_point(tmp_path):
@@ -162,4 +162,4 @@ def test_ladder_dirs_of_configurations_with_a_sweep_point(tmp_path):
     (tmp_path / "ladder" / "roaming" / "mpa" / "events.jsonl").write_text("")
     assert [(c, s) for c, s, _ in figures.ladder_dirs(tmp_path)] == [
         ("non-roaming", "mpa"), ("roaming", "mpa"), ("roaming/wan.delay=50ms", "post-auth")]
-    assert figures._slug("roaming/wan.delay=50ms") == "roaming_wan.delay=50ms"
+    assert figures.slug("roaming/wan.delay=50ms") == "roaming_wan.delay=50ms"

@@ -1,299 +1,28 @@
-"""Records -> figures (matplotlib, Agg; PNG and SVG): RFC 6252 Figure 10 measured beside the
-RFC, the distribution over repetitions, and a ladder diagram of one handover drawn from its
-packet captures and events (RFC 6252 Appendix C.5.3); for Figure 7 (C.5.1) the RTP arrivals
-around a handover and the handover delay per scenario, from data `fig7` prepares.
+"""A ladder (message sequence) diagram of one handover, from its packet captures and events.
 
-`tables` computes, this module draws; the ladder's frame decoding (`describe`, `dedupe`) is
-pure and takes tshark's field rows, so it is testable without captures.
+The runner keeps, for repetition 1 of every configuration and scenario,
+`ladder/<configuration>/<scenario>/`: pcaps/<node>.pcap (captured inside the nodes chosen by
+role), events.jsonl (the repetition's events), lanes.json (address -> node) and nodes.json
+(each node's kind, roles and domain; which MN moves and its home domain). Lanes are ordered
+and titled by role, never by name: MN, AP, PAA, AR, CA, AAA_V (any AAA server outside the
+MN's home domain), AAA_H (its home domain's), routers, information server, CN.
+
+The frame decoding (`describe`, `dedupe`, `collapse_rtp`) is pure and takes tshark's field
+rows, so it is testable without captures; `read_pcaps` runs tshark.
 """
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from orchestrator.analysis import tables  # noqa: E402
-
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13,
-                     "svg.fonttype": "none"})
-SCHEME_SHORT = {"dot11i-post-authentication": "802.11i post-auth",
-                "dot11i-pre-authentication": "802.11i pre-auth",
-                "mpa-l2-pre-authentication": "MPA L2 pre-auth"}
-COLORS = {"dot11i-post-authentication": "#d62728", "dot11i-pre-authentication": "#1f77b4",
-          "mpa-l2-pre-authentication": "#2ca02c"}
-
-
-def _save(fig, out: str | Path) -> list[Path]:
-    """out.png and out.svg (any suffix of `out` is replaced)."""
-    out = Path(out)
-    stem = out.with_suffix("") if out.suffix in (".png", ".svg") else out
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    fig.savefig(paths[0], dpi=150 if fig.get_figheight() < 30 else 80, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
-    return paths
-
-
-def _caption(fig, df: pd.DataFrame) -> None:
-    text = "\n".join(textwrap.wrap(tables.caption(df), 150))
-    fig.text(0.01, -0.01, text, fontsize=9, va="top", ha="left", color="0.25")
-
-
-# --- Figure 10 beside the RFC
-
-def fig10_bars(df: pd.DataFrame, out: str | Path) -> list[Path]:
-    """Grouped bars per phase and scheme: measured median with p5-p95 error bars (solid)
-    beside the RFC's value (hatched, lighter); one panel per roaming case."""
-    ok = df[df["status"] == "ok"]
-    ref = {(r.scheme, r.roaming, r.phase): r.rfc_ms for r in tables.rfc_values().itertuples()}
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5.8), sharey=True)
-    width = 0.8 / (2 * len(tables.SCHEMES))
-    for ax, roaming in zip(axes, tables.ROAMING):
-        for i, phase in enumerate(tables.FIG10_PHASES):
-            for j, scheme in enumerate(tables.SCHEMES):
-                x = i - 0.4 + width * (2 * j + 0.5)
-                s = tables.stats(ok.loc[(ok["scheme"] == scheme) & (ok["roaming"] == roaming)
-                                        & (ok["phase"] == phase), "ms"])
-                color = COLORS[scheme]
-                if s["n"]:
-                    err = [[s["median"] - s["p5"]], [s["p95"] - s["median"]]]
-                    ax.bar(x, s["median"], width, color=color, yerr=err, capsize=2,
-                           error_kw={"lw": 1, "ecolor": "0.15"})
-                rfc = ref.get((scheme, roaming, phase))
-                if rfc is not None and not math.isnan(rfc):
-                    ax.bar(x + width, rfc, width, color=color, alpha=0.35, hatch="//",
-                           edgecolor=color, lw=0.8)
-        ax.set_xticks(range(len(tables.FIG10_PHASES)))
-        ax.set_xticklabels([p.replace("Time affecting handover", "Time affecting\nhandover")
-                            for p in tables.FIG10_PHASES])
-        ax.set_yscale("log")
-        ax.set_title(roaming)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    axes[0].set_ylabel("ms (log scale)")
-    axes[0].set_ylim(1, max([1.0, *ok["ms"].astype(float).dropna()] + [r for r in ref.values()
-                                                                    if not math.isnan(r)]) * 1.6)
-    handles = [Patch(color=COLORS[s], label=SCHEME_SHORT[s]) for s in tables.SCHEMES]
-    handles += [Patch(facecolor="0.4", label="measured: median, p5-p95"),
-                Patch(facecolor="0.85", hatch="//", edgecolor="0.4", label="RFC 6252 Figure 10")]
-    fig.legend(handles=handles, loc="upper center", ncol=5, bbox_to_anchor=(0.5, 0.95),
-               frameon=False, fontsize=10)
-    fig.suptitle("RFC 6252 Figure 10: measured (solid) beside the RFC (hatched)", y=0.99)
-    fig.tight_layout(rect=(0, 0, 1, 0.91))
-    _caption(fig, df)
-    return _save(fig, out)
-
-
-def fig10_distribution(df: pd.DataFrame, out: str | Path) -> list[Path]:
-    """Box and strip plot over repetitions of 'Time affecting handover' and Tauth per scheme
-    and roaming case, with the RFC's value as a black bar."""
-    ok = df[df["status"] == "ok"]
-    ref = {(r.scheme, r.roaming, r.phase): r.rfc_ms for r in tables.rfc_values().itertuples()}
-    cats = [(s, r) for s in tables.SCHEMES for r in tables.ROAMING]
-    rng = np.random.default_rng(0)           # jitter only; deterministic figures
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5.6))
-    for ax, phase in zip(axes, (tables.TAH, "Tauth")):
-        for k, (scheme, roaming) in enumerate(cats):
-            v = ok.loc[(ok["scheme"] == scheme) & (ok["roaming"] == roaming)
-                       & (ok["phase"] == phase), "ms"].astype(float).to_numpy()
-            if v.size:
-                ax.boxplot([v], positions=[k], widths=0.55, showfliers=False,
-                           medianprops={"color": "black"},
-                           boxprops={"color": COLORS[scheme]}, whiskerprops={"color": COLORS[scheme]},
-                           capprops={"color": COLORS[scheme]})
-                ax.scatter(k + rng.uniform(-0.18, 0.18, v.size), v, s=12, alpha=0.6,
-                           color=COLORS[scheme], zorder=3)
-            rfc = ref.get((scheme, roaming, phase))
-            if rfc is not None and not math.isnan(rfc):
-                ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
-        ax.set_xticks(range(len(cats)))
-        ax.set_xticklabels([SCHEME_SHORT[s].replace(" ", "\n", 1) + "\n" + r for s, r in cats],
-                           fontsize=9)
-        ax.set_xlim(-0.6, len(cats) - 0.4)
-        ax.set_yscale("log")
-        ax.set_ylabel("ms (log scale)")
-        ax.set_title(phase)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    fig.suptitle("RFC 6252 Figure 10: distribution over repetitions (points, box: quartiles); "
-                 "black bar: RFC value")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    _caption(fig, df)
-    return _save(fig, out)
-
-
-# --- Figure 7 (C.5.1): packet arrivals around the handover, handover delay per scenario
-
-ADDRESS_COLORS = {"oCoA": "#1f77b4", "nCoA": "#d62728", "other": "#7f7f7f"}
-FIG7_COLORS = {True: "#2ca02c", False: "#d62728"}     # MPA, non-MPA
-
-
-@dataclass
-class ArrivalPanel:
-    """One repetition's RTP arrivals (media.arrival_series: t_ms from the layer-2 handoff
-    start, extended seq, receiving address) and the handover around them."""
-    title: str
-    series: list[dict]
-    new_address: str | None
-    l2_done_ms: float
-    delay_ms: float | None = None           # handoff start -> first packet on the nCoA
-    lost: int | None = None
-    buffering_ms: float | None = None       # the configured period; None: no buffering
-    buffered_packets: int | None = None
-    buffering_span_ms: tuple[float, float] | None = None   # measured, if the run logged it
-    repetition: int | None = None
-
-
-@dataclass
-class DelayGroup:
-    title: str
-    mpa: bool
-    delays_ms: list[float]
-    lost: list[float]
-    rfc_delay_ms: float | None = None
-    rfc_lost: float | None = None
-
-
-def _roles(series: list[dict], ncoa: str | None) -> dict[str, str]:
-    """address -> 'nCoA' / 'oCoA' / 'other': the nCoA as given (else the last address to
-    receive), the address that received the first packet is the oCoA."""
-    addrs = list(dict.fromkeys(p["address"] for p in series))
-    ncoa = ncoa if ncoa in addrs else (series[-1]["address"] if series else None)
-    first = next((a for a in addrs if a != ncoa), None)
-    return {a: "nCoA" if a == ncoa else "oCoA" if a == first else "other" for a in addrs}
-
-
-def _lost_points(series: list[dict], interval: float) -> list[tuple[float, int]]:
-    """(when it was due, seq) of each missing sequence number: the last packet received
-    before it plus one interval per sequence number."""
-    got = sorted({p["seq"]: p["t_ms"] for p in reversed(series)}.items())
-    out = []
-    for (s0, t0), (s1, _) in zip(got, got[1:]):
-        out += [(t0 + (s - s0) * interval, s) for s in range(s0 + 1, s1)]
-    return out
-
-
-def fig7_arrivals(panels: list[ArrivalPanel], df: pd.DataFrame, out: str | Path,
-                  title: str = "", seconds: bool = False) -> list[Path]:
-    """RTP sequence number against arrival time around the handover, one panel per scenario:
-    colour by receiving address (oCoA, nCoA), flushed packets outlined, lost packets as x at
-    the time they were due, the layer-2 handoff start/done and the first packet on the nCoA
-    as vertical lines, the buffering period shaded. `seconds`: a wider axis in s (non-MPA)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(7.0 * len(panels), 5.4), squeeze=False)
-    unit = 1e-3 if seconds else 1.0
-    for ax, p in zip(axes[0], panels):
-        times = [q["t_ms"] for q in p.series]
-        interval = float(np.median(np.diff(times))) if len(times) > 2 else 16.0
-        end = max(p.delay_ms if p.delay_ms is not None else p.l2_done_ms, p.l2_done_ms)
-        lo, hi = (-500.0, end + 700.0) if seconds else (-8 * interval, end + 10 * interval)
-        roles = _roles(p.series, p.new_address)
-        inside = [q for q in p.series if lo <= q["t_ms"] <= hi]
-        for role in ("oCoA", "nCoA", "other"):
-            pts = [q for q in inside if roles[q["address"]] == role]
-            if pts:
-                addrs = ", ".join(sorted({q["address"] for q in pts}))
-                ax.scatter([q["t_ms"] * unit for q in pts], [q["seq"] for q in pts], s=14,
-                           color=ADDRESS_COLORS[role], label=f"{role} {addrs}", zorder=3)
-        if p.buffered_packets and p.delay_ms is not None:
-            new = [q for q in p.series if roles[q["address"]] == "nCoA"
-                   and q["t_ms"] >= p.delay_ms][:p.buffered_packets]
-            ax.scatter([q["t_ms"] * unit for q in new], [q["seq"] for q in new], s=60,
-                       facecolors="none", edgecolors="black", lw=1.2, zorder=4,
-                       label=f"flushed by the nAR ({p.buffered_packets})")
-        lost = [(t, s) for t, s in _lost_points(p.series, interval) if lo <= t <= hi]
-        if lost:
-            n = p.lost if p.lost is not None else len(lost)
-            ax.scatter([t * unit for t, _ in lost], [s for _, s in lost], marker="x", s=22,
-                       color="0.45", zorder=2, label=f"lost, when due ({n})")
-        ax.axvline(0, color="black", lw=1.2, label="L2 handoff start")
-        ax.axvline(p.l2_done_ms * unit, color="black", lw=1.2, ls="--",
-                   label=f"L2 handoff done ({p.l2_done_ms:.1f} ms)")
-        if p.delay_ms is not None:
-            ax.axvline(p.delay_ms * unit, color=ADDRESS_COLORS["nCoA"], lw=1, ls=":",
-                       label=f"first packet on the nCoA ({p.delay_ms:.1f} ms)")
-        if p.buffering_span_ms:
-            ax.axvspan(p.buffering_span_ms[0] * unit, p.buffering_span_ms[1] * unit, color="#ffbf00",
-                       alpha=0.25, label="nAR buffering: tunnel deleted -> flush")
-        elif p.buffering_ms and p.delay_ms is not None:
-            ax.axvspan((p.delay_ms - p.buffering_ms) * unit, p.delay_ms * unit, color="#ffbf00",
-                       alpha=0.25, label=f"buffering period {p.buffering_ms:g} ms (configured;\n"
-                                         "drawn ending at the flush)")
-        ax.set_xlim(lo * unit, hi * unit)
-        if inside or lost:
-            seqs = [q["seq"] for q in inside] + [s for _, s in lost]
-            ax.set_ylim(min(seqs) - 1, max(seqs) + 1)
-        ax.yaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel(f"arrival time from the L2 handoff start ({'s' if seconds else 'ms'})")
-        ax.set_ylabel("RTP sequence number (extended)")
-        ax.set_title(p.title
-                     + (f"\nhandover delay {p.delay_ms:.1f} ms" if p.delay_ms is not None else "")
-                     + (f", {p.lost} lost" if p.lost is not None else ""))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("RFC 6252 C.5.1 (Figure 7): RTP arrivals around the handover"
-                 + (f": {title}" if title else "")
-                 + "\nthe repetition with the median handover delay of each scenario")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    _caption(fig, df)
-    return _save(fig, out)
-
-
-def fig7_delay(groups: list[DelayGroup], df: pd.DataFrame, out: str | Path) -> list[Path]:
-    """Handover delay (log axis) and packets lost (symlog) per scenario over repetitions:
-    box (quartiles) and points, the RFC's value as a black bar (MPA delay: its L2 + L3)."""
-    rng = np.random.default_rng(0)
-    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 3.2 * len(groups) + 4), 5.4))
-    for ax, what in zip(axes, ("delay", "lost")):
-        for k, g in enumerate(groups):
-            v = np.asarray(g.delays_ms if what == "delay" else g.lost, dtype=float)
-            color = FIG7_COLORS[g.mpa]
-            if v.size:
-                ax.boxplot([v], positions=[k], widths=0.55, showfliers=False,
-                           medianprops={"color": "black"}, boxprops={"color": color},
-                           whiskerprops={"color": color}, capprops={"color": color})
-                ax.scatter(k + rng.uniform(-0.18, 0.18, v.size), v, s=14, alpha=0.65,
-                           color=color, zorder=3)
-            rfc = g.rfc_delay_ms if what == "delay" else g.rfc_lost
-            if rfc is not None and not math.isnan(rfc):
-                ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
-        ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels([g.title.replace(", ", "\n", 1) for g in groups], fontsize=9)
-        ax.set_xlim(-0.6, len(groups) - 0.4)
-        if what == "delay":
-            ax.set_yscale("log")
-            ax.set_ylabel("handover delay (ms, log scale)")
-            ax.set_title("L2 handoff start -> first packet on the nCoA")
-        else:
-            ax.set_yscale("symlog", linthresh=1)
-            ax.set_ylim(bottom=-0.2)
-            ax.set_ylabel("packets lost per handover (symlog)")
-            ax.set_title("packets lost")
-        ax.grid(axis="y", which="both", alpha=0.3)
-    handles = [Patch(color=FIG7_COLORS[True], label="MPA"),
-               Patch(color=FIG7_COLORS[False], label="non-MPA"),
-               Patch(color="black", label="RFC (MPA delay: its L2 + L3 handoff)")]
-    fig.legend(handles=handles, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.95),
-               frameon=False, fontsize=10)
-    fig.suptitle("RFC 6252 C.5.1: handover delay and loss over repetitions (points, box: quartiles)",
-                 y=0.99)
-    fig.tight_layout(rect=(0, 0, 1, 0.91))
-    _caption(fig, df)
-    return _save(fig, out)
-
+from orchestrator.analysis.plots import plt, save
+from orchestrator.analysis.records import read_events, slug
 
 # --- ladder: one handover from the packet captures
 
@@ -543,13 +272,17 @@ def frame_from_row(row: dict, node: str) -> Frame | None:
 def dedupe(frames: list[Frame]) -> list[Frame]:
     """One frame per transmission: the same content seen at several nodes (sender and
     receiver) within DUP_WINDOW_S is kept once, at its earliest time, with every node that
-    captured it. The same content at the same node later is a retransmission and kept."""
+    captured it. The same layer-2 content at the same node later is a retransmission and
+    kept; an IP packet's key holds its IP identification, which a retransmission changes, so
+    the same IP packet at the same node again is one forwarded (a router captures it on the
+    way in and on the way out), however long the router held it."""
     kept: list[Frame] = []
     last: dict[tuple, Frame] = {}
     for f in sorted(frames, key=lambda f: f.t):
         k = last.get(f.key)
         if k is not None and f.t - k.t <= DUP_WINDOW_S and (
-                f.captured_at[0] not in k.captured_at or f.t - k.t <= SAME_NODE_DUP_S):
+                f.captured_at[0] not in k.captured_at or f.t - k.t <= SAME_NODE_DUP_S
+                or f.key[0] == "ip"):
             k.captured_at += [n for n in f.captured_at if n not in k.captured_at]
             continue
         last[f.key] = f
@@ -640,12 +373,6 @@ def read_pcaps(paths: list[Path]) -> dict[Path, list[dict]]:
     return out
 
 
-def read_events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-
-
 def lane_map(ladder_dir: Path, events: list[dict], lanes: dict | None = None) -> dict[str, str]:
     """{address: node}: lanes.json (written by the runner), then what the events tell (the
     MN's MAC in its attrs, BSSIDs of associations), overridden by an explicit `lanes`."""
@@ -698,40 +425,68 @@ def ladder_markers(events: list[dict], lanes: set[str]) -> list[Marker]:
     return out
 
 
-_SUFFIX = r"(\d+|-[a-z0-9]+)?$"       # ap0, ap-a
+# lanes from left to right by role (a node with several roles: its first), with the RFC's
+# names for the functional elements (s6.2) as lane titles
+LANE_ORDER = (("mobile_node", "MN"), ("access_point", "AP"), ("authentication_agent", "PAA"),
+              ("access_router", "AR"), ("configuration_agent", "CA"), ("aaa_server", "AAA"),
+              ("router", "router"), ("information_server", "IS"), ("correspondent_node", "CN"))
+# the agents' role names (events' `role`), for ladders written before nodes.json
+AGENT_ROLES = {"mobile-node": "mobile_node", "station": "mobile_node",
+               "access-point": "access_point", "authenticator": "access_point",
+               "paa": "authentication_agent", "access-router": "access_router",
+               "configuration-agent": "configuration_agent", "dhcp-server": "configuration_agent",
+               "aaa": "aaa_server", "correspondent": "correspondent_node",
+               "information-server": "information_server"}
 
 
-def _lane_key(node: str, role: str) -> tuple:
-    roles = set(role.split(","))
-    if roles & {"mobile-node", "station"} or re.match(r"^(mn|sta)\d*$", node):
-        return (0, 0, node)
-    if roles & {"access-point", "authenticator"} or re.match(r"^ap" + _SUFFIX, node):
-        return (1, 0, node)
-    if "paa" in roles or node in ("nar", "paa") or re.match(r"^aa" + _SUFFIX, node):
-        return (2, 0, node)
-    if "access-router" in roles or node.endswith("ar") or re.match(r"^ar" + _SUFFIX, node):
-        return (3, 0, node)
-    if roles & {"configuration-agent", "dhcp-server"} or re.match(r"^ca" + _SUFFIX, node):
-        return (3, 1, node)
-    if node.startswith("aaa") or role.startswith("aaa"):
-        return (4, {"v": 0, "h": 1}.get(node[-1:], 2), node)
-    if "correspondent" in roles or re.match(r"^cn\d*$", node):
-        return (6, 0, node)
-    return (5, 0, node)
+@dataclass
+class Lanes:
+    """Each node's roles and domain (nodes.json, else the events' roles), and the home
+    domain of the MN that moves."""
+    roles: dict[str, list[str]]
+    domains: dict[str, str | None] = field(default_factory=dict)
+    home_domain: str | None = None
 
+    @classmethod
+    def read(cls, ladder_dir: Path, events: list[dict]) -> "Lanes":
+        path = Path(ladder_dir) / "nodes.json"
+        if path.exists():
+            info = json.loads(path.read_text())
+            nodes = info.get("nodes") or {}
+            return cls({n: list(v.get("roles") or [v.get("kind")]) for n, v in nodes.items()},
+                       {n: v.get("domain") for n, v in nodes.items()}, info.get("home_domain"))
+        roles: dict[str, list[str]] = {}
+        for e in events:
+            for r in str(e.get("role", "")).split(","):
+                if r.strip() in AGENT_ROLES:
+                    roles.setdefault(e.get("node", ""), []).append(AGENT_ROLES[r.strip()])
+        return cls(roles)
 
-def _lane_title(node: str, key: tuple) -> str:
-    title = {0: "MN", 1: "AP", 2: "PAA", 3: "AR" if key[1] == 0 else "CA", 6: "CN"}.get(key[0])
-    if key[0] == 4:
-        title = {0: "AAA_V", 1: "AAA_H"}.get(key[1], "AAA")
-    return f"{title}\n({node})" if title else node
+    def key(self, node: str) -> tuple:
+        roles = self.roles.get(node, [])
+        for rank, (role, _) in enumerate(LANE_ORDER):
+            if role in roles:
+                home = role == "aaa_server" and self.home_domain is not None and \
+                    self.domains.get(node) == self.home_domain
+                return (rank, int(home), node)
+        return (len(LANE_ORDER), 0, node)
+
+    def title(self, node: str) -> str:
+        roles = self.roles.get(node, [])
+        titles = []
+        for role, title in LANE_ORDER:
+            if role in roles:
+                if role == "aaa_server" and self.home_domain is not None:
+                    title = "AAA_H" if self.domains.get(node) == self.home_domain else "AAA_V"
+                titles.append(title)
+        return f"{'+'.join(titles)}\n({node})" if titles else node
 
 
 def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
-           title: str = "", figure: str = "Figure 10") -> list[Path]:
-    """A message sequence diagram of one handover: lanes MN, AP(s), PAA, AR, AAA_V, AAA_H,
-    CN; each captured frame an arrow at its time (ms from the first frame), an RTP burst
-    one arrow (collapse_rtp), events as diamonds."""
+           title: str = "") -> list[Path]:
+    """A message sequence diagram of one handover: lanes by role (MN, AP(s), PAA, AR, AAA_V,
+    AAA_H, CN, ...); each captured frame an arrow at its time (ms from the first frame), an
+    RTP burst one arrow (collapse_rtp), events as diamonds."""
     ladder_dir = Path(ladder_dir)
     events = read_events(ladder_dir / "events.jsonl")
     if shutil.which("tshark"):
@@ -739,15 +494,13 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     else:
         print(f"warning: tshark not found; {ladder_dir} drawn from events only", file=sys.stderr)
         frames = []
-    roles: dict[str, str] = {}
-    for e in events:
-        roles.setdefault(e.get("node", ""), e.get("role", ""))
+    roles = Lanes.read(ladder_dir, events)
     used = {f.src_lane for f in frames} | {f.dst_lane for f in frames if f.dst_lane}
     used |= {p.stem for p in (ladder_dir / "pcaps").glob("*.pcap")}
     used |= {e["node"] for e in events if e.get("event") in MARKERS and e.get("node") != "controller"}
     markers = ladder_markers(events, used)
     frames = collapse_rtp(frames, [m.t for m in markers])
-    order = sorted(used, key=lambda n: _lane_key(n, roles.get(n, "")))
+    order = sorted(used, key=roles.key)
     x = {n: i for i, n in enumerate(order)}
     rows = sorted([(f.t, 0, f) for f in frames] + [(m.t, 1, m) for m in markers],
                   key=lambda r: (r[0], r[1]))
@@ -756,7 +509,7 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     fig, ax = plt.subplots(figsize=(max(8.0, 2.5 * len(order) + 3.0), max(4.0, 0.32 * n + 2.2)))
     for node, i in x.items():
         ax.plot([i, i], [-0.6, n - 0.4], color="0.6", lw=1, zorder=1)
-        ax.text(i, -0.8, _lane_title(node, _lane_key(node, roles.get(node, ""))), ha="center",
+        ax.text(i, -0.8, roles.title(node), ha="center",
                 va="bottom", fontweight="bold", fontsize=10)
     prev = None
     for y, (t, _, item) in enumerate(rows):
@@ -785,19 +538,15 @@ def ladder(ladder_dir: str | Path, out: str | Path, lanes: dict | None = None,
     ax.set_ylim(n - 0.3, -1.6)
     ax.axis("off")
     rtp = any(f.category == "rtp" for f in frames)
-    ax.set_title(f"RFC 6252 {figure} handover ladder{': ' + title if title else ''}\n"
+    ax.set_title(f"Handover ladder{': ' + title if title else ''}\n"
                  "one row per frame or event in time order (not to scale), time in ms from the "
                  "first captured frame;\na frame captured at several nodes is drawn once, at "
                  "its earliest capture" + ("; RTP: one row per burst" if rtp else ""),
                  fontsize=11, pad=14)
-    return _save(fig, out)
+    return save(fig, out)
 
 
 # --- everything of a run
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_")
-
 
 def ladder_dirs(run_dir: Path) -> list[tuple[str, str, Path]]:
     """[(configuration, scenario, dir)] under <run>/ladder/<configuration>/<scenario>/ (a
@@ -812,32 +561,15 @@ def ladder_dirs(run_dir: Path) -> list[tuple[str, str, Path]]:
     return sorted(out, key=lambda c: c[:2])
 
 
-def write_ladders(run_dir: Path, out_dir: Path, figure: str = "Figure 10") -> list[Path]:
+def write_ladders(run_dir: Path, out_dir: Path) -> list[Path]:
     """ladder/<configuration>--<scenario> (PNG, SVG) per ladder directory of the run."""
     paths: list[Path] = []
     for conf, scenario, d in ladder_dirs(run_dir):
         try:
-            paths += ladder(d, out_dir / "ladder" / f"{_slug(conf)}--{_slug(scenario)}",
-                            title=f"{conf} / {scenario} (repetition 1)", figure=figure)
+            paths += ladder(d, out_dir / "ladder" / f"{slug(conf)}--{slug(scenario)}",
+                            title=f"{conf} / {scenario} (repetition 1)")
         except (RuntimeError, OSError, ValueError, KeyError) as exc:
             print(f"warning: no ladder for {d}: {exc}", file=sys.stderr)
     return paths
 
 
-def write_figures(run_dir: str | Path) -> dict[str, Path]:
-    """<run>/figures/: fig10_bars and fig10_distribution (one pair per sweep point), and
-    ladder/<configuration>--<scenario> per ladder directory; PNG and SVG each. A Figure 7
-    run (fig7.is_fig7) gets fig7.write_figures instead."""
-    from orchestrator.analysis import fig7
-    run_dir = Path(run_dir)
-    out_dir = run_dir / "figures"
-    df = tables.load_records(run_dir)
-    if fig7.is_fig7(tables.read_spec(run_dir), df):
-        return fig7.write_figures(run_dir)
-    paths: list[Path] = []
-    for point, rows in tables.sweep_points(df):
-        suffix = ("-" + _slug(tables.point_label(point))) if point else ""
-        paths += fig10_bars(rows, out_dir / f"fig10_bars{suffix}")
-        paths += fig10_distribution(rows, out_dir / f"fig10_distribution{suffix}")
-    paths += write_ladders(run_dir, out_dir)
-    return {str(p.relative_to(out_dir)): p for p in paths}

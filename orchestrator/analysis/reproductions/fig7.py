@@ -1,13 +1,29 @@
 """RFC 6252 Appendix C.5.1: Figure 7 ("SIP Mobility with MPA Results") and the non-MPA
-baseline, from a run directory: the table beside the RFC, the ratio non-MPA / MPA, the
-"must show" checks and the figures.
+baseline, for runs whose experiment declares `reference: {table: rfc6252_fig7, columns:
+{<RFC case>: <scenario(s)>}}`: the table beside the RFC, the ratio non-MPA / MPA, the "must
+show" checks and the figures.
+
+The RFC's columns are its cases, buffering-disabled, buffering-enabled (Figure 7) and
+non-mpa (the C.5.1 prose); the experiment maps its scenarios onto them. A scenario the
+mapping does not name has no RFC value and no check, though its arrivals are drawn.
+
+Registers:
+  tables   fig7_beside_rfc.csv and .md, phases.csv, nonmpa_vs_mpa.csv
+  checks   (a) buffering enabled loses nothing; (b) buffering disabled loses only what the
+           layer-2 switch covers; (c) non-MPA loses packets, its delay is the sum of its
+           parts, DHCP the longest; (d) non-MPA is more than ten times slower; (e) tshark
+           dissects the SIP and RTP captures, none malformed
+  figures  fig7_arrivals (MPA, ms) and fig7_arrivals_non-mpa (s) per configuration,
+           fig7_delay
+  readme   the scenarios, the table, the ratio, the checks, the phase durations; summary:
+           the key numbers
 
 Who does what: `experiment/media.py` turns one receiver log into Figure 7's metrics and the
 runner writes them as records (one row per configuration, scenario, repetition and metric or
 phase: `phase`, `value`, `unit`); this module reads the records (and, for the arrival figure,
 `media/<configuration>/<scenario>/rep<N>.json`) and only aggregates, compares and draws.
-Pure functions of the records frame and the spec, except `write_tables`, `write_figures` and
-the figure functions (which write files).
+Pure functions of the run's records and spec, except the figure functions (which write
+files).
 
 The RFC's numbers come from analysis/reference/rfc6252_fig7.csv (Figure 7, as printed) and
 rfc6252_nonmpa.csv (the prose: "an average of 4 seconds ... about 200 packets"); values the
@@ -17,19 +33,26 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 
-from orchestrator.analysis import reference, tables
+import numpy as np
+from matplotlib.patches import Patch
+
+from orchestrator.analysis import parameters, reference
+from orchestrator.analysis.plots import caption, plt, save
+from orchestrator.analysis.records import (RunData, configurations, failed_repetitions, num,
+                                           of, slug, stats, values)
+from orchestrator.analysis.reproduction import OK_MARK, Reproduction, check, verdicts
 from orchestrator.events import INTERVALS
 from orchestrator.experiment import media, phases
 from orchestrator.experiment.media import METRICS
 
 REFERENCE, NONMPA_REFERENCE = "rfc6252_fig7", "rfc6252_nonmpa"
+FIG7 = Reproduction(REFERENCE, "RFC 6252 Figure 7 and the non-MPA baseline (C.5.1)")
 MPA_FLOW, NONMPA_FLOW = "sip-mpa", "sip-non-mpa"
 CASES = ("buffering-disabled", "buffering-enabled", "non-mpa")    # the reference CSVs' cases
 CASE_TITLES = {"buffering-disabled": "MPA, buffering disabled",
@@ -57,28 +80,16 @@ NONMPA_ADDRESS = ("Tpostsw", "Taddr", "Tdad")
 NONMPA_AFTER = ("Tbu",)
 NONMPA_SLACK_MS = 1.0   # the first packet on the nCoA may beat the re-INVITE's 200 OK
 RATIO_MIN = 10.0        # check (d): non-MPA / MPA handover delay above this
-OK_MARK = {True: "✔ ok", False: "✘ **FAIL**", None: "– not measured"}
 
 
-# --- what a run is
-
-def is_fig7(spec: dict, df: pd.DataFrame | None = None) -> bool:
-    """A Figure 7 run: the spec's reference (else its name) says so; without either, the
-    records' schemes are SIP flows."""
-    exp = tables.spec_experiment(spec or {})
-    if exp.get("reference"):
-        return exp["reference"] == REFERENCE
-    if exp.get("name"):
-        return str(exp["name"]).startswith("fig7")
-    return df is not None and "scheme" in df and df["scheme"].astype(str).str.startswith("sip-").any()
-
+# --- the run's scenarios and the RFC case each is compared with
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     flow: str
     buffering_ms: float | None     # the nAR's buffering period; None: disabled
-    case: str                      # the reference case it is compared with (CASES)
+    case: str | None               # the RFC case it is compared with (CASES); None: none
 
     @property
     def mpa(self) -> bool:
@@ -86,7 +97,7 @@ class Scenario:
 
     @property
     def title(self) -> str:
-        """'MPA, buffering enabled (50 ms)'; a scenario outside the RFC's cases by its name."""
+        """'MPA, buffering enabled (50 ms)'; a scenario not named as a case by its name."""
         known = self.buffering_ms is not None and not math.isnan(self.buffering_ms)
         if self.name in CASE_TITLES:
             return CASE_TITLES[self.name] + (f" ({self.buffering_ms:g} ms)" if known else "")
@@ -104,11 +115,10 @@ def _buffering_ms(value) -> float | None:
     return parse_duration(str(value)) * 1e3 or None
 
 
-def scenarios(df: pd.DataFrame, spec: dict | None = None) -> list[Scenario]:
-    """The run's scenarios in the spec's order (then any the records add), each with the
-    RFC case it is compared with: its name if that is a case, else non-mpa for the non-MPA
-    flow, else buffering enabled/disabled as the spec's `buffering` says."""
-    exp = tables.spec_experiment(spec or {})
+def scenarios(run: RunData) -> list[Scenario]:
+    """The run's SIP scenarios in the spec's order (then any the records add), each with the
+    RFC case the experiment's `reference:` maps it onto (None if it maps it onto none)."""
+    df, exp = run.records, run.experiment
     declared = [s for s in exp.get("scenarios") or [] if isinstance(s, dict) and s.get("name")]
     names = [s["name"] for s in declared]
     present = list(dict.fromkeys(df["scenario"])) if "scenario" in df else []
@@ -116,21 +126,23 @@ def scenarios(df: pd.DataFrame, spec: dict | None = None) -> list[Scenario]:
     for name in names + [n for n in present if n not in names]:
         s = next((d for d in declared if d["name"] == name), {})
         flow = s.get("flow") or _first(df.loc[df["scenario"] == name, "scheme"]) or MPA_FLOW
+        if flow not in (MPA_FLOW, NONMPA_FLOW):
+            continue
         if "buffering" in s:
             buffering = _buffering_ms(s["buffering"])
         else:
             rows = df[(df["scenario"] == name) & (df["phase"] == "buffering_period")]
-            buffering = _first(_values(rows).dropna())
+            buffering = _first(values(rows).dropna())
             if buffering is None and name == "buffering-enabled":
                 buffering = math.nan
-        if name in CASES:
-            case = name
-        elif flow == NONMPA_FLOW:
-            case = "non-mpa"
-        else:
-            case = "buffering-disabled" if buffering is None else "buffering-enabled"
+        case = run.reference.column_of(name) if run.reference else None
         out.append(Scenario(name, flow, buffering, case))
     return out
+
+
+def compared(run: RunData) -> list[Scenario]:
+    """The scenarios the experiment maps onto one of the RFC's cases."""
+    return [s for s in scenarios(run) if s.case is not None]
 
 
 def _first(values):
@@ -138,22 +150,7 @@ def _first(values):
     return values[0] if values else None
 
 
-def _values(df: pd.DataFrame) -> pd.Series:
-    """The rows' numeric values: the `value` column; `ms` for rows without a `unit` (records
-    written before `value` and `unit` existed)."""
-    v = pd.to_numeric(df["value"], errors="coerce") if "value" in df else pd.Series(math.nan, df.index)
-    if "ms" in df:
-        old = df["unit"].isna() if "unit" in df else pd.Series(True, df.index)
-        v = v.where(~old | v.notna(), pd.to_numeric(df["ms"], errors="coerce"))
-    return v.astype("float64")
-
-
-def configurations(df: pd.DataFrame) -> list[str]:
-    return list(dict.fromkeys(df["configuration"])) if "configuration" in df and len(df) else [""]
-
-
-def _of(df: pd.DataFrame, configuration: str) -> pd.DataFrame:
-    return df[df["configuration"] == configuration] if "configuration" in df else df
+_of = of
 
 
 # --- the RFC's values
@@ -201,35 +198,27 @@ def _rv(ref: dict, case: str, metric: str) -> float:
 
 
 def _num(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    if float(v).is_integer():
-        return f"{v:.0f}"
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return num(v, missing="n/a")
 
 
 # --- Figure 7 beside the RFC
 
-def _stats(values) -> dict:
-    s = pd.Series(values, dtype="float64").dropna()
-    if s.empty:
-        return {"n": 0, "median": math.nan, "min": math.nan, "max": math.nan, "mean": math.nan}
-    return {"n": int(s.size), "median": float(s.median()), "min": float(s.min()),
-            "max": float(s.max()), "mean": float(s.mean())}
+def _stats(vals) -> dict:
+    s = stats(vals)
+    return {k: s[k] for k in ("n", "median", "min", "max", "mean")}
 
 
-def _failed(rows: pd.DataFrame) -> int:
-    """Repetitions with a row whose status is not ok."""
-    return int(rows.loc[rows["status"] != "ok", "repetition"].nunique()) if len(rows) else 0
+_failed = failed_repetitions
 
 
-def beside_rfc(df: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+def beside_rfc(run: RunData) -> pd.DataFrame:
     """One row per configuration, metric (Figure 7's rows in the RFC's order, then ours) and
-    scenario: n, n_failed, median, min, max, mean of the repetitions with status ok, and the
-    RFC's value for the scenario's case (rfc as shown, rfc_value, rfc_derived)."""
+    compared scenario: n, n_failed, median, min, max, mean of the repetitions with status ok,
+    and the RFC's value for the scenario's case (rfc as shown, rfc_value, rfc_derived)."""
     ref = rfc_values()
-    scen = scenarios(df, spec)
-    vals = df.assign(v_=_values(df))
+    df = run.records
+    scen = compared(run)
+    vals = df.assign(v_=values(df))
     rows = []
     for conf in configurations(df):
         cdf = _of(vals, conf)
@@ -321,18 +310,19 @@ def _phase_descriptions() -> dict[str, str]:
     return out
 
 
-def phases_table(df: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+def phases_table(run: RunData) -> pd.DataFrame:
     """The measured phase durations (events.INTERVALS names and any other non-metric phase)
     per configuration, scenario and phase: n, median, min, max (ms)."""
+    df = run.records
     known = list(dict.fromkeys([*_phase_descriptions()]))
     names = [p for p in dict.fromkeys(df["phase"].astype(str)) if p not in METRIC]
     names = sorted(names, key=lambda p: (known.index(p) if p in known else len(known), p))
-    vals = df.assign(v_=_values(df))
+    vals = df.assign(v_=values(df))
     rows = []
     for conf in configurations(df):
         cdf = _of(vals, conf)
         for p in names:
-            for s in scenarios(df, spec):
+            for s in scenarios(run):
                 ok = cdf[(cdf["scenario"] == s.name) & (cdf["phase"] == p) & (cdf["status"] == "ok")]
                 if len(ok):
                     rows.append({"configuration": conf, "scenario": s.name, "phase": p,
@@ -362,12 +352,12 @@ def phases_markdown(table: pd.DataFrame, scen: list[Scenario]) -> str:
 
 def _median(df: pd.DataFrame, scenario: str, metric: str) -> float:
     rows = df[(df["scenario"] == scenario) & (df["phase"] == metric) & (df["status"] == "ok")]
-    return _stats(_values(rows))["median"]
+    return _stats(values(rows))["median"]
 
 
 def _mean(df: pd.DataFrame, scenario: str, metric: str) -> float:
     rows = df[(df["scenario"] == scenario) & (df["phase"] == metric) & (df["status"] == "ok")]
-    return _stats(_values(rows))["mean"]
+    return _stats(values(rows))["mean"]
 
 
 def _div(a, b) -> float:
@@ -376,12 +366,13 @@ def _div(a, b) -> float:
     return a / b
 
 
-def ratios(df: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+def ratios(run: RunData) -> pd.DataFrame:
     """Per configuration and MPA scenario, against the (first) non-MPA scenario: median
     handover delay of each and their ratio beside the RFC's (non-MPA 4 s over the MPA case's
     L2 + L3 handoff), and the packets lost (median and mean) beside the RFC's."""
     ref = rfc_values()
-    scen = scenarios(df, spec)
+    df = run.records
+    scen = compared(run)
     non = next((s for s in scen if not s.mpa), None)
     rows = []
     for conf in configurations(df):
@@ -440,13 +431,12 @@ def ratios_markdown(table: pd.DataFrame, scen: list[Scenario]) -> str:
 # --- "must show": the RFC's claims as checks
 
 def _check(cid: str, name: str, measured: float, rfc: float, ok, explanation: str) -> dict:
-    return {"id": cid, "check": name, "measured": measured, "rfc": rfc,
-            "ok": None if ok is None else bool(ok), "explanation": explanation}
+    return check(cid, name, measured, rfc, ok, explanation)
 
 
 def _per_rep(df: pd.DataFrame, scenario: str) -> dict[int, dict[str, float]]:
     """repetition -> {phase: value} of the repetitions of `scenario` with status ok."""
-    rows = df[(df["scenario"] == scenario) & (df["status"] == "ok")].assign(v_=_values)
+    rows = df[(df["scenario"] == scenario) & (df["status"] == "ok")].assign(v_=values)
     out: dict[int, dict[str, float]] = {}
     for r in rows.itertuples():
         if not math.isnan(r.v_):
@@ -600,25 +590,38 @@ def _checks_at(df: pd.DataFrame, scen: list[Scenario], ref: dict, suffix: str) -
     return out
 
 
-def checks(df: pd.DataFrame, spec: dict | None = None,
-           run_dir: str | Path | None = None) -> list[dict]:
+@FIG7.checks
+def checks(run: RunData, captures: bool = True) -> list[dict]:
     """The RFC's C.5.1 claims as verdicts {id, check, measured, rfc, ok, explanation};
     ok None when not measured. (a) with buffering no repetition loses a packet; (b) without
     buffering each repetition loses at most loss_bound(L2, L3, interval); (c) non-MPA loses
     packets in every repetition, its delay holds its measured parts, DHCP is the longest
-    part; (d) non-MPA / MPA median handover delay > RATIO_MIN. One set per configuration.
-    With `run_dir`: (e) tshark dissects the run's SIP and RTP captures, none malformed."""
-    scen, ref = scenarios(df, spec), rfc_values()
+    part; (d) non-MPA / MPA median handover delay > RATIO_MIN. One set per configuration,
+    on the scenarios mapped onto the RFC's cases (a: buffering-enabled, b: buffering-disabled,
+    c and d: non-mpa). With `captures`: (e) tshark dissects the run's SIP and RTP captures,
+    none malformed."""
+    df = run.records
+    scen, ref = compared(run), rfc_values()
     confs = configurations(df)
     out = []
     for conf in confs:
         out += _checks_at(_of(df, conf), scen, ref, f" [{conf}]" if len(confs) > 1 else "")
-    if run_dir is not None:
-        out += capture_checks(Path(run_dir))
+    if captures and scen:
+        out += capture_checks(run.dir, captured_nodes(run))
     return out
 
 
-CAPTURED_AT = ("cn", "mn")     # the CN's capture has every SIP message and the RTP in clear
+# the captures of (e): the CN's has every SIP message and the RTP in clear, the MN's what
+# arrived; found by the role their events carry, never by name
+CAPTURED_ROLES = ("correspondent", "mobile-node")
+
+
+def captured_nodes(run: RunData) -> set[str] | None:
+    """The nodes whose captures check (e) reads: those whose events have a CAPTURED_ROLES
+    role; None (every capture) when the run has no events."""
+    nodes = {e.get("node") for e in run.events
+             if set(str(e.get("role", "")).split(",")) & set(CAPTURED_ROLES)}
+    return nodes or None
 
 
 def tshark_counts(pcap: Path, rtp_port: int = 4000) -> dict | None:
@@ -642,14 +645,14 @@ def tshark_counts(pcap: Path, rtp_port: int = 4000) -> dict | None:
             "rtp": sum("rtp" in p for p in protos), "malformed": len(bad)}
 
 
-def capture_checks(run_dir: Path) -> list[dict]:
-    """(e): every SIP and RTP packet of the CN's and MN's captures dissects cleanly."""
+def capture_checks(run_dir: Path, nodes: set[str] | None = None) -> list[dict]:
+    """(e): every SIP and RTP packet of the CN's and MN's captures (`nodes`; None: every
+    capture of the run) dissects cleanly."""
     counts = {}
-    for conf_dir in sorted((run_dir / "pcaps").glob("*")):
-        for node in CAPTURED_AT:
-            pcap = conf_dir / f"{node}.pcap"
-            if pcap.exists():
-                counts[f"{conf_dir.name}/{node}"] = tshark_counts(pcap)
+    for conf_dir in sorted((Path(run_dir) / "pcaps").glob("*")):
+        for pcap in sorted(conf_dir.glob("*.pcap")):
+            if nodes is None or pcap.stem in nodes:
+                counts[f"{conf_dir.name}/{pcap.stem}"] = tshark_counts(pcap)
     done = {k: v for k, v in counts.items() if v is not None}
     if not done:
         return [{"id": "e", "check": "tshark dissects the SIP and RTP captures, none malformed",
@@ -664,25 +667,11 @@ def capture_checks(run_dir: Path) -> list[dict]:
                  for k, v in done.items()) + "; RTP decoded on UDP port 4000 (the SDP's)"}]
 
 
-def checks_markdown(checks_: list[dict]) -> str:
-    num = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else _num(v)
-    lines = ["# RFC 6252 C.5.1: what Figure 7 and the non-MPA baseline must show, checked on "
-             "this run", "",
-             "(a) buffering enabled loses nothing; (b) buffering disabled loses only what the "
-             "layer-2 switch covers; (c) non-MPA loses packets and its delay is made of its "
-             "parts, DHCP the longest; (d) non-MPA is more than ten times slower; (e) the SIP "
-             "and RTP captures dissect cleanly.", "",
-             "| | check | measured | RFC | verdict | how |", "|---|---|---|---|---|---|"]
-    lines += [f"| ({c['id']}) | {c['check']} | {num(c['measured'])} | {num(c['rfc'])} | "
-              f"{OK_MARK[c['ok']]} | {c['explanation']} |" for c in checks_]
-    return "\n".join(lines) + "\n"
-
-
-def verdicts(checks_: list[dict]) -> str:
-    ok = sum(c["ok"] is True for c in checks_)
-    bad = sum(c["ok"] is False for c in checks_)
-    na = sum(c["ok"] is None for c in checks_)
-    return f"{ok} ok, {bad} failed" + (f", {na} not measured" if na else "")
+CHECKS_INTRO = ("(a) buffering enabled loses nothing; (b) buffering disabled loses only what "
+                "the layer-2 switch covers; (c) non-MPA loses packets and its delay is made of "
+                "its parts, DHCP the longest; (d) non-MPA is more than ten times slower; (e) "
+                "the SIP and RTP captures dissect cleanly.")
+FIG7.intro, FIG7.number_format = CHECKS_INTRO, lambda v: _num(v)
 
 
 # --- media logs (the arrival figure)
@@ -711,7 +700,7 @@ def median_repetition(df: pd.DataFrame, run_dir: Path, configuration: str,
     and that has a media file; the nearest to it otherwise."""
     rows = _of(df, configuration)
     rows = rows[(rows["scenario"] == scenario) & (rows["phase"] == "handover_delay")
-                & (rows["status"] == "ok")].assign(v_=_values)
+                & (rows["status"] == "ok")].assign(v_=values)
     rows = rows.dropna(subset=["v_"]).sort_values(["v_", "repetition"])
     if rows.empty:
         return None
@@ -725,35 +714,47 @@ def median_repetition(df: pd.DataFrame, run_dir: Path, configuration: str,
 
 # --- files
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", text).strip("_")
+@FIG7.tables
+def tables(run: RunData) -> dict:
+    """fig7_beside_rfc.csv and .md, phases.csv, nonmpa_vs_mpa.csv."""
+    scen = scenarios(run)
+    bes, ph, rat = beside_rfc(run), phases_table(run), ratios(run)
+    md = ("# Emulated parameters (RFC 6252 Figure 7 reproduction)\n\n" + parameters.markdown(run)
+          + scenarios_markdown(scen) + "\n# RFC 6252 Figure 7 beside this run\n\n"
+          + f"{reference.citation(REFERENCE)}; {reference.citation(NONMPA_REFERENCE)}.\n\n"
+          + fig7_markdown(bes, compared(run)) + "\n" + "\n\n".join(TABLE_NOTES) + "\n\n"
+          + "# Non-MPA against MPA\n\n" + ratios_markdown(rat, scen)
+          + "\n# Phase durations (events)\n\n" + phases_markdown(ph, scen))
+    return {"fig7_beside_rfc.csv": bes, "fig7_beside_rfc.md": md, "phases.csv": ph,
+            "nonmpa_vs_mpa.csv": rat}
 
 
-def write_tables(run_dir: str | Path) -> dict[str, Path]:
-    """tables/: fig7_beside_rfc.csv and .md, phases.csv, nonmpa_vs_mpa.csv, checks.md,
-    parameters.md."""
-    run_dir = Path(run_dir)
-    out = run_dir / "tables"
-    out.mkdir(parents=True, exist_ok=True)
-    df, spec = tables.load_records(run_dir), tables.read_spec(run_dir)
-    scen = scenarios(df, spec)
-    bes, ph, rat = beside_rfc(df, spec), phases_table(df, spec), ratios(df, spec)
-    params_md = tables.parameters_markdown(df, spec)
-    paths = {n: out / n for n in ("fig7_beside_rfc.csv", "fig7_beside_rfc.md", "phases.csv",
-                                  "nonmpa_vs_mpa.csv", "checks.md", "parameters.md")}
-    bes.to_csv(paths["fig7_beside_rfc.csv"], index=False, float_format="%.3f")
-    ph.to_csv(paths["phases.csv"], index=False, float_format="%.3f")
-    rat.to_csv(paths["nonmpa_vs_mpa.csv"], index=False, float_format="%.3f")
-    paths["fig7_beside_rfc.md"].write_text(
-        "# Emulated parameters (RFC 6252 Figure 7 reproduction)\n\n" + params_md
-        + scenarios_markdown(scen) + "\n# RFC 6252 Figure 7 beside this run\n\n"
-        + f"{reference.citation(REFERENCE)}; {reference.citation(NONMPA_REFERENCE)}.\n\n"
-        + fig7_markdown(bes, scen) + "\n" + "\n\n".join(TABLE_NOTES) + "\n\n"
-        + "# Non-MPA against MPA\n\n" + ratios_markdown(rat, scen)
-        + "\n# Phase durations (events)\n\n" + phases_markdown(ph, scen))
-    paths["checks.md"].write_text(checks_markdown(checks(df, spec, run_dir)))
-    paths["parameters.md"].write_text("# Emulated parameters\n\n" + params_md)
-    return paths
+@FIG7.readme
+def readme(run: RunData, checks_: list[dict]) -> list[str]:
+    scen = scenarios(run)
+    lines = [scenarios_markdown(scen),
+             "## RFC 6252 Figure 7 beside this run", "",
+             f"{reference.citation(REFERENCE)}; {reference.citation(NONMPA_REFERENCE)}. Per "
+             "scenario the experiment maps onto one of the RFC's cases: measured (median "
+             "[min–max] (n)) and the RFC's value; mean, min, max of every cell in "
+             "[tables/fig7_beside_rfc.csv](tables/fig7_beside_rfc.csv).", "",
+             fig7_markdown(beside_rfc(run), compared(run)),
+             *(line for note in TABLE_NOTES for line in (note, "")),
+             "## Non-MPA against MPA", "", ratios_markdown(ratios(run), scen),
+             f"## Must-show checks: {verdicts(checks_)}", "",
+             "See [tables/checks.md](tables/checks.md) for how each is computed.", ""]
+    lines += [f"- {OK_MARK[c['ok']]}: ({c['id']}) {c['check']}" for c in checks_]
+    lines += ["", "## Phase durations (events)", "", phases_markdown(phases_table(run), scen)]
+    return lines
+
+
+@FIG7.summary
+def summary(run: RunData, checks_: list[dict]) -> list[str]:
+    failed = [f"({c['id']}) {c['check']}" for c in checks_ if c["ok"] is False]
+    return [f"RFC 6252 Figure 7 and the non-MPA baseline (C.5.1). Must-show checks: "
+            f"{verdicts(checks_)}" + (f"; failed: {'; '.join(failed)}" if failed else "") + ".",
+            "", *key_numbers(run), "",
+            "[Figure 7 beside the RFC](tables/fig7_beside_rfc.md)"]
 
 
 def scenarios_markdown(scen: list[Scenario]) -> str:
@@ -761,14 +762,174 @@ def scenarios_markdown(scen: list[Scenario]) -> str:
     for s in scen:
         buf = ("disabled" if s.buffering_ms is None else "enabled" if math.isnan(s.buffering_ms)
                else f"{s.buffering_ms:g} ms")
-        lines.append(f"| {s.name} | {s.flow} | {buf} | RFC {CASE_TITLES[s.case]} |")
+        rfc = f"RFC {CASE_TITLES[s.case]}" if s.case else "nothing (not in `reference:`)"
+        lines.append(f"| {s.name} | {s.flow} | {buf} | {rfc} |")
     return "\n".join(lines) + "\n"
 
 
+# --- figures: packet arrivals around the handover, handover delay per scenario
+
+ADDRESS_COLORS = {"oCoA": "#1f77b4", "nCoA": "#d62728", "other": "#7f7f7f"}
+FIG7_COLORS = {True: "#2ca02c", False: "#d62728"}     # MPA, non-MPA
+
+
+@dataclass
+class ArrivalPanel:
+    """One repetition's RTP arrivals (media.arrival_series: t_ms from the layer-2 handoff
+    start, extended seq, receiving address) and the handover around them."""
+    title: str
+    series: list[dict]
+    new_address: str | None
+    l2_done_ms: float
+    delay_ms: float | None = None           # handoff start -> first packet on the nCoA
+    lost: int | None = None
+    buffering_ms: float | None = None       # the configured period; None: no buffering
+    buffered_packets: int | None = None
+    buffering_span_ms: tuple[float, float] | None = None   # measured, if the run logged it
+    repetition: int | None = None
+
+
+@dataclass
+class DelayGroup:
+    title: str
+    mpa: bool
+    delays_ms: list[float]
+    lost: list[float]
+    rfc_delay_ms: float | None = None
+    rfc_lost: float | None = None
+
+
+def _roles(series: list[dict], ncoa: str | None) -> dict[str, str]:
+    """address -> 'nCoA' / 'oCoA' / 'other': the nCoA as given (else the last address to
+    receive), the address that received the first packet is the oCoA."""
+    addrs = list(dict.fromkeys(p["address"] for p in series))
+    ncoa = ncoa if ncoa in addrs else (series[-1]["address"] if series else None)
+    first = next((a for a in addrs if a != ncoa), None)
+    return {a: "nCoA" if a == ncoa else "oCoA" if a == first else "other" for a in addrs}
+
+
+def _lost_points(series: list[dict], interval: float) -> list[tuple[float, int]]:
+    """(when it was due, seq) of each missing sequence number: the last packet received
+    before it plus one interval per sequence number."""
+    got = sorted({p["seq"]: p["t_ms"] for p in reversed(series)}.items())
+    out = []
+    for (s0, t0), (s1, _) in zip(got, got[1:]):
+        out += [(t0 + (s - s0) * interval, s) for s in range(s0 + 1, s1)]
+    return out
+
+
+def fig7_arrivals(panels: list[ArrivalPanel], cap: str, out: str | Path,
+                  title: str = "", seconds: bool = False) -> list[Path]:
+    """RTP sequence number against arrival time around the handover, one panel per scenario:
+    colour by receiving address (oCoA, nCoA), flushed packets outlined, lost packets as x at
+    the time they were due, the layer-2 handoff start/done and the first packet on the nCoA
+    as vertical lines, the buffering period shaded. `seconds`: a wider axis in s (non-MPA)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.0 * len(panels), 5.4), squeeze=False)
+    unit = 1e-3 if seconds else 1.0
+    for ax, p in zip(axes[0], panels):
+        times = [q["t_ms"] for q in p.series]
+        interval = float(np.median(np.diff(times))) if len(times) > 2 else 16.0
+        end = max(p.delay_ms if p.delay_ms is not None else p.l2_done_ms, p.l2_done_ms)
+        lo, hi = (-500.0, end + 700.0) if seconds else (-8 * interval, end + 10 * interval)
+        roles = _roles(p.series, p.new_address)
+        inside = [q for q in p.series if lo <= q["t_ms"] <= hi]
+        for role in ("oCoA", "nCoA", "other"):
+            pts = [q for q in inside if roles[q["address"]] == role]
+            if pts:
+                addrs = ", ".join(sorted({q["address"] for q in pts}))
+                ax.scatter([q["t_ms"] * unit for q in pts], [q["seq"] for q in pts], s=14,
+                           color=ADDRESS_COLORS[role], label=f"{role} {addrs}", zorder=3)
+        if p.buffered_packets and p.delay_ms is not None:
+            new = [q for q in p.series if roles[q["address"]] == "nCoA"
+                   and q["t_ms"] >= p.delay_ms][:p.buffered_packets]
+            ax.scatter([q["t_ms"] * unit for q in new], [q["seq"] for q in new], s=60,
+                       facecolors="none", edgecolors="black", lw=1.2, zorder=4,
+                       label=f"flushed by the nAR ({p.buffered_packets})")
+        lost = [(t, s) for t, s in _lost_points(p.series, interval) if lo <= t <= hi]
+        if lost:
+            n = p.lost if p.lost is not None else len(lost)
+            ax.scatter([t * unit for t, _ in lost], [s for _, s in lost], marker="x", s=22,
+                       color="0.45", zorder=2, label=f"lost, when due ({n})")
+        ax.axvline(0, color="black", lw=1.2, label="L2 handoff start")
+        ax.axvline(p.l2_done_ms * unit, color="black", lw=1.2, ls="--",
+                   label=f"L2 handoff done ({p.l2_done_ms:.1f} ms)")
+        if p.delay_ms is not None:
+            ax.axvline(p.delay_ms * unit, color=ADDRESS_COLORS["nCoA"], lw=1, ls=":",
+                       label=f"first packet on the nCoA ({p.delay_ms:.1f} ms)")
+        if p.buffering_span_ms:
+            ax.axvspan(p.buffering_span_ms[0] * unit, p.buffering_span_ms[1] * unit, color="#ffbf00",
+                       alpha=0.25, label="nAR buffering: tunnel deleted -> flush")
+        elif p.buffering_ms and p.delay_ms is not None:
+            ax.axvspan((p.delay_ms - p.buffering_ms) * unit, p.delay_ms * unit, color="#ffbf00",
+                       alpha=0.25, label=f"buffering period {p.buffering_ms:g} ms (configured;\n"
+                                         "drawn ending at the flush)")
+        ax.set_xlim(lo * unit, hi * unit)
+        if inside or lost:
+            seqs = [q["seq"] for q in inside] + [s for _, s in lost]
+            ax.set_ylim(min(seqs) - 1, max(seqs) + 1)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(f"arrival time from the L2 handoff start ({'s' if seconds else 'ms'})")
+        ax.set_ylabel("RTP sequence number (extended)")
+        ax.set_title(p.title
+                     + (f"\nhandover delay {p.delay_ms:.1f} ms" if p.delay_ms is not None else "")
+                     + (f", {p.lost} lost" if p.lost is not None else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("RFC 6252 C.5.1 (Figure 7): RTP arrivals around the handover"
+                 + (f": {title}" if title else "")
+                 + "\nthe repetition with the median handover delay of each scenario")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    caption(fig, cap)
+    return save(fig, out)
+
+
+def fig7_delay(groups: list[DelayGroup], cap: str, out: str | Path) -> list[Path]:
+    """Handover delay (log axis) and packets lost (symlog) per scenario over repetitions:
+    box (quartiles) and points, the RFC's value as a black bar (MPA delay: its L2 + L3)."""
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 3.2 * len(groups) + 4), 5.4))
+    for ax, what in zip(axes, ("delay", "lost")):
+        for k, g in enumerate(groups):
+            v = np.asarray(g.delays_ms if what == "delay" else g.lost, dtype=float)
+            color = FIG7_COLORS[g.mpa]
+            if v.size:
+                ax.boxplot([v], positions=[k], widths=0.55, showfliers=False,
+                           medianprops={"color": "black"}, boxprops={"color": color},
+                           whiskerprops={"color": color}, capprops={"color": color})
+                ax.scatter(k + rng.uniform(-0.18, 0.18, v.size), v, s=14, alpha=0.65,
+                           color=color, zorder=3)
+            rfc = g.rfc_delay_ms if what == "delay" else g.rfc_lost
+            if rfc is not None and not math.isnan(rfc):
+                ax.plot([k - 0.32, k + 0.32], [rfc, rfc], color="black", lw=2.5, zorder=4)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels([g.title.replace(", ", "\n", 1) for g in groups], fontsize=9)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        if what == "delay":
+            ax.set_yscale("log")
+            ax.set_ylabel("handover delay (ms, log scale)")
+            ax.set_title("L2 handoff start -> first packet on the nCoA")
+        else:
+            ax.set_yscale("symlog", linthresh=1)
+            ax.set_ylim(bottom=-0.2)
+            ax.set_ylabel("packets lost per handover (symlog)")
+            ax.set_title("packets lost")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    handles = [Patch(color=FIG7_COLORS[True], label="MPA"),
+               Patch(color=FIG7_COLORS[False], label="non-MPA"),
+               Patch(color="black", label="RFC (MPA delay: its L2 + L3 handoff)")]
+    fig.legend(handles=handles, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.95),
+               frameon=False, fontsize=10)
+    fig.suptitle("RFC 6252 C.5.1: handover delay and loss over repetitions (points, box: quartiles)",
+                 y=0.99)
+    fig.tight_layout(rect=(0, 0, 1, 0.91))
+    caption(fig, cap)
+    return save(fig, out)
+
+
+
 def arrival_panel(df: pd.DataFrame, run_dir: Path, configuration: str, s: Scenario):
-    """The data of one panel of the arrival figure (figures.ArrivalPanel): the median-delay
+    """The data of one panel of the arrival figure (ArrivalPanel): the median-delay
     repetition's packets, relative to its layer-2 handoff start; None without a media file."""
-    from orchestrator.analysis.figures import ArrivalPanel
     pick = median_repetition(df, run_dir, configuration, s.name)
     if pick is None:
         return None
@@ -805,49 +966,48 @@ def _span(raw: dict, h: media.Handover) -> tuple[float, float] | None:
             (raw["buffering_end_ns"] - h.l2_start_ns) / 1e6)
 
 
-def write_figures(run_dir: str | Path) -> dict[str, Path]:
-    """figures/: fig7_arrivals (MPA scenarios, ms) and fig7_arrivals_non-mpa (s), one per
-    configuration (suffixed when there are several), fig7_delay, and the ladders."""
-    from orchestrator.analysis import figures
-    run_dir = Path(run_dir)
-    out_dir = run_dir / "figures"
-    df, spec = tables.load_records(run_dir), tables.read_spec(run_dir)
-    scen = scenarios(df, spec)
+@FIG7.figures
+def figures(run: RunData, out_dir: Path) -> list[Path]:
+    """fig7_arrivals (MPA scenarios, ms) and fig7_arrivals_non-mpa (s), one per
+    configuration (suffixed when there are several), and fig7_delay."""
+    df, run_dir = run.records, run.dir
+    scen = scenarios(run)
     confs = configurations(df)
     paths: list[Path] = []
     for conf in confs:
-        suffix = f"-{_slug(conf)}" if len(confs) > 1 else ""
+        suffix = f"-{slug(conf)}" if len(confs) > 1 else ""
         where = f" [{conf}]" if len(confs) > 1 else ""
+        cap = parameters.caption(run, [conf])
         mpa = [p for s in scen if s.mpa and (p := arrival_panel(df, run_dir, conf, s))]
         non = [p for s in scen if not s.mpa and (p := arrival_panel(df, run_dir, conf, s))]
         if mpa:
-            paths += figures.fig7_arrivals(mpa, _of(df, conf), out_dir / f"fig7_arrivals{suffix}",
-                                           title=f"MPA handovers{where}")
+            paths += fig7_arrivals(mpa, cap, out_dir / f"fig7_arrivals{suffix}",
+                                   title=f"MPA handovers{where}")
         if non:
-            paths += figures.fig7_arrivals(non, _of(df, conf),
-                                           out_dir / f"fig7_arrivals_non-mpa{suffix}",
-                                           title=f"non-MPA handover{where}", seconds=True)
+            paths += fig7_arrivals(non, cap, out_dir / f"fig7_arrivals_non-mpa{suffix}",
+                                   title=f"non-MPA handover{where}", seconds=True)
     groups = []
     ref = rfc_values()
     for conf in confs:
         cdf = _of(df, conf)
         for s in scen:
-            rows = cdf[(cdf["scenario"] == s.name) & (cdf["status"] == "ok")].assign(v_=_values)
-            groups.append(figures.DelayGroup(
+            rows = cdf[(cdf["scenario"] == s.name) & (cdf["status"] == "ok")].assign(v_=values)
+            groups.append(DelayGroup(
                 s.title + (f"\n{conf}" if len(confs) > 1 else ""), s.mpa,
                 rows.loc[rows["phase"] == "handover_delay", "v_"].dropna().to_list(),
                 rows.loc[rows["phase"] == "packet_loss", "v_"].dropna().to_list(),
                 getattr(ref.get((s.case, "handover_delay")), "value", None),
                 getattr(ref.get((s.case, "packet_loss")), "value", None)))
-    paths += figures.fig7_delay(groups, df, out_dir / "fig7_delay")
-    paths += figures.write_ladders(run_dir, out_dir, figure="Figure 7")
-    return {str(p.relative_to(out_dir)): p for p in paths}
+    if groups:
+        paths += fig7_delay(groups, parameters.caption(run), out_dir / "fig7_delay")
+    return paths
 
 
-def key_numbers(df: pd.DataFrame, spec: dict | None = None) -> list[str]:
+def key_numbers(run: RunData) -> list[str]:
     """Markdown lines for results/summary.md: per scenario the median handover delay and
     packets lost, and the non-MPA / MPA ratio beside the RFC's."""
-    scen = scenarios(df, spec)
+    df = run.records
+    scen = scenarios(run)
     out = []
     for conf in configurations(df):
         cdf = _of(df, conf)
@@ -856,7 +1016,7 @@ def key_numbers(df: pd.DataFrame, spec: dict | None = None) -> list[str]:
             f"{s.title} {_num(_median(cdf, s.name, 'handover_delay'))}" for s in scen)
             + ". Packets lost (median): " + "; ".join(
             f"{s.title} {_num(_median(cdf, s.name, 'packet_loss'))}" for s in scen) + ".")
-    rat = ratios(df, spec)
+    rat = ratios(run)
     for r in rat.itertuples() if len(rat) and rat["nonmpa_scenario"].astype(bool).any() else ():
         where = f" [{r.configuration}]" if len(configurations(df)) > 1 else ""
         out.append(f"- non-MPA / {r.mpa_scenario}{where}: {_num(r.ratio)} (RFC {_num(r.rfc_ratio)}).")

@@ -1,0 +1,13 @@
+"""One module per RFC 6252 reproduction, each registering what it adds to the generic report
+(analysis/reproduction.py explains the registration API):
+
+  fig10   Figure 10 (C.5.3): 802.11i post-/pre-authentication and MPA-assisted layer-2
+          pre-authentication, beside the RFC; its structure as checks; bars, distribution,
+          and the time affecting handover against the inter-domain RTT of a sweep
+  fig7    Figure 7 (C.5.1): SIP mobility with MPA (buffering off/on) and the non-MPA
+          baseline beside the RFC; the non-MPA / MPA ratio; its claims as checks (loss,
+          parts of the delay, tshark on the captures); RTP arrivals and delays
+
+A module here imports the pipeline (reproduction, records, parameters, plots, ladder), never
+a sibling. Figures 6, C.5.2 and C.6 are to come as modules of their own.
+"""

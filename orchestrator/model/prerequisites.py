@@ -1,0 +1,193 @@
+"""What a scenario needs of a topology, found by role, checked when the experiment is loaded.
+
+The runner never looks a node up by a name the researcher chose: the mobile node is the
+experiment's `mobile_node:` (default: the topology's only one), the correspondent the
+scenario's `correspondent:` (default: the only one), and everything else follows from
+roles and the topology (RFC 6252 s6.2 functional elements):
+
+  every flow           both APs are IEEE 802.1X access points (the MN authenticates at the
+                       start AP and opens the target AP's controlled port) of a domain whose
+                       AAA server authenticates it
+  dot11i-pre-authentication
+                       both APs in one distribution system (IEEE 802.11-2016 s12.6.10.2:
+                       pre-authentication frames cross the DS, not a router)
+  mpa-l2-pre-authentication
+                       a PAA (authentication_agent) on the target AP's network, of its domain
+                       (it installs PSK_ap in the CTN's APs, C.5.3); the MN's address on the
+                       start AP's network (PANA runs over IP, RFC 5873)
+  sip-mpa              as MPA, and in the target network an access router (the tunnel's far
+                       end, s7.4) and a DHCP server (configuration_agent, s7.3.3); an
+                       information server (discovery, s7.1); a correspondent node; SIP
+                       mobility in the target domain (s7.5)
+  sip-non-mpa          a DHCP server for the target network, a correspondent node, SIP
+                       mobility in the target domain; the MN's address on the start AP's
+                       network (the call starts there), as for sip-mpa
+
+Each unmet need is one problem at the scenario's line in the experiment file, naming what
+is missing and where. `reference:` (which of the run's configurations or scenarios stand
+beside which of the RFC's columns) is checked here too.
+"""
+from __future__ import annotations
+
+from .errors import Problem, suggest
+from .topology import AccessPoint, MobileNode, Topology
+
+SIP_FLOWS = ("sip-mpa", "sip-non-mpa")
+
+
+def _attached(t: Topology, node: str) -> set[str]:
+    """Networks a node has a link to."""
+    out = set()
+    for link in t.links:
+        names = [t.link_endpoint(e)[0] for e in link.endpoints]
+        if node in names:
+            out |= {n for n in names if n in t.networks}
+    return out
+
+
+def only_node(t: Topology, kind: str, wanted: str | None, what: str,
+              key: str) -> tuple[str | None, str | None]:
+    """(the node, None) or (None, why not): `wanted` if it has the role, else the topology's
+    only node with it."""
+    found = t.nodes_of(kind)
+    if wanted is not None:
+        if wanted in found:
+            return wanted, None
+        return None, (f"'{wanted}' is not {what} of this topology{suggest(wanted, found)}; "
+                      f"its {what}s: {', '.join(found) or 'none'}")
+    if len(found) == 1:
+        return found[0], None
+    if not found:
+        return None, f"the topology has no {what} ({kind})"
+    return None, (f"the topology has {len(found)} {what}s ({', '.join(found)}): say which "
+                  f"with '{key}: <name>'")
+
+
+def serves(t: Topology, agent: str, net: str) -> bool:
+    """A configuration agent serves the access networks of its domain it is attached to,
+    or all of them if it is attached to none (deploy/context.served_networks)."""
+    dom = t.nodes[agent].domain
+    access = {n for n, nw in t.networks.items() if nw.domain == dom
+              and any(t.ap_network(a) == n for a in t.nodes_of("access_point"))}
+    attached = _attached(t, agent) & access
+    return net in (attached or access)
+
+
+def paas_of(t: Topology, ap: str) -> list[str]:
+    """The authentication agents on `ap`'s network and of its domain."""
+    net = t.ap_network(ap)
+    return [p for p in t.nodes_of("authentication_agent")
+            if net in _attached(t, p) and t.nodes[p].domain == t.nodes[ap].domain]
+
+
+def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
+                   correspondent: str | None) -> list[str]:
+    """What the topology lacks for one scenario (empty: it can run)."""
+    out = []
+    for ap in dict.fromkeys((from_ap, to_ap)):
+        node = t.nodes[ap]
+        if isinstance(node, AccessPoint) and node.security != "ieee8021x":
+            out.append(f"access point '{ap}' has security '{node.security}': the flows "
+                       "authenticate with IEEE 802.1X (security: ieee8021x)")
+        if node.domain is None:
+            out.append(f"access point '{ap}' belongs to no domain, so no AAA server "
+                       "authenticates the MN there (give it 'domain:')")
+    net_from, net_to = t.ap_network(from_ap), t.ap_network(to_ap)
+    if flow == "dot11i-pre-authentication" and net_from != net_to:
+        out.append(f"802.11i pre-authentication needs both APs in one distribution system: "
+                   f"'{from_ap}' is on network '{net_from}', '{to_ap}' on '{net_to}'")
+    if flow in ("mpa-l2-pre-authentication", "sip-mpa"):
+        if not paas_of(t, to_ap):
+            out.append(f"no authentication_agent (PAA) on network '{net_to}' of '{to_ap}' in "
+                       f"domain '{t.nodes[to_ap].domain}': MPA pre-authenticates with the "
+                       "target network's PAA (add one, or 'colocated: [authentication_agent]' "
+                       "on its access router)")
+    if flow in ("mpa-l2-pre-authentication", *SIP_FLOWS):
+        address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
+        if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
+            out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
+                       f"'{net_from}' of the start AP '{from_ap}': {flow} signals over IP from "
+                       "the current network")
+    if flow in SIP_FLOWS:
+        dom = t.networks[net_to].domain if net_to else None
+        if not [c for c in t.nodes_of("configuration_agent") if serves(t, c, net_to)]:
+            out.append(f"no configuration_agent (DHCP) serves network '{net_to}' of '{to_ap}'")
+        if correspondent is None:
+            out.append("no correspondent node to call")
+        if dom is not None and t.domains[dom].mobility_protocol != "sip":
+            out.append(f"domain '{dom}' of network '{net_to}' has mobility_protocol "
+                       f"'{t.domains[dom].mobility_protocol}'; the SIP flows need 'sip'")
+    if flow == "sip-mpa":
+        if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)]:
+            out.append(f"no access_router on network '{net_to}' of '{to_ap}': the proactive "
+                       "handover tunnel ends there (s7.4)")
+        if not t.nodes_of("information_server"):
+            out.append("no information_server: the MN discovers the target network's PAA, "
+                       "DHCP server and access router from it (s7.1)")
+    return out
+
+
+def check_experiment(exp, confs, smap) -> list[Problem]:
+    """Resolve each configuration's mobile node and check every scenario's prerequisites on
+    every configuration's topology, and the `reference:` mapping. Sets `mobile_node` on the
+    resolved configurations. Problems point at the experiment file."""
+    from pathlib import Path
+    problems = []
+    for rc in confs:
+        conf = exp.configurations[rc.configuration]
+        wanted = conf.mobile_node or exp.mobile_node
+        where = (("configurations", rc.configuration, "mobile_node") if conf.mobile_node
+                 else ("mobile_node",) if exp.mobile_node else ("configurations", rc.configuration))
+        topo_name = Path(rc.topology_file).name
+        mn, err = only_node(rc.topology, "mobile_node", wanted, "mobile node", "mobile_node")
+        if err:
+            problems.append(smap.problem(where, f"{topo_name}: {err}"))
+            continue
+        rc.mobile_node = mn
+        for i, s in enumerate(exp.scenarios):
+            cn = None
+            if s.flow in SIP_FLOWS:
+                cn, err = only_node(rc.topology, "correspondent_node", s.correspondent,
+                                    "correspondent node", "correspondent")
+                if err:
+                    problems.append(smap.problem(("scenarios", i), f"{topo_name}: {err}"))
+                    continue
+            for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn):
+                problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
+                                             f"({rc.name}): {need}"))
+    return problems + reference_problems(exp, smap)
+
+
+def reference_problems(exp, smap) -> list[Problem]:
+    """The `reference:` table exists and declares columns; the mapping names columns of that
+    table and configurations (or scenarios, as the table says) of this experiment."""
+    ref = exp.reference
+    if ref is None:
+        return []
+    from ..analysis import reference as tables
+    table, path = ref.table, ("reference", "table")
+    known = tables.tables()
+    if table not in known:
+        return [smap.problem(path, f"unknown reference table '{table}'{suggest(table, known)}; "
+                                   f"known: {', '.join(known)}")]
+    cols = tables.columns(table)
+    if cols is None:
+        return [smap.problem(path, f"reference table '{table}' declares no columns to compare with")]
+    if ref.columns is None:
+        return []                                  # columns matched by name
+    axis, names = cols
+    pool = list(exp.configurations) if axis == "configurations" else [s.name for s in exp.scenarios]
+    out = []
+    for col, mapped in ref.columns.items():
+        if col not in names:
+            out.append(smap.problem(("reference", "columns", col), f"'{col}' is not a column "
+                                    f"of {table}{suggest(col, names)}; its columns: "
+                                    f"{', '.join(names)}", key=True))
+            continue
+        for j, name in enumerate([mapped] if isinstance(mapped, str) else mapped):
+            if name not in pool:
+                where = ("reference", "columns", col) + (() if isinstance(mapped, str) else (j,))
+                out.append(smap.problem(where, f"'{name}' is not one of this experiment's "
+                                        f"{axis}{suggest(name, pool)} ({', '.join(pool)}): "
+                                        f"{table}'s columns are compared with {axis}"))
+    return out
