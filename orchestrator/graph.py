@@ -5,13 +5,13 @@ import subprocess
 from pathlib import Path
 
 from .model import Topology
-from .model.topology import MobileNode
+from .model.topology import BaseStation, MobileNode
 from .model.units import format_duration
 
 COLORS = {"mobile_node": "#f4a261", "access_point": "#e9c46a", "access_router": "#2a9d8f",
           "router": "#8ab17d", "aaa_server": "#e76f51", "authentication_agent": "#9b5de5",
           "configuration_agent": "#00bbf9", "correspondent_node": "#adb5bd",
-          "information_server": "#ffd6a5"}
+          "information_server": "#ffd6a5", "base_station": "#caffbf"}
 
 
 def _q(s: str) -> str:
@@ -66,8 +66,16 @@ def to_dot(t: Topology) -> str:
         attrs = f" [label={_q(', '.join(label))}, penwidth=2]" if label else ""
         lines.append(f"  {_q(a)} -- {_q(b)}{attrs};")
     for name, n in t.nodes.items():
-        if isinstance(n, MobileNode) and n.associate:
-            lines.append(f"  {_q(name)} -- {_q(n.associate)} [style=dotted, label=radio];")
+        if isinstance(n, BaseStation):
+            label = [f"radio, RTT {format_duration(n.link_rtt)}"] + (
+                [f"{n.link_bandwidth:g} Mbit/s"] if n.link_bandwidth else [])
+            lines.append(f"  {_q(name)} -- {_q(n.network)} [style=dashed, "
+                         f"label={_q(', '.join(label))}];")
+        for ifname, radio in (n.radios().items() if isinstance(n, MobileNode) else ()):
+            peer = radio.associate or radio.attach
+            if peer:
+                label = "radio" if n.interfaces is None else f"{ifname} ({radio.technology})"
+                lines.append(f"  {_q(name)} -- {_q(peer)} [style=dotted, label={_q(label)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -89,7 +89,8 @@ def aaa(f: Facts, node: str, dest: Path) -> dict:
         else:
             continue
         clients += _clients(f, node, other, what)
-    standin = [c for m, n in t.nodes.items() if isinstance(n, MobileNode) and n.address
+    standin = [c for m, n in t.nodes.items()
+               if isinstance(n, MobileNode) and n.radio("wlan") and n.radio("wlan")[1].address
                for c in _clients(f, node, m, "stand-in NAS: eapol_test run on the MN")]
     proxied = []
     for d, dom in t.domains.items():

@@ -22,7 +22,7 @@ from itertools import chain, islice
 from typing import Iterator
 
 from .errors import MAX_PROBLEMS, suggest
-from .topology import ROUTING_KINDS, AccessPoint, MobileNode, Topology
+from .topology import ROUTING_KINDS, AccessPoint, BaseStation, MobileNode, Topology
 
 Check = tuple[tuple, str, bool]
 
@@ -46,7 +46,7 @@ MAX_NETWORK_PREFIX = 30          # a network holds an AP, a router and mobile no
 def check_topology(t: Topology) -> list[Check]:
     idx = _Index(t)
     checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached,
-              _mobility_protocols)
+              _mobility_protocols, _base_stations, _radio_interfaces)
     return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 
@@ -218,6 +218,10 @@ def _links(t: Topology, idx: _Index) -> Iterator[Check]:
                 yield path, f"mobile node '{name}' attaches by radio ('associate: <ap>'), " \
                             "not by a link", False
                 ok = False
+            elif isinstance(t.nodes[name], BaseStation):
+                yield path, f"base station '{name}' has no links: its mobiles are on its " \
+                            "'network:', its gateway is its 'packet_data_gateway:'", False
+                ok = False
             elif ifname is not None:
                 bad = _interface(name, ifname)
                 if bad:
@@ -296,16 +300,19 @@ def _links(t: Topology, idx: _Index) -> Iterator[Check]:
         if reach is None or end > reach[0]:
             reach = (end, i)
     for name, node in t.nodes.items():
-        if isinstance(node, MobileNode) and node.address is not None:
-            path = ("nodes", name, "address")
-            bad = _address_problem(node.address.ip)
+        if not isinstance(node, MobileNode):
+            continue
+        wlan = _wlan(name, node)
+        if wlan is not None and wlan[1].address is not None:
+            path, address = (*wlan[2], "address"), wlan[1].address
+            bad = _address_problem(address.ip)
             if bad:
                 yield path, bad, False
-            elif str(node.address.ip) in seen_addr:
-                yield path, f"address {node.address.ip} is already used " \
-                            f"at {_fmt(seen_addr[str(node.address.ip)])}", False
+            elif str(address.ip) in seen_addr:
+                yield path, f"address {address.ip} is already used " \
+                            f"at {_fmt(seen_addr[str(address.ip)])}", False
             else:
-                seen_addr[str(node.address.ip)] = path
+                seen_addr[str(address.ip)] = path
 
 
 def _in_subnet(addr, subnet: IPv4Network, where: str) -> str | None:
@@ -325,30 +332,44 @@ def _fmt(path: tuple) -> str:
     return format_path(path)
 
 
+def _wlan(name: str, node: MobileNode):
+    """The MN's WLAN interface as (ifname, interface, YAML path of its settings), or None;
+    the single-radio form's settings are the node's own keys."""
+    found = node.radio("wlan")
+    if found is None:
+        return None
+    path = ("nodes", name) if node.interfaces is None else ("nodes", name, "interfaces", found[0])
+    return (*found, path)
+
+
 def _mobile_nodes(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
         if not isinstance(node, MobileNode):
             continue
-        if node.associate is None:
-            if node.address is not None:
-                yield ("nodes", name, "address"), "an address needs 'associate: <ap>' to say " \
-                                                  "which network it is in", False
+        wlan = _wlan(name, node)
+        if wlan is None:
             continue
-        path = ("nodes", name, "associate")
-        if node.associate not in t.nodes:
-            yield from _ref(t, path, node.associate, "access point", t.nodes_of("access_point"))
+        _, radio, at = wlan
+        if radio.associate is None:
+            if radio.address is not None:
+                yield (*at, "address"), "an address needs 'associate: <ap>' to say " \
+                                        "which network it is in", False
             continue
-        if not isinstance(t.nodes[node.associate], AccessPoint):
-            yield path, f"'{node.associate}' is {article(t.nodes[node.associate].kind)}, not an " \
+        path = (*at, "associate")
+        if radio.associate not in t.nodes:
+            yield from _ref(t, path, radio.associate, "access point", t.nodes_of("access_point"))
+            continue
+        if not isinstance(t.nodes[radio.associate], AccessPoint):
+            yield path, f"'{radio.associate}' is {article(t.nodes[radio.associate].kind)}, not an " \
                         "access_point", False
             continue
-        nets = idx.networks_of.get(node.associate, [])
-        if node.address is not None and nets and not _special(IPv4Network(node.address.ip)):
+        nets = idx.networks_of.get(radio.associate, [])
+        if radio.address is not None and nets and not _special(IPv4Network(radio.address.ip)):
             subnet = t.networks[nets[0]].subnet
-            problem = _in_subnet(node.address, subnet, f"network '{nets[0]}' (the network "
-                                                       f"of {node.associate})")
+            problem = _in_subnet(radio.address, subnet, f"network '{nets[0]}' (the network "
+                                                        f"of {radio.associate})")
             if problem:
-                yield ("nodes", name, "address"), problem, False
+                yield (*at, "address"), problem, False
 
 
 def _access_points(t: Topology, idx: _Index) -> Iterator[Check]:
@@ -364,7 +385,7 @@ def _access_points(t: Topology, idx: _Index) -> Iterator[Check]:
 
 def _unattached(t: Topology, idx: _Index) -> Iterator[Check]:
     for name, node in t.nodes.items():
-        if not isinstance(node, (MobileNode, AccessPoint)) and name not in idx.links_of:
+        if not isinstance(node, (MobileNode, AccessPoint, BaseStation)) and name not in idx.links_of:
             yield ("nodes", name), f"node '{name}' has no link", True
 
 
@@ -380,3 +401,76 @@ def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
                 f"mobility protocol '{dom.mobility_protocol}' is not implemented by this "
                 "testbed: its handovers use SIP mobility (RFC 6252 s7.5); write 'sip', or "
                 "'none' for a domain without mobility management"), False
+
+
+def _base_stations(t: Topology, idx: _Index) -> Iterator[Check]:
+    """A base station (RFC 6252 C.5.2) belongs to a domain, its network to that domain, and
+    its packet data gateway carries the role and is on that network."""
+    for name, node in t.nodes.items():
+        if not isinstance(node, BaseStation):
+            continue
+        if node.domain is None:
+            yield ("nodes", name), f"base station '{name}' needs 'domain:' (the cellular " \
+                                   "domain whose AAA server authorizes its data sessions)", True
+        path = ("nodes", name, "network")
+        if node.network not in t.networks:
+            yield from _ref(t, path, node.network, "network", t.networks)
+        elif node.domain is not None and t.networks[node.network].domain != node.domain:
+            yield path, f"network '{node.network}' belongs to domain " \
+                        f"'{t.networks[node.network].domain}', not '{node.domain}'", False
+        path = ("nodes", name, "packet_data_gateway")
+        gw = node.packet_data_gateway
+        if gw not in t.nodes:
+            yield from _ref(t, path, gw, "node", t.nodes_of("packet_data_gateway") or t.nodes)
+        elif "packet_data_gateway" not in t.roles(gw):
+            yield path, f"'{gw}' is {article(t.nodes[gw].kind)} without the packet_data_gateway " \
+                        f"role: add 'colocated: [packet_data_gateway]' to it", False
+        elif node.network in t.networks and node.network not in idx.networks_of.get(gw, ()):
+            yield path, f"packet data gateway '{gw}' has no link to network '{node.network}'", False
+
+
+def _radio_interfaces(t: Topology, idx: _Index) -> Iterator[Check]:
+    """A multi-interface MN (RFC 6252 s7): at most one interface per technology, the WLAN
+    one named wlan0 (the radio medium's station), each technology's own keys."""
+    for name, node in t.nodes.items():
+        if not isinstance(node, MobileNode) or node.interfaces is None:
+            continue
+        for key in ("associate", "address"):
+            if getattr(node, key) is not None:
+                yield ("nodes", name, key), f"'{key}' goes into the WLAN interface of " \
+                                            "'interfaces:' when the node has one", True
+        if not node.interfaces:
+            yield ("nodes", name, "interfaces"), "no interfaces: give at least one", False
+        seen: dict[str, str] = {}
+        for ifname, radio in node.interfaces.items():
+            at = ("nodes", name, "interfaces", ifname)
+            if radio.technology in seen:
+                yield (*at, "technology"), f"'{seen[radio.technology]}' is already the " \
+                    f"{radio.technology} interface of '{name}': one interface per technology", False
+            seen.setdefault(radio.technology, ifname)
+            if radio.technology == "wlan":
+                if ifname != "wlan0":
+                    yield at, f"the WLAN interface is named wlan0 by the testbed (the radio " \
+                              f"medium's station), not '{ifname[:40]}'", True
+                for key in ("attach",):
+                    if getattr(radio, key) is not None:
+                        yield (*at, key), "'attach' is for a cellular interface; a WLAN " \
+                                          "interface has 'associate: <access point>'", True
+                continue
+            bad = _interface(name, ifname)
+            if bad:
+                yield at, bad, True
+            for key, why in (("associate", "'associate' is for a WLAN interface; a cellular "
+                                           "interface has 'attach: <base station>'"),
+                             ("address", "a cellular interface's address comes from its data "
+                                         "session (IPCP), not from the topology")):
+                if getattr(radio, key) is not None:
+                    yield (*at, key), why, True
+            if radio.attach is None:
+                yield at, f"cellular interface '{ifname}' needs 'attach: <base station>'", False
+            elif radio.attach not in t.nodes:
+                yield from _ref(t, (*at, "attach"), radio.attach, "base station",
+                                t.nodes_of("base_station"))
+            elif not isinstance(t.nodes[radio.attach], BaseStation):
+                yield (*at, "attach"), f"'{radio.attach}' is " \
+                    f"{article(t.nodes[radio.attach].kind)}, not a base_station", False

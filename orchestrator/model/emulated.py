@@ -17,7 +17,11 @@ node and every impaired link with its effective value and the place it came from
                   source="topology links[12]")
 
 Node parameters are the node kinds' Duration fields (association latency, link-down
-detection, DAD probe spacing, RTP interval) and `dad_probes`; link parameters are delay,
+detection, DAD probe spacing, RTP interval; a base station's attach and activation latency
+and radio link RTT) and `dad_probes` and a base station's `link_bandwidth`; a multi-interface
+MN's radios add `nodes.<mn>.interfaces.<ifname>.link_down_detection` (RFC 6252 C.5.2: the
+mobile's cellular link is the base station's link_rtt/link_bandwidth, not a `links:` entry);
+link parameters are delay,
 jitter, loss and bandwidth. A link is named by its `name:` if it has one, else by its two
 endpoints' nodes or networks, `a--b` (`link_id`). Links with no impairment at all are not
 listed unless a value was set for them explicitly, e.g. a swept delay of 0 ms (the others
@@ -31,7 +35,7 @@ from .topology import NODE_KINDS, Link, LinkParams, Topology
 from .units import parse_duration
 
 # node fields that are emulation parameters besides the Duration ones, with their unit
-EXTRA_NODE_PARAMETERS = {"dad_probes": "probes"}
+EXTRA_NODE_PARAMETERS = {"dad_probes": "probes", "link_bandwidth": "Mbit/s"}
 # link fields: (unit, factor from the model's stored value)
 LINK_PARAMETERS = {"delay": ("ms", 1e3), "jitter": ("ms", 1e3), "loss": ("%", 100.0),
                    "bandwidth": ("Mbit/s", 1.0)}
@@ -109,6 +113,13 @@ def emulated_values(t: Topology, original: dict | None = None,
             levels = [("nodes", name), ("kinds", node.kind), ("defaults", "node")]
             out.append(EmulatedValue(f"nodes.{name}.{key}", value, unit,
                                      _source(levels, key, original, overrides)))
+        for ifname, radio in (node.radios().items() if getattr(node, "interfaces", None) else ()):
+            levels = [("nodes", name, "interfaces", ifname), ("nodes", name),
+                      ("kinds", node.kind), ("defaults", "node")]
+            out.append(EmulatedValue(
+                f"nodes.{name}.interfaces.{ifname}.link_down_detection",
+                radio.link_down_detection * 1e3, "ms",
+                _source(levels, "link_down_detection", original, overrides)))
     for i, link in enumerate(t.links):
         sources = {k: _link_source(t, i, k, original, overrides) for k in LINK_PARAMETERS}
         if not _impaired(link) and all(v == "default" for v in sources.values()):

@@ -13,6 +13,12 @@ Layout of the layer-2 emulation (RFC 6252 C.5.3 testbeds):
 
 The os-ken controller manages `air` and every AP switch; network switches are standalone
 learning switches.
+
+A base station (RFC 6252 C.5.2) is no host and no switch of its own: each mobile's cellular
+interface is one veth to its network's switch, carrying the radio link's emulated RTT (half
+each way) and bandwidth, where the packet data gateway answers its data session set-up:
+
+    MN cdma0 --- (link_rtt / 2, link_bandwidth) --- [network switch] --- packet data gateway
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
 
-from .topology import ROUTING_KINDS, AccessPoint, LinkParams, MobileNode, Topology
+from .topology import ROUTING_KINDS, AccessPoint, BaseStation, LinkParams, MobileNode, Topology
 
 AP_RADIO_PORT, AP_UPLINK_PORT, AP_AUTH_PORT = 1, 2, 3
 
@@ -33,6 +39,9 @@ class Interface:
     address: IPv4Interface | None = None
     network: str | None = None          # attached network, if any
     peer: str | None = None             # peer node of a point-to-point link
+    technology: str | None = None       # a mobile's radio: "wlan" | "cellular"
+    start: str = "up"                   # "down": kept down until the MN activates it
+    link_down_detection: float = 0.0    # a mobile's radio: time to notice the link is gone
 
 
 @dataclass
@@ -125,6 +134,8 @@ def mac_for(*parts: str) -> str:
 def build_plan(t: Topology) -> NetworkPlan:
     hosts: dict[str, HostPlan] = {}
     for name, node in t.nodes.items():
+        if isinstance(node, BaseStation):
+            continue                     # no host: see the module docstring
         hosts[name] = HostPlan(name, node.kind, sorted(t.roles(name)),
                                forwarding=bool(ROUTING_KINDS & t.roles(name)))
     switches: dict[str, SwitchPlan] = {"air": SwitchPlan("air", "air", 1, True)}
@@ -156,15 +167,31 @@ def build_plan(t: Topology) -> NetworkPlan:
                            node.association_latency, t.ap_network(name) or "")
         links.append(LinkPlan(S("air", air_port), S(name, AP_RADIO_PORT), source=f"nodes.{name}"))
     for name, node in t.nodes.items():
-        if isinstance(node, MobileNode):
+        if not isinstance(node, MobileNode):
+            continue
+        for ifname, radio in node.radios().items():
+            source = f"nodes.{name}" + (f".interfaces.{ifname}" if node.interfaces else "")
+            mac = mac_for(t.name, name, ifname)
+            if radio.technology == "cellular":
+                bs = t.nodes[radio.attach]
+                net_port[bs.network] += 1
+                hosts[name].interfaces.append(Interface(
+                    ifname, mac, network=bs.network, technology="cellular", start=radio.start,
+                    link_down_detection=radio.link_down_detection))
+                radio_link = LinkParams.model_construct(
+                    delay=bs.link_rtt / 2, jitter=0.0, loss=0.0, bandwidth=bs.link_bandwidth)
+                links.append(LinkPlan(H(name, ifname), S(bs.network, net_port[bs.network]),
+                                      params=radio_link, source=source))
+                continue
             air_port += 1
-            mac = mac_for(t.name, name, "wlan0")
-            net = t.ap_network(node.associate) if node.associate else None
-            address = _with_prefix(node.address, t.networks[net].subnet) if net else node.address
-            hosts[name].interfaces.append(Interface("wlan0", mac, address))
-            stations[name] = StationPlan(name, mac, air_port, t.identity(name), node.associate,
-                                         node.link_down_detection)
-            links.append(LinkPlan(H(name, "wlan0"), S("air", air_port), source=f"nodes.{name}"))
+            net = t.ap_network(radio.associate) if radio.associate else None
+            address = _with_prefix(radio.address, t.networks[net].subnet) if net else radio.address
+            hosts[name].interfaces.append(Interface(
+                ifname, mac, address, technology="wlan", start=radio.start,
+                link_down_detection=radio.link_down_detection))
+            stations[name] = StationPlan(name, mac, air_port, t.identity(name), radio.associate,
+                                         radio.link_down_detection)
+            links.append(LinkPlan(H(name, ifname), S("air", air_port), source=source))
 
     for i, link in enumerate(t.links):
         ends = [t.link_endpoint(e) for e in link.endpoints]
@@ -266,7 +293,8 @@ def _gateway_for(t: Topology, plan: NetworkPlan, host: HostPlan) -> tuple[str, s
         net = plan.aps[ap].network if ap else None
         dev = "wlan0"
     else:
-        net, dev = next(((i.network, i.name) for i in host.interfaces if i.network), (None, None))
+        net, dev = next(((i.network, i.name) for i in host.interfaces
+                         if i.network and i.technology != "cellular"), (None, None))
     if not net:
         return None
     gw = t.networks[net].gateway

@@ -87,7 +87,7 @@ class Strict(BaseModel):
 
 
 RoleName = Literal["authentication_agent", "configuration_agent", "access_router",
-                   "aaa_server", "information_server"]
+                   "aaa_server", "information_server", "packet_data_gateway"]
 
 
 class Domain(Strict):
@@ -143,8 +143,28 @@ class NodeBase(Strict):
     description: Text = ""
 
 
+class RadioInterface(Strict):
+    """One radio interface of a multi-interface MN (RFC 6252 s7, C.5.2): a WLAN interface
+    associated with an access point, or a cellular interface attached to a base station.
+
+    A cellular interface gets its address from its data session (IPCP), never from YAML;
+    `start: down` keeps it down until the MN activates it (C.5.2's battery-saving flavour)."""
+    technology: Literal["wlan", "cellular"]
+    associate: Name | None = Field(None, description="WLAN: access point associated at start")
+    address: Address | None = Field(
+        None, description="WLAN: address in the start AP's network")
+    attach: Name | None = Field(None, description="cellular: the base station it attaches to")
+    start: Literal["up", "down"] = Field(
+        "up", description="state of the interface when the testbed starts")
+    link_down_detection: Annotated[Duration | None,
+                                   at_most(MAX_TIMER, "link_down_detection")] = Field(
+        None, description="time the MN takes to notice this interface's link is gone; "
+                          "default the node's link_down_detection")
+
+
 class MobileNode(NodeBase):
-    """The MN (RFC 6252 s6.3): one radio interface, attached to at most one AP."""
+    """The MN (RFC 6252 s6.3): one radio interface attached to at most one AP, or several
+    (`interfaces:`, RFC 6252 s7 and C.5.2: a WLAN and a cellular interface)."""
     kind: Literal["mobile_node"]
     home_domain: Name
     identity: Annotated[str, AfterValidator(check_nai)] | None = Field(
@@ -164,6 +184,26 @@ class MobileNode(NodeBase):
         1398, ge=64, le=65525,
         description="TLS octets per EAP-TLS message the MN sends (RFC 5216 s2.1.5); 1398 is "
                     "wpa_supplicant's default, which keeps EAP-TLS at its round trips")
+    interfaces: dict[Annotated[str, Field(max_length=64)], RadioInterface] | None = Field(
+        None, description="radio interfaces by name (instead of associate/address): "
+                          "{wlan0: {technology: wlan, associate: ap0}, cdma0: {technology: "
+                          "cellular, attach: bs0}}")
+
+    def radios(self) -> dict[str, RadioInterface]:
+        """Every radio interface with its effective link-down detection; the single-radio
+        form is one WLAN interface, wlan0."""
+        if self.interfaces is None:
+            return {"wlan0": RadioInterface.model_construct(
+                technology="wlan", associate=self.associate, address=self.address, attach=None,
+                start="up", link_down_detection=self.link_down_detection)}
+        return {name: i if i.link_down_detection is not None else i.model_copy(
+                    update={"link_down_detection": self.link_down_detection})
+                for name, i in self.interfaces.items()}
+
+    def radio(self, technology: str) -> tuple[str, RadioInterface] | None:
+        """The (first) interface of `technology`: (name, interface), or None."""
+        return next(((n, i) for n, i in self.radios().items() if i.technology == technology),
+                    None)
 
 
 class AccessPoint(NodeBase):
@@ -173,6 +213,34 @@ class AccessPoint(NodeBase):
     security: Literal["ieee8021x", "open"] = "ieee8021x"
     association_latency: Annotated[Duration, at_most(MAX_TIMER, "association_latency")] = Field(
         0.0, description="emulated radio (re)association latency; reported with results")
+
+
+class BaseStation(NodeBase):
+    """A cellular point of attachment (RFC 6252 C.5.2: the CDMA 1xEV-DO / 1xRTT base station
+    with its radio network and packet data gateway, the PDSN).
+
+    The mobiles attached to it are on `network` (one link each, with the radio link's
+    round trip time and bandwidth), where the `packet_data_gateway` (a node with that role,
+    e.g. an access router with `colocated: [packet_data_gateway]`) sets up their data
+    sessions. What the radio costs that emulation cannot produce is a parameter, reported
+    with the results: attach and activation latency, the link's RTT and bandwidth."""
+    kind: Literal["base_station"]
+    network: Name = Field(description="the network the attached mobiles' interfaces are on")
+    packet_data_gateway: Name = Field(
+        description="the node (role packet_data_gateway) that sets up the data sessions")
+    attach_latency: Annotated[Duration, at_most(MAX_TIMER, "attach_latency")] = Field(
+        0.0, description="emulated time from a powered interface asking for a traffic "
+                         "channel to the link carrying the data session set-up")
+    activation_latency: Annotated[Duration, at_most(MAX_TIMER, "activation_latency")] = Field(
+        0.0, description="emulated time to power up a cellular interface that was down "
+                         "(acquisition and registration), before the attach")
+    link_rtt: Annotated[Duration, at_most(2 * MAX_DELAY, "link_rtt")] = Field(
+        0.0, description="round trip time of the radio link (half of it each way on the "
+                         "mobile's link to the network); 1xEV-DO-class links: 100-150 ms")
+    link_bandwidth: Annotated[Bandwidth | None, at_least(MIN_BANDWIDTH, "link_bandwidth", "Mbit"),
+                              at_most(MAX_BANDWIDTH, "link_bandwidth", "Mbit")] = Field(
+        None, description="rate of the radio link, both directions (1xEV-DO Rev. 0: 2.4 "
+                          "Mbit/s down, 0.15 up; 1xRTT: 0.15)")
 
 
 class CorrespondentNode(NodeBase):
@@ -215,7 +283,8 @@ class InformationServer(NodeBase):
 NODE_KINDS: dict[str, type[NodeBase]] = {
     cls.model_fields["kind"].annotation.__args__[0]: cls  # type: ignore[union-attr]
     for cls in (MobileNode, AccessPoint, CorrespondentNode, AccessRouter, Router,
-                AuthenticationAgent, ConfigurationAgent, AaaServer, InformationServer)
+                AuthenticationAgent, ConfigurationAgent, AaaServer, InformationServer,
+                BaseStation)
 }
 ROUTING_KINDS = {"access_router", "router"}
 

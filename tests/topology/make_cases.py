@@ -15,6 +15,25 @@ BASE = (HERE / "valid" / "minimal.yaml").read_text()
 LINK = "  - {endpoints: [aaa, lan], addresses: {aaa: 10.1.0.10}}"
 MN = "  mn:  {kind: mobile_node, home_domain: home, associate: ap, address: 10.1.0.100}"
 
+# issue 15: a cellular domain beside the WLAN (RFC 6252 C.5.2): the AR is also the packet data
+# gateway of base station bs on network cell; the MN has a WLAN and a cellular interface
+CELL_NET = "  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}"
+CELL_NODES = "  ar:  {kind: access_router, domain: home}"
+CELL_LINK = "  - {endpoints: [ar, lan], addresses: {ar: 10.1.0.1}}"
+BS = "{kind: base_station, domain: home, network: cell, packet_data_gateway: ar}"
+RADIOS = "wlan0: {technology: wlan, associate: ap, address: 10.1.0.100}, cdma0: {technology: cellular, attach: bs}"
+
+
+def _cellular(radios: str = RADIOS, bs: str = BS, gateway_roles: str = "[packet_data_gateway]",
+              extra: tuple = ()) -> list[tuple[str, str]]:
+    """The base topology with a base station, its network, its gateway and a two-radio MN."""
+    return [(CELL_NET, CELL_NET + "\n  cell: {domain: home, subnet: 10.20.0.0/24, gateway: ar}"),
+            (CELL_NODES, "  ar:  {kind: access_router, domain: home, colocated: "
+                         + gateway_roles + "}\n  bs:  " + bs),
+            (CELL_LINK, CELL_LINK + "\n  - {endpoints: [ar, cell], addresses: {ar: 10.20.0.1}}"),
+            (MN, "  mn:  {kind: mobile_node, home_domain: home, interfaces: {" + radios + "}}"),
+            *extra]
+
 
 def _link(extra: str) -> tuple[str, str]:
     """The aaa link with `extra` link settings."""
@@ -130,6 +149,42 @@ CASES = {
                            "  aaa: {kind: aaa_server, domain: home}\n  cn: {kind: correspondent_node, domain: home, rtp_interval: 0ms}"),
                           (LINK, LINK + "\n  - {endpoints: [cn, lan], addresses: {cn: 10.1.0.20}}")],
     "endpoint-name-huge": ("endpoints: [ar, lan]", "endpoints: [" + "a" * 100 + ", lan]"),
+    # issue 15: multi-interface MNs and base stations (RFC 6252 s7, C.5.2)
+    "cellular-attach-unknown": _cellular(RADIOS.replace("attach: bs", "attach: bs1")),
+    "cellular-attach-not-a-base-station": _cellular(RADIOS.replace("attach: bs", "attach: ap")),
+    "cellular-without-attach": _cellular(RADIOS.replace(", attach: bs", "")),
+    "cellular-with-address": _cellular(RADIOS.replace("attach: bs", "attach: bs, address: 10.20.0.9")),
+    "cellular-with-associate": _cellular(RADIOS.replace("attach: bs", "attach: bs, associate: ap")),
+    "wlan-with-attach": _cellular(RADIOS.replace("associate: ap,", "associate: ap, attach: bs,")),
+    "wlan-interface-not-wlan0": _cellular(RADIOS.replace("wlan0:", "wifi0:")),
+    "two-cellular-interfaces": _cellular(RADIOS + ", cdma1: {technology: cellular, attach: bs}"),
+    "cellular-interface-reserved-name": _cellular(RADIOS.replace("cdma0:", "eth3:")),
+    "unknown-technology": _cellular(RADIOS.replace("technology: cellular", "technology: lte")),
+    "interfaces-and-associate": _cellular(
+        extra=(("home_domain: home, interfaces:", "home_domain: home, associate: ap, interfaces:"),)),
+    "interfaces-empty": _cellular(radios=""),
+    "cellular-start-sideways": _cellular(RADIOS.replace("attach: bs", "attach: bs, start: sideways")),
+    "interface-link-down-detection-too-long": _cellular(
+        RADIOS.replace("attach: bs", "attach: bs, link_down_detection: 11s")),
+    "base-station-without-domain": _cellular(bs=BS.replace(" domain: home,", "")),
+    "base-station-network-unknown": _cellular(bs=BS.replace("network: cell", "network: cel")),
+    "base-station-network-other-domain": _cellular(
+        extra=(("  home: {realm: home.example, aaa_server: aaa}",
+                "  home: {realm: home.example, aaa_server: aaa}\n  other: {realm: other.example, aaa_server: aaa2}"),
+               ("cell: {domain: home", "cell: {domain: other"),
+               ("  aaa: {kind: aaa_server, domain: home}",
+                "  aaa: {kind: aaa_server, domain: home}\n  aaa2: {kind: aaa_server, domain: other}"),
+               (LINK, LINK + "\n  - {endpoints: [aaa2, lan], addresses: {aaa2: 10.1.0.11}}"))),
+    "base-station-gateway-without-role": _cellular(gateway_roles="[]"),
+    "base-station-gateway-unknown": _cellular(bs=BS.replace("packet_data_gateway: ar", "packet_data_gateway: pdsn")),
+    "base-station-gateway-not-on-network": _cellular(
+        extra=(("  aaa: {kind: aaa_server, domain: home}",
+                "  aaa: {kind: aaa_server, domain: home, colocated: [packet_data_gateway]}"),),
+        bs=BS.replace("packet_data_gateway: ar", "packet_data_gateway: aaa")),
+    "base-station-in-link": _cellular(extra=((LINK, LINK + "\n  - {endpoints: [bs, cell]}"),)),
+    "base-station-link-rtt-of-a-minute": _cellular(bs=BS.replace("}", ", link_rtt: 1min}")),
+    "base-station-link-bandwidth-bad-unit": _cellular(bs=BS.replace("}", ", link_bandwidth: 2.4 furlongs}")),
+    "base-station-attach-latency-bare-number": _cellular(bs=BS.replace("}", ", attach_latency: 30}")),
 }
 
 if __name__ == "__main__":
