@@ -84,7 +84,9 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
 CELLULAR_SESSION: tuple[str, ...] = (
     "cellular_session_start", "pppoe_discovery_done", "lcp_opened", "chap_success",
     "chap_failure", "ipcp_opened", "cellular_session_done", "cellular_session_failed",
-    "cellular_session_terminated", "cellular_frame_dropped", "aaa_request", "aaa_answer")
+    "cellular_session_terminated", "cellular_frame_dropped", "aaa_request", "aaa_answer",
+    # agents/multi_interface.py: the emulated attach, the active interface (C.5.2)
+    "radio_attached", "active_interface_changed", "active_interface_failed")
 for _phase in ("pre-configuration", "switching"):
     VOCABULARY[_phase] += tuple(e for e in CELLULAR_SESSION if e not in VOCABULARY[_phase])
 

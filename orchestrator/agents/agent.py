@@ -134,7 +134,10 @@ class MobileNode(_RadioRole):
               # SIP mobility and handover (agents/sip_ua.py, agents/handover.py)
               "correspondents": {}, "sip_port": 5060, "media_port": 4000,
               "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0,
-              "eap_fragment_size": 1398}
+              "eap_fragment_size": 1398,
+              # a multi-interface MN (agents/multi_interface.py, RFC 6252 C.5.2): cellular
+              # interfaces by name (identity, CHAP secret, base station, emulated latencies)
+              "cellular": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -145,6 +148,8 @@ class MobileNode(_RadioRole):
         self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
         self.handover = Handover(self)
         self.media = None                    # MobileNodeMedia, created by the first call
+        self.cellular: dict = {}             # ifname -> multi_interface.CellularInterface
+        self.previous_routes: dict = {}      # device -> gateway of a default route left
         if self.config["identity"]:
             self.port()              # open them now, not within the first handoff's timing
             self.supplicant()
@@ -283,6 +288,66 @@ class MobileNode(_RadioRole):
         self.preconf.close()
         if self.media is not None:
             self.media.close()
+        for cell in self.cellular.values():
+            cell.close()
+
+    # -- a multi-interface MN (RFC 6252 s7, C.5.2; agents/multi_interface.py) ----------------
+    def _cellular(self, iface: str | None):
+        from .multi_interface import CellularInterface
+        ifaces = self.config["cellular"]
+        if not ifaces:
+            raise CommandError(f"{self.node} has no cellular interface (topology: "
+                               "interfaces: {<name>: {technology: cellular, attach: <bs>}})")
+        iface = iface or next(iter(ifaces))
+        if iface not in ifaces:
+            raise CommandError(f"no cellular interface {iface!r}; this MN has "
+                               + ", ".join(ifaces))
+        if iface not in self.cellular:
+            self.cellular[iface] = CellularInterface(iface, ifaces[iface], self.log)
+        return self.cellular[iface]
+
+    @command("pre-configuration")
+    def cellular_up(self, iface: str | None = None, phase: str = "pre-configuration",
+                    timeout: float = 15.0) -> dict:
+        """Prepare the cellular interface (C.5.2): activate it if down, attach, and set up
+        its data session (PPPoE, LCP, CHAP, IPCP), measured. `phase`: pre-configuration
+        (both interfaces up before the move) or switching (at the move)."""
+        result = self._cellular(iface).up(phase, timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"cellular data session failed at {result.get('stage')}: "
+                               f"{result.get('reason')}")
+        return result
+
+    @command("switching")
+    def cellular_down(self, iface: str | None = None, power_off: bool = False) -> dict:
+        """End the cellular data session; `power_off` also takes the interface down."""
+        return self._cellular(iface).down(power_off)
+
+    @command("switching")
+    def use_interface(self, iface: str, gateway: str | None = None) -> dict:
+        """Make `iface` the active interface (C.5.2): the default route through it, via
+        `gateway`, else its data session's peer (cellular) or the gateway it had before."""
+        from .multi_interface import make_active
+        if gateway is None and iface in self.config["cellular"]:
+            session = self._cellular(iface).status()["session"]
+            if session is None:
+                raise CommandError(f"{iface} has no data session: cellular_up first")
+            gateway = session["peer"]
+        gateway = gateway or self.previous_routes.get(iface)
+        if gateway is None:
+            raise CommandError(f"no gateway known for {iface}: give 'gateway'")
+        result = make_active(iface, gateway, self.log, previous=self.previous_routes)
+        if result["status"] != "ok":
+            raise CommandError(f"cannot make {iface} the active interface: {result['reason']}")
+        return result
+
+    @command()
+    def interfaces_status(self) -> dict:
+        """Each cellular interface (up, session) and the default route's device."""
+        from .multi_interface import default_route
+        gw, dev = default_route()
+        return {"active": dev, "gateway": gw,
+                "cellular": {i: self._cellular(i).status() for i in self.config["cellular"]}}
 
     # -- SIP mobility (s7.5) and the handover (s6.3 steps 3-6; agents/handover.py) ----------
     def media_log(self) -> str:
@@ -678,6 +743,38 @@ class AccessRouter(Role):
             self.buffering.close()
         if self.tunnel_end:
             self.tunnel_end.close()
+
+
+@role("packet-data-gateway")
+class PacketDataGatewayRole(Role):
+    """The base station's packet data gateway (RFC 6252 C.5.2, the PDSN): PPPoE access
+    concentrator, CHAP authenticator checking the MN's response with the domain's AAA
+    server over RADIUS, IPCP address server (agents/cellular.py PacketDataGateway)."""
+    CONFIG = {"pdg_iface": "eth0", "pdg_local": "", "pdg_pool": "", "pdg_reserved": [],
+              "pdg_radius": None, "pdg_ac_name": "pdsn"}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .cellular import PacketDataGateway, RadiusNas
+        c = self.config
+        if not c["pdg_radius"]:
+            raise CommandError(f"{node}: no AAA server for the packet data gateway")
+        r = c["pdg_radius"]
+        nas = RadiusNas(r["server"], r["port"], r["secret"], r["nas_identifier"])
+        self.gateway = PacketDataGateway(c["pdg_iface"], c["pdg_local"], c["pdg_pool"], nas,
+                                         log, c["pdg_ac_name"],
+                                         reserved=tuple(c["pdg_reserved"])).start()
+
+    @command()
+    def sessions(self) -> dict:
+        """The data sessions: mobile, address, session id; completed and dropped counts."""
+        g = self.gateway
+        return {"sessions": [{"mn": s.user, "address": s.address, "session_id": s.session_id}
+                             for s in list(g.sessions.values())],
+                "completed": g.completed, "dropped": g.counters.dropped}
+
+    def close(self) -> None:
+        self.gateway.stop()
 
 
 @role("correspondent")

@@ -491,10 +491,12 @@ class PacketDataGateway:
     def __init__(self, iface: str, local: str, pool: str, aaa: RadiusNas,
                  log: EventLog | None = None, ac_name: str = "pdsn",
                  services: tuple[bytes, ...] = (DEFAULT_SERVICE,), dns: list[str] | None = None,
-                 configure: bool = True, phase: str = "switching", timers: dict | None = None):
+                 configure: bool = True, phase: str = "switching", timers: dict | None = None,
+                 reserved: tuple[str, ...] = ()):
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}")
         self.iface, self.local, self.aaa, self.log = iface, local, aaa, log
+        self.reserved = set(reserved)        # addresses of the pool never leased (static ones)
         self.network = ipaddress.IPv4Network(pool, strict=False)
         self.dns, self.configure, self.phase = dns or [], configure, phase
         self.timers = dict(timers or {})
@@ -665,7 +667,8 @@ class PacketDataGateway:
         self._handle(s, s.link.chap_verdict(ok, t / 1e9, address, message), t)
 
     def _lease(self) -> str | None:
-        taken = {self.local, *self.leases, *(s.address for s in self.sessions.values())}
+        taken = {self.local, *self.reserved, *self.leases,
+                 *(s.address for s in self.sessions.values())}
         return next((str(a) for a in self.network.hosts() if str(a) not in taken), None)
 
     def _opened(self, s: _GwSession, detail: dict, t: int) -> None:

@@ -45,6 +45,7 @@ ACKED = NLM_F_REQUEST | NLM_F_ACK                   # every change the client ma
 NLMSGERR_ATTR_MSG = 1
 SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 270, 10, 11
 # <linux/rtnetlink.h>, <linux/if_addr.h>, <linux/neighbour.h>, <linux/fib_rules.h>
+RTM_NEWLINK = 16
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
@@ -62,6 +63,8 @@ NUD_STATES = {"reachable": NUD_REACHABLE, "stale": NUD_STALE, "permanent": NUD_P
 
 NLMSGHDR = struct.Struct("=IHHII")      # len, type, flags, seq, pid
 IFADDRMSG = struct.Struct("=BBBBI")     # family, prefixlen, flags, scope, index
+IFINFOMSG = struct.Struct("=BxHiII")    # family, type, index, flags, change
+IFF_UP = 0x1
 RTMSG = struct.Struct("=BBBBBBBBI")     # family, dst_len, src_len, tos, table, protocol,
                                         # scope, type, flags
 NDMSG = struct.Struct("=BxxxiHBB")      # family, (pad), ifindex, state, flags, type
@@ -117,6 +120,12 @@ def lladdr(mac: str) -> bytes:
     if len(octets) != 6:
         raise ValueError(f"not a MAC address: {mac!r}")
     return octets
+
+
+def link_request(seq: int, index: int, up: bool) -> bytes:
+    """RTM_NEWLINK as `ip link set dev X up|down` sends it: only IFF_UP changes."""
+    body = IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP)
+    return nlmsg(RTM_NEWLINK, ACKED, seq, body)
 
 
 def addr_request(kind: int, flags: int, seq: int, index: int, cidr: str,
@@ -349,6 +358,12 @@ class Rtnl:
         except OSError as exc:
             code = exc.errno or errnos.ENODEV
             raise RtnlError(code, f"ifindex({name!r}): {os.strerror(code)}") from None
+
+    def link_set(self, ifname: str, up: bool) -> None:
+        """`ip link set dev IFNAME up|down`."""
+        what = f"link_set({ifname!r}, {'up' if up else 'down'})"
+        index = self._index(ifname, what)
+        self._request(lambda seq: link_request(seq, index, up), what)
 
     def addr_add(self, ifname: str, cidr: str, broadcast: bool = False) -> None:
         """`ip addr add CIDR dev IFNAME` (`brd +` with `broadcast`)."""

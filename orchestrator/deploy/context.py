@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 # the agent role of a kind (orchestrator.agents), for the mpa-agent image
 AGENT_ROLES = {"mobile_node": "mobile-node", "authentication_agent": "paa",
                "access_point": "access-point", "access_router": "access-router",
-               "correspondent_node": "correspondent", "information_server": "information-server"}
+               "correspondent_node": "correspondent", "information_server": "information-server",
+               "packet_data_gateway": "packet-data-gateway"}
 POOL_FIRST, POOL_LAST = 100, 199     # DHCP pool: host numbers .100-.199 of each subnet
 
 
@@ -81,9 +82,11 @@ def aaa(f: Facts, node: str, dest: Path) -> dict:
         roles = t.roles(other)
         if other == node:
             continue
-        if t.nodes[other].domain in served and roles & {"access_point", "authentication_agent"}:
+        if t.nodes[other].domain in served and roles & {"access_point", "authentication_agent",
+                                                         "packet_data_gateway"}:
             what = ("authentication agent (PAA)" if "authentication_agent" in roles
-                    else "access point (802.1X authenticator)")
+                    else "access point (802.1X authenticator)" if "access_point" in roles
+                    else "packet data gateway (CHAP of the cellular data session, C.5.2)")
         elif "aaa_server" in roles:
             what = "AAA server that proxies to this one (roaming, RFC 6252 Figure 9)"
         else:
@@ -104,7 +107,18 @@ def aaa(f: Facts, node: str, dest: Path) -> dict:
             "server_key": str(f.pki.servers[cn].key),
             "radius_clients": clients, "standin_clients": standin,
             "local_realms": [{"realm": t.domains[d].realm} for d in served],
-            "proxied_realms": proxied}
+            "proxied_realms": proxied,
+            "chap_users": [{"identity": t.identity(m), "password": chap_secret(f, m)}
+                           for m in t.nodes_of("mobile_node")
+                           if t.domains[t.nodes[m].home_domain].aaa_server == node
+                           and t.nodes[m].radio("cellular")]}
+
+
+def chap_secret(f: Facts, mn: str) -> str:
+    """The CHAP secret of a mobile's cellular data session (RFC 1994), shared with its home
+    AAA server (RFC 6252 C.5.2)."""
+    home = f.topo.domains[f.topo.nodes[mn].home_domain].aaa_server
+    return f.secrets.pair("chap", home, mn)
 
 
 def _clients(f: Facts, server: str, client: str, what: str) -> list[dict]:
@@ -238,7 +252,8 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "buffering_port": BUFFERING_PORT,
                        "dad_probes": t.nodes[node].dad_probes,
                        "dad_interval": t.nodes[node].dad_interval,
-                       "eap_fragment_size": t.nodes[node].eap_fragment_size})
+                       "eap_fragment_size": t.nodes[node].eap_fragment_size,
+                       "cellular": cellular_config(f, node)})
     if "correspondent_node" in roles:
         config.update({"sip_address": str(addresses(plan, node)[0][1]), "sip_port": SIP_PORT,
                        "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval})
@@ -257,6 +272,8 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "buffering_port": BUFFERING_PORT,
                        "stations": {plan.stations[m].mac: m for m in plan.stations},
                        **ctn.ar_agent_config(f, node, node_dir)})
+    if "packet_data_gateway" in roles:
+        config.update(packet_data_gateway_config(f, node))
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
                 if t.nodes[p].domain == t.nodes[node].domain]
@@ -287,6 +304,38 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                                     "secret": f.secrets.pair("keyinstall", a.name, node)}
                                    for a in targets]})
     return config
+
+
+def cellular_config(f: Facts, mn: str) -> dict:
+    """The MN's cellular interfaces (RFC 6252 C.5.2; agents/multi_interface.py): the CHAP
+    name (its NAI) and secret, the base station and what its radio costs (emulated)."""
+    t = f.topo
+    out = {}
+    for ifname, radio in t.nodes[mn].radios().items():
+        if radio.technology != "cellular":
+            continue
+        bs = t.nodes[radio.attach]
+        out[ifname] = {"identity": t.identity(mn), "secret": chap_secret(f, mn),
+                       "base_station": radio.attach, "attach_latency": bs.attach_latency,
+                       "activation_latency": bs.activation_latency,
+                       "link_down_detection": radio.link_down_detection}
+    return out
+
+
+def packet_data_gateway_config(f: Facts, node: str) -> dict:
+    """The packet data gateway of the base station(s) naming `node` (C.5.2, the PDSN): its
+    interface and address on the base station's network, that network as the address pool
+    (minus every address the topology assigns there), the domain's AAA server."""
+    t, plan = f.topo, f.plan
+    bs = next(n for n in t.nodes_of("base_station") if t.nodes[n].packet_data_gateway == node)
+    net = t.nodes[bs].network
+    iface = next(i for i in plan.hosts[node].interfaces if i.network == net)
+    subnet = t.networks[net].subnet
+    static = sorted({str(i.address.ip) for h in plan.hosts.values() for i in h.interfaces
+                     if i.address is not None and i.address.ip in subnet})
+    return {"pdg_iface": iface.name, "pdg_local": str(iface.address.ip),
+            "pdg_pool": str(subnet), "pdg_reserved": static, "pdg_radius": _radius(f, node),
+            "pdg_ac_name": node}
 
 
 def agent(f: Facts, node: str, dest: Path) -> dict:

@@ -41,6 +41,7 @@ ROLE_IMAGES: dict[str, tuple[str, ...]] = {
     "mobile_node": ("ikev2-strongswan-mn", "mpa-agent"),
     "correspondent_node": ("mpa-agent",),
     "information_server": ("mpa-agent",),
+    "packet_data_gateway": ("mpa-agent",),
 }
 OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_images/mpa-agent
 POLL = 0.01

@@ -46,7 +46,8 @@ MAX_NETWORK_PREFIX = 30          # a network holds an AP, a router and mobile no
 def check_topology(t: Topology) -> list[Check]:
     idx = _Index(t)
     checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached,
-              _mobility_protocols, _base_stations, _radio_interfaces)
+              _mobility_protocols, _base_stations, _gateways_of_base_stations,
+              _radio_interfaces)
     return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 
@@ -427,6 +428,15 @@ def _base_stations(t: Topology, idx: _Index) -> Iterator[Check]:
                         f"role: add 'colocated: [packet_data_gateway]' to it", False
         elif node.network in t.networks and node.network not in idx.networks_of.get(gw, ()):
             yield path, f"packet data gateway '{gw}' has no link to network '{node.network}'", False
+
+
+def _gateways_of_base_stations(t: Topology, idx: _Index) -> Iterator[Check]:
+    named = {n.packet_data_gateway for n in t.nodes.values() if isinstance(n, BaseStation)}
+    for name, node in t.nodes.items():
+        if "packet_data_gateway" in node.colocated and name not in named:
+            yield ("nodes", name, "colocated"), f"'{name}' is a packet data gateway that no " \
+                "base station names: add a base_station with 'packet_data_gateway: " \
+                f"{name}', or remove the role", False
 
 
 def _radio_interfaces(t: Topology, idx: _Index) -> Iterator[Check]:

@@ -161,11 +161,14 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
             cmds.append(["ethtool", "-K", iface.name, "tx", "off"])
             if iface.address is not None:
                 cmds.append(["ip", "addr", "add", str(iface.address), "dev", iface.name])
-            cmds.append(["ip", "link", "set", iface.name, "up"])
+            # a mobile's interface with `start: down` stays down until the MN activates it
+            # (RFC 6252 C.5.2: the prepared interface brought up only at the handover)
+            cmds.append(["ip", "link", "set", iface.name, iface.start])
             journal.nodes[hname]["interfaces"].append(
                 {"name": iface.name, "mac": iface.mac,
                  "address": str(iface.address) if iface.address else None,
-                 "network": iface.network, "peer": iface.peer})
+                 "network": iface.network, "peer": iface.peer,
+                 "technology": iface.technology, "start": iface.start})
         for r in hp.routes:
             cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
         run_all_in(ns, cmds)                 # argument vectors: no shell sees YAML values

@@ -44,6 +44,13 @@ def test_newaddr_matches_ip_addr_add():
     assert got == expected
 
 
+def test_newlink_matches_ip_link_set_up_and_down():
+    """`ip link set dev X up|down` (strace of iproute2): ifinfomsg with IFF_UP in `change`."""
+    for up, flags in ((True, 1), (False, 0)):
+        expected = hdr(32, 16, REQUEST | ACK, 9) + struct.pack("=BxHiII", 0, 0, 4, flags, 1)
+        assert rtnl.link_request(9, 4, up) == expected
+
+
 def test_newaddr_with_broadcast_is_brd_plus():
     got = rtnl.addr_request(rtnl.RTM_NEWADDR, rtnl.ACKED, 1, 3, "10.1.0.5/24", broadcast=True)
     assert got[-8:] == struct.pack("=HH", 8, 4) + bytes([10, 1, 0, 255])   # IFA_BROADCAST

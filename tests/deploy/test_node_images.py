@@ -124,7 +124,8 @@ def _render_all(tmp_path, topology):
     return facts, out
 
 
-@pytest.mark.parametrize("topology", ["fig9-l2-preauth-roaming.yaml", "fig1-inter-domain.yaml"])
+@pytest.mark.parametrize("topology", ["fig9-l2-preauth-roaming.yaml", "fig1-inter-domain.yaml",
+                                      "c52-wlan-cellular.yaml"])
 def test_rendered_configs_pass_the_daemons_own_checks(tmp_path, topology):
     _, units = _render_all(tmp_path, topology)
     checked = 0
@@ -182,3 +183,32 @@ def test_stop_images_by_pid_escalates_to_sigkill(tmp_path):
         for p in (stubborn, polite):
             if p.poll() is None:
                 p.kill()
+
+
+def test_cellular_chap_user_gateway_client_and_agent_configs(tmp_path):
+    """C.5.2 (issue 15): the MN's home AAA holds its CHAP password (users file, the `chap`
+    module), the cellular domain's AAA takes the packet data gateway as a RADIUS client,
+    and the MN and the gateway get the same secret and the AAA server's address."""
+    from orchestrator.deploy.context import agent_config
+    facts, units = _render_all(tmp_path, "c52-wlan-cellular.yaml")
+    _, w_ctx, w_dir = units[("aaa-w", "aaa-freeradius")]
+    _, c_ctx, c_dir = units[("aaa-c", "aaa-freeradius")]
+    [user] = w_ctx["chap_users"]
+    assert user["identity"] == "mn@wlan.example" and len(user["password"]) == 32
+    assert f'"mn@wlan.example" Cleartext-Password := "{user["password"]}"' in \
+        (w_dir / "users").read_text()
+    assert oct((w_dir / "users").stat().st_mode & 0o777) == "0o600"
+    assert c_ctx["chap_users"] == []                   # the visited AAA proxies the realm
+    assert "Auth-Type CHAP {\n\t\t\tchap" in (c_dir / "radiusd.conf").read_text()
+    [client] = [c for c in c_ctx["radius_clients"] if c["client"] == "pdsn"
+                and c["client_address"] == "10.29.0.1"]
+    assert "packet data gateway" in client["what"]
+    mn = agent_config(facts, "mn")["cellular"]
+    assert mn == {"cdma0": {"identity": "mn@wlan.example", "secret": user["password"],
+                            "base_station": "bs", "attach_latency": 0.0,
+                            "activation_latency": 0.0, "link_down_detection": 0.001}}
+    gw = agent_config(facts, "pdsn")
+    assert (gw["pdg_iface"], gw["pdg_local"], gw["pdg_pool"], gw["pdg_reserved"]) == \
+        ("eth0", "10.20.0.1", "10.20.0.0/24", ["10.20.0.1"])
+    assert gw["pdg_radius"]["server"] == "10.29.0.10"
+    assert gw["pdg_radius"]["secret"] == client["secret"]

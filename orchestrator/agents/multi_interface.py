@@ -1,0 +1,156 @@
+"""A multi-interface mobile node (RFC 6252 s7, C.5.2): its cellular interface and which
+interface is the active one.
+
+C.5.2: "the second interface is being prepared while the mobile node still communicates
+using the old interface. Preparation of the second interface should include setup of all
+the required state and security associations (e.g., PPP state, ... LCP, ... CHAP) ...
+After preparation, the mobile node decides to use the second interface as the active
+interface." Two flavours: both interfaces up, or the prepared interface "brought up only
+when handoff is about to occur" (battery).
+
+Who does what:
+- `CellularInterface.up()`: power the interface up if it is down (the base station's
+  emulated `activation_latency`), wait the emulated `attach_latency` (a traffic channel:
+  what emulation cannot produce; both reported in `radio_attached`), then the real data
+  session set-up (agents/cellular.py: PPPoE discovery, LCP, CHAP against the AAA server,
+  IPCP), measured from its frames; afterwards a thread answers the gateway's LCP.
+  `down()`: LCP Terminate + PADT, address removed, and with `power_off` the link down.
+- `make_active(...)`: the MN's default route through another interface (the "active
+  interface"), the previous one remembered so that it can be made active again.
+
+Standard library only (the agent runs from a zipapp). Emulated waits are the only sleeps,
+each one a YAML parameter (model/topology.py BaseStation) reported with the results.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from ..events import EventLog
+from .cellular import CellularClient, _configure
+
+
+def _ms(t0: int, t1: int) -> float:
+    return round((t1 - t0) / 1e6, 3)
+
+
+def link_is_up(iface: str) -> bool:
+    """IFF_UP of `iface` (administratively up)."""
+    with open(f"/sys/class/net/{iface}/flags") as fh:
+        return bool(int(fh.read().strip(), 16) & 0x1)
+
+
+class CellularInterface:
+    """One cellular interface of the MN and its data session (see the module docstring).
+
+    `config`: {"identity", "secret", "base_station", "attach_latency", "activation_latency",
+    "link_down_detection"} (seconds), from deploy/context.py."""
+
+    def __init__(self, iface: str, config: dict, log: EventLog | None):
+        self.iface, self.config, self.log = iface, config, log
+        self.client: CellularClient | None = None
+        self._serve_stop = threading.Event()
+        self._serve: threading.Thread | None = None
+
+    def _emit(self, event: str, phase: str, mono_ns: int | None = None, **attrs) -> None:
+        if self.log:
+            self.log.emit(event, phase=phase, mono_ns=mono_ns, iface=self.iface, **attrs)
+
+    def status(self) -> dict:
+        session = self.client.session if self.client else None
+        return {"iface": self.iface, "up": link_is_up(self.iface),
+                "base_station": self.config.get("base_station"),
+                "session": None if session is None else
+                {k: session[k] for k in ("address", "peer", "ac", "session_id")}}
+
+    def up(self, phase: str = "pre-configuration", timeout: float = 15.0) -> dict:
+        """Activation (if down), attach, data session: RFC 6252 C.5.2's preparation of the
+        second interface. Returns the session's result with `activation_ms`, `attach_ms`
+        (emulated) and `elapsed_ms` (all of it)."""
+        if self.client is not None and self.client.session is not None:
+            return {"status": "ok", "already": True, **self.client.session}
+        t0 = time.perf_counter_ns()
+        was_up = link_is_up(self.iface)
+        activation = 0.0 if was_up else float(self.config.get("activation_latency", 0.0))
+        if not was_up:
+            time.sleep(activation)           # emulated: power-up, acquisition, registration
+            error = _configure([("link_set", self.iface, True)])
+            if error:
+                return {"status": "failed", "stage": "activation", "reason": error}
+        attach = float(self.config.get("attach_latency", 0.0))
+        time.sleep(attach)                   # emulated: the traffic channel
+        t_attached = time.perf_counter_ns()
+        self._emit("radio_attached", phase, mono_ns=t_attached,
+                   base_station=self.config.get("base_station"), was_up=was_up,
+                   activation_ms=activation * 1e3, attach_ms=attach * 1e3, emulated=True,
+                   elapsed_ms=_ms(t0, t_attached))
+        if self.client is None:
+            self.client = CellularClient(self.iface, self.config["identity"],
+                                         self.config["secret"], self.log, phase=phase)
+        else:
+            self.client.phase = phase
+            self.client.counters.phase = phase
+        result = self.client.establish(timeout)
+        t_done = time.perf_counter_ns()
+        if result["status"] == "ok":
+            self._serve_stop.clear()
+            self._serve = threading.Thread(target=self.client.serve, args=(self._serve_stop,),
+                                           daemon=True, name=f"cellular-{self.iface}")
+            self._serve.start()
+        return {**result, "activation_ms": activation * 1e3, "attach_ms": attach * 1e3,
+                "was_up": was_up, "elapsed_ms": _ms(t0, t_done)}
+
+    def down(self, power_off: bool = False) -> dict:
+        """End the data session (LCP Terminate, PADT, address removed); with `power_off`
+        the interface goes down too (C.5.2's battery flavour)."""
+        result = {"status": "closed"}
+        if self.client is not None:
+            self._serve_stop.set()
+            if self._serve is not None:
+                self._serve.join(2.0)
+            result = self.client.close()
+        if power_off:
+            error = _configure([("link_set", self.iface, False)])
+            if error:
+                return {"status": "failed", "reason": error}
+        return {**result, "up": link_is_up(self.iface)}
+
+    def close(self) -> None:
+        self._serve_stop.set()
+        if self.client is not None:
+            self.client.shutdown()
+
+
+def default_route() -> tuple[str | None, str | None]:
+    """(gateway, device) of the main table's IPv4 default route, or (None, None)."""
+    with open("/proc/net/route") as fh:
+        next(fh)
+        for line in fh:
+            dev, dst, gw, flags, *_rest, mask = line.split()[:8]
+            if dst == "00000000" and mask == "00000000" and int(flags, 16) & 0x1:
+                octets = bytes.fromhex(gw)[::-1]
+                return ".".join(str(b) for b in octets), dev
+    return None, None
+
+
+def make_active(iface: str, gateway: str, log: EventLog | None, phase: str = "switching",
+                previous: dict | None = None) -> dict:
+    """Make `iface` the active interface (RFC 6252 C.5.2): the default route through
+    `gateway` on it. `previous` (dict) receives the old default route's device -> gateway,
+    so that the old interface can be made active again."""
+    t0 = time.perf_counter_ns()
+    old_gw, old_dev = default_route()
+    if previous is not None and old_dev and old_gw:
+        previous[old_dev] = old_gw
+    error = _configure([("route_replace", "default", gateway, iface)])
+    t1 = time.perf_counter_ns()
+    if error:
+        if log:
+            log.emit("active_interface_failed", phase=phase, mono_ns=t1, iface=iface,
+                     reason=error)
+        return {"status": "failed", "reason": error}
+    if log:
+        log.emit("active_interface_changed", phase=phase, mono_ns=t1, iface=iface,
+                 gateway=gateway, previous=old_dev, elapsed_ms=_ms(t0, t1))
+    return {"status": "ok", "iface": iface, "gateway": gateway, "previous": old_dev,
+            "elapsed_ms": _ms(t0, t1)}
