@@ -77,6 +77,9 @@ class CellularInterface:
             error = _configure([("link_set", self.iface, True)])
             if error:
                 return {"status": "failed", "stage": "activation", "reason": error}
+            if self.client is not None:      # its packet sockets saw the link go down
+                self.client.shutdown()       # (ENETDOWN pending): open new ones
+                self.client = None
         attach = float(self.config.get("attach_latency", 0.0))
         time.sleep(attach)                   # emulated: the traffic channel
         t_attached = time.perf_counter_ns()
