@@ -113,3 +113,36 @@ def test_a_powered_off_interface_is_activated_for_its_session(bed):
 def test_a_command_for_an_unknown_interface_is_refused(bed):
     with pytest.raises(AgentError, match="no cellular interface 'wlan9'"):
         call(bed, "mn", "cellular_up", iface="wlan9")
+
+
+def test_mpa_handover_with_both_interfaces_up_loses_nothing(bed):
+    """C.5.2 flavour (b), the agents' commands in the order a flow would send them: in a call
+    over the WLAN, the cellular interface is prepared (data session), made the active
+    interface, and the binding update (SIP re-INVITE, s7.5) leaves from its address; the
+    CN's stream moves there. Make-before-break: no RTP packet is lost. The handoff delay
+    (last packet on the WLAN address to the first on the cellular one) is printed, not
+    asserted (the radio's 60 ms one way is in it)."""
+    from orchestrator.experiment.media import read_receiver_log
+    assert call(bed, "mn", "connect", ap="ap-w")["status"] == "ok"   # 802.1X at AP-W
+    started = call(bed, "mn", "call", cn="cn")
+    time.sleep(0.5)
+    up = call(bed, "mn", "cellular_up", iface="cdma0")
+    assert call(bed, "mn", "use_interface", iface="cdma0")["status"] == "ok"
+    bu = call(bed, "mn", "binding_update", address=up["address"])
+    assert bu["ncoa"] == up["address"]
+    time.sleep(0.5)
+    call(bed, "mn", "hangup")
+    call(bed, "mn", "use_interface", iface="wlan0")
+    call(bed, "mn", "cellular_down", iface="cdma0")
+    packets = read_receiver_log(started["rtp_log"])
+    seqs = [p["seq"] for p in packets]
+    assert len(seqs) > 40
+    lost = set(range(min(seqs), max(seqs) + 1)) - set(seqs)
+    assert not lost, sorted(lost)
+    old = [p for p in packets if p["dst"].startswith("10.1.0.100:")]
+    new = [p for p in packets if p["dst"].startswith(up["address"] + ":")]
+    assert old and new and len(old) + len(new) == len(packets)
+    assert max(p["seq"] for p in old) < min(p["seq"] for p in new) + 10
+    gap_ms = (new[0]["mono_ns"] - old[-1]["mono_ns"]) / 1e6
+    print(f"\nC.5.2 (b): {len(packets)} packets, 0 lost, {len(seqs) - len(set(seqs))} "
+          f"duplicates, handoff delay {gap_ms:.1f} ms (session set-up {up['total_ms']} ms)")
