@@ -459,6 +459,9 @@ def _radio_interfaces(t: Topology, idx: _Index) -> Iterator[Check]:
                     f"{radio.technology} interface of '{name}': one interface per technology", False
             seen.setdefault(radio.technology, ifname)
             if radio.technology == "wlan":
+                if radio.start == "down" and radio.associate is not None:
+                    yield (*at, "start"), "a WLAN interface that starts down cannot be " \
+                        "associated at start: drop 'associate' (and 'address')", False
                 if ifname != "wlan0":
                     yield at, f"the WLAN interface is named wlan0 by the testbed (the radio " \
                               f"medium's station), not '{ifname[:40]}'", True

@@ -156,6 +156,7 @@ CASES = {
     "cellular-with-address": _cellular(RADIOS.replace("attach: bs", "attach: bs, address: 10.20.0.9")),
     "cellular-with-associate": _cellular(RADIOS.replace("attach: bs", "attach: bs, associate: ap")),
     "wlan-with-attach": _cellular(RADIOS.replace("associate: ap,", "associate: ap, attach: bs,")),
+    "wlan-starts-down-but-associated": _cellular(RADIOS.replace("associate: ap,", "associate: ap, start: down,")),
     "wlan-interface-not-wlan0": _cellular(RADIOS.replace("wlan0:", "wifi0:")),
     "two-cellular-interfaces": _cellular(RADIOS + ", cdma1: {technology: cellular, attach: bs}"),
     "cellular-interface-reserved-name": _cellular(RADIOS.replace("cdma0:", "eth3:")),
