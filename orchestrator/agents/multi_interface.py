@@ -124,16 +124,29 @@ class CellularInterface:
             self.client.shutdown()
 
 
-def default_route() -> tuple[str | None, str | None]:
-    """(gateway, device) of the main table's IPv4 default route, or (None, None)."""
-    with open("/proc/net/route") as fh:
-        next(fh)
-        for line in fh:
-            dev, dst, gw, flags, *_rest, mask = line.split()[:8]
-            if dst == "00000000" and mask == "00000000" and int(flags, 16) & 0x1:
-                octets = bytes.fromhex(gw)[::-1]
-                return ".".join(str(b) for b in octets), dev
+def parse_default_route(text: str) -> tuple[str | None, str | None]:
+    """(gateway, device) of the IPv4 default route in /proc/net/route's text (main table;
+    fields Iface Destination Gateway Flags RefCnt Use Metric Mask ..., addresses as
+    little-endian hex), or (None, None). Pure; a malformed line is skipped."""
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        dev, dst, gw, flags, mask = fields[0], fields[1], fields[2], fields[3], fields[7]
+        try:
+            up = int(flags, 16) & 0x1
+            octets = bytes.fromhex(gw)[::-1]
+        except ValueError:
+            continue
+        if dst == "00000000" and mask == "00000000" and up and len(octets) == 4:
+            return ".".join(str(b) for b in octets), dev
     return None, None
+
+
+def default_route() -> tuple[str | None, str | None]:
+    """(gateway, device) of this namespace's IPv4 default route, or (None, None)."""
+    with open("/proc/net/route") as fh:
+        return parse_default_route(fh.read())
 
 
 def make_active(iface: str, gateway: str, log: EventLog | None, phase: str = "switching",

@@ -279,3 +279,25 @@ def arrival_series(packets: list[dict], handover: Handover, ssrc: int | None = N
     ext = _extended([p["seq"] for p in pkts])
     return [{"t_ms": (p["mono_ns"] - handover.l2_start_ns) / 1e6, "seq": s,
              "address": _host(p["dst"])} for p, s in zip(pkts, ext)]
+
+
+def address_switch(packets: list[dict], old_address: str, new_address: str,
+                   ssrc: int | None = None) -> dict:
+    """The stream across a make-before-break switch of the receiving address (RFC 6252 C.5.2:
+    "0 packet loss and a 50-ms handoff delay between the last pre-handoff packet and the
+    first in-handoff packet", with duplicates from copy-and-forward): packets received,
+    lost (sequence numbers never received between the first and the last), duplicates,
+    packets on each address, and the handoff delay: last arrival on `old_address` -> first
+    arrival on `new_address` (ms; None where either has none). Pure."""
+    if ssrc is None and packets:
+        ssrc = packets[0].get("ssrc")
+    pkts = sorted((p for p in packets if p.get("ssrc") == ssrc), key=lambda p: p["mono_ns"])
+    ext = _extended([p["seq"] for p in pkts])
+    distinct = set(ext)
+    old = [p["mono_ns"] for p in pkts if _host(p["dst"]) == old_address]
+    new = [p["mono_ns"] for p in pkts if _host(p["dst"]) == new_address]
+    delay = (new[0] - old[-1]) / 1e6 if old and new else None
+    return {"packets_received": len(pkts),
+            "packets_lost": (max(ext) - min(ext) + 1 - len(distinct)) if ext else 0,
+            "duplicates": len(pkts) - len(distinct), "on_old_address": len(old),
+            "on_new_address": len(new), "handoff_delay_ms": delay}

@@ -15,6 +15,10 @@ and of C.5.1 (Figure 7), in a SIP call with the CN whose RTP stream the MN logs:
                 tunnel, binding update (re-INVITE) over the tunnel, then pre-switching,
                 switching and post-switching, with or without buffering at the nAR
   sip-non-mpa   move, full EAP-TLS, DHCP on the new link, then the binding update
+
+and the steps of C.5.2's inter-technology handover with both interfaces up, not yet a
+registered flow (the scenario model names APs; a base station as `to:`, experiments/c52.yaml
+and its analysis are issue 15's rest): `inter_technology_both_up`.
 """
 from __future__ import annotations
 
@@ -167,6 +171,25 @@ def sip_non_mpa(bed: Bed, mn: str, scenario) -> dict:
     _stream(scenario)
     bed.call(mn, "hangup")
     return {"call": call, "handover": handover, "binding_update": bu, "media": True}
+
+
+def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = None,
+                             stream: float = 0.5) -> dict:
+    """RFC 6252 C.5.2, MPA with both interfaces up: in a call over the current interface the
+    second (cellular) interface is prepared (its data session: PPP LCP, CHAP, IPCP), made the
+    active interface, and the binding update (re-INVITE, s7.5) leaves from its address; the
+    CN's stream moves there. The MN is connected at its start AP (the caller's clean state).
+    `start_ns`: before the call (the receiver log holds earlier calls too)."""
+    start_ns = time.perf_counter_ns()
+    call = bed.call(mn, "call", cn=cn)
+    time.sleep(stream)                  # the steady state before (see _stream)
+    session = bed.call(mn, "cellular_up", iface=iface, phase="pre-configuration")
+    active = bed.call(mn, "use_interface", iface=session["iface"])
+    bu = bed.call(mn, "binding_update", address=session["address"])
+    time.sleep(stream)
+    bed.call(mn, "hangup")
+    return {"call": call, "cellular_session": session, "active_interface": active,
+            "binding_update": bu, "media": True, "start_ns": start_ns}
 
 
 def _identity(bed: Bed, mn: str) -> str:

@@ -219,3 +219,24 @@ def test_the_rfcs_jitter_is_the_arrival_excess():
             excess = float(by[(case, "inter_packet_during_handover")]) \
                 - float(by[(case, "inter_packet_interval")])
             assert excess == pytest.approx(float(by[(case, "jitter")]))
+
+
+CELL = "10.20.0.2"
+
+
+def test_address_switch_make_before_break():
+    """C.5.2 (b): the last packet on the old address at 160 ms, the first on the new one
+    (60 ms radio one way) at 236 ms; nothing lost, none twice."""
+    log = [pkt(k, 16 * k, OCOA) for k in range(11)] + \
+        [pkt(k, 16 * k + 60, CELL) for k in range(11, 20)]
+    got = media.address_switch(log, OCOA, CELL)
+    assert got == {"packets_received": 20, "packets_lost": 0, "duplicates": 0,
+                   "on_old_address": 11, "on_new_address": 9, "handoff_delay_ms": 76.0}
+
+
+def test_address_switch_counts_loss_duplicates_and_a_missing_side():
+    log = [pkt(k, 16 * k, OCOA) for k in (0, 1, 2, 5)] + [pkt(5, 81, CELL), pkt(6, 96, CELL)]
+    got = media.address_switch(log, OCOA, CELL)
+    assert (got["packets_lost"], got["duplicates"], got["handoff_delay_ms"]) == (2, 1, 1.0)
+    assert media.address_switch(log[:4], OCOA, CELL)["handoff_delay_ms"] is None
+    assert media.address_switch([], OCOA, CELL)["packets_received"] == 0
