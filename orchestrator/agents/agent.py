@@ -761,9 +761,11 @@ class PacketDataGatewayRole(Role):
             raise CommandError(f"{node}: no AAA server for the packet data gateway")
         r = c["pdg_radius"]
         nas = RadiusNas(r["server"], r["port"], r["secret"], r["nas_identifier"])
+        from .health import Loop
         self.gateway = PacketDataGateway(c["pdg_iface"], c["pdg_local"], c["pdg_pool"], nas,
-                                         log, c["pdg_ac_name"],
-                                         reserved=tuple(c["pdg_reserved"])).start()
+                                         log, c["pdg_ac_name"], reserved=tuple(c["pdg_reserved"]))
+        self.loop = Loop("packet-data-gateway", log)      # its health is in `hello`
+        self.gateway._thread = self.loop.start(self.gateway.serve_forever)
 
     @command()
     def sessions(self) -> dict:
@@ -774,6 +776,7 @@ class PacketDataGatewayRole(Role):
                 "completed": g.completed, "dropped": g.counters.dropped}
 
     def close(self) -> None:
+        self.loop.stop()
         self.gateway.stop()
 
 

@@ -28,6 +28,7 @@ import time
 
 from ..events import EventLog
 from .cellular import CellularClient, _configure
+from .health import Loop
 
 
 def _ms(t0: int, t1: int) -> float:
@@ -51,6 +52,7 @@ class CellularInterface:
         self.client: CellularClient | None = None
         self._serve_stop = threading.Event()
         self._serve: threading.Thread | None = None
+        self._loop: Loop | None = None
 
     def _emit(self, event: str, phase: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -95,11 +97,15 @@ class CellularInterface:
             self.client.counters.phase = phase
         result = self.client.establish(timeout)
         t_done = time.perf_counter_ns()
-        if result["status"] == "ok":
+        if result["status"] == "ok":              # answer the gateway's LCP from now on
             self._serve_stop.clear()
-            self._serve = threading.Thread(target=self.client.serve, args=(self._serve_stop,),
-                                           daemon=True, name=f"cellular-{self.iface}")
-            self._serve.start()
+            client, stop = self.client, self._serve_stop
+            loop = self._loop = Loop(f"cellular:{self.iface}", self.log)   # health: `hello`
+
+            def body():
+                client.serve(stop)
+                loop.stop()        # the session ended (closed, or by the gateway): no death
+            self._serve = loop.start(body)
         return {**result, "activation_ms": activation * 1e3, "attach_ms": attach * 1e3,
                 "was_up": was_up, "elapsed_ms": _ms(t0, t_done)}
 
@@ -110,6 +116,7 @@ class CellularInterface:
         if self.client is not None:
             self._serve_stop.set()
             if self._serve is not None:
+                self._loop.stop()
                 self._serve.join(2.0)
             result = self.client.close()
         if power_off:

@@ -89,6 +89,9 @@ def test_cellular_session_through_the_deployed_gateway_and_aaa(bed):
     assert f"via {PDSN} dev cdma0" in route
     rtts = ping_rtts(ns, CN, count=5, interval=0.2)
     assert len(rtts) == 5 and 110.0 < min(rtts) < 140.0, rtts
+    health = call(bed, "mn", "health")
+    assert health["loops"]["cellular:cdma0"]["alive"] and health["ok"], health
+    assert call(bed, "pdsn", "health")["loops"]["packet-data-gateway"]["alive"]
     status = call(bed, "mn", "interfaces_status")
     assert status["active"] == "cdma0" and status["cellular"]["cdma0"]["session"]["address"] \
         == up["address"]
@@ -98,6 +101,7 @@ def test_cellular_session_through_the_deployed_gateway_and_aaa(bed):
     assert back["gateway"] == "10.1.0.1" and back["previous"] == "cdma0"
     down = call(bed, "mn", "cellular_down", iface="cdma0", power_off=True)
     assert down["status"] == "ok" and down["up"] is False
+    assert call(bed, "mn", "health")["ok"]             # a closed session is no dead loop
     assert "inet " not in sh(ns, "ip", "-4", "-o", "addr", "show", "dev", "cdma0")
 
 
