@@ -975,6 +975,19 @@ def agent_constants(roles: list[str], agent) -> dict:
         if handover is not None:
             out["handover_signal_rto"] = c(handover.SIGNAL_RTO * 1e3, "ms",
                                            "agents/handover.py (buffering protocol, doubling)")
+    # the cellular data session (C.5.2): what fires when a PPPoE frame or a RADIUS answer
+    # is lost, on the mobile with a cellular interface and on the packet data gateway
+    if "packet-data-gateway" in roles or config.get("cellular"):
+        ppp_fsm = module("..protocols.ppp_fsm")
+        out["ppp_restart_timer"] = c(ppp_fsm.RESTART_S * 1e3, "ms", "RFC 1661 s4.6 Restart timer")
+        out["ppp_max_configure"] = c(ppp_fsm.MAX_CONFIGURE, "", "RFC 1661 s4.6 Max-Configure")
+        out["pppoe_discovery_timeout"] = c(ppp_fsm.DISCOVERY_TIMEOUT_S * 1e3, "ms",
+                                           "protocols/ppp_fsm.py (doubling; RFC 2516 leaves it open)")
+    if "packet-data-gateway" in roles:
+        cellular = module(".cellular")
+        out["pdg_radius_timeout"] = c(cellular.RADIUS_TIMEOUT_S * 1e3, "ms",
+                                      "agents/cellular.py RadiusNas (fixed, unchanged request: RFC 5080 s2.2.1)")
+        out["pdg_radius_retries"] = c(cellular.RADIUS_RETRIES, "", "agents/cellular.py RadiusNas")
     return out
 
 

@@ -64,6 +64,7 @@ from .rtnl import Rtnl, RtnlError
 
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
+RADIUS_TIMEOUT_S, RADIUS_RETRIES = 1.0, 3     # the NAS's retransmission (RFC 5080 s2.2.1)
 
 
 def _ms(t0: int, t1: int) -> float:
@@ -127,7 +128,8 @@ class RadiusNas:
     """The gateway's RADIUS client for CHAP (RFC 2865 s5.3, s5.40)."""
 
     def __init__(self, server: str, port: int, secret: str, nas_identifier: str,
-                 timeout: float = 1.0, retries: int = 3, nas_ip: str | None = None):
+                 timeout: float = RADIUS_TIMEOUT_S, retries: int = RADIUS_RETRIES,
+                 nas_ip: str | None = None):
         self.server, self.port, self.secret = server, port, secret.encode()
         self.nas_identifier, self.nas_ip = nas_identifier, nas_ip
         self.timeout, self.retries = timeout, retries

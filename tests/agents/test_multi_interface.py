@@ -17,3 +17,23 @@ def test_no_default_route_and_garbage_lines():
             + "y\t00000000\t0100140A\t0002\t0\t0\t0\t00000000\n")       # not RTF_UP
     assert parse_default_route(text) == (None, None)
     assert parse_default_route("") == (None, None)
+
+
+def test_cellular_timers_are_reported_as_constants():
+    """The timers that fire when a PPPoE frame or a RADIUS answer is lost (C.5.2's session)
+    are in the `emulation_constants` event of the MN with a cellular interface and of the
+    packet data gateway, and only there."""
+    from types import SimpleNamespace
+
+    from orchestrator.agents.agent import agent_constants
+    from orchestrator.agents.cellular import RADIUS_RETRIES
+    from orchestrator.protocols.ppp_fsm import RESTART_S
+
+    def agent(**config):
+        return SimpleNamespace(roles=[SimpleNamespace(config=config)])
+    gw = agent_constants(["access-router", "packet-data-gateway"], agent())
+    assert gw["ppp_restart_timer"]["value"] == RESTART_S * 1e3
+    assert gw["pdg_radius_retries"]["value"] == RADIUS_RETRIES
+    mn = agent_constants(["mobile-node"], agent(cellular={"cdma0": {}}))
+    assert "ppp_restart_timer" in mn and "pdg_radius_timeout" not in mn
+    assert "ppp_restart_timer" not in agent_constants(["mobile-node"], agent(cellular={}))
