@@ -5,8 +5,9 @@
 
 Roles are RFC 6252's functional elements (s6.2) and the nodes around them: mobile-node,
 paa (authentication agent), access-point, access-router, correspondent,
-information-server. A node with co-located roles (C.5.3: the PAA on the nAR) runs one
-agent with several (`--role access-router,paa`). Who does what:
+information-server, packet-data-gateway (C.5.2's PDSN). A node with co-located roles
+(C.5.3: the PAA on the nAR) runs one agent with several (`--role access-router,paa`).
+Who does what:
 - a role is a small class registered by name with `@role("name")`;
 - a command is one method marked `@command(...)`; its keyword arguments are the command's
   arguments, its return value (JSON-able) the result, a `CommandError` the error;
