@@ -323,9 +323,10 @@ def cellular_config(f: Facts, mn: str) -> dict:
 
 
 def packet_data_gateway_config(f: Facts, node: str) -> dict:
-    """The packet data gateway of the base station(s) naming `node` (C.5.2, the PDSN): its
-    interface and address on the base station's network, that network as the address pool
-    (minus every address the topology assigns there), the domain's AAA server."""
+    """The packet data gateway of the base stations naming `node` (C.5.2, the PDSN; they
+    share one network, model/checks.py): its interface and address on that network, the
+    network as the address pool (minus every address the topology assigns there), the
+    domain's AAA server."""
     t, plan = f.topo, f.plan
     bs = next(n for n in t.nodes_of("base_station") if t.nodes[n].packet_data_gateway == node)
     net = t.nodes[bs].network

@@ -431,7 +431,16 @@ def _base_stations(t: Topology, idx: _Index) -> Iterator[Check]:
 
 
 def _gateways_of_base_stations(t: Topology, idx: _Index) -> Iterator[Check]:
-    named = {n.packet_data_gateway for n in t.nodes.values() if isinstance(n, BaseStation)}
+    """Every packet data gateway serves base stations, all on one network (one pool)."""
+    named: dict[str, str] = {}                       # gateway -> network of its first BS
+    for name, node in t.nodes.items():
+        if not isinstance(node, BaseStation):
+            continue
+        first = named.setdefault(node.packet_data_gateway, node.network)
+        if first != node.network:
+            yield ("nodes", name, "network"), f"packet data gateway " \
+                f"'{node.packet_data_gateway}' already serves network '{first}': the base " \
+                "stations of one gateway share one network (its address pool)", False
     for name, node in t.nodes.items():
         if "packet_data_gateway" in node.colocated and name not in named:
             yield ("nodes", name, "colocated"), f"'{name}' is a packet data gateway that no " \

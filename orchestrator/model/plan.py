@@ -41,7 +41,6 @@ class Interface:
     peer: str | None = None             # peer node of a point-to-point link
     technology: str | None = None       # a mobile's radio: "wlan" | "cellular"
     start: str = "up"                   # "down": kept down until the MN activates it
-    link_down_detection: float = 0.0    # a mobile's radio: time to notice the link is gone
 
 
 @dataclass
@@ -176,8 +175,7 @@ def build_plan(t: Topology) -> NetworkPlan:
                 bs = t.nodes[radio.attach]
                 net_port[bs.network] += 1
                 hosts[name].interfaces.append(Interface(
-                    ifname, mac, network=bs.network, technology="cellular", start=radio.start,
-                    link_down_detection=radio.link_down_detection))
+                    ifname, mac, network=bs.network, technology="cellular", start=radio.start))
                 radio_link = LinkParams.model_construct(
                     delay=bs.link_rtt / 2, jitter=0.0, loss=0.0, bandwidth=bs.link_bandwidth)
                 links.append(LinkPlan(H(name, ifname), S(bs.network, net_port[bs.network]),
@@ -187,8 +185,7 @@ def build_plan(t: Topology) -> NetworkPlan:
             net = t.ap_network(radio.associate) if radio.associate else None
             address = _with_prefix(radio.address, t.networks[net].subnet) if net else radio.address
             hosts[name].interfaces.append(Interface(
-                ifname, mac, address, technology="wlan", start=radio.start,
-                link_down_detection=radio.link_down_detection))
+                ifname, mac, address, technology="wlan", start=radio.start))
             stations[name] = StationPlan(name, mac, air_port, t.identity(name), radio.associate,
                                          radio.link_down_detection)
             links.append(LinkPlan(H(name, ifname), S("air", air_port), source=source))

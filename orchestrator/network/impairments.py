@@ -166,7 +166,8 @@ def verify(plan: NetworkPlan, journal: Journal, progress) -> list[dict]:
         other = lp.b if src is lp.a else lp.a
         if _technology(plan, src) == "cellular":
             # no address until the data session's IPCP (agents/cellular.py): a ping now would
-            # leave through another interface; the session set-up's round trips show the RTT
+            # leave through another interface (the RTT through it after the session:
+            # tests/integration/test_c52_deploy.py)
             report.append({"link": lp.source, "ok": True, "verified": False,
                            "message": f"{lp.source}: cellular interface {src.node}:{src.intf} "
                                       "has no address before its data session; not pinged"})

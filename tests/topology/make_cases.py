@@ -184,6 +184,8 @@ CASES = {
         bs=BS.replace("packet_data_gateway: ar", "packet_data_gateway: aaa")),
     "packet-data-gateway-without-base-station": ("  ar:  {kind: access_router, domain: home}",
                                                  "  ar:  {kind: access_router, domain: home, colocated: [packet_data_gateway]}"),
+    "two-base-stations-one-gateway-two-networks": _cellular(extra=(
+        ("  bs:  " + BS, "  bs:  " + BS + "\n  bs2: " + BS.replace("network: cell", "network: lan")),)),
     "base-station-in-link": _cellular(extra=((LINK, LINK + "\n  - {endpoints: [bs, cell]}"),)),
     "base-station-link-rtt-of-a-minute": _cellular(bs=BS.replace("}", ", link_rtt: 1min}")),
     "base-station-link-bandwidth-bad-unit": _cellular(bs=BS.replace("}", ", link_bandwidth: 2.4 furlongs}")),
