@@ -44,6 +44,7 @@ reproduce: services graphs
 	$(MPA) validate $(TOPOLOGIES)
 	$(MPA) run experiments/fig10.yaml
 	$(MPA) run experiments/fig7.yaml
+	$(MPA) run experiments/fig10-wan-sweep.yaml
 	$(MPA) report --all
 	@echo "results: results/summary.md"
 
