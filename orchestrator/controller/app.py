@@ -240,8 +240,10 @@ class RadioController(app_manager.OSKenApp):
             flows = policy.association_flows(self.radio, sta, ap)
             if sta.mac in self.radio.authorized:
                 flows += policy.authorized_flows(self.radio, sta, ap)
-            self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
-            flows += policy.multicast_flows(self.radio, ap)
+                # broadcast reaches authorized stations only: the AP's multicast flows change
+                # only when an authorized station joins (an open AP)
+                self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
+                flows += policy.multicast_flows(self.radio, ap)
             self._install(flows)
             t_flows = time.perf_counter_ns()
             apply_ns, sync_ns = self._commit()
