@@ -31,15 +31,29 @@ class DeployError(RuntimeError):
     pass
 
 
-class _ControllerRef:
-    """What Mininet's OVSSwitch.start needs to know of a remote controller."""
-    protocol = "tcp"
-
-    def __init__(self, port: int):
-        self.name, self.port = "c0", port
-
-    def IP(self) -> str:
-        return "127.0.0.1"
+def ovs_start_argv(bridges: list[tuple[str, int, bool, list[tuple[str, int]]]],
+                   controller_port: int) -> list[str]:
+    """One ovs-vsctl transaction that creates every bridge with its ports and controller:
+    what Mininet's OVSSwitch.start does per switch, as an argument vector. Mininet writes its
+    command line into the switch's shell through a pty, whose line discipline keeps at most
+    4095 characters of a line: with ~50 ports (~80 characters each) the command was cut and
+    the radio switch never reached the controller (issue 17). `bridges`: (bridge, dpid,
+    controlled, [(interface, OpenFlow port)])."""
+    argv = ["ovs-vsctl", "--timeout=60"]
+    for br, dpid, controlled, ports in bridges:
+        argv += ["--", "--if-exists", "del-br", br, "--", "add-br", br,
+                 "--", "set", "bridge", br, f"other_config:datapath-id={dpid:016x}",
+                 f"fail_mode={'secure' if controlled else 'standalone'}",
+                 "other-config:disable-in-band=true", "datapath_type=netdev",
+                 "protocols=OpenFlow13", f"other-config:dp-desc={br}"]
+        if controlled:
+            argv += ["--", f"--id=@{br}c0", "create", "Controller",
+                     f'target="tcp:127.0.0.1:{controller_port}"', "max_backoff=1000",
+                     "--", "set", "bridge", br, f"controller=[@{br}c0]"]
+        for intf, ofport in ports:
+            argv += ["--", "add-port", br, intf, "--", "set", "Interface", intf,
+                     f"ofport_request={ofport}"]
+    return argv
 
 
 def _free_port() -> int:
@@ -172,9 +186,12 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     journal.save()
     # -- start switches ----------------------------------------------------------------------
     progress("starting switches and waiting for the controller")
-    ctl = _ControllerRef(port)
-    for sname, sw in switches.items():
-        sw.start([ctl] if plan.switches[sname].controlled else [])
+    r = subprocess.run(ovs_start_argv(
+        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
+          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
+         for s, sw in switches.items()], port), capture_output=True, text=True, timeout=90)
+    if r.returncode != 0:
+        raise DeployError(f"ovs-vsctl could not create the bridges: {r.stderr.strip()[:500]}")
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
     # -- link impairments ----------------------------------------------------------------------
     journal.emulation = impairments.apply(plan, journal, progress)
