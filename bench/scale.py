@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Scale: bring-up, teardown and memory against the number of mobile nodes, and concurrent
+802.1X authentications and MPA pre-authentications against one MN alone (issue 17).
+
+The topology is fig9 (RFC 6252 Figure 9, roaming: the home AAA is behind the 25 ms `wan`
+link) with N mobile nodes associated with ap0, generated from one `count:` entry. Every
+concurrency level uses MNs that have not authenticated yet (no PMKSA, no MPA-SA), so each
+per-MN time is a full EAP-TLS run:
+
+  handoff           (re)association with ap0, then 802.1X EAP-TLS through ap0 to AAA_V ->
+                    AAA_H and the 4-way handshake (the agent's `handoff ap=ap0`; `connect`
+                    alone would wait 802.1X's startPeriod, 1 s: the AP's agent starts after
+                    the deploy's initial association, so it never started EAP itself)
+  preauthenticate_mpa  PANA + EAP-TLS with the PAA on nar, from network B (the agent's
+                    `preauthenticate_mpa paa=nar`), after the MN's port at ap0 is open
+
+Times are wall-clock per command, from the bench's side of the control socket; the ratio is
+each level's median against the single MN's, from the same run.
+
+    sudo .venv/bin/python bench/scale.py [--sizes 1,10,25,50] [--levels 1,10,25]
+"""
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from orchestrator.agents.control import AgentClient, AgentError  # noqa: E402
+from orchestrator.network.build import deploy  # noqa: E402
+from orchestrator.testbed import destroy  # noqa: E402
+
+FIG9 = REPO / "topologies" / "fig9-l2-preauth-roaming.yaml"
+
+
+def topology(n: int, out_dir: Path) -> Path:
+    """fig9 with its one MN replaced by `n` MNs at ap0 (one `count:` entry)."""
+    lines = []
+    for line in FIG9.read_text().splitlines():
+        if line.startswith("name: "):
+            line = f"name: scale-{n}"
+        elif line.startswith("  mn:"):
+            for i in range(n):
+                lines.append(f"  mn{i}: {{kind: mobile_node, home_domain: home, "
+                             f"identity: 'mn{i}@home.example', associate: ap0, address: '10.2.0.{100 + i}/24'}}")
+            continue
+        lines.append(line)
+    path = out_dir / f"scale-{n}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def mem_available_kib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1])
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+
+
+def concurrently(journal, nodes: list[str], cmd: str, args: dict, timeout: float) -> list[tuple[str, float, str]]:
+    """Send `cmd` to every node's agent at once; (node, seconds, error or "")."""
+    out, start = [], threading.Barrier(len(nodes))
+
+    def one(node):
+        sock = Path(journal.dir, "nodes", node, "mpa-agent", "control.sock")
+        start.wait()
+        t0 = time.perf_counter()
+        try:
+            AgentClient(str(sock)).request(cmd, args, timeout)
+            err = ""
+        except (AgentError, OSError) as exc:
+            err = str(exc)[:200]
+        out.append((node, time.perf_counter() - t0, err))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def bringup(sizes: list[int], work: Path, results: str) -> None:
+    print(f"bring-up and teardown against the number of MNs (fig9 + N MNs at ap0, node images on)")
+    print(f"{'MNs':>4} {'hosts':>6} {'bring-up s':>11} {'teardown s':>11} {'memory MiB':>11} {'MiB/MN':>7}")
+    base = None
+    for n in sizes:
+        topo = topology(n, work)
+        name = f"scale{n}"
+        m0 = mem_available_kib()
+        t0 = time.monotonic()
+        try:
+            j = deploy(str(topo), name=name, results=results)
+        except Exception as exc:  # noqa: BLE001 -- a size that cannot come up is a result
+            print(f"{n:>4} deploy failed after {time.monotonic() - t0:.1f}s: {str(exc)[:200]}")
+            continue
+        up = time.monotonic() - t0
+        time.sleep(1.0)
+        mem = (m0 - mem_available_kib()) / 1024
+        t1 = time.monotonic()
+        destroy(name)
+        down = time.monotonic() - t1
+        base = base or (up, mem)
+        print(f"{n:>4} {len(j.nodes):>6} {up:>11.2f} {down:>11.2f} {mem:>11.0f} {mem / n:>7.1f}")
+    print("memory: MemAvailable before deploy minus 1 s after it (the whole machine: noisy when shared)")
+
+
+def concurrency(levels: list[int], work: Path, results: str, alone: int = 3) -> None:
+    """Level 1 is `alone` MNs one after the other (the single-MN median); every other level
+    is that many MNs at once."""
+    total = sum(levels) + (alone - 1 if 1 in levels else 0)
+    topo = topology(total, work)
+    name = f"scalec{total}"
+    j = deploy(str(topo), name=name, results=results)
+    try:
+        mns = sorted((n for n, i in j.nodes.items() if i["kind"] == "mobile_node"),
+                     key=lambda s: (len(s), s))
+        rows = {}
+        for cmd, args in (("handoff", {"ap": "ap0", "timeout": 60.0}),
+                          ("preauthenticate_mpa", {"paa": "nar", "timeout": 60.0})):
+            pool = list(mns)
+            for k in levels:
+                if k == 1:
+                    group, pool = pool[:alone], pool[alone:]
+                    res = [r for node in group for r in concurrently(j, [node], cmd, args, 90.0)]
+                else:
+                    group, pool = pool[:k], pool[k:]
+                    res = concurrently(j, group, cmd, args, 90.0)
+                rows[(cmd, k)] = res
+        print(f"\nconcurrent EAP-TLS runs, fresh MNs at ap0, {total} MNs deployed "
+              f"(home AAA behind fig9's 25 ms wan link)")
+        print(f"level 1: {alone} MNs one after the other; x alone: median against level 1's median")
+        print(f"{'command':<21} {'MNs':>4} {'ok':>4} {'p5 s':>7} {'median s':>9} {'p95 s':>7} "
+              f"{'max s':>7} {'x alone':>8} {'wall s':>7}")
+        for (cmd, k), res in rows.items():
+            ok = [t for _n, t, e in res if not e]
+            alone = [t for _n, t, e in rows[(cmd, levels[0])] if not e]
+            if not ok:
+                print(f"{cmd:<21} {k:>4} {0:>4}  every one failed: {res[0][2]}")
+                continue
+            ratio = statistics.median(ok) / statistics.median(alone) if alone else float("nan")
+            print(f"{cmd:<21} {k:>4} {len(ok):>4} {pct(ok, 5):>7.2f} {statistics.median(ok):>9.2f} "
+                  f"{pct(ok, 95):>7.2f} {max(ok):>7.2f} {ratio:>7.2f}x {max(t for _n, t, _e in res):>7.2f}")
+            for n, _t, e in res:
+                if e:
+                    print(f"    {n}: {e}")
+    finally:
+        destroy(name)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1,10,25,50", help="MNs per bring-up (comma list)")
+    ap.add_argument("--levels", default="1,10,25", help="concurrent MNs (comma list)")
+    ap.add_argument("--only", choices=["bringup", "concurrency"])
+    ap.add_argument("--results", default="results/bench")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mpa-scale-") as tmp:
+        if args.only != "concurrency":
+            bringup([int(x) for x in args.sizes.split(",")], Path(tmp), args.results)
+        if args.only != "bringup":
+            concurrency([int(x) for x in args.levels.split(",")], Path(tmp), args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
