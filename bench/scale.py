@@ -44,10 +44,8 @@ def topology(n: int, out_dir: Path) -> Path:
         if line.startswith("name: "):
             line = f"name: scale-{n}"
         elif line.startswith("  mn:"):
-            for i in range(n):
-                lines.append(f"  mn{i}: {{kind: mobile_node, home_domain: home, "
-                             f"identity: 'mn{i}@home.example', associate: ap0, address: '10.2.0.{100 + i}/24'}}")
-            continue
+            line = (f"  mn:    {{kind: mobile_node, count: {n}, home_domain: home, "
+                    f"identity: 'mn{{i}}@home.example', associate: ap0, address: '10.2.0.{{99+i}}/24'}}")
         lines.append(line)
     path = out_dir / f"scale-{n}.yaml"
     path.write_text("\n".join(lines) + "\n")

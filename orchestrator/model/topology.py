@@ -17,7 +17,8 @@ import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
+                      model_validator)
 
 from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
@@ -164,6 +165,11 @@ class MobileNode(NodeBase):
         1398, ge=64, le=65525,
         description="TLS octets per EAP-TLS message the MN sends (RFC 5216 s2.1.5); 1398 is "
                     "wpa_supplicant's default, which keeps EAP-TLS at its round trips")
+    count: Count | None = Field(
+        None, ge=1, le=1000,
+        description="make this many MNs from the entry, named <name>1 ... <name>N; in text "
+                    "values {i}, {i+K}, {K+i}, {i-K} become each one's number, e.g. identity "
+                    "'mn{i}@home.example', address '10.2.0.{100+i}/24' (model/counts.py)")
 
 
 class AccessPoint(NodeBase):
@@ -242,6 +248,12 @@ class Topology(Strict):
     networks: dict[Name, Network] = Field(default_factory=dict)
     nodes: dict[Name, Node]
     links: list[Link] = Field(default_factory=list)
+    # entry name -> the nodes its `count:` made (model/counts.py); not part of the file's schema
+    _counted: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def counted(self) -> dict[str, list[str]]:
+        return self._counted
 
     # -- queries used by later layers -------------------------------------------------
     def roles(self, node: str) -> set[str]:

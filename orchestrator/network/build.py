@@ -127,6 +127,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     mn_nodes = []
     hosts = {}
     progress(f"creating {len(plan.hosts)} hosts")
+    counted_from = {n: entry for entry, names in topo.counted.items() for n in names}
     for hname, hp in plan.hosts.items():
         host = Host(hname)
         mn_nodes.append(host)
@@ -137,6 +138,8 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         hosts[hname] = host
         journal.nodes[hname] = {"netns": ns, "kind": hp.kind, "roles": hp.roles,
                                 "interfaces": [], "routes": [asdict(r) for r in hp.routes]}
+        if hname in counted_from:              # made by a `count:` entry (model/counts.py)
+            journal.nodes[hname]["counted_from"] = counted_from[hname]
     # -- switches --------------------------------------------------------------------------
     switches = {}
     progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")

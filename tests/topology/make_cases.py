@@ -130,6 +130,20 @@ CASES = {
                            "  aaa: {kind: aaa_server, domain: home}\n  cn: {kind: correspondent_node, domain: home, rtp_interval: 0ms}"),
                           (LINK, LINK + "\n  - {endpoints: [cn, lan], addresses: {cn: 10.1.0.20}}")],
     "endpoint-name-huge": ("endpoints: [ar, lan]", "endpoints: [" + "a" * 100 + ", lan]"),
+    # issue 17: many MNs from one entry (model/counts.py)
+    "count-zero": ("associate: ap,", "associate: ap, count: 0,"),
+    "count-as-string": ("associate: ap,", "associate: ap, count: '50',"),
+    "count-of-a-million": ("associate: ap,", "associate: ap, count: 1000000,"),
+    "count-with-one-address-for-all": ("associate: ap,", "associate: ap, count: 3,"),
+    "count-pattern-with-expression": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{i*2}'"),
+    "count-pattern-unmatched-brace": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{100+i'"),
+    "count-pattern-beyond-the-subnet": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{253+i}'"),
+    "count-pattern-outside-subnet": ("address: 10.1.0.100", "count: 3, address: '10.1.{i}.100'"),
+    "count-identity-without-pattern": ("address: 10.1.0.100", "count: 2, address: '10.1.0.{100+i}', identity: mn@home.example"),
+    "count-name-too-long": (MN, "  mobile-node-group-a: {kind: mobile_node, count: 12, home_domain: home, associate: ap, address: '10.1.0.{100+i}'}"),
+    "count-makes-an-existing-name": ("address: 10.1.0.100}", "address: '10.1.0.{100+i}', count: 2}\n  mn2: {kind: router, domain: home}"),
+    "count-on-an-access-point": ("{kind: access_point, domain: home}", "{kind: access_point, domain: home, count: 3}"),
+    "pattern-without-count": ("address: 10.1.0.100", "address: '10.1.0.{100+i}'"),
 }
 
 if __name__ == "__main__":
