@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from orchestrator.agents.control import AgentClient, AgentError  # noqa: E402
 from orchestrator.network.build import deploy  # noqa: E402
-from orchestrator.testbed import destroy  # noqa: E402
+from orchestrator.testbed import destroy, processes  # noqa: E402
 
 FIG9 = REPO / "topologies" / "fig9-l2-preauth-roaming.yaml"
 
@@ -52,11 +52,27 @@ def topology(n: int, out_dir: Path) -> Path:
     return path
 
 
-def mem_available_kib() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1])
-    raise RuntimeError("no MemAvailable in /proc/meminfo")
+def pss_mib(pid: int) -> float:
+    """Proportional set size of one process (shared pages split among their users)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def testbed_memory(journal) -> tuple[float, float]:
+    """(PSS of every process in the testbed's namespaces and its controller, PSS of those in
+    mobile nodes' namespaces), MiB. Open vSwitch's own growth is not in it."""
+    total = mn = 0.0
+    for p in processes(journal):
+        m = pss_mib(p["pid"])
+        total += m
+        if journal.nodes[p["node"]]["kind"] == "mobile_node":
+            mn += m
+    return total + pss_mib(journal.controller["pid"]), mn
 
 
 def pct(values: list[float], p: float) -> float:
@@ -89,12 +105,12 @@ def concurrently(journal, nodes: list[str], cmd: str, args: dict, timeout: float
 
 def bringup(sizes: list[int], work: Path, results: str) -> None:
     print(f"bring-up and teardown against the number of MNs (fig9 + N MNs at ap0, node images on)")
-    print(f"{'MNs':>4} {'hosts':>6} {'bring-up s':>11} {'teardown s':>11} {'memory MiB':>11} {'MiB/MN':>7}")
+    print(f"{'MNs':>4} {'hosts':>6} {'bring-up s':>11} {'x 1 MN':>7} {'teardown s':>11} "
+          f"{'PSS MiB':>8} {'MN PSS MiB':>11} {'per MN':>7}")
     base = None
     for n in sizes:
         topo = topology(n, work)
         name = f"scale{n}"
-        m0 = mem_available_kib()
         t0 = time.monotonic()
         try:
             j = deploy(str(topo), name=name, results=results)
@@ -103,13 +119,16 @@ def bringup(sizes: list[int], work: Path, results: str) -> None:
             continue
         up = time.monotonic() - t0
         time.sleep(1.0)
-        mem = (m0 - mem_available_kib()) / 1024
+        mem, mn_mem = testbed_memory(j)
         t1 = time.monotonic()
         destroy(name)
         down = time.monotonic() - t1
-        base = base or (up, mem)
-        print(f"{n:>4} {len(j.nodes):>6} {up:>11.2f} {down:>11.2f} {mem:>11.0f} {mem / n:>7.1f}")
-    print("memory: MemAvailable before deploy minus 1 s after it (the whole machine: noisy when shared)")
+        base = base or up
+        print(f"{n:>4} {len(j.nodes):>6} {up:>11.2f} {up / base:>6.2f}x {down:>11.2f} "
+              f"{mem:>8.0f} {mn_mem:>11.0f} {mn_mem / n:>7.1f}")
+    print("PSS: proportional set size of the processes in the testbed's namespaces and its "
+          "controller, 1 s after bring-up (ovs-vswitchd's growth not included); MN PSS: those "
+          "in mobile nodes (mpa-agent, charon)")
 
 
 def concurrency(levels: list[int], work: Path, results: str, alone: int = 3) -> None:
