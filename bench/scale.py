@@ -17,7 +17,7 @@ per-MN time is a full EAP-TLS run:
 Times are wall-clock per command, from the bench's side of the control socket; the ratio is
 each level's median against the single MN's, from the same run.
 
-    sudo .venv/bin/python bench/scale.py [--sizes 1,10,25,50] [--levels 1,10,25]
+    sudo .venv/bin/python bench/scale.py [--sizes 1,10,25,50] [--levels 1,10,25] [--no-campus]
 """
 import argparse
 import statistics
@@ -103,28 +103,32 @@ def concurrently(journal, nodes: list[str], cmd: str, args: dict, timeout: float
     return out
 
 
-def bringup(sizes: list[int], work: Path, results: str) -> None:
-    print(f"bring-up and teardown against the number of MNs (fig9 + N MNs at ap0, node images on)")
-    print(f"{'MNs':>4} {'hosts':>6} {'bring-up s':>11} {'x 1 MN':>7} {'teardown s':>11} "
+def bringup(sizes: list[int], work: Path, results: str, campus: bool = True) -> None:
+    print("bring-up and teardown against the number of MNs (fig9 + N MNs at ap0, node images "
+          "on; last row: topologies/campus.yaml)")
+    print(f"{'topology':<9} {'MNs':>4} {'hosts':>6} {'bring-up s':>11} {'x 1 MN':>7} {'teardown s':>11} "
           f"{'PSS MiB':>8} {'MN PSS MiB':>11} {'per MN':>7}")
     base = None
-    for n in sizes:
-        topo = topology(n, work)
-        name = f"scale{n}"
+    runs = [(f"fig9+{n}", topology(n, work)) for n in sizes]
+    if campus:
+        runs.append(("campus", REPO / "topologies" / "campus.yaml"))
+    for label, topo in runs:
+        name = "scale-" + label.replace("+", "-")
         t0 = time.monotonic()
         try:
             j = deploy(str(topo), name=name, results=results)
         except Exception as exc:  # noqa: BLE001 -- a size that cannot come up is a result
-            print(f"{n:>4} deploy failed after {time.monotonic() - t0:.1f}s: {str(exc)[:200]}")
+            print(f"{label:<9} deploy failed after {time.monotonic() - t0:.1f}s: {str(exc)[:200]}")
             continue
         up = time.monotonic() - t0
         time.sleep(1.0)
         mem, mn_mem = testbed_memory(j)
+        n = sum(1 for i in j.nodes.values() if i["kind"] == "mobile_node")
         t1 = time.monotonic()
         destroy(name)
         down = time.monotonic() - t1
         base = base or up
-        print(f"{n:>4} {len(j.nodes):>6} {up:>11.2f} {up / base:>6.2f}x {down:>11.2f} "
+        print(f"{label:<9} {n:>4} {len(j.nodes):>6} {up:>11.2f} {up / base:>6.2f}x {down:>11.2f} "
               f"{mem:>8.0f} {mn_mem:>11.0f} {mn_mem / n:>7.1f}")
     print("PSS: proportional set size of the processes in the testbed's namespaces and its "
           "controller, 1 s after bring-up (ovs-vswitchd's growth not included); MN PSS: those "
@@ -179,11 +183,13 @@ def main() -> int:
     ap.add_argument("--sizes", default="1,10,25,50", help="MNs per bring-up (comma list)")
     ap.add_argument("--levels", default="1,10,25", help="concurrent MNs (comma list)")
     ap.add_argument("--only", choices=["bringup", "concurrency"])
+    ap.add_argument("--no-campus", action="store_true", help="no campus row in the bring-up table")
     ap.add_argument("--results", default="results/bench")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mpa-scale-") as tmp:
         if args.only != "concurrency":
-            bringup([int(x) for x in args.sizes.split(",")], Path(tmp), args.results)
+            bringup([int(x) for x in args.sizes.split(",")], Path(tmp), args.results,
+                    campus=not args.no_campus)
         if args.only != "bringup":
             concurrency([int(x) for x in args.levels.split(",")], Path(tmp), args.results)
     return 0
