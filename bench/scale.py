@@ -38,14 +38,15 @@ FIG9 = REPO / "topologies" / "fig9-l2-preauth-roaming.yaml"
 
 
 def topology(n: int, out_dir: Path) -> Path:
-    """fig9 with its one MN replaced by `n` MNs at ap0 (one `count:` entry)."""
+    """fig9 with its one MN replaced by `n` MNs at ap0 (one `count:` entry), at .10 up, below
+    network B's DHCP pool (.100-.199) as far as they fit (n <= 190)."""
     lines = []
     for line in FIG9.read_text().splitlines():
         if line.startswith("name: "):
             line = f"name: scale-{n}"
         elif line.startswith("  mn:"):
             line = (f"  mn:    {{kind: mobile_node, count: {n}, home_domain: home, "
-                    f"identity: 'mn{{i}}@home.example', associate: ap0, address: '10.2.0.{{99+i}}/24'}}")
+                    f"identity: 'mn{{i}}@home.example', associate: ap0, address: '10.2.0.{{9+i}}/24'}}")
         lines.append(line)
     path = out_dir / f"scale-{n}.yaml"
     path.write_text("\n".join(lines) + "\n")
