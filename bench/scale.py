@@ -20,6 +20,7 @@ each level's median against the single MN's, from the same run.
     sudo .venv/bin/python bench/scale.py [--sizes 1,10,25,50] [--levels 1,10,25] [--no-campus]
 """
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -74,6 +75,24 @@ def testbed_memory(journal) -> tuple[float, float]:
         if journal.nodes[p["node"]]["kind"] == "mobile_node":
             mn += m
     return total + pss_mib(journal.controller["pid"]), mn
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(journal, roles: set[str]) -> float:
+    """User + system CPU time so far of the processes in nodes with any of `roles` (all
+    their threads; /proc/<pid>/stat fields 14 and 15)."""
+    total = 0
+    for p in processes(journal):
+        if not roles & set(journal.nodes[p["node"]]["roles"]):
+            continue
+        try:
+            fields = Path(f"/proc/{p['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
 
 
 def pct(values: list[float], p: float) -> float:
@@ -136,6 +155,10 @@ def bringup(sizes: list[int], work: Path, results: str, campus: bool = True) -> 
           "in mobile nodes (mpa-agent, charon)")
 
 
+CPU_GROUPS = {"aaa": {"aaa_server"}, "authenticator": {"access_point", "authentication_agent"},
+              "mn": {"mobile_node"}}
+
+
 def concurrency(levels: list[int], work: Path, results: str, alone: int = 3) -> None:
     """Level 1 is `alone` MNs one after the other (the single-MN median); every other level
     is that many MNs at once."""
@@ -146,11 +169,12 @@ def concurrency(levels: list[int], work: Path, results: str, alone: int = 3) -> 
     try:
         mns = sorted((n for n, i in j.nodes.items() if i["kind"] == "mobile_node"),
                      key=lambda s: (len(s), s))
-        rows = {}
+        rows, cpu = {}, {}
         for cmd, args in (("handoff", {"ap": "ap0", "timeout": 60.0}),
                           ("preauthenticate_mpa", {"paa": "nar", "timeout": 60.0})):
             pool = list(mns)
             for k in levels:
+                cpu0 = {g: cpu_seconds(j, r) for g, r in CPU_GROUPS.items()}
                 if k == 1:
                     group, pool = pool[:alone], pool[alone:]
                     res = [r for node in group for r in concurrently(j, [node], cmd, args, 90.0)]
@@ -158,20 +182,27 @@ def concurrency(levels: list[int], work: Path, results: str, alone: int = 3) -> 
                     group, pool = pool[:k], pool[k:]
                     res = concurrently(j, group, cmd, args, 90.0)
                 rows[(cmd, k)] = res
+                cpu[(cmd, k)] = {g: (cpu_seconds(j, r) - cpu0[g]) / len(group)
+                                 for g, r in CPU_GROUPS.items()}
         print(f"\nconcurrent EAP-TLS runs, fresh MNs at ap0, {total} MNs deployed "
               f"(home AAA behind fig9's 25 ms wan link)")
         print(f"level 1: {alone} MNs one after the other; x alone: median against level 1's median")
+        print("CPU ms per MN: CPU time the level cost the AAA servers' processes, the "
+              "authenticators' (AP and PAA agents) and the MNs', divided by its MNs (10 ms ticks)")
         print(f"{'command':<21} {'MNs':>4} {'ok':>4} {'p5 s':>7} {'median s':>9} {'p95 s':>7} "
-              f"{'max s':>7} {'x alone':>8} {'wall s':>7}")
+              f"{'max s':>7} {'x alone':>8} {'wall s':>7} {'AAA CPU ms/MN':>14} {'AP+PAA CPU ms/MN':>17} "
+              f"{'MN CPU ms/MN':>13}")
         for (cmd, k), res in rows.items():
             ok = [t for _n, t, e in res if not e]
-            alone = [t for _n, t, e in rows[(cmd, levels[0])] if not e]
+            single = [t for _n, t, e in rows[(cmd, levels[0])] if not e]
             if not ok:
                 print(f"{cmd:<21} {k:>4} {0:>4}  every one failed: {res[0][2]}")
                 continue
-            ratio = statistics.median(ok) / statistics.median(alone) if alone else float("nan")
+            ratio = statistics.median(ok) / statistics.median(single) if single else float("nan")
             print(f"{cmd:<21} {k:>4} {len(ok):>4} {pct(ok, 5):>7.2f} {statistics.median(ok):>9.2f} "
-                  f"{pct(ok, 95):>7.2f} {max(ok):>7.2f} {ratio:>7.2f}x {max(t for _n, t, _e in res):>7.2f}")
+                  f"{pct(ok, 95):>7.2f} {max(ok):>7.2f} {ratio:>7.2f}x {max(t for _n, t, _e in res):>7.2f} "
+                  f"{cpu[(cmd, k)]['aaa'] * 1000:>14.1f} {cpu[(cmd, k)]['authenticator'] * 1000:>17.1f} "
+                  f"{cpu[(cmd, k)]['mn'] * 1000:>13.1f}")
             for n, _t, e in res:
                 if e:
                     print(f"    {n}: {e}")
