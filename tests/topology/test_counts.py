@@ -63,3 +63,23 @@ def test_fill(pattern, i, out):
 def test_fill_refuses_anything_else(pattern):
     with pytest.raises(ValueError):
         _fill(pattern, 1)
+
+
+def test_an_experiment_can_sweep_a_count(tmp_path):
+    """`nodes.<entry>.count` is a value like any other: swept, each point has its MNs; a bad
+    count is placed at the experiment's line that set it."""
+    from orchestrator.model.experiment import ExperimentError, load_experiment
+    topo = tmp_path / "t.yaml"
+    topo.write_text(BASE.replace(MN, "  mn:  {kind: mobile_node, count: 2, home_domain: home, "
+                                     "associate: ap, address: '10.1.0.{100+i}'}"))
+    exp = tmp_path / "e.yaml"
+    body = ("name: e\nrepetitions: 1\nconfigurations:\n  c: {topology: t.yaml}\nmobile_node: mn1\n"
+            "sweep:\n  nodes.mn.count: [1, 3]\nscenarios:\n"
+            "  - {name: s, flow: dot11i-post-authentication, from: ap, to: ap}\n")
+    exp.write_text(body)
+    _exp, confs = load_experiment(exp)
+    assert [c.topology.nodes_of("mobile_node") for c in confs] == [["mn1"], ["mn1", "mn2", "mn3"]]
+    exp.write_text(body.replace("[1, 3]", "[1, 0]"))
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(exp)
+    assert "e.yaml:7:" in str(err.value) and "count must be a whole number" in str(err.value)
