@@ -17,9 +17,10 @@ import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Literal, Union
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
-                      model_validator)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import PrivateAttr
 
+from .counts import MAX_COUNT
 from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
@@ -147,6 +148,11 @@ class NodeBase(Strict):
 class MobileNode(NodeBase):
     """The MN (RFC 6252 s6.3): one radio interface, attached to at most one AP."""
     kind: Literal["mobile_node"]
+    count: Count | None = Field(
+        None, ge=1, le=MAX_COUNT,
+        description="make this many MNs from the entry, named <name>1 ... <name>N; in text "
+                    "values {i}, {i+K}, {K+i}, {i-K} become each one's number, e.g. identity "
+                    "'mn{i}@home.example', address '10.2.0.{100+i}/24' (model/counts.py)")
     home_domain: Name
     identity: Annotated[str, AfterValidator(check_nai)] | None = Field(
         None, description="NAI user@realm; default mn-name@home realm")
@@ -165,11 +171,6 @@ class MobileNode(NodeBase):
         1398, ge=64, le=65525,
         description="TLS octets per EAP-TLS message the MN sends (RFC 5216 s2.1.5); 1398 is "
                     "wpa_supplicant's default, which keeps EAP-TLS at its round trips")
-    count: Count | None = Field(
-        None, ge=1, le=1000,
-        description="make this many MNs from the entry, named <name>1 ... <name>N; in text "
-                    "values {i}, {i+K}, {K+i}, {i-K} become each one's number, e.g. identity "
-                    "'mn{i}@home.example', address '10.2.0.{100+i}/24' (model/counts.py)")
 
 
 class AccessPoint(NodeBase):
