@@ -72,6 +72,7 @@ schema: $(STAMP)
 
 bench: services
 	$(PY) bench/bringup.py
+	$(PY) bench/scale.py
 	$(PY) bench/handoff.py
 	$(PY) bench/l2_floor.py
 	$(PY) bench/eap_rounds.py

@@ -26,7 +26,16 @@ def cmd_validate(args) -> int:
             continue
         print(f"{path}: ok ({len(topo.domains)} domains, {len(topo.networks)} networks, "
               f"{len(topo.nodes)} nodes, {len(topo.links)} links)".replace("1 domains", "1 domain"))
+        for line in counted_lines(topo.counted):
+            print(f"  {line}")
     return 0 if ok else 1
+
+
+def counted_lines(counted: dict[str, list[str]]) -> list[str]:
+    """'nodes.mn (count: 50): mn1 ... mn50' for each entry a `count:` expanded."""
+    return [f"nodes.{entry} (count: {len(names)}): "
+            + (" ".join(names) if len(names) <= 3 else f"{names[0]} ... {names[-1]}")
+            for entry, names in counted.items()]
 
 
 def cmd_check(args) -> int:
@@ -117,6 +126,12 @@ def cmd_inspect(args) -> int:
                           "agents": health}, indent=1, default=str))
         return 0
     print(f"testbed {j.name} ({j.status}), topology {j.topology_file}\nrun directory {j.run_dir}")
+    counted: dict[str, list[str]] = {}
+    for node, info in j.nodes.items():
+        if info.get("counted_from"):
+            counted.setdefault(info["counted_from"], []).append(node)
+    for line in counted_lines(counted):
+        print(f"from {line}")
     assoc = status.get("associations", {})
     auth = set(status.get("authorized", []))
     print(f"{'node':<8} {'kind':<20} {'interfaces':<44} associated")

@@ -520,14 +520,14 @@ class AccessPoint(_RadioRole):
 
 
 def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
-    """The target side of PAA key installation (protocols.keyinstall): one PAA peer."""
+    """The target side of PAA key installation (protocols.keyinstall): every PAA peer, each
+    checked with its own secret (`keyinstall_peers`: PAA address -> secret) and Sequence."""
     from ..protocols import keyinstall as ki
-    from .keyinstall import KeyInstallServer, mac_bytes
-    secret = next(iter(config["keyinstall_peers"].values()))
+    from .keyinstall import KeyInstallServer, mac_bytes, receivers_by_address
     kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
              "access-router": ki.TargetKind.ACCESS_ROUTER}
-    receiver = ki.Receiver(secret.encode(), kinds[kind], mac_bytes(target_id))
-    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receiver, on_install, log).start()
+    receivers = receivers_by_address(config["keyinstall_peers"], kinds[kind], mac_bytes(target_id))
+    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receivers, on_install, log).start()
 
 
 @role("paa")

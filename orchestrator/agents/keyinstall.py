@@ -169,17 +169,38 @@ def handle_datagram(receiver: ki.Receiver, data: bytes, log: EventLog | None = N
     return receipt.ack, None
 
 
+def receivers_by_address(peers: dict[str, str], kind: ki.TargetKind,
+                         target_id: bytes) -> dict[str, ki.Receiver]:
+    """PAA address -> the `Receiver` checking its datagrams; a PAA's addresses (they share
+    its secret) share one Receiver, so its Sequence is counted once."""
+    per_secret: dict[str, ki.Receiver] = {}
+    return {address: per_secret.setdefault(secret, ki.Receiver(secret.encode(), kind, target_id))
+            for address, secret in peers.items()}
+
+
 class KeyInstallServer(UdpServer):
-    """UDP loop around `handle_datagram`; ``on_install(sta, key)`` for each accepted key."""
+    """UDP loop around `handle_datagram`; ``on_install(sta, key)`` for each accepted key.
+
+    `receiver`: one for every sender, or one per PAA keyed by its source addresses: each PAA
+    shares its own secret with this target and counts its own Sequence, so with several PAAs
+    in a domain (a campus: one per access network) a datagram is checked with its sender's
+    (issue 17: the first PAA's secret was used for all, and the others' keys were refused)."""
     name = "keyinstall"
 
-    def __init__(self, address: str, port: int, receiver: ki.Receiver,
+    def __init__(self, address: str, port: int, receiver: ki.Receiver | dict[str, ki.Receiver],
                  on_install: Callable[[str, bytes], None], log: EventLog | None = None):
         super().__init__(address, port, log=log)
         self.receiver, self.on_install = receiver, on_install
 
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
-        ack, key = handle_datagram(self.receiver, data, self.log, f"{peer[0]}:{peer[1]}")
+        receiver = (self.receiver.get(peer[0]) if isinstance(self.receiver, dict)
+                    else self.receiver)
+        if receiver is None:
+            if self.log:
+                self.log.emit("keyinstall_rejected", PHASE, source=f"{peer[0]}:{peer[1]}",
+                              reason="not from an address of a PAA this target shares a secret with")
+            return
+        ack, key = handle_datagram(receiver, data, self.log, f"{peer[0]}:{peer[1]}")
         if key is not None:
             self.on_install(*key)  # before the answer: acked means installed
         if ack is not None:

@@ -4,6 +4,13 @@ EAP-Message split into 253-octet attributes, Message-Authenticator on every requ
 required on every reply, State echoed, MS-MPPE keys of an Access-Accept decrypted into the MSK
 (RFC 2548, as FreeRADIUS sends them). Retransmission: pyrad resends the same request (same
 Identifier and Authenticator) after `timeout` seconds, `retries` times (RFC 5080 s2.2.1).
+
+Exchanges overlap: each one in progress has a UDP socket (a source port) of its own, taken
+from a pool of idle ones, so that its reply cannot be read by another exchange's thread and
+its Identifier is unique where the server matches it, on (client address, source port,
+Identifier) (RFC 2865 s3, RFC 5080 s2.2.2). Holding one socket under a lock instead made every
+authentication through an AP or PAA wait for all the others (issue 17: 19 MNs connecting at
+once took 5.5x one alone).
 """
 from __future__ import annotations
 
@@ -35,11 +42,24 @@ class RadiusClient:
                  timeout: float = 3.0, retries: int = 3):
         self.secret = secret.encode()
         self.nas_identifier = nas_identifier
+        self.server, self.port = server, port
         self.timeout, self.retries = timeout, retries
+        self._idle: list[Client] = []       # clients (one socket each) no exchange is using
+        self._lock = threading.Lock()       # guards _idle only, never held during an exchange
+        self.sockets = 0                    # how many were opened: the most exchanges at once
+
+    def _take(self) -> Client:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.sockets += 1
         # one attempt per SendPacket: the retransmissions are ours, so that they are counted
-        self._client = Client(server=server, authport=port, secret=self.secret,
-                              dict=dictionary(), retries=1, timeout=timeout, enforce_ma=True)
-        self._lock = threading.Lock()
+        return Client(server=self.server, authport=self.port, secret=self.secret,
+                      dict=dictionary(), retries=1, timeout=self.timeout, enforce_ma=True)
+
+    def _give_back(self, client: Client) -> None:
+        with self._lock:
+            self._idle.append(client)
 
     def exchange(self, user_name: str, eap_message: bytes, state: bytes | None,
                  calling_station_id: str = "", called_station_id: str = "") -> RadiusReply:
@@ -56,7 +76,16 @@ class RadiusClient:
 
     def _exchange(self, user_name: str, eap_message: bytes, state: bytes | None,
                   calling_station_id: str, called_station_id: str) -> RadiusReply:
-        req = self._client.CreateAuthPacket(code=pyrad.packet.AccessRequest, User_Name=user_name)
+        client = self._take()
+        try:
+            return self._send(client, user_name, eap_message, state, calling_station_id,
+                              called_station_id)
+        finally:
+            self._give_back(client)
+
+    def _send(self, client: Client, user_name: str, eap_message: bytes, state: bytes | None,
+              calling_station_id: str, called_station_id: str) -> RadiusReply:
+        req = client.CreateAuthPacket(code=pyrad.packet.AccessRequest, User_Name=user_name)
         req["NAS-Identifier"] = self.nas_identifier
         req["NAS-Port-Type"] = NAS_PORT_TYPE_WIRELESS_802_11
         req["Framed-MTU"] = 1400
@@ -71,13 +100,12 @@ class RadiusClient:
         req.add_message_authenticator()
         t0 = time.perf_counter()
         reply, attempt = None, 0
-        with self._lock:
-            for attempt in range(max(self.retries, 1)):
-                try:          # the same packet again: same Identifier and Authenticator
-                    reply = self._client.SendPacket(req)
-                    break
-                except Timeout:
-                    continue
+        for attempt in range(max(self.retries, 1)):
+            try:              # the same packet again: same Identifier and Authenticator
+                reply = client.SendPacket(req)
+                break
+            except Timeout:
+                continue
         if reply is None:
             return RadiusReply("timeout", rtt_s=time.perf_counter() - t0,
                                retransmissions=max(self.retries, 1) - 1,

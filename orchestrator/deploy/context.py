@@ -138,7 +138,13 @@ def dhcp(f: Facts, node: str, dest: Path) -> dict:
     ranges, routers = [], []
     for name in served:
         subnet = t.networks[name].subnet
-        for first, last in pool_ranges(subnet, static):
+        pool = pool_ranges(subnet, static)
+        if not pool:          # dnsmasq would start without a range and never bind port 67
+            raise ValueError(f"network '{name}': every address of its DHCP pool (host numbers "
+                             f"{POOL_FIRST}-{POOL_LAST} of {subnet}) is assigned in the "
+                             "topology; give some nodes (e.g. a count: of MNs) addresses "
+                             "outside it")
+        for first, last in pool:
             ranges.append({"network": name, "first": str(first), "last": str(last),
                            "netmask": str(subnet.netmask), "subnet": str(subnet)})
         gw = t.networks[name].gateway

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .checks import check_topology
+from .counts import expand_counts
 from .errors import MAX_PROBLEMS, Problem, TopologyError, suggest, type_message
 from .errors import describe as _describe
 from .topology import NODE_KINDS, Link, LinkParams, Topology
@@ -46,6 +47,12 @@ def topology_from_data(data: object, smap: SourceMap) -> Topology:
         raise TopologyError([smap.problem((), "expected a mapping at the top level "
                                           f"(keys {', '.join(TOP_LEVEL)}), got a "
                                           f"{type(data).__name__}")])
+    groups: dict[str, list[str]] = {}
+    if isinstance(data.get("nodes"), dict):
+        nodes, groups, problems = expand_counts(data["nodes"], smap)
+        if problems:
+            raise TopologyError(problems)
+        data = {**data, "nodes": nodes}
     merged, origin, problems = _inherit(data, smap)
     if problems:
         raise TopologyError(problems)
@@ -57,6 +64,7 @@ def topology_from_data(data: object, smap: SourceMap) -> Topology:
     problems = [smap.problem(path, msg, key=key) for path, msg, key in check_topology(topo)]
     if problems:
         raise TopologyError(problems)
+    topo.counted.update(groups)
     return topo
 
 

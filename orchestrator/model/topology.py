@@ -18,7 +18,9 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import PrivateAttr
 
+from .counts import MAX_COUNT
 from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
@@ -166,6 +168,11 @@ class MobileNode(NodeBase):
     """The MN (RFC 6252 s6.3): one radio interface attached to at most one AP, or several
     (`interfaces:`, RFC 6252 s7 and C.5.2: a WLAN and a cellular interface)."""
     kind: Literal["mobile_node"]
+    count: Count | None = Field(
+        None, ge=1, le=MAX_COUNT,
+        description="make this many MNs from the entry, named <name>1 ... <name>N; in text "
+                    "values {i}, {i+K}, {K+i}, {i-K} become each one's number, e.g. identity "
+                    "'mn{i}@home.example', address '10.2.0.{100+i}/24' (model/counts.py)")
     home_domain: Name
     identity: Annotated[str, AfterValidator(check_nai)] | None = Field(
         None, description="NAI user@realm; default mn-name@home realm")
@@ -311,6 +318,12 @@ class Topology(Strict):
     networks: dict[Name, Network] = Field(default_factory=dict)
     nodes: dict[Name, Node]
     links: list[Link] = Field(default_factory=list)
+    # entry name -> the nodes its `count:` made (model/counts.py); not part of the file's schema
+    _counted: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def counted(self) -> dict[str, list[str]]:
+        return self._counted
 
     # -- queries used by later layers -------------------------------------------------
     def roles(self, node: str) -> set[str]:

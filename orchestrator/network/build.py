@@ -31,15 +31,42 @@ class DeployError(RuntimeError):
     pass
 
 
-class _ControllerRef:
-    """What Mininet's OVSSwitch.start needs to know of a remote controller."""
-    protocol = "tcp"
+def ovs_start_argv(bridges: list[tuple[str, int, bool, list[tuple[str, int]]]],
+                   controller_port: int) -> list[str]:
+    """One ovs-vsctl transaction that creates every bridge with its ports and controller:
+    what Mininet's OVSSwitch.start does per switch, as an argument vector. Mininet writes its
+    command line into the switch's shell through a pty, whose line discipline keeps at most
+    4095 characters of a line: with ~50 ports (~80 characters each) the command was cut and
+    the radio switch never reached the controller (issue 17). `bridges`: (bridge, dpid,
+    controlled, [(interface, OpenFlow port)])."""
+    argv = ["ovs-vsctl", "--timeout=60"]
+    for br, dpid, controlled, ports in bridges:
+        argv += ["--", "--if-exists", "del-br", br, "--", "add-br", br,
+                 "--", "set", "bridge", br, f"other_config:datapath-id={dpid:016x}",
+                 f"fail_mode={'secure' if controlled else 'standalone'}",
+                 "other-config:disable-in-band=true", "datapath_type=netdev",
+                 "protocols=OpenFlow13", f"other-config:dp-desc={br}"]
+        if controlled:
+            argv += ["--", f"--id=@{br}c0", "create", "Controller",
+                     f'target="tcp:127.0.0.1:{controller_port}"', "max_backoff=1000",
+                     "--", "set", "bridge", br, f"controller=[@{br}c0]"]
+        for intf, ofport in ports:
+            argv += ["--", "add-port", br, intf, "--", "set", "Interface", intf,
+                     f"ofport_request={ofport}"]
+    return argv
 
-    def __init__(self, port: int):
-        self.name, self.port = "c0", port
 
-    def IP(self) -> str:
-        return "127.0.0.1"
+# Per-host steps that are each a process entering a namespace (~0.1 s, mostly Python
+# starting) run this many at a time: 60 hosts took 5 s for addresses and 5 s for the initial
+# associations one after the other (issue 17). The first failure is raised.
+PARALLEL_STEPS = 8
+
+
+def _in_parallel(fn, items) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=PARALLEL_STEPS) as pool:
+        for f in [pool.submit(fn, item) for item in items]:
+            f.result()
 
 
 def _free_port() -> int:
@@ -113,6 +140,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     mn_nodes = []
     hosts = {}
     progress(f"creating {len(plan.hosts)} hosts")
+    counted_from = {n: entry for entry, names in topo.counted.items() for n in names}
     for hname, hp in plan.hosts.items():
         host = Host(hname)
         mn_nodes.append(host)
@@ -123,6 +151,8 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         hosts[hname] = host
         journal.nodes[hname] = {"netns": ns, "kind": hp.kind, "roles": hp.roles,
                                 "interfaces": [], "routes": [asdict(r) for r in hp.routes]}
+        if hname in counted_from:              # made by a `count:` entry (model/counts.py)
+            journal.nodes[hname]["counted_from"] = counted_from[hname]
     # -- switches --------------------------------------------------------------------------
     switches = {}
     progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")
@@ -152,6 +182,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
     # -- configure hosts -------------------------------------------------------------------
     progress("configuring addresses and routes")
+    batches = []
     for hname, hp in plan.hosts.items():
         ns = journal.nodes[hname]["netns"]
         cmds = [["ip", "link", "set", "lo", "up"],
@@ -171,13 +202,17 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
                  "technology": iface.technology, "start": iface.start})
         for r in hp.routes:
             cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
-        run_all_in(ns, cmds)                 # argument vectors: no shell sees YAML values
+        batches.append((ns, cmds))           # argument vectors: no shell sees YAML values
+    _in_parallel(lambda b: run_all_in(*b), batches)
     journal.save()
     # -- start switches ----------------------------------------------------------------------
     progress("starting switches and waiting for the controller")
-    ctl = _ControllerRef(port)
-    for sname, sw in switches.items():
-        sw.start([ctl] if plan.switches[sname].controlled else [])
+    r = subprocess.run(ovs_start_argv(
+        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
+          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
+         for s, sw in switches.items()], port), capture_output=True, text=True, timeout=90)
+    if r.returncode != 0:
+        raise DeployError(f"ovs-vsctl could not create the bridges: {r.stderr.strip()[:500]}")
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
     # -- link impairments ----------------------------------------------------------------------
     journal.emulation = impairments.apply(plan, journal, progress)
@@ -190,12 +225,12 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         if bad:
             raise DeployError("link emulation is off:\n" + "\n".join(r["message"] for r in bad))
     # -- initial associations ----------------------------------------------------------------------
-    for sta in plan.stations.values():
-        if sta.associate:
-            progress(f"associating {sta.name} with {sta.associate}")
-            result = station_request(journal, sta.name, "associate", plan.aps[sta.associate].bssid)
-            if result.get("status") != "ok":
-                raise DeployError(f"initial association {sta.name} -> {sta.associate} failed: {result}")
+    def associate(sta) -> None:
+        progress(f"associating {sta.name} with {sta.associate}")
+        result = station_request(journal, sta.name, "associate", plan.aps[sta.associate].bssid)
+        if result.get("status") != "ok":
+            raise DeployError(f"initial association {sta.name} -> {sta.associate} failed: {result}")
+    _in_parallel(associate, [sta for sta in plan.stations.values() if sta.associate])
     # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
     if images:
         from ..deploy.lifecycle import deploy_images

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
@@ -56,10 +56,14 @@ class Journal:
         return str(self.dir / "api.sock")
 
     def save(self) -> None:
+        """Written before each thing is created (hundreds of times for 100 MNs): the fields
+        as they are (asdict's deep copy was 6 of the 11 ms a save took at 110 hosts) and
+        compact JSON (`mpa-testbed inspect --json` prints it readably)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / "state.json.tmp"
         with open(tmp, "w") as fh:
-            json.dump(asdict(self), fh, indent=1)
+            json.dump({f.name: getattr(self, f.name) for f in fields(self)}, fh,
+                      separators=(",", ":"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.dir / "state.json")

@@ -607,7 +607,14 @@ class Supplicant4Way(_Handshake):
         return self._unexpected(number)
 
     def _on_msg1(self, key: EapolKey) -> Result:
-        self.anonce, self.snonce = key.nonce, _nonce(self._rng)
+        """Message 2 for a message 1. One SNonce per handshake: a message 1 the AP sent again
+        (no message 2 reached it in time) gets a message 2 with the same SNonce, so whichever
+        message 2 the AP answers, message 3 carries the MIC of the PTK the STA holds (as
+        wpa_supplicant, which renews the SNonce only for a new handshake; a fresh SNonce per
+        message 1 failed 3 of 50 handshakes run at once with "MIC mismatch", issue 17)."""
+        if self.snonce is None:
+            self.snonce = _nonce(self._rng)
+        self.anonce = key.nonce
         self._tptk = derive_ptk(self._pmk, self.aa, self.spa, self.anonce, self.snonce)
         msg2 = EapolKey(_V2 | KI_PAIRWISE | KI_MIC, 0, key.replay_counter, self.snonce,
                         key_data=self._rsne)

@@ -13,7 +13,7 @@ from orchestrator.deploy.images import (DEFAULT_IMAGE_DIR, ImageError, image_pat
 from orchestrator.deploy.lifecycle import daemon_says, images_for
 from orchestrator.deploy.pki import Pki
 from orchestrator.deploy.secrets import Secrets
-from orchestrator.model import load_topology
+from orchestrator.model import load_topology, load_topology_text
 from orchestrator.model.plan import build_plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,3 +212,21 @@ def test_cellular_chap_user_gateway_client_and_agent_configs(tmp_path):
         ("eth0", "10.20.0.1", "10.20.0.0/24", ["10.20.0.1"])
     assert gw["pdg_radius"]["server"] == "10.29.0.10"
     assert gw["pdg_radius"]["secret"] == client["secret"]
+
+
+def test_a_dhcp_pool_all_assigned_in_the_topology_is_refused_by_name(tmp_path):
+    """100 MNs at .100-.199 took the whole pool: dnsmasq started with no range, never bound
+    port 67 and the deploy failed 10 s later with "not ready" (issue 17)."""
+    text = (REPO / "topologies" / "fig9-l2-preauth-roaming.yaml").read_text()
+    mn = next(line for line in text.splitlines() if line.startswith("  mn:"))
+    topo = load_topology_text(text.replace(mn, (
+        "  mn: {kind: mobile_node, count: 100, home_domain: home, identity: 'mn{i}@home.example', "
+        "associate: ap0, address: '10.2.0.{99+i}/24'}")))
+    plan = build_plan(topo)
+    pki = Pki.ensure(tmp_path / "pki", "test CA", *pki_names(topo))
+    facts = Facts(topo, plan, pki, Secrets(tmp_path / "secrets.json"),
+                  {n: f"ns-{n}" for n in plan.hosts}, tmp_path / "run")
+    with pytest.raises(ValueError, match=r"network 'net-b': every address of its DHCP pool "
+                                         r"\(host numbers 100-199 of 10.2.0.0/24\)"):
+        CONTEXTS["dhcp"](facts, "par", tmp_path / "par")
+    assert CONTEXTS["dhcp"](facts, "nar", tmp_path / "nar")["dhcp_ranges"]   # net-a is free

@@ -436,6 +436,22 @@ def test_full_handshake_equal_ptks_and_gtk_delivered():
     assert [_key(f).replay_counter for f in frames] == [1, 1, 2, 2]
 
 
+def test_message_1_sent_again_gets_the_same_snonce_and_the_handshake_completes():
+    """The AP resent message 1 before the STA's message 2 reached it: two messages 2 are on
+    their way, the AP answers the first and ignores the second (issue 17, 50 at once)."""
+    ap, sta = _pair()
+    msg1 = ap.start()[0][0]
+    msg2_first = sta.receive(msg1)[0][0]
+    msg2_again = sta.receive(msg1)[0][0]                     # the retransmitted message 1
+    assert _key(msg2_first).nonce == _key(msg2_again).nonce
+    msg3 = ap.receive(msg2_first)[0][0]
+    assert ap.receive(msg2_again)[1][0].name == "rejected"   # in state wait-msg4
+    msg4, events = sta.receive(msg3)
+    assert events[-1] == Event("handshake_complete")
+    assert ap.receive(msg4[0])[1][-1] == Event("handshake_complete")
+    assert ap.ptk == sta.ptk is not None
+
+
 def test_handshake_is_deterministic_with_an_injected_rng():
     assert _run(*_pair())[0] == _run(*_pair())[0]
 

@@ -190,6 +190,20 @@ CASES = {
     "base-station-link-rtt-of-a-minute": _cellular(bs=BS.replace("}", ", link_rtt: 1min}")),
     "base-station-link-bandwidth-bad-unit": _cellular(bs=BS.replace("}", ", link_bandwidth: 2.4 furlongs}")),
     "base-station-attach-latency-bare-number": _cellular(bs=BS.replace("}", ", attach_latency: 30}")),
+    # issue 17: many MNs from one entry (model/counts.py)
+    "count-zero": ("associate: ap,", "associate: ap, count: 0,"),
+    "count-as-string": ("associate: ap,", "associate: ap, count: '50',"),
+    "count-of-a-million": ("associate: ap,", "associate: ap, count: 1000000,"),
+    "count-with-one-address-for-all": ("associate: ap,", "associate: ap, count: 3,"),
+    "count-pattern-with-expression": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{i*2}'"),
+    "count-pattern-unmatched-brace": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{100+i'"),
+    "count-pattern-beyond-the-subnet": ("address: 10.1.0.100", "count: 3, address: '10.1.0.{253+i}'"),
+    "count-pattern-outside-subnet": ("address: 10.1.0.100", "count: 3, address: '10.1.{i}.100'"),
+    "count-identity-without-pattern": ("address: 10.1.0.100", "count: 2, address: '10.1.0.{100+i}', identity: mn@home.example"),
+    "count-name-too-long": (MN, "  mobile-node-group-a: {kind: mobile_node, count: 12, home_domain: home, associate: ap, address: '10.1.0.{100+i}'}"),
+    "count-makes-an-existing-name": ("address: 10.1.0.100}", "address: '10.1.0.{100+i}', count: 2}\n  mn2: {kind: router, domain: home}"),
+    "count-on-an-access-point": ("{kind: access_point, domain: home}", "{kind: access_point, domain: home, count: 3}"),
+    "pattern-without-count": ("address: 10.1.0.100", "address: '10.1.0.{100+i}'"),
 }
 
 if __name__ == "__main__":
