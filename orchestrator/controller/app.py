@@ -180,6 +180,9 @@ class RadioController(app_manager.OSKenApp):
         self.radio.authorized.discard(sta.mac)
         # The radio leaves now: the air switch no longer carries the station to or from `old`.
         self._delete_cookie(policy.COOKIE_ASSOC | sta.index, ["air"])
+        # ... and the old AP delivers nothing more to it (a frame for the station there would
+        # be lost on the air, where the DS could have reached it, e.g. pre-authentication)
+        self._delete_cookie(policy.COOKIE_TO_STA | sta.index, [old])
         self._delete_cookie(policy.COOKIE_MCAST | self.radio.aps[old].index, ["air", old])
         self._install(policy.multicast_flows(self.radio, self.radio.aps[old]))
         # The old AP's own flows for it go a little later: a frame the station sent before its
@@ -292,6 +295,7 @@ class RadioController(app_manager.OSKenApp):
             elif frame.type == "deauthorize":
                 self.radio.authorized.discard(sta.mac)
                 self._delete_cookie(policy.COOKIE_AUTH | sta.index, [ap.name])
+                self._delete_cookie(policy.COOKIE_TO_STA | sta.index, [ap.name])
                 self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
                 self._install(policy.multicast_flows(self.radio, ap))
             else:

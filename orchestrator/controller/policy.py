@@ -50,6 +50,9 @@ IN_PORT = "in_port"                 # OpenFlow OFPP_IN_PORT: back out of the por
 MULTICAST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 RADIO, UPLINK, AUTH = 1, 2, 3
 COOKIE_ASSOC, COOKIE_AUTH, COOKIE_MCAST = 1 << 32, 2 << 32, 3 << 32
+# flows of an AP that deliver *to* a station (removed the moment it leaves; the flows of its
+# frames towards the DS linger a little for frames in flight: controller/app.py `_leave`)
+COOKIE_TO_STA = 4 << 32
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ def association_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
     return [
         flow("air", 50, [ap.air_port], c, in_port=sta.air_port, eth_src=sta.mac),
         flow("air", 50, [sta.air_port], c, in_port=ap.air_port, eth_dst=sta.mac),
-        flow(ap.name, 60, [RADIO], c, in_port=AUTH, eth_dst=sta.mac, eth_type=ETH_P_EAPOL),
+        flow(ap.name, 60, [RADIO], COOKIE_TO_STA | sta.index, in_port=AUTH, eth_dst=sta.mac,
+             eth_type=ETH_P_EAPOL),
     ]
 
 
@@ -143,21 +147,22 @@ def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
     """Flows of an open controlled port (IEEE 802.1X: port authorized), with the intra-BSS
     paths between `sta` and the other authorized stations of `ap`. Every flow *to* or *of*
     `sta` carries its cookie, so its departure removes them all."""
-    c = COOKIE_AUTH | sta.index
+    c, to_sta = COOKIE_AUTH | sta.index, COOKIE_TO_STA | sta.index
     out = [
         flow(ap.name, 51, [AUTH], c, in_port=RADIO, eth_src=sta.mac, eth_dst=ap.bssid),
         flow(ap.name, 51, [UPLINK, AUTH, IN_PORT], c, in_port=RADIO, eth_src=sta.mac,
              eth_dst=MULTICAST),
         flow(ap.name, 50, [UPLINK], c, in_port=RADIO, eth_src=sta.mac),
-        flow(ap.name, 50, [RADIO], c, in_port=UPLINK, eth_dst=sta.mac),
-        flow(ap.name, 50, [RADIO], c, in_port=AUTH, eth_dst=sta.mac),
+        flow(ap.name, 50, [RADIO], to_sta, in_port=UPLINK, eth_dst=sta.mac),
+        flow(ap.name, 50, [RADIO], to_sta, in_port=AUTH, eth_dst=sta.mac),
     ]
     out += [flow(ap.name, 99, [UPLINK], c, in_port=RADIO, eth_src=sta.mac,
                  eth_type=ETH_P_PREAUTH, eth_dst=other.bssid) for other in radio.same_ds(ap)]
     for peer in radio.authorized_at(ap.name):
         if peer.mac != sta.mac:
             out += [flow(ap.name, 52, [IN_PORT], c, in_port=RADIO, eth_src=sta.mac, eth_dst=peer.mac),
-                    flow(ap.name, 52, [IN_PORT], c, in_port=RADIO, eth_src=peer.mac, eth_dst=sta.mac)]
+                    flow(ap.name, 52, [IN_PORT], to_sta, in_port=RADIO, eth_src=peer.mac,
+                         eth_dst=sta.mac)]
     return out
 
 

@@ -98,8 +98,8 @@ def test_cookies_separate_association_authorization_and_multicast():
     r = _radio()
     r.associated[STA.mac] = "ap1"
     cookies = {f.cookie >> 32 for f in policy.association_flows(r, STA, AP)}
-    assert cookies == {1}
-    assert {f.cookie >> 32 for f in policy.authorized_flows(r, STA, AP)} == {2}
+    assert cookies == {1, 4}
+    assert {f.cookie >> 32 for f in policy.authorized_flows(r, STA, AP)} == {2, 4}
     assert {f.cookie >> 32 for f in policy.multicast_flows(r, AP)} == {3}
 
 
