@@ -6,11 +6,12 @@ into another building and another street finds the PSK_ap that building's or str
 PAA installed (several PAAs in one domain)."""
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from orchestrator.agents.control import AgentClient
+from orchestrator.agents.control import AgentClient, AgentError
 from orchestrator.network.build import deploy
 from orchestrator.testbed import agent_health, controller_status, destroy
 
@@ -79,6 +80,18 @@ def test_all_mns_authenticate_at_once_and_mpa_handovers_use_each_paas_keys(campu
     for mn, paa, target in (("stu1", "ar-b", "b2"), ("out1", "ar-sb", "sb3")):
         pre = agent(j, mn).call("preauthenticate_mpa", paa=paa, timeout=60)
         assert pre["status"] == "ok" and target in pre["psk_ap"], pre
+        # the MN moves once the PAA has installed PSK_ap in its APs (Tconf), as the runner's
+        # MPA flows do (experiment/scenarios.py pre_authenticate)
+        identity = f"{mn}@campus.example"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                tconf = agent(j, paa).call("tconf_status", identity=identity)
+                break
+            except AgentError:
+                assert time.monotonic() < deadline, f"{paa} never installed keys for {mn}"
+                time.sleep(0.01)
+        assert tconf["status"] == "ok", tconf
         moved = agent(j, mn).call("handoff", ap=target, timeout=60)
         assert moved["connect"]["status"] == "ok"
         assert moved["connect"]["pmksa"] == "mpa", moved       # the key the PAA installed

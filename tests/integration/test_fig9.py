@@ -101,9 +101,8 @@ def test_handoff_requested_by_the_mn(fig9):
     assert len(assoc) >= 8 and len(done) >= 8          # 1 at bring-up + 7 handoffs
     for e in assoc[-7:]:
         assert e["attrs"]["association_latency_s"] == 0.015
-        # the response leaves early by the (measured) way in, at most half the latency
-        way_back_ns = min(e["attrs"]["packet_in_delay_ms"] * 1e6, 7_500_000)
-        assert e["mono_ns"] - e["attrs"]["request_mono_ns"] >= 15_000_000 - way_back_ns
+        # the response leaves no earlier than the latency after the request (the event after it)
+        assert e["mono_ns"] - e["attrs"]["request_mono_ns"] >= 15_000_000
     assert [e["attrs"]["ap"] for e in assoc[-7:]] == ["ap1", "ap0"] * 3 + ["ap1"]
 
 
