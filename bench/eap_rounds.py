@@ -52,32 +52,28 @@ class DelayRelay:
         self.client = None
         self.requests = 0
         self._stop = threading.Event()
-        for fn in (self._up, self._down):
-            threading.Thread(target=fn, daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.front, self._to_server), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.back, self._to_client), daemon=True).start()
 
-    def _later(self, sock, data, addr):
-        threading.Timer(self.delay, sock.sendto, (data, addr)).start()
+    def _to_server(self, data, addr):
+        self.client = addr
+        self.requests += data[:1] == b"\x01"             # Access-Request
+        return self.back, self.server
 
-    def _up(self):
-        self.front.settimeout(0.2)
+    def _to_client(self, data, addr):
+        return (self.front, self.client) if self.client else (None, None)
+
+    def _pump(self, sock, route):
+        """Every datagram arriving on `sock` goes where `route` says, `delay` s later."""
+        sock.settimeout(0.2)
         while not self._stop.is_set():
             try:
-                data, addr = self.front.recvfrom(65535)
+                data, addr = sock.recvfrom(65535)
             except socket.timeout:
                 continue
-            self.client = addr
-            self.requests += data[:1] == b"\x01"         # Access-Request
-            self._later(self.back, data, self.server)
-
-    def _down(self):
-        self.back.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                data, _ = self.back.recvfrom(65535)
-            except socket.timeout:
-                continue
-            if self.client:
-                self._later(self.front, data, self.client)
+            out, dst = route(data, addr)
+            if out is not None:
+                threading.Timer(self.delay, out.sendto, (data, dst)).start()
 
     def take(self) -> int:
         n, self.requests = self.requests, 0

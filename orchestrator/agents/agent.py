@@ -959,8 +959,10 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
         out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py")
     if {"access-point", "paa"} & set(roles):
-        out["radius_timeout"] = c(3000.0, "ms", "agents/radius_client.py")
-        out["radius_retries"] = c(3, "", "agents/radius_client.py")
+        radius_client = module(".radius_client")
+        if radius_client is not None:
+            out["radius_timeout"] = c(radius_client.TIMEOUT_S * 1e3, "ms", "agents/radius_client.py")
+            out["radius_retries"] = c(radius_client.RETRIES, "", "agents/radius_client.py")
     if {"mobile-node", "paa"} & set(roles) and pana_fsm is not None:
         out["pana_req_irt"] = c(pana_fsm.REQ_TIMER.irt * 1e3, "ms", "RFC 5191 s9 REQ_IRT")
         out["pana_pci_irt"] = c(pana_fsm.PCI_TIMER.irt * 1e3, "ms", "RFC 5191 s9 PCI_IRT")

@@ -37,9 +37,13 @@ class RadiusReply:
     retransmissions: int = 0     # Access-Requests sent again after `timeout` (RFC 5080 s2.2.1)
 
 
+# RFC 5080 s2.2.1 retransmission of an Access-Request (reported as emulation constants)
+TIMEOUT_S, RETRIES = 3.0, 3
+
+
 class RadiusClient:
     def __init__(self, server: str, port: int, secret: str, nas_identifier: str,
-                 timeout: float = 3.0, retries: int = 3):
+                 timeout: float = TIMEOUT_S, retries: int = RETRIES):
         self.secret = secret.encode()
         self.nas_identifier = nas_identifier
         self.server, self.port = server, port
