@@ -17,10 +17,23 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(900)]
 REPS = 2
 
 
+# The shipped experiment caps buffering at the RFC's 20 ms; whether the MN's ATTACHED beats that
+# cap is a measured result (`make fig7`, README), not something a shared CI machine can promise.
+# This test checks the mechanism (the nAR holds until the MN says so), so its copy of the
+# experiment gives the cap room that no layer-2 handoff here approaches.
+CI_BUFFERING_CAP = "250ms"
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "experiments/fig7.yaml",
+    text = (REPO / "experiments" / "fig7.yaml").read_text()
+    assert text.count("buffering: 20ms}") == 1 and text.count("topology: ../topologies/") == 1
+    text = text.replace("buffering: 20ms}", f"buffering: {CI_BUFFERING_CAP}}}").replace(
+        "topology: ../topologies/", f"topology: {REPO}/topologies/")
+    experiment = results / "fig7.yaml"
+    experiment.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", str(experiment),
                         "--repetitions", str(REPS), "--results", str(results)], cwd=REPO,
                        capture_output=True, text=True, timeout=850)
     assert r.returncode == 0, r.stderr[-3000:]
