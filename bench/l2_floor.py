@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The emulated layer 2's own cost: MPA's time affecting handover with association latency L.
 
-    sudo .venv/bin/python bench/l2_floor.py [--n 50] [--latencies 0,1,4,12] [--topology ...]
+    .venv/bin/python bench/l2_floor.py [--n 50] [--latencies 0,1,4,12] [--topology ...]
+        [--sync purge,settle:5] [--port-control ap,controller]
 
 For each configured association latency L (ms) the topology is deployed with every access
 point's `association_latency` set to L; the mobile node authenticates once at two APs (full
@@ -54,10 +55,12 @@ def _fmt(xs):
     return f"{m:6.2f} ({lo:5.2f}-{hi:6.2f})"
 
 
-def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str) -> dict:
+def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str,
+            port_control: str = "ap") -> dict:
     topo = _topology_with_latency(topology, latency_ms, tmp)
     name = f"l2floor-{int(latency_ms * 10)}"
     os.environ["MPA_DATAPATH_SYNC"] = sync        # the controller reads it at start
+    os.environ["MPA_PORT_CONTROL"] = port_control  # the deploy writes the APs' configs by it
     j = deploy(topo, name=name, results=tmp)
     try:
         bed = Bed(j)
@@ -90,6 +93,10 @@ def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str) -> di
         if e["event"] == "emulation_constants":
             consts.update({f"{e['node']}.{k}": v for k, v in e["attrs"].items()})
     breakdown = {}
+    opened = [e["attrs"]["elapsed_ms"] for e in events
+              if e["event"] == "port_opened" and e["mono_ns"] >= t_begin]
+    if opened:
+        breakdown["ap port_opened.elapsed"] = statistics.median(opened)
     for ev in ("associated", "port_authorized"):
         recs = [e for e in events if e["event"] == ev and e["mono_ns"] >= t_begin]
         for key in ("packet_in_delay_ms", "flows_ms", "barrier_ms", "sync_ms"):
@@ -104,7 +111,7 @@ def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str) -> di
         (p["mono_ns"] - d["mono_ns"]) / 1e6 for (_, d), p in zip(sta_fw, port))
     breakdown["mn l2_handoff_done->fourway_start"] = statistics.median(
         (f["mono_ns"] - d["mono_ns"]) / 1e6 for d, f in zip(done, fw))
-    return {"L": latency_ms, "sync": sync, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
+    return {"L": latency_ms, "sync": sync, "port_control": port_control, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
             "excess": [t - latency_ms for t in tassoc], "retransmissions": retx,
             "constants": consts}
 
@@ -117,21 +124,25 @@ def main() -> int:
     ap.add_argument("--sync", default="purge",
                     help="datapath sync methods to compare (controller/datapath.py), e.g. "
                          "purge,dpctl,settle:5")
+    ap.add_argument("--port-control", default="ap",
+                    help="who opens the 802.1X port, compared in one run: ap (its own switch, "
+                         "agents/port_driver.py), controller (the AP asks it), e.g. ap,controller")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="l2floor-") as tmp:
         for sync in args.sync.split(","):
-            for lat in [float(x) for x in args.latencies.split(",")]:
-                rows.append(measure(args.topology, lat, args.n, tmp, sync))
+            for pc in args.port_control.split(","):
+                for lat in [float(x) for x in args.latencies.split(",")]:
+                    rows.append(measure(args.topology, lat, args.n, tmp, sync, pc))
     print(f"{args.n} handoffs per row between two APs holding the MN's PMKSA "
           f"({args.topology}); ms, median (p5-p95)")
-    print(f"{'sync':>9} | {'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
+    print(f"{'sync':>9} | {'port':>10} | {'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
           f"{'time affecting handover':>23} | retx")
     for r in rows:
-        print(f"{r['sync']:>9} | {r['L']:5g} | {_fmt(r['tassoc']):>20} | {_fmt(r['excess']):>20} | "
+        print(f"{r['sync']:>9} | {r['port_control']:>10} | {r['L']:5g} | {_fmt(r['tassoc']):>20} | {_fmt(r['excess']):>20} | "
               f"{_fmt(r['t4way']):>20} | {_fmt(r['total']):>23} | {r['retransmissions']}")
     for r in rows:
-        print(f"{r['sync']} L={r['L']:g} medians: " + ", ".join(f"{k} {v:.2f}" for k, v in r["breakdown"].items()))
+        print(f"{r['sync']} {r['port_control']} L={r['L']:g} medians: " + ", ".join(f"{k} {v:.2f}" for k, v in r["breakdown"].items()))
     consts = rows[-1]["constants"] if rows else {}
     print("emulation constants: " + (", ".join(f"{k}={v}" for k, v in sorted(consts.items()))
                                       or "(none reported)"))

@@ -59,9 +59,10 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                   "assoc_request", "associated", "disassociated", "link_down_notified",
                   "fourway_start", "fourway_done", "fourway_failed", "fourway_failure",
                   "fourway_rejected", "post_auth_start", "post_auth_done", "post_auth_failed",
-                  *_EAP, "port_authorize_requested", "port_authorized", "port_unauthorized",
+                  *_EAP, "port_authorized", "port_unauthorized",
                   "authorize_done", "authorize_failed", "deauthorize_done", "deauthorize_failed",
-                  "port_open", "fourway_retransmitted", "pmksa_dropped"),
+                  "port_open", "port_opened", "port_closed", "port_driver_failed",
+                  "fourway_retransmitted", "pmksa_dropped"),
     # s6.3 step 6
     "post-switching": ("post_switching_start", "post_switching_done", "ncoa_assigned",
                        "buffering_flushed", "neighbours_installed", "gratuitous_arp",
@@ -127,9 +128,10 @@ INTERVALS: tuple[Interval, ...] = (
              "MN: tunnel deleted or disabled, nCoA cached (s6.3 step 4)"),
     Interval("Tassoc", "switching", "l2_handoff_start", ("l2_handoff_done",),
              ("l2_handoff_failed",), "MN: (re)association request until the response"),
-    Interval("Tl2", "switching", "l2_handoff_start", ("port_authorized",),
+    Interval("Tl2", "switching", "l2_handoff_start", ("port_opened", "port_authorized"),
              ("l2_handoff_failed", "fourway_failed", "fourway_failure"),
-             "MN handoff start until the controller opens the target AP's controlled port "
+             "MN handoff start until the target AP's controlled port is open (the AP's own "
+             "`port_opened`, or the controller's `port_authorized` where the AP asks it) "
              "(Figure 10's Tassoc+4way is experiment/phases.py's, not this)"),
     Interval("Tpostauth", "switching", "post_auth_start", ("post_auth_done",),
              ("post_auth_failed",), "EAP after the move when nothing was pre-authenticated"),

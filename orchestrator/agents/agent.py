@@ -185,14 +185,11 @@ class MobileNode(_RadioRole):
     def connect(self, ap: str, timeout: float = 10.0) -> dict:
         """After association: EAP-TLS (unless a PMKSA is cached) and the 4-way handshake."""
         bssid = self._bssid(ap)
-        port = self.port()
         result = self.supplicant().connect(bssid, timeout=timeout)
         if result["status"] != "ok":
             raise CommandError(f"802.1X at {ap} failed: {result.get('reason', result['status'])}")
-        # the controlled port is open once the AP has had the controller install the flows
-        status = port.wait_for("port_status", timeout=2.0, sender=bssid)
-        if status is None or not status.attrs.get("authorized"):
-            raise CommandError(f"4-way handshake with {ap} done but its port did not open")
+        # as in 802.11, the station's port is open once it has sent message 4: the AP opened
+        # its side before message 3 (agents/port_driver.py)
         self.log.emit("port_open", "switching", bssid=bssid)
         return result
 
@@ -456,12 +453,23 @@ class AccessPoint(_RadioRole):
     """An AP's IEEE 802.1X authenticator (EAP pass-through to its domain's AAA server over
     RADIUS, 4-way handshake) which opens and closes stations' controlled ports; it accepts
     PMKs (PSK_ap) installed by a PAA of its domain (RFC 6252 C.5.3)."""
-    CONFIG = {"iface": "eth0", "radius": None, "keyinstall_port": 7011, "keyinstall_peers": {}}
+    CONFIG = {"iface": "eth0", "radius": None, "keyinstall_port": 7011, "keyinstall_peers": {},
+              # an emulated AP's own switch (agents/port_driver.py); absent on real hardware
+              "port_driver": None, "stations": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self.authenticator = None
         self.keyinstall = None
+        self.port_driver = None
+        self._controller_news: "queue.SimpleQueue | None" = None
+        if self.config["port_driver"]:
+            from .port_driver import PortDriver
+            self.port_driver = PortDriver(self.config["port_driver"])
+            import queue
+            self._controller_news = queue.SimpleQueue()
+            threading.Thread(target=self._tell_controller, daemon=True,
+                             name="port-news").start()
         if self.config["radius"] is not None:
             self.port()              # open it now, not within the first handshake's timing
             self._start_authenticator()
@@ -475,13 +483,39 @@ class AccessPoint(_RadioRole):
         from .radius_client import RadiusClient
         r = self.config["radius"]
         radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", self.node))
-        self.authenticator = Authenticator(self.config["iface"], radius, self.log, self._port_control)
+        self.authenticator = Authenticator(self.config["iface"], radius, self.log,
+                                           self._port_control, stations=self.config["stations"])
         self.authenticator.start()
 
     def _port_control(self, sta: str, authorized: bool) -> str:
+        """Open or close `sta`'s controlled port: on this AP's own switch when it has one
+        (agents/port_driver.py; the controller hears of it right after, for what depends on
+        other stations), else by asking the controller and waiting for its answer."""
+        driver = self.port_driver
+        if driver is not None and driver.knows(sta):
+            try:
+                (driver.open if authorized else driver.close)(sta)
+            except (OSError, RuntimeError) as exc:     # the switch went away: ask the controller
+                self.log.emit("port_driver_failed", "switching", sta=sta, reason=str(exc)[:200])
+            else:
+                self._controller_news.put((sta, authorized))
+                return "ok"
         from . import l2
         with self._lock:
             return l2.set_port(self.port(), sta, authorized, self.log)["status"]
+
+    def _tell_controller(self) -> None:
+        """The controller's part of opened/closed ports, off the handshake's path: broadcast
+        to authorized stations at the radio, intra-BSS paths, pre-authentication through
+        the DS, and its own state (controller/app.py `_authenticator_request`)."""
+        from . import l2
+        while True:
+            sta, authorized = self._controller_news.get()
+            try:
+                with self._lock:
+                    l2.set_port(self.port(), sta, authorized, self.log)
+            except Exception as exc:                   # noqa: BLE001 - the loop goes on
+                self.log.emit("port_driver_failed", "switching", sta=sta, reason=str(exc)[:200])
 
     @command()
     def flush(self) -> dict:
@@ -955,6 +989,14 @@ def agent_constants(roles: list[str], agent) -> dict:
     out = {}
     if dot1x is not None:
         out["eapol_start_period"] = c(dot1x.START_PERIOD * 1e3, "ms", "agents/dot1x.py (802.1X startPeriod)")
+    driver = next((getattr(r, "port_driver", None) for r in agent.roles
+                   if getattr(r, "port_driver", None) is not None), None)
+    if driver is not None:
+        out.update(driver.constants())
+    elif "access-point" in roles:
+        out["port_control"] = c("controller (the AP asks it before message 3 and waits for its "
+                                "answer)", "", "no port driver: $MPA_PORT_CONTROL=controller or "
+                                "no emulated AP switch")
     if "access-point" in roles and dot1x is not None:
         out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
         out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py")

@@ -14,7 +14,9 @@ station names the PMKSA by its PMKID in the association request; the EAPOL-Start
 for that here, and costs one frame.) A PMK installed by the PAA (MPA, RFC 6252 C.5.3:
 PSK_ap) is a PMKSA like any other.
 
-After message 4 the authenticator asks the controller to authorize the station's port.
+The authenticator opens the station's controlled port when message 2 has proved that the
+station holds the PMK, before message 3 leaves (agents/port_driver.py says why and what it
+costs), so that the station's port is open, as in 802.11, the moment it has sent message 4.
 """
 from __future__ import annotations
 
@@ -264,12 +266,13 @@ class Authenticator:
 
     def __init__(self, iface: str, radius: RadiusClient | None, log: EventLog | None,
                  port_control: Callable[[str, bool], str], gtk: bytes | None = None,
-                 io: FrameIO | None = None):
+                 io: FrameIO | None = None, stations: dict[str, str] | None = None):
         self.io = io or FrameIO(iface, (ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT))
         self.bssid = self.io.mac
         self.radius = radius
         self.log = log
         self.port_control = port_control
+        self.names = {m.lower(): n for m, n in (stations or {}).items()}   # MAC -> node, events
         self.gtk = gtk or os.urandom(16)
         self.pmksa: dict[str, Pmksa] = {}          # by station MAC
         self.sessions: dict[tuple[str, int], _EapSession] = {}
@@ -473,9 +476,25 @@ class Authenticator:
         if hs is None:
             self._emit("fourway_rejected", sta=sta, reason="no handshake in progress")
             return
+        before = hs.state
         frames, events = hs.receive(pdu)
+        opened = None
+        if before == eapol.HandshakeState.WAIT_MSG2 and hs.state == eapol.HandshakeState.WAIT_MSG4:
+            # message 2's MIC is good: the port opens now, message 3 after it (module docstring)
+            t0 = time.perf_counter_ns()
+            status = self.port_control(sta, True)
+            opened = (t0, time.perf_counter_ns(), status)
+            if status != "ok":                  # a port that did not open: no message 3
+                with self._lock:
+                    self.handshakes.pop(sta, None)
+                self._emit("fourway_failed", sta=sta, reason=f"port did not open: {status}")
+                return
         for f in frames:
             self.io.send(sta, ETH_P_EAPOL, f)
+        if opened:                   # events after the frames: writing them costs no frame time
+            self._emit("port_opened", sta=sta, mn=self.names.get(sta, sta), mono_ns=opened[1],
+                       status=opened[2],
+                       elapsed_ms=(opened[1] - opened[0]) / 1e6)
         for ev in events:
             if ev.name in ("failure", "rejected"):
                 self._emit(f"fourway_{ev.name}", sta=sta, reason=ev.reason)
@@ -483,12 +502,10 @@ class Authenticator:
             with self._lock:
                 self.handshakes.pop(sta, None)
                 self.pmksa.pop(sta, None)
+            if before == eapol.HandshakeState.WAIT_MSG4:      # its port was opened at message 2
+                self._emit("port_closed", sta=sta, status=self.port_control(sta, False))
         elif hs.state == eapol.HandshakeState.DONE:
             t_done = time.perf_counter_ns()
             with self._lock:
                 self.handshakes.pop(sta, None)
-            # the port first (in 802.11 the key is installed right after message 4), the
-            # events after: writing them is not part of the handshake's time
-            status = self.port_control(sta, True)
             self._emit("fourway_done", sta=sta, mono_ns=t_done)
-            self._emit("port_authorize_requested", sta=sta, status=status)

@@ -44,12 +44,6 @@ def layer2_update_frame(sta_mac: str) -> bytes:
 OLD_AP_FLOWS_GRACE_S = 0.1
 
 
-def _port_number(port) -> int:
-    """A policy output port as an OpenFlow port number."""
-    return {policy.CONTROLLER: ofdirect.OFPP_CONTROLLER,
-            policy.IN_PORT: ofdirect.OFPP_IN_PORT}.get(port, port)
-
-
 class RadioController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -118,7 +112,8 @@ class RadioController(app_manager.OSKenApp):
         """At switch connection: the static flows and those of the current state (os-ken)."""
         ofp, parser = dp.ofproto, dp.ofproto_parser
         for f in flows:
-            outs = [parser.OFPActionOutput(_port_number(p), ofp.OFPCML_NO_BUFFER) for p in f.outputs]
+            outs = [parser.OFPActionOutput(ofdirect.port_number(p), ofp.OFPCML_NO_BUFFER)
+                    for p in f.outputs]
             inst = [parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, outs)]
             dp.send_msg(parser.OFPFlowMod(dp, cookie=f.cookie, priority=f.priority,
                                           match=parser.OFPMatch(**dict(f.match)), instructions=inst))
@@ -134,9 +129,7 @@ class RadioController(app_manager.OSKenApp):
     def _install(self, flows) -> None:
         for f in flows:
             if f.switch in self.datapaths:    # otherwise installed from state at connection
-                out = [_port_number(p) for p in f.outputs]
-                self._batch.setdefault(f.switch, []).append(
-                    ofdirect.flow_mod(0, f.priority, dict(f.match), out, f.cookie))
+                self._batch.setdefault(f.switch, []).append(ofdirect.encode_flow(f))
 
     def _delete_cookie(self, cookie: int, switches) -> None:
         for name in switches:
@@ -183,6 +176,7 @@ class RadioController(app_manager.OSKenApp):
         # ... and the old AP delivers nothing more to it (a frame for the station there would
         # be lost on the air, where the DS could have reached it, e.g. pre-authentication)
         self._delete_cookie(policy.COOKIE_TO_STA | sta.index, [old])
+        self._delete_cookie(policy.COOKIE_TO_STA_AUTH | sta.index, [old])
         self._delete_cookie(policy.COOKIE_MCAST | self.radio.aps[old].index, ["air", old])
         self._install(policy.multicast_flows(self.radio, self.radio.aps[old]))
         # The old AP's own flows for it go a little later: a frame the station sent before its
@@ -237,6 +231,7 @@ class RadioController(app_manager.OSKenApp):
             old = self._leave(sta, "reassociation")
             # back at an AP whose flows for it are still retiring: its port is closed again
             self._delete_cookie(policy.COOKIE_AUTH | sta.index, [ap.name])
+            self._delete_cookie(policy.COOKIE_TO_STA_AUTH | sta.index, [ap.name])
             self.radio.associated[sta.mac] = ap.name
             if policy.port_open_at_association(ap):
                 self.radio.authorized.add(sta.mac)
@@ -287,6 +282,11 @@ class RadioController(app_manager.OSKenApp):
         with self.lock:
             if sta is None or self.radio.associated.get(sta.mac) != ap.name:
                 status = "not_associated"
+                if sta is not None:
+                    # the AP opened the port itself (agents/port_driver.py) just as the
+                    # station left it: nothing of that port may stay behind
+                    self._delete_cookie(policy.COOKIE_AUTH | sta.index, [ap.name])
+                    self._delete_cookie(policy.COOKIE_TO_STA_AUTH | sta.index, [ap.name])
             elif frame.type == "authorize":
                 self.radio.authorized.add(sta.mac)
                 self._install(policy.authorized_flows(self.radio, sta, ap))
@@ -295,7 +295,7 @@ class RadioController(app_manager.OSKenApp):
             elif frame.type == "deauthorize":
                 self.radio.authorized.discard(sta.mac)
                 self._delete_cookie(policy.COOKIE_AUTH | sta.index, [ap.name])
-                self._delete_cookie(policy.COOKIE_TO_STA | sta.index, [ap.name])
+                self._delete_cookie(policy.COOKIE_TO_STA_AUTH | sta.index, [ap.name])
                 self._delete_cookie(policy.COOKIE_MCAST | ap.index, ["air", ap.name])
                 self._install(policy.multicast_flows(self.radio, ap))
             else:
@@ -312,10 +312,6 @@ class RadioController(app_manager.OSKenApp):
                           packet_in_delay_ms=(t_in - t_sent) / 1e6 if isinstance(t_sent, int) else None,
                           flows_ms=(t_flows - t_in) / 1e6, barrier_ms=apply_ns / 1e6,
                           sync_ms=sync_ns / 1e6)
-            # Tell the station too: in 802.11 the port opens with the key installation after
-            # message 4; here it opens when the flows are in, which the station cannot see.
-            self._reply_station(sta, mgmt.Mgmt("port_status", sta.mac, ap.bssid, frame.seq, "ok",
-                                               {"authorized": frame.type == "authorize"}))
         else:
             self.log.emit("port_request_rejected", ap=ap.name, sta=frame.sta, reason=status)
         reply = mgmt.Mgmt("port_status", frame.sta, ap.bssid, frame.seq, status,

@@ -110,6 +110,16 @@ def packet_out(xid: int, port: int, data: bytes) -> bytes:
     return _header(OFPT_PACKET_OUT, 8 + len(body), xid) + body
 
 
+def port_number(port) -> int:
+    """A policy output port (a number, policy.CONTROLLER or policy.IN_PORT) as OpenFlow's."""
+    return {"controller": OFPP_CONTROLLER, "in_port": OFPP_IN_PORT}.get(port, port)
+
+
+def encode_flow(f, xid: int = 0) -> bytes:
+    """A policy.Flow as the OFPFC_ADD that installs it."""
+    return flow_mod(xid, f.priority, dict(f.match), [port_number(p) for p in f.outputs], f.cookie)
+
+
 class BridgeConnection:
     """A kept OpenFlow 1.3 connection to one bridge's management socket."""
 

@@ -51,8 +51,9 @@ MULTICAST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 RADIO, UPLINK, AUTH = 1, 2, 3
 COOKIE_ASSOC, COOKIE_AUTH, COOKIE_MCAST = 1 << 32, 2 << 32, 3 << 32
 # flows of an AP that deliver *to* a station (removed the moment it leaves; the flows of its
-# frames towards the DS linger a little for frames in flight: controller/app.py `_leave`)
-COOKIE_TO_STA = 4 << 32
+# frames towards the DS linger a little for frames in flight: controller/app.py `_leave`):
+# EAPOL from the authenticator (while associated) and everything else (while authorized)
+COOKIE_TO_STA, COOKIE_TO_STA_AUTH = 4 << 32, 5 << 32
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,14 @@ def association_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
     ]
 
 
-def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
-    """Flows of an open controlled port (IEEE 802.1X: port authorized), with the intra-BSS
-    paths between `sta` and the other authorized stations of `ap`. Every flow *to* or *of*
-    `sta` carries its cookie, so its departure removes them all."""
-    c, to_sta = COOKIE_AUTH | sta.index, COOKIE_TO_STA | sta.index
-    out = [
+def port_flows(sta: StaConf, ap: ApConf) -> list[Flow]:
+    """The open controlled port of `sta` at `ap` (IEEE 802.1X: port authorized): the AP
+    switch's flows that need nothing but the station and the AP. The AP's own authenticator
+    installs them (agents/port_driver.py, as hostapd sets a station authorized in its driver)
+    and the controller installs the same flows again when it learns of the authorization.
+    Every flow *of* `sta` carries COOKIE_AUTH, every flow *to* it COOKIE_TO_STA_AUTH."""
+    c, to_sta = COOKIE_AUTH | sta.index, COOKIE_TO_STA_AUTH | sta.index
+    return [
         flow(ap.name, 51, [AUTH], c, in_port=RADIO, eth_src=sta.mac, eth_dst=ap.bssid),
         flow(ap.name, 51, [UPLINK, AUTH, IN_PORT], c, in_port=RADIO, eth_src=sta.mac,
              eth_dst=MULTICAST),
@@ -156,8 +159,15 @@ def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
         flow(ap.name, 50, [RADIO], to_sta, in_port=UPLINK, eth_dst=sta.mac),
         flow(ap.name, 50, [RADIO], to_sta, in_port=AUTH, eth_dst=sta.mac),
     ]
-    out += [flow(ap.name, 99, [UPLINK], c, in_port=RADIO, eth_src=sta.mac,
-                 eth_type=ETH_P_PREAUTH, eth_dst=other.bssid) for other in radio.same_ds(ap)]
+
+
+def bss_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
+    """What an authorized `sta` may do beyond its own port, which depends on the other
+    stations and APs (the controller's view): RSN pre-authentication towards the other APs
+    of the same DS and the intra-BSS paths to the other authorized stations of `ap`."""
+    c, to_sta = COOKIE_AUTH | sta.index, COOKIE_TO_STA_AUTH | sta.index
+    out = [flow(ap.name, 99, [UPLINK], c, in_port=RADIO, eth_src=sta.mac,
+                eth_type=ETH_P_PREAUTH, eth_dst=other.bssid) for other in radio.same_ds(ap)]
     for peer in radio.authorized_at(ap.name):
         if peer.mac != sta.mac:
             out += [flow(ap.name, 52, [IN_PORT], c, in_port=RADIO, eth_src=sta.mac, eth_dst=peer.mac),
@@ -166,13 +176,26 @@ def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
     return out
 
 
+def authorized_flows(radio: Radio, sta: StaConf, ap: ApConf) -> list[Flow]:
+    """Flows of an open controlled port with the intra-BSS paths between `sta` and the other
+    authorized stations of `ap`: its departure removes them all (by cookie)."""
+    return port_flows(sta, ap) + bss_flows(radio, sta, ap)
+
+
+def ap_multicast_flows(ap: ApConf, any_authorized: bool) -> list[Flow]:
+    """The AP switch's broadcast/multicast towards its radio: only while a station of the AP
+    is authorized (the group key is theirs)."""
+    c = COOKIE_MCAST | ap.index
+    radio_out = [RADIO] if any_authorized else []
+    return [flow(ap.name, 5, [AUTH] + radio_out, c, in_port=UPLINK, eth_dst=MULTICAST),
+            flow(ap.name, 11, [UPLINK] + radio_out, c, in_port=AUTH, eth_dst=MULTICAST)]
+
+
 def multicast_flows(radio: Radio, ap: ApConf) -> list[Flow]:
     """Broadcast/multicast towards the stations of `ap` (replaces earlier ones, same cookie)."""
     c = COOKIE_MCAST | ap.index
     authorized = radio.authorized_at(ap.name)
-    radio_out = [RADIO] if authorized else []
-    out = [flow(ap.name, 5, [AUTH] + radio_out, c, in_port=UPLINK, eth_dst=MULTICAST),
-           flow(ap.name, 11, [UPLINK] + radio_out, c, in_port=AUTH, eth_dst=MULTICAST)]
+    out = ap_multicast_flows(ap, bool(authorized))
     if authorized:
         ports = sorted(s.air_port for s in authorized)
         out.append(flow("air", 40, ports, c, in_port=ap.air_port, eth_dst=MULTICAST))

@@ -11,12 +11,12 @@ Figure 9), the configuration agent (DHCP) and the access router.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Callable
 
-from ..model.plan import NetworkPlan
+from ..model.plan import NetworkPlan, radio_indices
 from ..model.topology import MobileNode, Topology
 from .pki import Pki
 from .secrets import Secrets
@@ -40,6 +40,9 @@ class Facts:
     secrets: Secrets
     netns: dict[str, str]         # node -> netns name
     run_dir: Path
+    # model switch -> Open vSwitch bridge of an emulated testbed (an AP's own switch is named
+    # after the AP); empty for real hardware
+    bridges: dict[str, str] = field(default_factory=dict)
 
 
 def server_cn(topo: Topology, node: str) -> str:
@@ -286,7 +289,9 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
         config.update({"iface": "eth0", "radius": _radius(f, node),
                        "keyinstall_port": KEYINSTALL_PORT,
                        "keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
-                                            for p in paas for _, a in addresses(plan, p)}})
+                                            for p in paas for _, a in addresses(plan, p)},
+                       "stations": {plan.stations[m].mac: m for m in plan.stations},
+                       "port_driver": port_driver_config(f, node)})
     if "authentication_agent" in roles:
         # the candidate target network(s): the PAA's networks that have access points
         nets = {a.network for a in plan.aps.values()} & _networks_of(f, node)
@@ -310,6 +315,30 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                                     "secret": f.secrets.pair("keyinstall", a.name, node)}
                                    for a in targets]})
     return config
+
+
+def port_control_mode() -> str:
+    """$MPA_PORT_CONTROL: `ap` (default: an emulated AP opens ports on its own switch) or
+    `controller` (it asks the controller, as an AP without a driver of ours would; for
+    comparison: bench/l2_floor.py --port-control ap,controller)."""
+    import os
+    value = os.environ.get("MPA_PORT_CONTROL", "ap")
+    if value not in ("ap", "controller"):
+        raise ValueError(f"$MPA_PORT_CONTROL must be 'ap' or 'controller', not {value!r}")
+    return value
+
+
+def port_driver_config(f: Facts, ap: str) -> dict | None:
+    """What an emulated AP's authenticator needs to open ports on its own switch
+    (agents/port_driver.py): the bridge, its index and BSSID, the stations' indices (the
+    cookies the controller uses too). None without an emulated switch."""
+    bridge = f.bridges.get(ap)
+    if bridge is None or ap not in f.plan.aps or port_control_mode() == "controller":
+        return None
+    aps, stations = radio_indices(f.plan)
+    return {"bridge": bridge,
+            "ap": {"name": ap, "index": aps[ap], "bssid": f.plan.aps[ap].bssid},
+            "stations": {f.plan.stations[s].mac: i for s, i in stations.items()}}
 
 
 def cellular_config(f: Facts, mn: str) -> dict:

@@ -83,7 +83,8 @@ def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress:
     cache: dict[str, Image] = {}
     pki = Pki.ensure(journal.dir / "pki", f"{topo.name} testbed CA", *pki_names(topo))
     facts = Facts(topo, plan, pki, Secrets(journal.dir / "secrets.json"),
-                  {n: i["netns"] for n, i in journal.nodes.items()}, Path(journal.run_dir))
+                  {n: i["netns"] for n, i in journal.nodes.items()}, Path(journal.run_dir),
+                  {n: sw["bridge"] for n, sw in journal.switches.items()})
     units: list[Unit] = []
     for node, names in wanted.items():
         for name in names:

@@ -124,6 +124,13 @@ class NetworkPlan:
     stations: dict[str, StationPlan]
 
 
+def radio_indices(plan: NetworkPlan) -> tuple[dict[str, int], dict[str, int]]:
+    """(AP name -> index, station name -> index), from 1 in plan order: the numbers the
+    controller and the APs' own port drivers put in flow cookies."""
+    return ({a: i for i, a in enumerate(plan.aps, start=1)},
+            {s: i for i, s in enumerate(plan.stations, start=1)})
+
+
 def mac_for(*parts: str) -> str:
     """A stable locally administered unicast MAC for a named interface."""
     digest = hashlib.sha256("/".join(parts).encode()).digest()

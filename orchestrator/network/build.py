@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..model import Topology, load_topology
-from ..model.plan import NetworkPlan, build_plan, mac_for
+from ..model.plan import NetworkPlan, build_plan, mac_for, radio_indices
 from . import impairments
 from .cleanup import teardown
 from .nsexec import run_all_in, run_in
@@ -241,18 +241,19 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
 
 
 def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:
+    ap_index, sta_index = radio_indices(plan)
     return {
         "events_file": str(run_dir / "events" / "controller.jsonl"),
         "api_socket": journal.api_socket,
         "dpids": {str(sp.dpid): name for name, sp in plan.switches.items() if sp.controlled},
         "bridges": {name: bridges[name] for name, sp in plan.switches.items() if sp.controlled},
-        "aps": [{"name": a.name, "index": i, "bssid": a.bssid, "air_port": a.air_port,
-                 "security": a.security, "association_latency": a.association_latency,
-                 "network": a.network}
-                for i, a in enumerate(plan.aps.values(), start=1)],
-        "stations": [{"name": s.name, "index": i, "mac": s.mac, "air_port": s.air_port,
-                      "link_down_detection": s.link_down_detection}
-                     for i, s in enumerate(plan.stations.values(), start=1)],
+        "aps": [{"name": a.name, "index": ap_index[a.name], "bssid": a.bssid,
+                 "air_port": a.air_port, "security": a.security,
+                 "association_latency": a.association_latency, "network": a.network}
+                for a in plan.aps.values()],
+        "stations": [{"name": s.name, "index": sta_index[s.name], "mac": s.mac,
+                      "air_port": s.air_port, "link_down_detection": s.link_down_detection}
+                     for s in plan.stations.values()],
     }
 
 

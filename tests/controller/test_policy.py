@@ -99,8 +99,38 @@ def test_cookies_separate_association_authorization_and_multicast():
     r.associated[STA.mac] = "ap1"
     cookies = {f.cookie >> 32 for f in policy.association_flows(r, STA, AP)}
     assert cookies == {1, 4}
-    assert {f.cookie >> 32 for f in policy.authorized_flows(r, STA, AP)} == {2, 4}
+    assert {f.cookie >> 32 for f in policy.authorized_flows(r, STA, AP)} == {2, 5}
     assert {f.cookie >> 32 for f in policy.multicast_flows(r, AP)} == {3}
+
+
+def test_the_aps_own_port_flows_are_the_controllers_minus_what_depends_on_others():
+    """An AP's authenticator installs `port_flows` itself (agents/port_driver.py); the
+    controller adds `bss_flows` (other stations, other APs) and installs the same port flows:
+    together they are its authorized flows, and the AP's part alone already carries the
+    station's own traffic both ways."""
+    r = _radio()
+    r.associated.update({STA.mac: "ap1", STA2.mac: "ap1"})
+    r.authorized.update({STA.mac, STA2.mac})
+    own = policy.port_flows(STA, AP)
+    assert set(own) | set(policy.bss_flows(r, STA, AP)) == set(policy.authorized_flows(r, STA, AP))
+    assert not set(own) & set(policy.bss_flows(r, STA, AP))
+    # the AP's multicast flows with the radio on are the controller's for an AP with an
+    # authorized station
+    assert set(policy.ap_multicast_flows(AP, True)) <= set(policy.multicast_flows(r, AP))
+    flows = (policy.ap_static(AP) + policy.association_flows(r, STA, AP) + own
+             + policy.ap_multicast_flows(AP, True))
+    assert forwards(flows, "ap1", in_port=policy.RADIO, eth_src=STA.mac,
+                    eth_dst="02:99:00:00:00:01", eth_type=0x0800) == (policy.UPLINK,)
+    assert forwards(flows, "ap1", in_port=policy.UPLINK, eth_dst=STA.mac,
+                    eth_type=0x0800) == (policy.RADIO,)
+    assert policy.RADIO in forwards(flows, "ap1", in_port=policy.UPLINK,
+                                    eth_dst="ff:ff:ff:ff:ff:ff")
+    # ... and nothing of another station: its port flows name only its own addresses
+    assert all(STA.mac in (dict(f.match).get("eth_src"), dict(f.match).get("eth_dst"))
+               for f in own)
+    assert {f.cookie for f in own} == {policy.COOKIE_AUTH | STA.index,
+                                       policy.COOKIE_TO_STA_AUTH | STA.index}
+
 
 
 def test_open_ap_authorizes_at_association():

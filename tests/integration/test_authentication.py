@@ -73,6 +73,17 @@ def tb(request, tmp_path_factory):
     destroy(name)
 
 
+def _eventually(tb, since_ns, node, name, timeout=5.0):
+    """`node`'s `name` events since `since_ns`, waiting for the first (events of other nodes
+    than the one that answered the command may still be on their way)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in tb.events(since_ns) if e["node"] == node and e["event"] == name]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def _between(events, start_ns, end_ns, node, name):
     return [e for e in events if e["node"] == node and e["event"] == name
             and start_ns <= e["mono_ns"] <= end_ns]
@@ -87,7 +98,15 @@ def test_post_authentication_runs_eap_after_the_move(tb):
     [opened] = [e for e in ev if e["node"] == "mn" and e["event"] == "port_open"]
     eap = _between(ev, start["mono_ns"], opened["mono_ns"], "mn", "eap_done")
     assert len(eap) == 1 and eap[0]["attrs"]["mode"] == "eap"          # Tauth inside the handoff
-    assert _between(ev, start["mono_ns"], opened["mono_ns"], "controller", "port_authorized")
+    # the AP opened the port on its own switch, before message 3 (agents/port_driver.py) ...
+    [ap_open] = _between(ev, start["mono_ns"], opened["mono_ns"], "ap1", "port_opened")
+    assert ap_open["attrs"]["status"] == "ok" and ap_open["attrs"]["mn"] == "mn"
+    [msg4] = _eventually(tb, t0, "ap1", "fourway_done")
+    assert ap_open["mono_ns"] < msg4["mono_ns"]
+    # ... and the controller, told right after, installed what depends on other stations
+    assert _eventually(tb, t0, "controller", "port_authorized")
+    consts = [e for e in tb.events() if e["node"] == "ap1" and e["event"] == "emulation_constants"]
+    assert consts and consts[-1]["attrs"]["port_control"]["value"].startswith("AP-local")
     # the AAA path: the AP is a RADIUS client of its domain's AAA server
     assert [e for e in ev if e["node"] == "ap1" and e["event"] == "eap_done"]
 

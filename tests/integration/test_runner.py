@@ -54,5 +54,7 @@ def test_interrupted_run_resumes(tmp_path):
     for ap in ("ap0", "ap1", "ap2"):
         assert (df[f"emulated:nodes.{ap}.association_latency[ms]"] == 5.0).all()
     assert set(df.mobile_node) == {"mn"} and set(df.base_configuration) == {"non-roaming"}
+    # the response leaves the configured latency after the request (one clock): never less;
+    # how much more is the emulation's cost on a loaded machine (bench/l2_floor.py)
     tassoc = df[df.phase == "Tassoc"].ms
-    assert ((tassoc > 3.0) & (tassoc < 15.0)).all(), tassoc.tolist()
+    assert (tassoc >= 5.0).all(), tassoc.tolist()

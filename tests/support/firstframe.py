@@ -1,14 +1,20 @@
 """First frames after emulated layer-2 changes (python -m tests.support.firstframe ROLE ...).
 
-  ap   --iface IF --count N            the AP host: each sequenced EAPOL probe from a station
-                                       is counted, then the station's port is authorized (as
-                                       the authenticator does after message 4)
+  ap   --iface IF --count N [--driver JSON]
+                                       the AP host: each sequenced EAPOL probe from a station
+                                       is counted, the station's port opened (on the AP's own
+                                       switch with agents/port_driver.py when --driver gives
+                                       its config, the controller told without waiting, as
+                                       the AP agent does; else by asking the controller and
+                                       waiting for its answer), then an EAPOL frame back to
+                                       the station: the authenticator's message 3
   sink --iface IF --count N            a DS host: counts sequenced data frames
   sta  --iface IF --bssids A,B --sink MAC --count N
                                        the station: N handoffs alternating between the APs;
                                        after each association response at once an EAPOL probe
-                                       to the AP, after each port_status at once a data frame
-                                       to the sink
+                                       to the AP, after the AP's answer at once a data frame
+                                       to the sink (as a station sends data right after
+                                       message 4)
 
 Each prints 'ready' when listening and at the end a JSON line with the sequence numbers it
 saw (ap, sink) or its per-handoff results (sta). Frames carry a 4-octet sequence number.
@@ -20,6 +26,7 @@ import sys
 import time
 
 from orchestrator.agents.l2 import L2Port
+from orchestrator.agents.port_driver import PortDriver
 from orchestrator.protocols import mgmt
 
 ETH_EAPOL, ETH_DATA = 0x888E, 0x88B6
@@ -62,6 +69,21 @@ def receive(iface, et, count, on_frame=None, timeout=120.0):
     return sorted(seen)
 
 
+def _answer(s, src, seq, timeout) -> bool:
+    """Wait for the AP's EAPOL frame with sequence number `seq`."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        s.settimeout(left)
+        try:
+            data, addr = s.recvfrom(65535)
+        except socket.timeout:
+            return False
+        if addr[2] != socket.PACKET_OUTGOING and mgmt.mac_str(data[6:12]) == src \
+                and _seq(data, ETH_EAPOL) == seq:
+            return True
+    return False
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("role", choices=["ap", "sink", "sta"])
@@ -69,16 +91,25 @@ def main() -> int:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--bssids")
     p.add_argument("--sink")
+    p.add_argument("--driver", help="the AP's port driver config (JSON)")
     a = p.parse_args()
     if a.role == "ap":
         port = L2Port(a.iface)
+        eapol = _sock(a.iface, ETH_EAPOL)
+        driver = PortDriver(json.loads(a.driver)) if a.driver else None
         failures = []
 
         def authorize(sta, seq):
-            reply, _, _ = port.request(port.mac, mgmt.Mgmt("authorize", sta, port.mac),
-                                       "port_status", 2.0)
-            if reply is None or reply.status != "ok":
-                failures.append(seq)
+            if driver is not None:
+                driver.open(sta)
+                port.sock.send(mgmt.encode(port.mac, port.mac, mgmt.Mgmt("authorize", sta, port.mac)))
+            else:
+                reply, _, _ = port.request(port.mac, mgmt.Mgmt("authorize", sta, port.mac),
+                                           "port_status", 2.0)
+                if reply is None or reply.status != "ok":
+                    failures.append(seq)
+                    return
+            eapol.send(_frame(sta, port.mac, ETH_EAPOL, seq))
         seen = receive(a.iface, ETH_EAPOL, a.count, authorize)
         print(json.dumps({"seen": seen, "authorize_failed": failures}), flush=True)
     elif a.role == "sink":
@@ -97,8 +128,7 @@ def main() -> int:
                 results.append("assoc_failed")
                 continue
             eapol.send(_frame(bssid, port.mac, ETH_EAPOL, k))       # at once
-            status = port.wait_for("port_status", 2.0, sender=bssid)
-            if status is None or not status.attrs.get("authorized"):
+            if not _answer(eapol, bssid, k, 2.0):
                 results.append("port_not_opened")
                 continue
             data.send(_frame(a.sink, port.mac, ETH_DATA, k))         # at once
