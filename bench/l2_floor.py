@@ -13,6 +13,10 @@ the part of an MPA handover that remains after pre-authentication (RFC 6252 C.5.
 l2_handoff_done), T4way (MN fourway_start -> port_open), their sum, Tassoc - L (the emulation's
 excess), and the controller's own constants from its `emulation_constants` event. Several L
 values are measured in one run (one deploy each, sequentially) so that their ratios compare.
+`--port-control ap,controller` compares who opens the 802.1X port (the AP on its own switch,
+agents/port_driver.py, or the controller when the AP asks it): the modes take turns every
+BLOCK handoffs within one deploy (the APs' `port_control` command), so that they share
+whatever else loads the machine.
 """
 import argparse
 import os
@@ -55,12 +59,17 @@ def _fmt(xs):
     return f"{m:6.2f} ({lo:5.2f}-{hi:6.2f})"
 
 
+BLOCK = 5          # handoffs in a row with one port-control mode, modes taking turns
+
+
 def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str,
-            port_control: str = "ap") -> dict:
+            modes: list[str]) -> list[dict]:
+    """One deploy per (sync, L); the port-control modes take turns in blocks of BLOCK
+    handoffs within it, so that they share the machine's load (it is shared and noisy)."""
     topo = _topology_with_latency(topology, latency_ms, tmp)
     name = f"l2floor-{int(latency_ms * 10)}"
     os.environ["MPA_DATAPATH_SYNC"] = sync        # the controller reads it at start
-    os.environ["MPA_PORT_CONTROL"] = port_control  # the deploy writes the APs' configs by it
+    schedule = [modes[(k // BLOCK) % len(modes)] for k in range(n * len(modes))]
     j = deploy(topo, name=name, results=tmp)
     try:
         bed = Bed(j)
@@ -68,52 +77,72 @@ def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str,
         aps = sorted(bed.nodes_with("access_point"))[:2]
         bed.call(mn, "reset", ap=aps[1])              # full EAP-TLS at the second AP
         bed.call(mn, "handoff", ap=aps[0])            # ... and at the first: both hold PMKSAs
-        for k in range(n):
+        current = None
+        for k, mode in enumerate(schedule):
+            if mode != current:                       # between handoffs, outside any timing
+                for ap in aps:
+                    bed.call(ap, "port_control", mode=mode)
+                current = mode
             bed.call(mn, "handoff", ap=aps[(k + 1) % 2])
         events = read_events(j.run_dir)
     finally:
         destroy(name)
     mine = [e for e in events if e["node"] == mn]
-    starts = [e for e in mine if e["event"] == "l2_handoff_start"][-n:]
+    total_n = len(schedule)
+    starts = [e for e in mine if e["event"] == "l2_handoff_start"][-total_n:]
     t_begin = starts[0]["mono_ns"]
-    done = [e for e in mine if e["event"] == "l2_handoff_done" and e["mono_ns"] >= t_begin]
-    fw = [e for e in mine if e["event"] == "fourway_start" and e["mono_ns"] >= t_begin]
-    port = [e for e in mine if e["event"] == "port_open" and e["mono_ns"] >= t_begin]
-    if not (len(starts) == len(done) == len(fw) == len(port) == n):
+
+    def after(event, node_events=mine):
+        return [e for e in node_events if e["event"] == event and e["mono_ns"] >= t_begin]
+    done, fw, port = after("l2_handoff_done"), after("fourway_start"), after("port_open")
+    fw_done = after("fourway_done")
+    if not (len(starts) == len(done) == len(fw) == len(port) == len(fw_done) == total_n):
         raise RuntimeError(f"events: {len(starts)} starts, {len(done)} associations, "
-                           f"{len(fw)} 4-way starts, {len(port)} port openings for {n} handoffs")
+                           f"{len(fw)} 4-way starts, {len(port)} port openings for {total_n} handoffs")
     if any(e["event"] == "eap_start" for e in mine if e["mono_ns"] >= t_begin):
         raise RuntimeError("a handoff ran EAP: the PMKSA was not cached")
-    tassoc = [(d["mono_ns"] - s["mono_ns"]) / 1e6 for s, d in zip(starts, done)]
-    t4way = [(p["mono_ns"] - f["mono_ns"]) / 1e6 for f, p in zip(fw, port)]
-    total = [(p["mono_ns"] - s["mono_ns"]) / 1e6 for s, p in zip(starts, port)]
-    retx = sum(1 for e in events if e["event"].endswith("_retransmitted") and e["mono_ns"] >= t_begin)
+    ends = [s["mono_ns"] for s in starts[1:]] + [float("inf")]
     consts = {}
     for e in events:
         if e["event"] == "emulation_constants":
             consts.update({f"{e['node']}.{k}": v for k, v in e["attrs"].items()})
-    breakdown = {}
-    opened = [e["attrs"]["elapsed_ms"] for e in events
-              if e["event"] == "port_opened" and e["mono_ns"] >= t_begin]
-    if opened:
-        breakdown["ap port_opened.elapsed"] = statistics.median(opened)
-    for ev in ("associated", "port_authorized"):
-        recs = [e for e in events if e["event"] == ev and e["mono_ns"] >= t_begin]
-        for key in ("packet_in_delay_ms", "flows_ms", "barrier_ms", "sync_ms"):
-            vals = [e["attrs"].get(key) for e in recs if e["attrs"].get(key) is not None]
-            if vals:
-                breakdown[f"{ev}.{key[:-3]}"] = statistics.median(vals)
-    sta_fw = [(f, d) for f, d in zip(fw, [e for e in mine if e["event"] == "fourway_done"
-                                          and e["mono_ns"] >= t_begin])]
-    breakdown["mn fourway_start->fourway_done"] = statistics.median(
-        (d["mono_ns"] - f["mono_ns"]) / 1e6 for f, d in sta_fw)
-    breakdown["mn fourway_done->port_open"] = statistics.median(
-        (p["mono_ns"] - d["mono_ns"]) / 1e6 for (_, d), p in zip(sta_fw, port))
-    breakdown["mn l2_handoff_done->fourway_start"] = statistics.median(
-        (f["mono_ns"] - d["mono_ns"]) / 1e6 for d, f in zip(done, fw))
-    return {"L": latency_ms, "sync": sync, "port_control": port_control, "breakdown": breakdown, "tassoc": tassoc, "t4way": t4way, "total": total,
-            "excess": [t - latency_ms for t in tassoc], "retransmissions": retx,
-            "constants": consts}
+    rows = []
+    for mode in modes:
+        idx = [k for k, m in enumerate(schedule) if m == mode]
+
+        def within(event, node=None, key=None):
+            """Per handoff of this mode: the attribute `key` of `event` inside it."""
+            out = []
+            for k in idx:
+                hit = next((e for e in events if e["event"] == event
+                            and (node is None or e["node"] == node)
+                            and starts[k]["mono_ns"] <= e["mono_ns"] < ends[k]), None)
+                if hit is not None and hit["attrs"].get(key) is not None:
+                    out.append(hit["attrs"][key])
+            return out
+        tassoc = [(done[k]["mono_ns"] - starts[k]["mono_ns"]) / 1e6 for k in idx]
+        t4way = [(port[k]["mono_ns"] - fw[k]["mono_ns"]) / 1e6 for k in idx]
+        total = [(port[k]["mono_ns"] - starts[k]["mono_ns"]) / 1e6 for k in idx]
+        retx = sum(1 for k in idx for e in events if e["event"].endswith("_retransmitted")
+                   and starts[k]["mono_ns"] <= e["mono_ns"] < ends[k])
+        breakdown = {}
+        opened = within("port_opened", key="elapsed_ms")
+        if opened:
+            breakdown["ap port_opened.elapsed"] = statistics.median(opened)
+        for ev in ("associated", "port_authorized"):
+            for key in ("packet_in_delay_ms", "flows_ms", "barrier_ms", "sync_ms"):
+                vals = within(ev, "controller", key)
+                if vals:
+                    breakdown[f"{ev}.{key[:-3]}"] = statistics.median(vals)
+        breakdown["mn fourway_start->fourway_done"] = statistics.median(
+            (fw_done[k]["mono_ns"] - fw[k]["mono_ns"]) / 1e6 for k in idx)
+        breakdown["mn l2_handoff_done->fourway_start"] = statistics.median(
+            (fw[k]["mono_ns"] - done[k]["mono_ns"]) / 1e6 for k in idx)
+        rows.append({"L": latency_ms, "sync": sync, "port_control": mode, "breakdown": breakdown,
+                     "tassoc": tassoc, "t4way": t4way, "total": total,
+                     "excess": [t - latency_ms for t in tassoc], "retransmissions": retx,
+                     "constants": consts})
+    return rows
 
 
 def main() -> int:
@@ -131,11 +160,12 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="l2floor-") as tmp:
         for sync in args.sync.split(","):
-            for pc in args.port_control.split(","):
-                for lat in [float(x) for x in args.latencies.split(",")]:
-                    rows.append(measure(args.topology, lat, args.n, tmp, sync, pc))
+            for lat in [float(x) for x in args.latencies.split(",")]:
+                rows += measure(args.topology, lat, args.n, tmp, sync,
+                                args.port_control.split(","))
     print(f"{args.n} handoffs per row between two APs holding the MN's PMKSA "
-          f"({args.topology}); ms, median (p5-p95)")
+          f"({args.topology}); port-control modes take turns every {BLOCK} handoffs within "
+          "one deploy; ms, median (p5-p95)")
     print(f"{'sync':>9} | {'port':>10} | {'L':>5} | {'Tassoc':>20} | {'Tassoc - L':>20} | {'T4way (to port open)':>20} | "
           f"{'time affecting handover':>23} | retx")
     for r in rows:

@@ -462,6 +462,7 @@ class AccessPoint(_RadioRole):
         self.authenticator = None
         self.keyinstall = None
         self.port_driver = None
+        self.port_driver_on = True
         self._controller_news: "queue.SimpleQueue | None" = None
         if self.config["port_driver"]:
             from .port_driver import PortDriver
@@ -491,7 +492,7 @@ class AccessPoint(_RadioRole):
         """Open or close `sta`'s controlled port: on this AP's own switch when it has one
         (agents/port_driver.py; the controller hears of it right after, for what depends on
         other stations), else by asking the controller and waiting for its answer."""
-        driver = self.port_driver
+        driver = self.port_driver if self.port_driver_on else None
         if driver is not None and driver.knows(sta):
             try:
                 (driver.open if authorized else driver.close)(sta)
@@ -503,6 +504,22 @@ class AccessPoint(_RadioRole):
         from . import l2
         with self._lock:
             return l2.set_port(self.port(), sta, authorized, self.log)["status"]
+
+    @command()
+    def port_control(self, mode: str) -> dict:
+        """Who opens ports from now on: `ap` (this AP's own switch; needs a port driver) or
+        `controller` (asked, answer awaited). For benchmarks that compare the two in one
+        run, handoff by handoff (bench/l2_floor.py --port-control ap,controller)."""
+        if mode not in ("ap", "controller"):
+            raise CommandError(f"port control is 'ap' or 'controller', not {mode!r}")
+        if mode == "ap" and self.port_driver is None:
+            raise CommandError("this AP has no port driver (no emulated switch of its own)")
+        self.port_driver_on = mode == "ap"
+        self.log.emit("emulation_constants", **self.port_driver.constants()
+                      if self.port_driver_on else {"port_control": {
+                          "value": "controller (switched by the port_control command)",
+                          "unit": "", "source": "agents/agent.py"}})
+        return {"mode": mode}
 
     def _tell_controller(self) -> None:
         """The controller's part of opened/closed ports, off the handshake's path: broadcast
