@@ -3,7 +3,8 @@
 Flow tables (OpenFlow 1.3, table 0; anything unmatched is dropped):
 
 air switch (the radio medium)
-  300  eth_type=0x88B5 (management)                 -> controller
+  310  in_port=STA, eth_src=STA, eth_type=0x88B5    -> management port (controller's socket)
+  300  eth_type=0x88B5 (management)                 -> controller (packet-in: refused there)
    50  in_port=STA, eth_src=STA                     -> AP the station is associated with
                                                        (a station's radio port is bound to the
                                                        MAC it associated with: spoofed sources
@@ -49,6 +50,9 @@ CONTROLLER = "controller"
 IN_PORT = "in_port"                 # OpenFlow OFPP_IN_PORT: back out of the port it came in
 MULTICAST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
 RADIO, UPLINK, AUTH = 1, 2, 3
+# the radio switch's internal port to the controller's raw socket (network/build.py): its
+# stations' management frames go there as ordinary forwarding, not as packet-ins
+AIR_MGMT_PORT = 65000
 COOKIE_ASSOC, COOKIE_AUTH, COOKIE_MCAST = 1 << 32, 2 << 32, 3 << 32
 # flows of an AP that deliver *to* a station (removed the moment it leaves; the flows of its
 # frames towards the DS linger a little for frames in flight: controller/app.py `_leave`):
@@ -115,8 +119,15 @@ class Radio:
                 if a.name != ap.name and ap.network and a.network == ap.network]
 
 
-def air_static() -> list[Flow]:
-    return [flow("air", 300, [CONTROLLER], eth_type=ETH_P_MGMT)]
+def air_static(stations=(), mgmt_port: int | None = None) -> list[Flow]:
+    """Management frames go to the controller: a known station's, from its own radio port
+    and with its own address, through the management port when there is one; anything else
+    as a packet-in (checked, refused and logged there)."""
+    out = [flow("air", 300, [CONTROLLER], eth_type=ETH_P_MGMT)]
+    if mgmt_port is not None:
+        out += [flow("air", 310, [mgmt_port], in_port=s.air_port, eth_src=s.mac,
+                     eth_type=ETH_P_MGMT) for s in stations]
+    return out
 
 
 def ap_static(ap: ApConf) -> list[Flow]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..model import Topology, load_topology
+from ..controller.policy import AIR_MGMT_PORT
 from ..model.plan import NetworkPlan, build_plan, mac_for, radio_indices
 from . import impairments
 from .cleanup import teardown
@@ -32,13 +33,15 @@ class DeployError(RuntimeError):
 
 
 def ovs_start_argv(bridges: list[tuple[str, int, bool, list[tuple[str, int]]]],
-                   controller_port: int) -> list[str]:
+                   controller_port: int,
+                   internal: dict[str, tuple[str, int]] | None = None) -> list[str]:
     """One ovs-vsctl transaction that creates every bridge with its ports and controller:
     what Mininet's OVSSwitch.start does per switch, as an argument vector. Mininet writes its
     command line into the switch's shell through a pty, whose line discipline keeps at most
     4095 characters of a line: with ~50 ports (~80 characters each) the command was cut and
     the radio switch never reached the controller (issue 17). `bridges`: (bridge, dpid,
-    controlled, [(interface, OpenFlow port)])."""
+    controlled, [(interface, OpenFlow port)]); `internal`: bridge -> (name, OpenFlow port) of
+    an internal port to add (the radio switch's management port, policy.AIR_MGMT_PORT)."""
     argv = ["ovs-vsctl", "--timeout=60"]
     for br, dpid, controlled, ports in bridges:
         argv += ["--", "--if-exists", "del-br", br, "--", "add-br", br,
@@ -53,7 +56,16 @@ def ovs_start_argv(bridges: list[tuple[str, int, bool, list[tuple[str, int]]]],
         for intf, ofport in ports:
             argv += ["--", "add-port", br, intf, "--", "set", "Interface", intf,
                      f"ofport_request={ofport}"]
+        if internal and br in internal:
+            intf, ofport = internal[br]
+            argv += ["--", "add-port", br, intf, "--", "set", "Interface", intf,
+                     "type=internal", f"ofport_request={ofport}"]
     return argv
+
+
+def air_mgmt_ifname(bridges: dict[str, str]) -> str:
+    """The radio switch's management port (<= 13 characters: bridge names are <= 10)."""
+    return f"{bridges['air']}-m"
 
 
 # Per-host steps that are each a process entering a namespace (~0.1 s, mostly Python
@@ -210,9 +222,18 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     r = subprocess.run(ovs_start_argv(
         [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
           [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
-         for s, sw in switches.items()], port), capture_output=True, text=True, timeout=90)
+         for s, sw in switches.items()], port,
+        {bridges["air"]: (air_mgmt_ifname(bridges), AIR_MGMT_PORT)}),
+        capture_output=True, text=True, timeout=90)
     if r.returncode != 0:
         raise DeployError(f"ovs-vsctl could not create the bridges: {r.stderr.strip()[:500]}")
+    # the management port's tap (root namespace, removed with its bridge): no IPv6 chatter
+    mgmt_if = air_mgmt_ifname(bridges)
+    for argv in (["sysctl", "-qw", f"net.ipv6.conf.{mgmt_if}.disable_ipv6=1"],
+                 ["ip", "link", "set", mgmt_if, "up"]):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise DeployError(f"{' '.join(argv)}: {r.stderr.strip()[:300]}")
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
     # -- link impairments ----------------------------------------------------------------------
     journal.emulation = impairments.apply(plan, journal, progress)
@@ -243,6 +264,9 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
 def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:
     ap_index, sta_index = radio_indices(plan)
     return {
+        # stations' management frames reach the controller through this port of the radio
+        # switch (a raw socket), not as packet-ins (controller/app.py `_mgmt_reader`)
+        "air_mgmt": {"ifname": air_mgmt_ifname(bridges), "ofport": AIR_MGMT_PORT},
         "events_file": str(run_dir / "events" / "controller.jsonl"),
         "api_socket": journal.api_socket,
         "dpids": {str(sp.dpid): name for name, sp in plan.switches.items() if sp.controlled},

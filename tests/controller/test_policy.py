@@ -201,3 +201,18 @@ def test_management_frames_reach_the_ap_host_only_from_the_controller():
     assert forwards(flows, "ap1", **forged) == ()
     assert forwards(flows, "ap1", in_port=policy.UPLINK, eth_dst=AP.bssid,
                     eth_type=0x0800) == (policy.AUTH,)
+
+
+def test_management_frames_reach_the_management_port_only_from_the_stations_own_port():
+    flows = policy.air_static([STA, STA2], policy.AIR_MGMT_PORT)
+    mgmt = dict(eth_type=0x88B5, eth_dst=AP.bssid)
+    assert forwards(flows, "air", in_port=STA.air_port, eth_src=STA.mac, **mgmt) == (
+        policy.AIR_MGMT_PORT,)
+    # another station's address from this port, or an unknown one: a packet-in, which the
+    # controller checks against the port and refuses
+    assert forwards(flows, "air", in_port=STA2.air_port, eth_src=STA.mac, **mgmt) == (
+        policy.CONTROLLER,)
+    assert forwards(flows, "air", in_port=STA.air_port, eth_src="02:66:00:00:00:01", **mgmt) == (
+        policy.CONTROLLER,)
+    # without a management port, every management frame is a packet-in
+    assert {f.outputs for f in policy.air_static([STA])} == {(policy.CONTROLLER,)}

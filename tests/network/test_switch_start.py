@@ -29,11 +29,20 @@ def test_every_port_and_the_controller_are_in_one_transaction():
     assert not any(a.startswith("controller=") for a in argv[neta:])
 
 
+def test_the_radio_switch_gets_its_internal_management_port():
+    argv = ovs_start_argv(_bridges(3), 6653, {"t17air": ("t17air-m", 65000)})
+    i = argv.index("t17air-m")
+    assert argv[i - 2:i + 1] == ["add-port", "t17air", "t17air-m"]
+    assert argv[i + 1:i + 7] == ["--", "set", "Interface", "t17air-m", "type=internal",
+                                 "ofport_request=65000"]
+    assert argv.count("type=internal") == 1
+
+
 @pytest.mark.root
 def test_ovs_accepts_the_transaction():
     """ovs-vsctl checks the whole transaction against the database schema (--dry-run: no
     change is made)."""
-    argv = ovs_start_argv(_bridges(60), 6653)
+    argv = ovs_start_argv(_bridges(60), 6653, {"t17air": ("t17air-m", 65000)})
     # --no-wait: nothing is committed, so there is no reconfiguration of ovs-vswitchd to await
     r = subprocess.run([argv[0], "--dry-run", "--no-wait", *argv[1:]], capture_output=True,
                        text=True, timeout=30)
