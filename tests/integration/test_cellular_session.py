@@ -100,10 +100,11 @@ def test_framed_ip_address_from_the_aaa_server(bed):
 def test_wrong_secret_is_refused_by_freeradius(bed):
     result = client_result(bed.client("mn1", "not-the-secret"))
     assert result == {**result, "status": "failed", "stage": "chap"}
-    events = bed.events("bs")
-    answers = [e["attrs"]["code"] for e in events if e["event"] == "aaa_answer"]
+    # the gateway writes its events after answering the mobile: wait for them
+    assert wait_for(lambda: any(e["event"] == "chap_failure" and e["attrs"]["mn"] == "mn1"
+                                for e in bed.events("bs")))
+    answers = [e["attrs"]["code"] for e in bed.events("bs") if e["event"] == "aaa_answer"]
     assert answers[-1] == "reject"
-    assert any(e["event"] == "chap_failure" and e["attrs"]["mn"] == "mn1" for e in events)
 
 
 def test_the_gateway_survives_malformed_frames(bed):
