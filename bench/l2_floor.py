@@ -129,6 +129,19 @@ def measure(topology: str, latency_ms: float, n: int, tmp: str, sync: str,
         opened = within("port_opened", key="elapsed_ms")
         if opened:
             breakdown["ap port_opened.elapsed"] = statistics.median(opened)
+        # how much earlier than on hardware the DS may reach the station: from the AP's port
+        # opening (before message 3) to its receipt of message 4
+        # (message 4 may reach the AP after the MN has begun its next handoff)
+        early = []
+        for k in idx:
+            o = next((e for e in events if e["event"] == "port_opened" and e["node"] in aps
+                      and starts[k]["mono_ns"] <= e["mono_ns"] < ends[k]), None)
+            d = o and next((e for e in events if e["event"] == "fourway_done"
+                            and e["node"] == o["node"] and e["mono_ns"] >= o["mono_ns"]), None)
+            if d is not None:
+                early.append((d["mono_ns"] - o["mono_ns"]) / 1e6)
+        if early:
+            breakdown["ap port_opened->message 4 (downlink early by)"] = statistics.median(early)
         for ev in ("associated", "port_authorized"):
             for key in ("packet_in_delay_ms", "flows_ms", "barrier_ms", "sync_ms"):
                 vals = within(ev, "controller", key)
