@@ -146,6 +146,23 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     return values
 
 
+def window_start(events: Iterable[dict], mn: str, t0: int, stream_s: float) -> int:
+    """Where a repetition's stream is read from: `stream_s` before the handover's trigger
+    (the WLAN link lost, else the switch of the active interface), not before `t0`. Not from
+    the call's start: packets an earlier reactive handover left in the WLAN router's
+    neighbour queue (sent to the WLAN address while it was unreachable) reach the MN when it
+    is back on the WLAN, at the next call's start, with that call's SSRC and older sequence
+    numbers."""
+    events = sorted(events, key=lambda e: e["mono_ns"])
+    lost = next((e for e in _of(events, "disassociated", mn, node_is_mn=False)
+                 if _attr(e, "reason") == "link_lost" and e["mono_ns"] >= t0), None)
+    changed = [e for e in _of(events, "active_interface_changed", mn) if e["mono_ns"] >= t0]
+    trigger = lost or (changed[-1] if changed else None)
+    if trigger is None:
+        return t0
+    return max(t0, trigger["mono_ns"] - int(stream_s * 1e9))
+
+
 def both_up_ms(events: list[dict], mn: str, t0: int, t1: int) -> float:
     """The overlap of the WLAN's association and the cellular interface's power within
     [t0, t1] (see the module docstring), in ms."""

@@ -377,7 +377,8 @@ class _Testbed:
         """C.5.2's metrics (experiment/inter_technology.py) from the call of this repetition;
         the packets and the landmarks go to media/<conf>/<scenario>/rep<N>.json."""
         mn = self.conf.mobile_node
-        packets = [p for p in read_receiver_log(log) if t0 <= p["mono_ns"] <= t1]
+        lo = inter_technology.window_start(events, mn, t0, scenario.stream)
+        packets = [p for p in read_receiver_log(log) if lo <= p["mono_ns"] <= t1]
         values = inter_technology.handover_metrics(packets, events, mn, t0, t1)
         out_dir = run.dir / "media" / _slug(self.conf.name) / scenario.name
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,9 @@ interface powered off and the stream on the WLAN address:
                                (re-INVITE) from its address: break before make
   c52-mpa-both-up              the cellular interface is prepared (powered, attached, data
                                session) while the stream still flows over the WLAN, both stay
-                               up for `stream`, then the switch: active interface, binding
-                               update, the WLAN released (make before break)
+                               up for `stream`, then the switch: copy-and-forward at the
+                               WLAN's access router (`copy_forward:`), active interface,
+                               binding update, the WLAN released (make before break)
   c52-mpa-activate-at-handover the same, with the cellular interface powered up only when the
                                handover is about to occur (C.5.2's battery flavour): the
                                switch follows its preparation at once

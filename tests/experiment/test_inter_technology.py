@@ -119,3 +119,12 @@ def test_c52_reference_values_match_the_rfc_text():
     by = {(r["case"], r["metric"]): (float(r["value"]), r["bound"]) for r in rows}
     assert by[("reactive", "handover_total")] == (18000.0, "at most")
     assert by[("mpa-at-handover", "handoff_delay")] == (50.0, "about")
+
+
+def test_the_stream_is_read_from_stream_before_the_trigger():
+    mpa = _mpa_events()
+    assert it.window_start(mpa, "mn", 0, 0.5) == (4200 - 500) * MS          # the switch
+    lost = [ev("disassociated", 800, node="controller", sta="mn", reason="link_lost")]
+    assert it.window_start(lost, "mn", 0, 0.5) == 300 * MS                  # the link loss
+    assert it.window_start(lost, "mn", 0, 2.0) == 0                         # not before t0
+    assert it.window_start([], "mn", 7, 0.5) == 7
