@@ -282,7 +282,8 @@ def _both_up(groups: list[tuple[str, list[float], str]], cap: str, out: Path) ->
     from orchestrator.analysis.plots import boxes
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     boxes(ax, [(t, [v / 1e3 for v in vals], c) for t, vals, c in groups])
-    ax.set_xticklabels([t for t, _, _ in groups], fontsize=9)
+    ax.set_xticklabels([t.replace(", ", ",\n").replace(" (", "\n(") for t, _, _ in groups],
+                       fontsize=9)
     ax.set_ylabel("time both interfaces were up (s)")
     ax.set_title("RFC 6252 C.5.2: both radios up (battery), per scheme")
     caption(fig, cap, width=100)
