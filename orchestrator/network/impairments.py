@@ -212,7 +212,8 @@ def verify(plan: NetworkPlan, journal: Journal, progress) -> list[dict]:
             # tests/integration/test_c52_deploy.py)
             report.append({"link": lp.source, "ok": True, "verified": False,
                            "message": f"{lp.source}: cellular interface {src.node}:{src.intf} "
-                                      "has no address before its data session; not pinged"})
+                                      "has no address before its data session; not pinged "
+                                      "(its PPPoE frames: the frame delay element)"})
             continue
         if not other.is_switch:
             iface = next(i for i in plan.hosts[other.node].interfaces if i.name == other.intf)
