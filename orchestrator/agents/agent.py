@@ -369,7 +369,7 @@ class MobileNode(_RadioRole):
         self.reactive = ReactiveHandover(self.port(), self.config["iface"], self.log, steps=(
             lambda: self.cellular_up(cell.iface, phase="switching"),
             lambda: self.use_interface(cell.iface),
-            lambda session: self.binding_update(address=session["address"])))
+            lambda session: self.binding_update(address=session["address"])), lock=self._lock)
         return self.reactive.start(timeout)
 
     @command("switching")
@@ -475,6 +475,8 @@ class MobileNode(_RadioRole):
     def reset(self, ap: str) -> dict:
         """Back to the start: hang up, release the address of the last handover, the start
         network's address and route back, full authentication at `ap`."""
+        if self.reactive is not None:          # an armed reactive handover stops waiting
+            self.reactive.cancel()
         hung = self.hangup()
         released = self.handover.release()
         flushed = self.flush()

@@ -191,22 +191,36 @@ class ReactiveHandover:
     the binding update from its address (the last step gets the first one's result) -- in a
     thread; `link_down_detected` at the frame's arrival. `port`: agents/l2.L2Port."""
 
-    def __init__(self, port, wlan_iface: str, log: EventLog | None, steps: tuple):
+    POLL = 0.1          # s: how often the wait lets other management requests through
+
+    def __init__(self, port, wlan_iface: str, log: EventLog | None, steps: tuple,
+                 lock: threading.Lock | None = None):
         self.port, self.wlan_iface, self.log, self.steps = port, wlan_iface, log, steps
+        self.lock = lock or threading.Lock()     # the port's: one reader at a time
         self.done = threading.Event()
+        self._cancel = threading.Event()
         self._result: dict = {"status": "failed", "reason": "not finished"}
 
+    def cancel(self) -> None:
+        """Stop waiting for the link-down (the MN is reset): the port is free again."""
+        self._cancel.set()
+
     def start(self, timeout: float) -> dict:
-        stale = self.port.drain()          # an old notification must not trigger it
+        with self.lock:
+            stale = self.port.drain()      # an old notification must not trigger it
         threading.Thread(target=self._run, args=(timeout,), daemon=True,
                          name="reactive-handover").start()
         return {"status": "armed", "discarded_frames": stale}
 
     def _run(self, timeout: float) -> None:
         try:
-            msg, t = self.port.next_of("disassociated", timeout)
+            deadline, msg = time.monotonic() + timeout, None
+            while msg is None and not self._cancel.is_set() and time.monotonic() < deadline:
+                with self.lock:
+                    msg, t = self.port.next_of("disassociated", self.POLL)
             if msg is None:
-                self._result = {"status": "failed", "reason": f"no link-down in {timeout:g} s"}
+                why = "cancelled" if self._cancel.is_set() else f"no link-down in {timeout:g} s"
+                self._result = {"status": "failed", "reason": why}
                 return
             if self.log:
                 self.log.emit("link_down_detected", phase="switching", mono_ns=t,
