@@ -10,7 +10,8 @@ the MN at AP-W (802.1X), then N times: experiment/scenarios.py inter_technology_
 (call, cellular data session, cdma0 active, re-INVITE from its address), back to wlan0, the
 session closed. Prints every constant that shapes the numbers beside them. The RFC: "0
 packet loss and a 50-ms handoff delay ... about 10 duplicate packets because of the
-copy-and-forward mechanism" (not built yet: 0 duplicates expected here).
+copy-and-forward mechanism" (this bench runs without it: 0 duplicates expected here; the
+runner's flows with `copy_forward:` have it, experiments/c52.yaml, `make c52`).
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def main() -> int:
           f"activation_latency {bs.activation_latency * 1e3:g} ms")
     print(f"  CN RTP interval {topo.nodes['cn'].rtp_interval * 1e3:g} ms, stream "
           f"{args.stream:g} s before and after, link emulation {mechanism}"
-          + (" (PPPoE set-up frames undelayed)" if mechanism == "nfqueue" else ""))
+          + (" (PPPoE set-up frames: network/framedelay.py)" if mechanism == "nfqueue" else ""))
     return 0
 
 

@@ -87,7 +87,12 @@ CELLULAR_SESSION: tuple[str, ...] = (
     "chap_failure", "ipcp_opened", "cellular_session_done", "cellular_session_failed",
     "cellular_session_terminated", "cellular_frame_dropped", "aaa_request", "aaa_answer",
     # agents/multi_interface.py: the emulated attach, the active interface (C.5.2)
-    "radio_attached", "active_interface_changed", "active_interface_failed")
+    "radio_attached", "active_interface_changed", "active_interface_failed",
+    # the handovers of C.5.2 (experiment/inter_technology.py): which radios are powered and
+    # attached (the battery figure), the reactive MN's link-down detection, the release of
+    # the old interface after a make-before-break switch, copy-and-forward at the old AR
+    "interface_powered_on", "interface_powered_off", "link_down_detected",
+    "interface_released", "copy_forward_start", "copy_forward_done", "copy_forward_failed")
 for _phase in ("pre-configuration", "switching"):
     VOCABULARY[_phase] += tuple(e for e in CELLULAR_SESSION if e not in VOCABULARY[_phase])
 

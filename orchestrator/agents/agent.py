@@ -151,6 +151,8 @@ class MobileNode(_RadioRole):
         self.media = None                    # MobileNodeMedia, created by the first call
         self.cellular: dict = {}             # ifname -> multi_interface.CellularInterface
         self.previous_routes: dict = {}      # device -> gateway of a default route left
+        self.bssid_now: str | None = None    # the AP of the last association
+        self.reactive = None                 # the armed reactive handover (C.5.2), if any
         if self.config["identity"]:
             self.port()              # open them now, not within the first handoff's timing
             self.supplicant()
@@ -179,6 +181,7 @@ class MobileNode(_RadioRole):
             result = l2.associate(self.port(), self._bssid(ap_bssid), self.log, timeout)
         if result["status"] != "ok":
             raise CommandError(f"association with {ap_bssid} failed: {result['status']}")
+        self.bssid_now = result["bssid"]
         return result
 
     @command(phase="switching")
@@ -347,6 +350,54 @@ class MobileNode(_RadioRole):
         return {"active": dev, "gateway": gw,
                 "cellular": {i: self._cellular(i).status() for i in self.config["cellular"]}}
 
+    @command("switching")
+    def arm_reactive_handover(self, iface: str | None = None, timeout: float = 60.0) -> dict:
+        """RFC 6252 C.5.2's reactive (non-optimized) handover, armed: "the second interface
+        comes up when the link to the first interface goes down". When the radio's link-down
+        notification arrives (the AP's link lost, told after the interface's
+        link_down_detection), the cellular interface is brought up (activation, attach, data
+        session: phase switching), made the active interface, and the binding update
+        (re-INVITE) leaves from its address. Returns once the MN listens for the link-down;
+        `reactive_handover_result` waits for the outcome."""
+        from .multi_interface import ReactiveHandover
+        cell = self._cellular(iface)
+        if self.reactive is not None and not self.reactive.done.is_set():
+            raise CommandError("a reactive handover is already armed")
+        self.reactive = ReactiveHandover(self.port(), self.config["iface"], self.log, steps=(
+            lambda: self.cellular_up(cell.iface, phase="switching"),
+            lambda: self.use_interface(cell.iface),
+            lambda session: self.binding_update(address=session["address"])), lock=self._lock)
+        return self.reactive.start(timeout)
+
+    @command("switching")
+    def reactive_handover_result(self, timeout: float = 60.0) -> dict:
+        """The armed reactive handover's outcome (waits for it up to `timeout`)."""
+        if self.reactive is None:
+            raise CommandError("no reactive handover armed: arm_reactive_handover first")
+        result = self.reactive.result(timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"reactive handover failed: {result['reason']}")
+        return result
+
+    @command("switching")
+    def release_interface(self, timeout: float = 5.0) -> dict:
+        """Leave the WLAN after a make-before-break switch (C.5.2): disassociation from the
+        AP of the last association; `interface_released` when the controller confirms."""
+        from ..protocols import mgmt
+        if self.bssid_now is None:
+            raise CommandError("not associated with any AP")
+        port = self.port()
+        with self._lock:
+            reply, _, t1 = port.request(self.bssid_now, mgmt.Mgmt(
+                "disassoc_request", port.mac, self.bssid_now), "disassociated", timeout)
+        if reply is None or reply.status != "ok":
+            raise CommandError(f"disassociation from {self.bssid_now} failed: "
+                               f"{reply.status if reply else 'timeout'}")
+        self.log.emit("interface_released", "switching", mono_ns=t1, iface=self.config["iface"],
+                      technology="wlan", bssid=self.bssid_now)
+        bssid, self.bssid_now = self.bssid_now, None
+        return {"status": "ok", "iface": self.config["iface"], "bssid": bssid}
+
     # -- SIP mobility (s7.5) and the handover (s6.3 steps 3-6; agents/handover.py) ----------
     def media_log(self) -> str:
         """The RTP receiver's log: <run>/media/<node>.rtp.jsonl (beside events/)."""
@@ -421,6 +472,8 @@ class MobileNode(_RadioRole):
     def reset(self, ap: str) -> dict:
         """Back to the start: hang up, release the address of the last handover, the start
         network's address and route back, full authentication at `ap`."""
+        if self.reactive is not None:          # an armed reactive handover stops waiting
+            self.reactive.cancel()
         hung = self.hangup()
         released = self.handover.release()
         flushed = self.flush()
@@ -763,6 +816,21 @@ class AccessRouter(Role):
         if self.tunnel_end is None:
             return {"sta": sta}
         return self.tunnel_end.forget(sta)
+
+    @command("switching")
+    def copy_forward(self, mn: str, old: str, new: str, duration_ms: float) -> dict:
+        """RFC 6252 C.5.2's copy-and-forward (agents/copy_forward.py): for `duration_ms`,
+        every packet this router forwards to the MN's `old` address is also sent, as a copy,
+        to its `new` one. Returns once copying runs."""
+        from ipaddress import IPv4Address
+        from .copy_forward import CopyForward
+        try:
+            old, new = str(IPv4Address(old)), str(IPv4Address(new))
+            window = CopyForward(mn, old, new, float(duration_ms) / 1e3, self.log)
+        except (ValueError, TypeError, OSError) as exc:
+            self.log.emit("copy_forward_failed", "switching", mn=mn, reason=str(exc))
+            raise CommandError(f"copy-and-forward for {mn}: {exc}") from None
+        return window.start()
 
     @command()
     def pht_status(self) -> dict:

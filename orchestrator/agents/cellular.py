@@ -65,6 +65,7 @@ from .rtnl import Rtnl, RtnlError
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
 RADIUS_TIMEOUT_S, RADIUS_RETRIES = 1.0, 3     # the NAS's retransmission (RFC 5080 s2.2.1)
+MAX_EARLY = 8           # session frames kept while the PADS is awaited (they may overtake it)
 
 
 def _ms(t0: int, t1: int) -> float:
@@ -241,6 +242,7 @@ class CellularClient:
         self.session: dict | None = None
         self._disc: ppp_fsm.DiscoveryClient | None = None
         self._ppp: ppp_fsm.PppLink | None = None
+        self._early: list[bytes] = []       # session frames received before the PADS
         self._lock = threading.Lock()
 
     def _emit(self, event: str, mono_ns: int | None = None, **attrs) -> None:
@@ -263,6 +265,7 @@ class CellularClient:
         link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ppp_fsm.IpcpClientPolicy(self.want_dns),
                                peer=ppp_fsm.ChapPeer(self.name, self.secret), **self.timers)
         self._disc, self._ppp = disc, link
+        self._early = []
         result: dict = {}
         stage = "discovery"
         deadline = t0 + int(timeout * 1e9)
@@ -281,10 +284,16 @@ class CellularClient:
                 outs = [disc.poll(sec) if stage == "discovery" else link.poll(sec)]
                 if frame is not None:
                     outs.append(self._dispatch(frame, sec, stage))
-                for out in outs:
-                    self._perform(out)
-                    for ev in out.events:
-                        stage = self._on_event(ev, stage, t_rx, marks, result)
+                while outs:
+                    for out in outs:
+                        self._perform(out)
+                        for ev in out.events:
+                            stage = self._on_event(ev, stage, t_rx, marks, result)
+                    # session frames that overtook the PADS, now that the session exists
+                    early = []
+                    if stage != "discovery":
+                        early, self._early = self._early, []
+                    outs = [self._dispatch(f, sec, stage) for f in early]
         except _Failed as exc:
             return self._fail(exc.stage, exc.reason, marks)
         return self._configured(marks, result)
@@ -298,6 +307,11 @@ class CellularClient:
         if isinstance(f.packet, ppp.PppoeDiscovery):
             return self._disc.receive(frame, sec)
         pkt = f.packet
+        if stage == "discovery" and f.dst == self.link.mac and len(self._early) < MAX_EARLY:
+            # the AC's first LCP Configure-Request can overtake its PADS (two flows through
+            # the emulated switch): kept until the PADS says which session is ours
+            self._early.append(frame)
+            return Output()
         if (stage == "discovery" or pkt.session_id != self._disc.session_id
                 or f.src != self._disc.ac_mac or f.dst != self.link.mac):
             self.counters.drop("session frame for another session", malformed=False)

@@ -43,6 +43,23 @@ class L2Port:
         """The next management frame of type `kind` (from `sender`), or None."""
         return self._next(lambda src, m: m.type == kind and sender in (None, src), timeout)[0]
 
+    def next_of(self, kind: str, timeout: float):
+        """(the next management frame of type `kind`, its arrival ns), or (None, None)."""
+        return self._next(lambda src, m: m.type == kind, timeout)
+
+    def drain(self) -> int:
+        """Discard the frames already queued (answers nobody waited for); returns how many."""
+        n = 0
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65535)
+                n += 1
+        except (BlockingIOError, InterruptedError):
+            return n
+        finally:
+            self.sock.setblocking(True)
+
     def _next(self, accept, timeout: float):
         """(first frame `accept(src, msg)` takes, its arrival ns), or (None, None)."""
         deadline = time.monotonic() + timeout

@@ -75,6 +75,8 @@ class CellularInterface:
         was_up = link_is_up(self.iface)
         activation = 0.0 if was_up else float(self.config.get("activation_latency", 0.0))
         if not was_up:
+            self._emit("interface_powered_on", phase, mono_ns=t0, technology="cellular",
+                       base_station=self.config.get("base_station"))
             time.sleep(activation)           # emulated: power-up, acquisition, registration
             error = _configure([("link_set", self.iface, True)])
             if error:
@@ -120,9 +122,12 @@ class CellularInterface:
                 self._serve.join(2.0)
             result = self.client.close()
         if power_off:
+            was_up = link_is_up(self.iface)
             error = _configure([("link_set", self.iface, False)])
             if error:
                 return {"status": "failed", "reason": error}
+            if was_up:
+                self._emit("interface_powered_off", "switching", technology="cellular")
         return {**result, "up": link_is_up(self.iface)}
 
     def close(self) -> None:
@@ -177,3 +182,61 @@ def make_active(iface: str, gateway: str, log: EventLog | None, phase: str = "sw
                  gateway=gateway, previous=old_dev, elapsed_ms=_ms(t0, t1))
     return {"status": "ok", "iface": iface, "gateway": gateway, "previous": old_dev,
             "elapsed_ms": _ms(t0, t1)}
+
+
+class ReactiveHandover:
+    """RFC 6252 C.5.2's reactive handover in the MN: on the WLAN's link-down notification
+    (a `disassociated` management frame, sent by the radio after the interface's
+    link_down_detection) run `steps` -- bring the cellular interface up, make it active,
+    the binding update from its address (the last step gets the first one's result) -- in a
+    thread; `link_down_detected` at the frame's arrival. `port`: agents/l2.L2Port."""
+
+    POLL = 0.1          # s: how often the wait lets other management requests through
+
+    def __init__(self, port, wlan_iface: str, log: EventLog | None, steps: tuple,
+                 lock: threading.Lock | None = None):
+        self.port, self.wlan_iface, self.log, self.steps = port, wlan_iface, log, steps
+        self.lock = lock or threading.Lock()     # the port's: one reader at a time
+        self.done = threading.Event()
+        self._cancel = threading.Event()
+        self._result: dict = {"status": "failed", "reason": "not finished"}
+
+    def cancel(self) -> None:
+        """Stop waiting for the link-down (the MN is reset): the port is free again."""
+        self._cancel.set()
+
+    def start(self, timeout: float) -> dict:
+        with self.lock:
+            stale = self.port.drain()      # an old notification must not trigger it
+        threading.Thread(target=self._run, args=(timeout,), daemon=True,
+                         name="reactive-handover").start()
+        return {"status": "armed", "discarded_frames": stale}
+
+    def _run(self, timeout: float) -> None:
+        try:
+            deadline, msg = time.monotonic() + timeout, None
+            while msg is None and not self._cancel.is_set() and time.monotonic() < deadline:
+                with self.lock:
+                    msg, t = self.port.next_of("disassociated", self.POLL)
+            if msg is None:
+                why = "cancelled" if self._cancel.is_set() else f"no link-down in {timeout:g} s"
+                self._result = {"status": "failed", "reason": why}
+                return
+            if self.log:
+                self.log.emit("link_down_detected", phase="switching", mono_ns=t,
+                              iface=self.wlan_iface, bssid=msg.bssid, reason=msg.status)
+            bring_up, make_active_, binding_update = self.steps
+            session = bring_up()
+            active = make_active_()
+            bu = binding_update(session)
+            self._result = {"status": "ok", "link_down_ns": t, "cellular_session": session,
+                            "active_interface": active, "binding_update": bu}
+        except Exception as exc:           # noqa: BLE001 -- reported by result()
+            self._result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self.done.set()
+
+    def result(self, timeout: float) -> dict:
+        if not self.done.wait(timeout):
+            return {"status": "failed", "reason": f"still running after {timeout:g} s"}
+        return self._result

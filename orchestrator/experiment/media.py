@@ -287,8 +287,10 @@ def address_switch(packets: list[dict], old_address: str, new_address: str,
     "0 packet loss and a 50-ms handoff delay between the last pre-handoff packet and the
     first in-handoff packet", with duplicates from copy-and-forward): packets received,
     lost (sequence numbers never received between the first and the last), duplicates,
-    packets on each address, and the handoff delay: last arrival on `old_address` -> first
-    arrival on `new_address` (ms; None where either has none). Pure."""
+    packets on each address, and the handoff delay: the first in-handoff packet (the first
+    arrival on `new_address` of a sequence number not received before: a copy of a packet
+    the old path delivered is a duplicate, not the handoff) minus the last arrival on
+    `old_address` before it (ms; None where either has none). Pure."""
     if ssrc is None and packets:
         ssrc = packets[0].get("ssrc")
     pkts = sorted((p for p in packets if p.get("ssrc") == ssrc), key=lambda p: p["mono_ns"])
@@ -296,7 +298,15 @@ def address_switch(packets: list[dict], old_address: str, new_address: str,
     distinct = set(ext)
     old = [p["mono_ns"] for p in pkts if _host(p["dst"]) == old_address]
     new = [p["mono_ns"] for p in pkts if _host(p["dst"]) == new_address]
-    delay = (new[0] - old[-1]) / 1e6 if old and new else None
+    seen: set[int] = set()
+    first_new = None
+    for p, s in zip(pkts, ext):
+        if _host(p["dst"]) == new_address and s not in seen:
+            first_new = p["mono_ns"]
+            break
+        seen.add(s)
+    before = [t for t in old if first_new is not None and t <= first_new]
+    delay = (first_new - before[-1]) / 1e6 if before else None
     return {"packets_received": len(pkts),
             "packets_lost": (max(ext) - min(ext) + 1 - len(distinct)) if ext else 0,
             "duplicates": len(pkts) - len(distinct), "on_old_address": len(old),

@@ -41,7 +41,7 @@ import yaml
 
 from ..agents.control import AgentError
 from ..events import read_events
-from ..model.experiment import MEDIA_FLOWS, Experiment, ResolvedConfiguration, load_experiment
+from ..model.experiment import INTER_TECHNOLOGY_FLOWS, MEDIA_FLOWS, Experiment, ResolvedConfiguration, load_experiment
 from ..model.units import parse_duration
 from ..network.build import deploy
 from ..testbed import destroy
@@ -52,6 +52,7 @@ from .media import (METRICS, MediaError, handover_from_events, media_metrics,
 from .observed import (constant_columns, emulation_constants, retransmission_columns,
                        retransmissions)
 from .phases import PhaseError, handover_times, sip_handover_parts
+from . import inter_technology
 from .scenarios import FLOWS, Bed, clean_state
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
@@ -60,7 +61,9 @@ CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b
 CAPTURE_KINDS = ("mobile_node", "access_point", "authentication_agent", "aaa_server")
 # the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP
 MEDIA_FILTER = (CAPTURE_FILTER + " or udp port 5060 or udp port 4000 or udp port 67 or "
-                "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp")
+                "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp"
+                # C.5.2: the cellular data session (PPPoE discovery and session frames)
+                " or ether proto 0x8863 or ether proto 0x8864")
 MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent",
                "access_point", "aaa_server", "authentication_agent")
 
@@ -348,6 +351,8 @@ class _Testbed:
         log = Path(self.journal.run_dir) / "media" / f"{self.conf.mobile_node}.rtp.jsonl"
         if not log.exists():
             raise MediaError(f"no RTP receiver log {log}")
+        if scenario.flow in INTER_TECHNOLOGY_FLOWS:
+            return self._inter_technology(run, scenario, rep, events, log, t0, t1)
         period = None if scenario.buffering is None else scenario.buffering * 1e3
         mn = self.conf.mobile_node
         handover = handover_from_events(events, mn, buffering_period_ms=period)
@@ -365,6 +370,22 @@ class _Testbed:
              **_buffering_span(events, handover, mn)}))
         values = {m.name: (getattr(metrics, m.field), m.unit) for m in METRICS}
         values.update({part: (ms, "ms") for part, ms in sip_handover_parts(events, mn).items()})
+        return values
+
+    def _inter_technology(self, run: Run, scenario, rep: int, events: list[dict], log: Path,
+                          t0: int, t1: int) -> dict[str, tuple[float | None, str]]:
+        """C.5.2's metrics (experiment/inter_technology.py) from the call of this repetition;
+        the packets and the landmarks go to media/<conf>/<scenario>/rep<N>.json."""
+        mn = self.conf.mobile_node
+        lo = inter_technology.window_start(events, mn, t0, scenario.stream)
+        packets = [p for p in read_receiver_log(log) if lo <= p["mono_ns"] <= t1]
+        values = inter_technology.handover_metrics(packets, events, mn, t0, t1)
+        out_dir = run.dir / "media" / _slug(self.conf.name) / scenario.name
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"rep{rep}.json").write_text(json.dumps(
+            {"t0_ns": t0, "t1_ns": t1, "packets": packets,
+             "metrics": {k: v for k, (v, _) in values.items()},
+             **inter_technology.spans(events, mn, t0, t1)}))
         return values
 
     def down(self, run: Run) -> None:

@@ -16,9 +16,26 @@ and of C.5.1 (Figure 7), in a SIP call with the CN whose RTP stream the MN logs:
                 switching and post-switching, with or without buffering at the nAR
   sip-non-mpa   move, full EAP-TLS, DHCP on the new link, then the binding update
 
-and the steps of C.5.2's inter-technology handover with both interfaces up, not yet a
-registered flow (the scenario model names APs; a base station as `to:`, experiments/c52.yaml
-and its analysis are issue 15's rest): `inter_technology_both_up`.
+and of C.5.2 (WLAN to cellular; `from` a WLAN AP, `to` a base station, `interface` the MN's
+cellular interface attached to it), in a call with the CN, each starting with the cellular
+interface powered off and the stream on the WLAN address:
+
+  c52-reactive                 the WLAN link is lost (the radio's `detach`); the MN notices
+                               after link_down_detection, then powers the cellular interface
+                               up (activation, attach), sets up its data session (PPP: LCP,
+                               CHAP, IPCP), makes it active and sends the binding update
+                               (re-INVITE) from its address: break before make
+  c52-mpa-both-up              the cellular interface is prepared (powered, attached, data
+                               session) while the stream still flows over the WLAN, both stay
+                               up for `stream`, then the switch: copy-and-forward at the
+                               WLAN's access router (`copy_forward:`), active interface,
+                               binding update, the WLAN released (make before break)
+  c52-mpa-activate-at-handover the same, with the cellular interface powered up only when the
+                               handover is about to occur (C.5.2's battery flavour): the
+                               switch follows its preparation at once
+
+The steps of the both-up flavour are also callable on their own (bench/c52_handover.py):
+`inter_technology_both_up`.
 """
 from __future__ import annotations
 
@@ -190,6 +207,83 @@ def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = Non
     bed.call(mn, "hangup")
     return {"call": call, "cellular_session": session, "active_interface": active,
             "binding_update": bu, "media": True, "start_ns": start_ns}
+
+
+def _radio_off(bed: Bed, mn: str, iface: str | None) -> None:
+    """C.5.2's start: the cellular interface powered off (its data session closed), the WLAN
+    the active interface (the caller's clean state put the MN back at its start AP)."""
+    bed.call(mn, "cellular_down", iface=iface, power_off=True)
+
+
+def _previous_access_router(bed: Bed, mn: str) -> tuple[str, str]:
+    """(the access router on the subnet of the MN's WLAN address, that address)."""
+    from ipaddress import ip_interface
+    wlan = next((ip_interface(i["address"]) for i in bed.journal.nodes[mn]["interfaces"]
+                 if i.get("technology", "wlan") == "wlan" and i["address"]), None)
+    ar = None if wlan is None else next((
+        r for r in bed.nodes_with("access_router") for i in bed.journal.nodes[r]["interfaces"]
+        if i["address"] and wlan.ip in ip_interface(i["address"]).network), None)
+    if ar is None:
+        raise LookupError(f"no access router on the subnet of {mn}'s WLAN address ({wlan})")
+    return ar, str(wlan.ip)
+
+
+def _switch(bed: Bed, mn: str, scenario, session: dict) -> dict:
+    """Make-before-break (C.5.2): copy-and-forward at the previous access router (when the
+    scenario asks for it), the prepared interface made active, the binding update
+    (re-INVITE, s7.5) from its address, then the WLAN released."""
+    copying = None
+    if scenario.copy_forward:
+        ar, old = _previous_access_router(bed, mn)
+        copying = bed.call(ar, "copy_forward", mn=mn, old=old, new=session["address"],
+                           duration_ms=scenario.copy_forward * 1e3)
+    active = bed.call(mn, "use_interface", iface=session["iface"])
+    bu = bed.call(mn, "binding_update", address=session["address"])
+    released = bed.call(mn, "release_interface")
+    return {"copy_forward": copying, "active_interface": active, "binding_update": bu,
+            "released": released}
+
+
+@flow("c52-reactive")
+def c52_reactive(bed: Bed, mn: str, scenario) -> dict:
+    from ..controller.api import call as controller
+    _radio_off(bed, mn, scenario.interface)
+    call = bed.call(mn, "call", cn=scenario.correspondent)
+    _stream(scenario)
+    bed.call(mn, "arm_reactive_handover", iface=scenario.interface)
+    lost = controller(bed.journal.api_socket, {"op": "detach", "sta": mn},
+                      timeout=bed.timeout)        # the WLAN link is gone (out of range)
+    if not lost.get("ok"):
+        raise AgentError(f"the radio could not detach {mn}: {lost.get('error')}", "error",
+                         "detach")
+    handover = bed.call(mn, "reactive_handover_result")
+    _stream(scenario)
+    bed.call(mn, "hangup")
+    return {"call": call, "link_lost": lost, "handover": handover, "media": True}
+
+
+@flow("c52-mpa-both-up")
+def c52_mpa_both_up(bed: Bed, mn: str, scenario) -> dict:
+    _radio_off(bed, mn, scenario.interface)
+    call = bed.call(mn, "call", cn=scenario.correspondent)
+    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
+    _stream(scenario)                   # both interfaces up, the stream still on the WLAN
+    switch = _switch(bed, mn, scenario, session)
+    _stream(scenario)
+    bed.call(mn, "hangup")
+    return {"call": call, "cellular_session": session, **switch, "media": True}
+
+
+@flow("c52-mpa-activate-at-handover")
+def c52_mpa_activate_at_handover(bed: Bed, mn: str, scenario) -> dict:
+    _radio_off(bed, mn, scenario.interface)
+    call = bed.call(mn, "call", cn=scenario.correspondent)
+    _stream(scenario)                   # only the WLAN up
+    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
+    switch = _switch(bed, mn, scenario, session)
+    _stream(scenario)
+    bed.call(mn, "hangup")
+    return {"call": call, "cellular_session": session, **switch, "media": True}
 
 
 def _identity(bed: Bed, mn: str) -> str:

@@ -47,7 +47,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from .emulated import emulated_values
 from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, type_message
 from .load import topology_from_data
-from .prerequisites import check_experiment
+from .prerequisites import INTER_TECHNOLOGY_FLOWS, check_experiment
 from .topology import Count, Name, Strict, Topology
 from .units import Duration, at_most
 from .yamlsrc import SourceMap, load_yaml, paused_gc, read_source
@@ -55,9 +55,13 @@ from .yamlsrc import SourceMap, load_yaml, paused_gc, read_source
 MAX_POINTS = 256                 # configurations x sweep points: bring-ups in one run
 _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
+# INTER_TECHNOLOGY_FLOWS: C.5.2's handovers, from a WLAN AP (`from`) to a base station
+# (`to`): reactive (non-optimized), MPA with both interfaces up, MPA with the second
+# interface activated only at the handover (experiment/scenarios.py)
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa")
-MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa")      # a call with the CN across the handover (C.5.1)
+         "sip-mpa", "sip-non-mpa", *INTER_TECHNOLOGY_FLOWS)
+# a call with the CN across the handover (C.5.1, C.5.2)
+MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *INTER_TECHNOLOGY_FLOWS)
 
 
 class ExperimentError(ModelError):
@@ -65,16 +69,24 @@ class ExperimentError(ModelError):
 
 
 class Scenario(Strict):
-    """One handover flow between two APs, repeated `repetitions` times per configuration."""
+    """One handover flow between two APs (or, for the C.5.2 flows, from an AP to a base
+    station), repeated `repetitions` times per configuration."""
     name: Name
     flow: Literal[FLOWS]  # type: ignore[valid-type]
     from_ap: Name = Field(alias="from")
-    to_ap: Name = Field(alias="to")
+    to_ap: Name = Field(alias="to", description="the target access point; for the c52-* "
+                        "flows the target base station")
+    interface: Name | None = Field(
+        None, description="c52-* flows: the MN's cellular interface attached to the `to` "
+                          "base station; default the only one")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
     correspondent: Name | None = Field(
         None, description="sip flows: the CN the MN calls; default: the topology's only one")
+    copy_forward: Annotated[Duration, at_most(10.0, "copy_forward")] | None = Field(
+        None, description="c52-mpa-* flows: copy-and-forward at the previous access router "
+                          "(C.5.2) for this long from the switch; absent: off")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
 
@@ -83,6 +95,16 @@ class Scenario(Strict):
         if self.buffering is not None and self.flow != "sip-mpa":
             raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
                              "the nAR buffers for an MN that pre-configured with it")
+        if self.interface is not None and self.flow not in INTER_TECHNOLOGY_FLOWS:
+            raise ValueError(f"interface applies to the c52-* flows only (not {self.flow}): "
+                             "it names the cellular interface the MN hands over to")
+        if self.copy_forward is not None and self.flow not in INTER_TECHNOLOGY_FLOWS[1:]:
+            raise ValueError(f"copy_forward applies to the c52-mpa-* flows only (not "
+                             f"{self.flow}): the previous access router copies packets for "
+                             "the MN's old address to the address it prepared")
+        if self.copy_forward is not None and self.copy_forward <= 0:
+            raise ValueError("copy_forward must be a positive duration, e.g. '200ms'; leave "
+                             "it out to turn copy-and-forward off")
         if self.buffering is not None and self.buffering <= 0:
             raise ValueError("buffering must be a positive period, e.g. '200ms'; leave it "
                              "out to disable buffering")
@@ -328,9 +350,17 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
     scen_problems = []
     for rc in out:
         aps = set(rc.topology.nodes_of("access_point"))
+        stations = set(rc.topology.nodes_of("base_station"))
         for i, s in enumerate(exp.scenarios):
             for key, ap in (("from", s.from_ap), ("to", s.to_ap)):
-                if ap not in aps:
+                if key == "to" and s.flow in INTER_TECHNOLOGY_FLOWS:
+                    if ap not in stations:
+                        scen_problems.append(smap.problem(("scenarios", i, key), f"'{ap}' is "
+                                             f"not a base station of {Path(rc.topology_file).name}"
+                                             f"{suggest(ap, stations)}: {s.flow} hands over "
+                                             "to a cellular interface attached to one (its "
+                                             f"base stations: {', '.join(sorted(stations)) or 'none'})"))
+                elif ap not in aps:
                     scen_problems.append(smap.problem(("scenarios", i, key), f"'{ap}' is not an "
                                                       f"access point of {Path(rc.topology_file).name}"
                                                       f"{suggest(ap, aps)}"))
@@ -388,7 +418,10 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
     for s in exp.scenarios:
         extra = "".join(f", {k} {v}" for k, v in (
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
+            ("copy-and-forward", None if s.copy_forward is None
+             else f"{s.copy_forward * 1e3:g}ms"),
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None)) if v)
-        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{extra}")
+        via = f" ({s.interface})" if s.interface else ""
+        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{via}{extra}")
     lines.append("  (* set by the experiment)")
     return lines

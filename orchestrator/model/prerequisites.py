@@ -22,6 +22,10 @@ roles and the topology (RFC 6252 s6.2 functional elements):
   sip-non-mpa          a DHCP server for the target network, a correspondent node, SIP
                        mobility in the target domain; the MN's address on the start AP's
                        network (the call starts there), as for sip-mpa
+  c52-*                (C.5.2, `to` a base station) the start AP as above; the MN's WLAN
+                       address on its network; a cellular interface of the MN attached to
+                       the base station (the scenario's `interface`, or the only one); a
+                       correspondent node; SIP mobility in the base station's domain
 
 Each unmet need is one problem at the scenario's line in the experiment file, naming what
 is missing and where. `reference:` (which of the run's configurations or scenarios stand
@@ -30,9 +34,12 @@ beside which of the RFC's columns) is checked here too.
 from __future__ import annotations
 
 from .errors import Problem, suggest
-from .topology import AccessPoint, MobileNode, Topology
+from .topology import AccessPoint, BaseStation, MobileNode, Topology
 
 SIP_FLOWS = ("sip-mpa", "sip-non-mpa")
+INTER_TECHNOLOGY_FLOWS = ("c52-reactive", "c52-mpa-both-up", "c52-mpa-activate-at-handover")
+# (the reactive flow first: INTER_TECHNOLOGY_FLOWS[1:] are the MPA flavours)
+CALL_FLOWS = SIP_FLOWS + INTER_TECHNOLOGY_FLOWS        # a call with a correspondent node
 
 
 def _attached(t: Topology, node: str) -> set[str]:
@@ -80,18 +87,82 @@ def paas_of(t: Topology, ap: str) -> list[str]:
             if net in _attached(t, p) and t.nodes[p].domain == t.nodes[ap].domain]
 
 
+def cellular_interface(t: Topology, mn: str, station: str,
+                       wanted: str | None) -> tuple[str | None, str | None]:
+    """(the MN's cellular interface attached to base station `station`, None) or (None, why
+    not): `wanted` if it is one, else the only one."""
+    node = t.nodes[mn]
+    radios = node.radios() if isinstance(node, MobileNode) else {}
+    attached = [n for n, r in radios.items() if r.technology == "cellular" and r.attach == station]
+    if wanted is not None:
+        if wanted in attached:
+            return wanted, None
+        if wanted not in radios:
+            return None, (f"mobile node '{mn}' has no interface '{wanted}'"
+                          f"{suggest(wanted, radios)}; its interfaces: {', '.join(radios)}")
+        return None, (f"interface '{wanted}' of '{mn}' is not a cellular interface attached to "
+                      f"base station '{station}' ({radios[wanted].technology}"
+                      + (f", attached to '{radios[wanted].attach}'" if radios[wanted].attach
+                         else "") + ")")
+    if len(attached) == 1:
+        return attached[0], None
+    if not attached:
+        return None, (f"mobile node '{mn}' has no cellular interface attached to base station "
+                      f"'{station}' (interfaces: {{<name>: {{technology: cellular, attach: "
+                      f"{station}}}}})")
+    return None, (f"mobile node '{mn}' has {len(attached)} cellular interfaces attached to "
+                  f"'{station}' ({', '.join(attached)}): say which with 'interface: <name>'")
+
+
+def _ap_needs(t: Topology, ap: str) -> list[str]:
+    """An AP the flows authenticate at: IEEE 802.1X, in a domain."""
+    out, node = [], t.nodes[ap]
+    if isinstance(node, AccessPoint) and node.security != "ieee8021x":
+        out.append(f"access point '{ap}' has security '{node.security}': the flows "
+                   "authenticate with IEEE 802.1X (security: ieee8021x)")
+    if node.domain is None:
+        out.append(f"access point '{ap}' belongs to no domain, so no AAA server "
+                   "authenticates the MN there (give it 'domain:')")
+    return out
+
+
+def _inter_technology_needs(t: Topology, flow: str, from_ap: str, to_bs: str, mn: str,
+                            correspondent: str | None, interface: str | None) -> list[str]:
+    """C.5.2: from a WLAN AP to a base station, in a call with a correspondent node."""
+    out = _ap_needs(t, from_ap)
+    net_from = t.ap_network(from_ap)
+    m = t.nodes[mn]
+    wlan = m.radio("wlan") if isinstance(m, MobileNode) else None
+    address = wlan[1].address if wlan else None
+    if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
+        where = f"nodes.{mn}.interfaces.{wlan[0]}.address" if wlan and m.interfaces else \
+            f"nodes.{mn}.address"
+        out.append(f"mobile node '{mn}' needs its WLAN address ({where}) on network "
+                   f"'{net_from}' of the start AP '{from_ap}': the call starts there")
+    if interface is None:             # a named one is checked at its own line (check_experiment)
+        _, err = cellular_interface(t, mn, to_bs, None)
+        if err:
+            out.append(err)
+    if correspondent is None:
+        out.append("no correspondent node to call")
+    if flow != "c52-reactive" and net_from is not None and not [
+            r for r in t.nodes_of("access_router") if net_from in _attached(t, r)]:
+        out.append(f"no access_router on network '{net_from}' of '{from_ap}': copy-and-forward "
+                   "(copy_forward:) runs at the MN's previous access router")
+    bs = t.nodes[to_bs]
+    dom = bs.domain if isinstance(bs, BaseStation) else None
+    if dom is not None and t.domains[dom].mobility_protocol != "sip":
+        out.append(f"domain '{dom}' of base station '{to_bs}' has mobility_protocol "
+                   f"'{t.domains[dom].mobility_protocol}'; the c52-* flows bind with SIP")
+    return out
+
+
 def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
-                   correspondent: str | None) -> list[str]:
+                   correspondent: str | None, interface: str | None = None) -> list[str]:
     """What the topology lacks for one scenario (empty: it can run)."""
-    out = []
-    for ap in dict.fromkeys((from_ap, to_ap)):
-        node = t.nodes[ap]
-        if isinstance(node, AccessPoint) and node.security != "ieee8021x":
-            out.append(f"access point '{ap}' has security '{node.security}': the flows "
-                       "authenticate with IEEE 802.1X (security: ieee8021x)")
-        if node.domain is None:
-            out.append(f"access point '{ap}' belongs to no domain, so no AAA server "
-                       "authenticates the MN there (give it 'domain:')")
+    if flow in INTER_TECHNOLOGY_FLOWS:
+        return _inter_technology_needs(t, flow, from_ap, to_ap, mn, correspondent, interface)
+    out = [need for ap in dict.fromkeys((from_ap, to_ap)) for need in _ap_needs(t, ap)]
     net_from, net_to = t.ap_network(from_ap), t.ap_network(to_ap)
     if flow == "dot11i-pre-authentication" and net_from != net_to:
         out.append(f"802.11i pre-authentication needs both APs in one distribution system: "
@@ -146,13 +217,19 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
         rc.mobile_node = mn
         for i, s in enumerate(exp.scenarios):
             cn = None
-            if s.flow in SIP_FLOWS:
+            if s.flow in CALL_FLOWS:
                 cn, err = only_node(rc.topology, "correspondent_node", s.correspondent,
                                     "correspondent node", "correspondent")
                 if err:
                     problems.append(smap.problem(("scenarios", i), f"{topo_name}: {err}"))
                     continue
-            for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn):
+            if s.flow in INTER_TECHNOLOGY_FLOWS and s.interface is not None:
+                _, err = cellular_interface(rc.topology, mn, s.to_ap, s.interface)
+                if err:
+                    problems.append(smap.problem(("scenarios", i, "interface"),
+                                                 f"{topo_name} ({rc.name}): {err}"))
+            for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn,
+                                       s.interface):
                 problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
                                              f"({rc.name}): {need}"))
     return problems + reference_problems(exp, smap)

@@ -7,8 +7,9 @@ and no host end on the link), deploy fails. After bring-up every impaired link's
 measured and compared with the configured one (tolerance 10% + 1 ms).
 
 NFQUEUE caveat: only IP packets pass through netfilter, so non-IP frames (ARP, EAPOL,
-management frames; on a cellular link the PPPoE frames of the data session set-up) cross an
-NFQUEUE-delayed link undelayed. The report says so.
+management frames) cross an NFQUEUE-delayed link undelayed. The report says so. On a
+cellular link (RFC 6252 C.5.2) the PPPoE frames of the data session set-up are delayed too,
+by the frame delay element at both ends (network/framedelay.py).
 """
 from __future__ import annotations
 
@@ -82,7 +83,11 @@ def apply(plan: NetworkPlan, journal: Journal, progress) -> dict:
                     q = queues.setdefault(end.node, [])
                     q.append(QueueSpec(len(q), end.intf, d, imp, seed=hash((lp.source, d)) & 0xFFFF))
             entry["note"] = "IP packets only (NFQUEUE): ARP and other non-IP frames are not delayed"
-            if any(_technology(plan, e) == "cellular" for e in host_ends):
+            cellular = [e for e in host_ends if _technology(plan, e) == "cellular"]
+            if cellular and imp.delay_s > 0:
+                other = lp.b if cellular[0] is lp.a else lp.a
+                entry["frames"] = _start_frame_delay(journal, cellular[0], other, imp.delay_s,
+                                                     progress)
                 entry["note"] += CELLULAR_NOTE
         links.append(entry)
     for node, specs in queues.items():
@@ -90,10 +95,40 @@ def apply(plan: NetworkPlan, journal: Journal, progress) -> dict:
     return {"mechanism": mechanism, "links": links}
 
 
-# RFC 6252 C.5.2's radio link: its PPP exchange crosses an NFQUEUE-delayed link undelayed
+# RFC 6252 C.5.2's radio link: its PPP exchange is delayed by the frame delay element
 CELLULAR_NOTE = ("; on this cellular link the PPPoE frames of the data session set-up "
-                 "(discovery, LCP, CHAP, IPCP: six round trips, docs/cellular-session.md) "
-                 "are not delayed either, so the measured set-up excludes the radio RTT")
+                 "(discovery, LCP, CHAP, IPCP: six round trips, docs/cellular-session.md) are "
+                 "delayed as much by the frame delay element (network/framedelay.py: tc "
+                 "mirred into a TAP device, held, re-sent past the qdisc) at both ends")
+
+
+def _start_frame_delay(journal: Journal, host: End, other: End, delay_s: float,
+                       progress) -> dict:
+    """framedelay at both ends' egress of a cellular link (the mobile's interface in its
+    namespace; the switch's end of the veth in the root namespace, or the other host's
+    interface): its PPPoE frames take the link's one-way delay like its IP packets."""
+    import hashlib
+    from .framedelay import PPPOE_ETHERTYPES, tc_commands
+    ends = []
+    for end in (host, other):
+        if end.is_switch:
+            ifname, ns = _root_ifname(journal, end), None
+        else:
+            ifname, ns = end.intf, journal.nodes[end.node]["netns"]
+        # a TAP name unique on the machine (the root namespace is shared): <= 15 characters
+        tap = "fd" + hashlib.sha1(f"{journal.name}/{end.node}/{ifname}".encode()).hexdigest()[:10]
+        who = end.node if not end.is_switch else None
+        progress(f"starting the frame delay element on {_end_name(end)} ({ifname})")
+        _start_element(journal, "framedelay", tap, ns, who, {
+            "interface": ifname, "tap": tap, "delay_s": delay_s,
+            "ethertypes": list(PPPOE_ETHERTYPES)})
+        for argv in tc_commands(ifname, tap):
+            _run(journal, end, argv)
+        ends.append({"end": _end_name(end), "interface": ifname, "tap": tap})
+    return {"mechanism": "tc mirred into a TAP, held, re-sent past the qdisc "
+                         "(network/framedelay.py)",
+            "ethertypes": [f"0x{e:04x}" for e in PPPOE_ETHERTYPES],
+            "delay_ms": delay_s * 1e3, "ends": ends}
 
 
 def _technology(plan: NetworkPlan, end: End) -> str | None:
@@ -110,28 +145,35 @@ def _end_name(end: End) -> str:
 
 def _start_delayd(journal: Journal, node: str, specs: list[QueueSpec], progress) -> None:
     ns = journal.nodes[node]["netns"]
-    cfg_path = journal.dir / f"delayd-{node}.json"
-    ready = journal.dir / f"delayd-{node}.ready"
-    ready.unlink(missing_ok=True)
-    cfg_path.write_text(json.dumps({"queues": [s.to_config() for s in specs],
-                                    "ready_file": str(ready),
-                                    "stats_file": str(Path(journal.run_dir, "logs", f"delayd-{node}.stats.json"))}))
     progress(f"starting NFQUEUE delay element in {node} ({len(specs)} queues)")
-    log = open(Path(journal.run_dir, "logs", f"delayd-{node}.log"), "ab")
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m",
-                             "orchestrator.network.delayd", str(cfg_path)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            cwd=Path(__file__).resolve().parents[2])
-    journal.started(proc.pid, "delayd", node)
-    deadline = time.monotonic() + 10
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"delay element in {node} did not start; see "
-                               f"{journal.run_dir}/logs/delayd-{node}.log")
-        time.sleep(0.02)
+    _start_element(journal, "delayd", node, ns, node,
+                   {"queues": [s.to_config() for s in specs]})
     for spec in specs:
         for argv in iptables_rules(spec):
             run_in(ns, argv)
+
+
+def _start_element(journal: Journal, module: str, tag: str, ns: str | None, node: str | None,
+                   config: dict) -> None:
+    """Run orchestrator.network.<module> with `config` (plus its ready and stats files) in
+    namespace `ns` (None: the root namespace), recorded in the journal, until it is ready."""
+    cfg_path = journal.dir / f"{module}-{tag}.json"
+    ready = journal.dir / f"{module}-{tag}.ready"
+    ready.unlink(missing_ok=True)
+    logs = Path(journal.run_dir, "logs")
+    cfg_path.write_text(json.dumps({**config, "ready_file": str(ready),
+                                    "stats_file": str(logs / f"{module}-{tag}.stats.json")}))
+    log = open(logs / f"{module}-{tag}.log", "ab")
+    argv = [sys.executable, "-m", f"orchestrator.network.{module}", str(cfg_path)]
+    proc = subprocess.Popen((["ip", "netns", "exec", ns] if ns else []) + argv,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    journal.started(proc.pid, module, node)
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{module} ({tag}) did not start; see {logs}/{module}-{tag}.log")
+        time.sleep(0.02)
 
 
 def _peer_on_network(plan: NetworkPlan, host: str, network: str) -> tuple[str, str] | None:
@@ -170,7 +212,8 @@ def verify(plan: NetworkPlan, journal: Journal, progress) -> list[dict]:
             # tests/integration/test_c52_deploy.py)
             report.append({"link": lp.source, "ok": True, "verified": False,
                            "message": f"{lp.source}: cellular interface {src.node}:{src.intf} "
-                                      "has no address before its data session; not pinged"})
+                                      "has no address before its data session; not pinged "
+                                      "(its PPPoE frames: the frame delay element)"})
             continue
         if not other.is_switch:
             iface = next(i for i in plan.hosts[other.node].interfaces if i.name == other.intf)

@@ -20,6 +20,14 @@ def _param(line: str) -> tuple[str, str]:
     return PARAM, PARAM + "\n  " + line
 
 
+C52_SCEN = "  - {name: both-up, flow: c52-mpa-both-up, from: ap-w, to: bs}"
+
+
+def _c52() -> tuple[str, str]:
+    """The C.5.2 topology of the repository (a WLAN AP, a base station, a two-radio MN)."""
+    return CONF, "  base: {topology: ../../../topologies/c52-wlan-cellular.yaml}"
+
+
 def _topology(name: str) -> tuple[str, str]:
     return "../topologies/two-aps.yaml", f"../topologies/{name}"
 
@@ -78,6 +86,19 @@ CASES = {
     "scenario-unknown-flow": (SCEN, SCEN.replace("dot11i-post-authentication", "dot11i-post-auth")),
     "buffering-beyond-limit": (SCEN, SCEN.replace("dot11i-post-authentication", "sip-mpa")[:-1]
                                + ", buffering: 1min}"),
+    # C.5.2's flows: `to` a base station, `interface` the MN's cellular interface (issue 15)
+    "c52-to-an-access-point": [_c52(), (SCEN, C52_SCEN.replace("to: bs", "to: ap-w"))],
+    "c52-to-unknown-base-station": [_c52(), (SCEN, C52_SCEN.replace("to: bs", "to: bss"))],
+    "c52-to-without-base-stations": (SCEN, SCEN.replace("dot11i-post-authentication",
+                                                        "c52-mpa-both-up")),
+    "c52-from-a-base-station": [_c52(), (SCEN, C52_SCEN.replace("from: ap-w", "from: bs"))],
+    "c52-interface-unknown": [_c52(), (SCEN, C52_SCEN[:-1] + ", interface: cdma1}")],
+    "c52-interface-not-cellular": [_c52(), (SCEN, C52_SCEN[:-1] + ", interface: wlan0}")],
+    "interface-on-a-wlan-flow": (SCEN, SCEN[:-1] + ", interface: cdma0}"),
+    "copy-forward-on-the-reactive-flow": [_c52(), (SCEN, C52_SCEN.replace(
+        "c52-mpa-both-up", "c52-reactive")[:-1] + ", copy_forward: 200ms}")],
+    "copy-forward-zero": [_c52(), (SCEN, C52_SCEN[:-1] + ", copy_forward: 0ms}")],
+    "copy-forward-beyond-limit": [_c52(), (SCEN, C52_SCEN[:-1] + ", copy_forward: 1min}")],
 }
 
 

@@ -224,6 +224,18 @@ def test_the_rfcs_jitter_is_the_arrival_excess():
 CELL = "10.20.0.2"
 
 
+def test_address_switch_with_copies_before_the_switch_of_the_stream():
+    """Copy-and-forward: copies of 8..10 reach the new address 61 ms after their originals,
+    while the old path still delivers 9..11; the stream moves after 11 (the CN's switch), its
+    first packet 12 at 16*12+60. The handoff delay runs from 11 on the old address."""
+    log = [pkt(k, 16 * k, OCOA) for k in range(12)] + \
+        [pkt(k, 16 * k + 61, CELL) for k in (8, 9, 10)] + \
+        [pkt(k, 16 * k + 60, CELL) for k in range(12, 16)]
+    got = media.address_switch(log, OCOA, CELL)
+    assert (got["duplicates"], got["packets_lost"]) == (3, 0)
+    assert got["handoff_delay_ms"] == 16 * 12 + 60 - 16 * 11
+
+
 def test_address_switch_make_before_break():
     """C.5.2 (b): the last packet on the old address at 160 ms, the first on the new one
     (60 ms radio one way) at 236 ms; nothing lost, none twice."""
@@ -235,8 +247,10 @@ def test_address_switch_make_before_break():
 
 
 def test_address_switch_counts_loss_duplicates_and_a_missing_side():
+    # 5 reaches the new address as a copy (copy-and-forward) after the old path delivered
+    # it: a duplicate; the first in-handoff packet is 6
     log = [pkt(k, 16 * k, OCOA) for k in (0, 1, 2, 5)] + [pkt(5, 81, CELL), pkt(6, 96, CELL)]
     got = media.address_switch(log, OCOA, CELL)
-    assert (got["packets_lost"], got["duplicates"], got["handoff_delay_ms"]) == (2, 1, 1.0)
+    assert (got["packets_lost"], got["duplicates"], got["handoff_delay_ms"]) == (2, 1, 16.0)
     assert media.address_switch(log[:4], OCOA, CELL)["handoff_delay_ms"] is None
     assert media.address_switch([], OCOA, CELL)["packets_received"] == 0

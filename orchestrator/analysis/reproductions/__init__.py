@@ -8,6 +8,10 @@
           baseline beside the RFC; the non-MPA / MPA ratio; its claims as checks (loss,
           parts of the delay, tshark on the captures); RTP arrivals and delays
 
+  c52     C.5.2: WLAN to cellular, reactive and MPA (both interfaces up / activated at the
+          handover) beside the RFC's prose; its claims as checks; arrivals per scheme and the
+          time both interfaces were up
+
 A module here imports the pipeline (reproduction, records, parameters, plots, ladder), never
-a sibling. Figures 6, C.5.2 and C.6 are to come as modules of their own.
+a sibling. Figure 6 and C.6 are to come as modules of their own.
 """

@@ -1,0 +1,188 @@
+"""RFC 6252 C.5.2's metrics of one inter-technology handover (WLAN to cellular), from the
+MN's RTP receiver log and the events of the repetition (pure).
+
+C.5.2: "As compared to non-optimized handover that may result in a delay of up to 18 sec and
+loss of 1000 or more packets ... we observed 0 packet loss and a 50-ms handoff delay between
+the last pre-handoff packet and the first in-handoff packet ... about 10 duplicate packets
+because of the copy-and-forward mechanism at the access routers."
+
+Every metric, in one line (`METRICS`; the runner writes one record row each):
+
+  handoff_delay        last packet received on the old (WLAN) address -> first packet received
+                       on the new (cellular) address (ms): the RFC's "handoff delay between the
+                       last pre-handoff packet and the first in-handoff packet".
+  packet_loss          sequence numbers between the first and the last received that never
+                       arrived (packets).
+  duplicates           packets received more than once (arrivals - distinct sequence numbers).
+  on_old_address, on_new_address   packets received on each address.
+  link_down_detection  the radio loses the MN's WLAN link (the controller's `disassociated`,
+                       reason link_lost) -> the MN's `link_down_detected` (reactive only).
+  activation, attach   the cellular interface's emulated power-up and traffic-channel
+                       latencies (`radio_attached`; 0 when the interface was already up).
+  cellular_session     the data session's set-up: PPPoE discovery, LCP, CHAP (with the
+                       AAA exchange), IPCP, the address configured (`cellular_session_done`
+                       total_ms, measured from its frames).
+  switch               the default route moved to the cellular interface
+                       (`active_interface_changed` elapsed_ms).
+  binding_update       re-INVITE from the cellular address until its 200 OK (Tbu).
+  handover_total       the handover's trigger -> first packet on the new address: the link
+                       loss (reactive: detection, activation, attach, data session, switch
+                       and binding update all follow it), or the switch of the active
+                       interface (MPA: the preparation went before, while the stream still
+                       flowed over the WLAN) (ms).
+  preparation          the cellular interface's power-on (else its data session's start) ->
+                       its data session done: what MPA does ahead of the switch (ms).
+  both_interfaces_up   how long both radios were up at once (C.5.2's battery argument): the
+                       overlap of the WLAN's association (the repetition's start -> the
+                       controller's `disassociated` of the MN: link lost or released) and the
+                       cellular interface's power (`interface_powered_on` ->
+                       `interface_powered_off`, or the end of the repetition) (ms).
+  copy_forward_copies  packets the old access router copied to the new address
+                       (`copy_forward_done` copies; absent when copy-and-forward is off).
+  copy_forward_period  how long it copied (`copy_forward_start` duration_ms: the scenario's
+                       copy_forward), reported beside the duplicates it explains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..events import subject
+from .media import MediaError, address_switch
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    description: str
+
+
+METRICS = (
+    Metric("handoff_delay", "ms", "last packet on the old address -> first on the new one"),
+    Metric("packet_loss", "packets", "sequence numbers never received"),
+    Metric("duplicates", "packets", "packets received more than once"),
+    Metric("on_old_address", "packets", "packets received on the WLAN address"),
+    Metric("on_new_address", "packets", "packets received on the cellular address"),
+    Metric("link_down_detection", "ms", "WLAN link lost -> the MN notices (reactive)"),
+    Metric("activation", "ms", "cellular power-up (emulated)"),
+    Metric("attach", "ms", "cellular traffic channel (emulated)"),
+    Metric("cellular_session", "ms", "PPPoE discovery, LCP, CHAP, IPCP (measured)"),
+    Metric("switch", "ms", "default route moved to the cellular interface"),
+    Metric("binding_update", "ms", "re-INVITE from the cellular address until 200 OK"),
+    Metric("handover_total", "ms", "trigger (link lost / switch) -> first packet on the "
+                                   "new address"),
+    Metric("preparation", "ms", "cellular power-on -> data session done"),
+    Metric("both_interfaces_up", "ms", "time both radios were up at once"),
+    Metric("copy_forward_copies", "packets", "packets the old AR copied to the new address"),
+    Metric("copy_forward_period", "ms", "how long the old AR copied (the scenario's "
+                                        "copy_forward)"),
+)
+
+
+def _of(events: list[dict], name: str, mn: str, node_is_mn: bool = True) -> list[dict]:
+    """Events `name` about `mn`, by time (the MN's own, or others' naming it)."""
+    return [e for e in events if e["event"] == name
+            and (e["node"] == mn if node_is_mn else subject(e) == mn)]
+
+
+def _attr(e: dict | None, key: str):
+    return None if e is None else (e.get("attrs") or {}).get(key)
+
+
+def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: int,
+                     t1: int) -> dict[str, tuple[float | None, str]]:
+    """The metrics above for one repetition: `packets` the receiver log's records of its
+    call, `events` those between `t0` and `t1` (ns). Raises MediaError when the stream or
+    the cellular session is missing."""
+    events = sorted(events, key=lambda e: e["mono_ns"])
+    done = _of(events, "cellular_session_done", mn)
+    if not done:
+        raise MediaError(f"no cellular_session_done event of {mn}: the cellular interface "
+                         "never got its data session")
+    new = _attr(done[-1], "address")
+    pkts = sorted(packets, key=lambda p: p["mono_ns"])
+    if len(pkts) < 2:
+        raise MediaError(f"{len(pkts)} RTP packets in the repetition; need two")
+    old = pkts[0]["dst"].rsplit(":", 1)[0]
+    switch = address_switch(pkts, old, new)
+    lost = next((e for e in _of(events, "disassociated", mn, node_is_mn=False)
+                 if _attr(e, "reason") == "link_lost"), None)
+    detected = next((e for e in _of(events, "link_down_detected", mn)
+                     if lost is None or e["mono_ns"] >= lost["mono_ns"]), None)
+    attached = _of(events, "radio_attached", mn)
+    changed = _of(events, "active_interface_changed", mn)
+    bu = next((e for e in _of(events, "binding_update_done", mn)), None)
+    bu_start = next((e for e in _of(events, "binding_update_start", mn)), None)
+    powered = _of(events, "interface_powered_on", mn)
+    started = _of(events, "cellular_session_start", mn)
+    trigger = lost or (changed[-1] if changed else None)
+    prepared_from = (powered[-1] if powered else None) or (started[-1] if started else None)
+    first_new = next((p["mono_ns"] for p in pkts if p["dst"].rsplit(":", 1)[0] == new), None)
+    copies = [e for e in events if e["event"] == "copy_forward_done" and subject(e) == mn]
+    ms = lambda a, b: None if a is None or b is None else (b - a) / 1e6   # noqa: E731
+    values = {
+        "handoff_delay": (switch["handoff_delay_ms"], "ms"),
+        "packet_loss": (switch["packets_lost"], "packets"),
+        "duplicates": (switch["duplicates"], "packets"),
+        "on_old_address": (switch["on_old_address"], "packets"),
+        "on_new_address": (switch["on_new_address"], "packets"),
+        "link_down_detection": (ms(lost and lost["mono_ns"], detected and detected["mono_ns"]),
+                                "ms"),
+        "activation": (_attr(attached[-1], "activation_ms") if attached else None, "ms"),
+        "attach": (_attr(attached[-1], "attach_ms") if attached else None, "ms"),
+        "cellular_session": (_attr(done[-1], "total_ms"), "ms"),
+        "switch": (_attr(changed[-1], "elapsed_ms") if changed else None, "ms"),
+        "binding_update": (ms(bu_start and bu_start["mono_ns"], bu and bu["mono_ns"]), "ms"),
+        "handover_total": (ms(trigger and trigger["mono_ns"], first_new), "ms"),
+        "preparation": (ms(prepared_from and prepared_from["mono_ns"], done[-1]["mono_ns"]),
+                        "ms"),
+        "both_interfaces_up": (both_up_ms(events, mn, t0, t1), "ms"),
+    }
+    if copies:
+        values["copy_forward_copies"] = (sum(int(_attr(e, "copies") or 0) for e in copies),
+                                         "packets")
+        values["copy_forward_period"] = (_attr(copies[-1], "duration_ms"), "ms")
+    return values
+
+
+def window_start(events: Iterable[dict], mn: str, t0: int, stream_s: float) -> int:
+    """Where a repetition's stream is read from: `stream_s` before the handover's trigger
+    (the WLAN link lost, else the switch of the active interface), not before `t0`. Not from
+    the call's start: packets an earlier reactive handover left in the WLAN router's
+    neighbour queue (sent to the WLAN address while it was unreachable) reach the MN when it
+    is back on the WLAN, at the next call's start, with that call's SSRC and older sequence
+    numbers."""
+    events = sorted(events, key=lambda e: e["mono_ns"])
+    lost = next((e for e in _of(events, "disassociated", mn, node_is_mn=False)
+                 if _attr(e, "reason") == "link_lost" and e["mono_ns"] >= t0), None)
+    changed = [e for e in _of(events, "active_interface_changed", mn) if e["mono_ns"] >= t0]
+    trigger = lost or (changed[-1] if changed else None)
+    if trigger is None:
+        return t0
+    return max(t0, trigger["mono_ns"] - int(stream_s * 1e9))
+
+
+def both_up_ms(events: list[dict], mn: str, t0: int, t1: int) -> float:
+    """The overlap of the WLAN's association and the cellular interface's power within
+    [t0, t1] (see the module docstring), in ms."""
+    wlan_end = next((e["mono_ns"] for e in _of(events, "disassociated", mn, node_is_mn=False)
+                     if t0 <= e["mono_ns"] <= t1), t1)
+    on = [e["mono_ns"] for e in _of(events, "interface_powered_on", mn) if t0 <= e["mono_ns"] <= t1]
+    if not on:
+        return 0.0
+    off = next((e["mono_ns"] for e in _of(events, "interface_powered_off", mn)
+                if on[-1] <= e["mono_ns"] <= t1), t1)
+    return max(0.0, (min(wlan_end, off) - max(t0, on[-1])) / 1e6)
+
+
+def spans(events: list[dict], mn: str, t0: int, t1: int) -> dict:
+    """Times (ns) of the repetition's landmarks for the figures: link lost, cellular powered
+    on, data session done, active interface changed, WLAN left."""
+    def first(name: str, node_is_mn: bool = True):
+        found = [e["mono_ns"] for e in _of(events, name, mn, node_is_mn) if t0 <= e["mono_ns"] <= t1]
+        return found[-1] if found else None
+    return {"wlan_left_ns": first("disassociated", node_is_mn=False),
+            "powered_on_ns": first("interface_powered_on"),
+            "session_done_ns": first("cellular_session_done"),
+            "switched_ns": first("active_interface_changed")}
