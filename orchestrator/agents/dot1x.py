@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..events import EventLog
+from ..later import Later
 from ..protocols import eap, eapol, mgmt
 from ..protocols.eap_tls import DEFAULT_FRAGMENT_SIZE, EapPeer, EapTlsPeer, PeerState
 from ..protocols.errors import ProtocolError
@@ -47,6 +48,15 @@ EAP_SESSION_TIMEOUT, MAX_EAP_SESSIONS = 30.0, 256
 
 
 mac_bytes, mac_str = mgmt.mac_bytes, mgmt.mac_str
+_TIMERS: Later | None = None
+
+
+def _timers() -> Later:
+    """One timer thread for every handshake's retransmissions (not a thread per message 1)."""
+    global _TIMERS
+    if _TIMERS is None:
+        _TIMERS = Later("eapol-timers")
+    return _TIMERS
 
 
 class FrameIO:
@@ -443,11 +453,13 @@ class Authenticator:
         hs = eapol.Authenticator4Way(pmksa.pmk, mac_bytes(self.bssid), mac_bytes(sta), self.gtk)
         with self._lock:
             self.handshakes[sta] = hs
-        self._emit("fourway_start", sta=sta, pmksa=pmksa.source)
+        t_start = time.perf_counter_ns()
         frames, _ = hs.start()
         for f in frames:
             self.io.send(sta, ETH_P_EAPOL, f)
             self._retransmit_later(sta, hs, f, 1)
+        # the event after message 1: writing it is not part of the handshake's time
+        self._emit("fourway_start", sta=sta, pmksa=pmksa.source, mono_ns=t_start)
 
     def _retransmit_later(self, sta: str, hs, frame: bytes, attempt: int) -> None:
         """Message 1 again if message 2 does not come (hostapd: dot11RSNAConfigPairwise-
@@ -466,9 +478,7 @@ class Authenticator:
                 self._emit("fourway_retransmitted", sta=sta, message=1, attempt=attempt)
                 self.io.send(sta, ETH_P_EAPOL, frame)
                 self._retransmit_later(sta, hs, frame, attempt + 1)
-        timer = threading.Timer(MSG1_TIMEOUT, again)
-        timer.daemon = True
-        timer.start()
+        _timers().call(MSG1_TIMEOUT, again)
 
     def _on_key(self, sta: str, pdu: bytes) -> None:
         with self._lock:

@@ -12,8 +12,6 @@ and tells the station after its `link_down_detection` delay.
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import os
 import queue
@@ -28,6 +26,7 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from ..events import EventLog
+from ..later import Later
 from ..protocols import mgmt
 from . import policy
 from . import ofdirect
@@ -73,33 +72,6 @@ class _Workers:
                 self.logger.exception("request handler failed")
 
 
-class _Later:
-    """Calls due after a delay, from one kept thread (not a thread per call)."""
-
-    def __init__(self, logger):
-        self.logger = logger
-        self.heap: list = []
-        self.cond = threading.Condition()
-        self.seq = itertools.count()
-        threading.Thread(target=self._run, name="later", daemon=True).start()
-
-    def call(self, delay: float, fn, *args) -> None:
-        with self.cond:
-            heapq.heappush(self.heap, (time.monotonic() + delay, next(self.seq), fn, args))
-            self.cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.heap or self.heap[0][0] > time.monotonic():
-                    self.cond.wait(self.heap[0][0] - time.monotonic() if self.heap else None)
-                _, _, fn, args = heapq.heappop(self.heap)
-            try:
-                fn(*args)
-            except Exception:                      # noqa: BLE001
-                self.logger.exception("delayed call failed")
-
-
 class RadioController(app_manager.OSKenApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
@@ -132,7 +104,7 @@ class RadioController(app_manager.OSKenApp):
         # Requests are served by kept threads: os-ken's native hub starts a thread per spawn,
         # 0.1-0.5 ms here, inside every association and port change it would carry
         self.workers = _Workers(REQUEST_WORKERS, self.logger)
-        self.later = _Later(self.logger)
+        self.later = Later("retire", self.logger)
         self.api_thread = hub.spawn(serve_api, conf["api_socket"], self)
 
     # ---- OpenFlow plumbing ---------------------------------------------------------------

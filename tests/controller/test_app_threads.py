@@ -3,7 +3,8 @@ import logging
 import threading
 import time
 
-from orchestrator.controller.app import _Later, _Workers
+from orchestrator.controller.app import _Workers
+from orchestrator.later import Later
 
 LOG = logging.getLogger("test")
 
@@ -32,7 +33,7 @@ def test_workers_run_calls_concurrently():
 
 def test_later_calls_in_due_order_not_before_their_time():
     got = []
-    later = _Later(LOG)
+    later = Later("test", LOG)
     t0 = time.monotonic()
     later.call(0.15, lambda: got.append(("b", time.monotonic() - t0)))
     later.call(0.05, lambda: got.append(("a", time.monotonic() - t0)))
