@@ -15,6 +15,7 @@ Afterwards every agent's receive loops are alive and the malformed frames were c
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,10 @@ def test_the_authenticator_survives_every_hostile_frame_and_then_authenticates(b
     mn.call("associate", ap_bssid="ap", timeout=30)
     result = mn.call("connect", ap="ap", timeout=60)
     assert result["status"] == "ok"
+    # the AP opened the port itself; the controller hears of it right after (port_driver.py)
+    deadline = time.monotonic() + 5
+    while "mn" not in controller_status(j)["authorized"] and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert "mn" in controller_status(j)["authorized"]
     events = read_events(j.run_dir)
     assert any(e["event"] == "eap_done" and e["node"] == "ap" for e in events)
