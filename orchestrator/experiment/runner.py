@@ -271,6 +271,9 @@ class _Testbed:
         return [n for n in dict.fromkeys(wanted) if n in j.nodes]
 
     def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
+        if scenario.concurrent is not None:      # many MNs, one record each (issue 17)
+            from .concurrent import repetition as concurrent_repetition
+            return concurrent_repetition(self, run, scenario, rep)
         conf, journal, mn = self.conf, self.journal, self.conf.mobile_node
         ladder = run.dir / "ladder" / _slug(conf.name) / scenario.name if rep == 1 else None
         if ladder:
