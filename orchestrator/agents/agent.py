@@ -961,6 +961,9 @@ def agent_constants(roles: list[str], agent) -> dict:
     out = {}
     if dot1x is not None:
         out["eapol_start_period"] = c(dot1x.START_PERIOD * 1e3, "ms", "agents/dot1x.py (802.1X startPeriod)")
+        if "mobile-node" in roles:
+            out["fourway_start_reminder"] = c(dot1x.FOURWAY_REMINDER * 1e3, "ms",
+                                              "agents/dot1x.py (the AP's resends of message 1)")
     if "access-point" in roles and dot1x is not None:
         out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
         out["fourway_msg1_timeout_later"] = c(dot1x.MSG1_TIMEOUT_SUBSEQ * 1e3, "ms",

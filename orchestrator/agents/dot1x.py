@@ -40,6 +40,13 @@ START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X star
 # eapol_key_timeout_subseq): 100 ms after the first send, 1 s after each later one. 100 ms
 # throughout gave a crowd up: 100 MNs at one AP answered after 0.5 s (issue 17)
 MSG1_TIMEOUT, MSG1_TIMEOUT_SUBSEQ, MSG1_RETRIES = 0.1, 1.0, 4
+# A station holding a PMKSA for the AP waits for message 1 this long before it reminds the
+# AP with an EAPOL-Start: until the AP's own resends of message 1 must have run out. An
+# EAPOL-Start the AP receives while its handshake waits for message 2 means "no matching
+# PMKSA" (hostapd too drops the PMKSA and starts EAP), so a reminder after START_PERIOD
+# (1 s) from a station whose message 1 was merely slow turned a handshake it was completing
+# into a full EAP it was not expecting (issue 17: 16 of 100 MNs at one AP at once)
+FOURWAY_REMINDER = MSG1_TIMEOUT + MSG1_RETRIES * MSG1_TIMEOUT_SUBSEQ
 # Half-open EAP sessions of an authenticator: a station's (or a forged source's) session is
 # forgotten after EAP_SESSION_TIMEOUT without an EAP exchange completing (hostapd gives up
 # after a few 30 s supplicant timeouts), and at most MAX_EAP_SESSIONS are held (one per
@@ -221,7 +228,7 @@ class Supplicant:
         deadline = time.monotonic() + timeout
         starts = 0
         while (left := deadline - time.monotonic()) > 0:
-            got = self.io.recv(min(left, START_PERIOD))
+            got = self.io.recv(min(left, FOURWAY_REMINDER))
             if got is None:
                 if hs.state == eapol.HandshakeState.WAIT_MSG1 and starts < MAX_START:
                     starts += 1       # the authenticator did not start: remind it

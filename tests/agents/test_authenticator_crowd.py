@@ -72,3 +72,48 @@ def test_a_stale_eapol_start_after_message_2_leaves_the_handshake_alone():
     auth.handle_frame(sta, io.mac, ETH_P_EAPOL, msg4[0])
     assert opened == [sta]                                     # the port opens
     assert "fourway_done" in [e for e, _ in events]
+
+
+class SlowAP:
+    """The station's frame I/O with an AP whose message 1 comes after `delay` s (or never)."""
+    mac = "02:00:00:00:00:01"
+
+    def __init__(self, frames_at: list[tuple[float, bytes]]):
+        self.t0, self.frames, self.sent = time.monotonic(), list(frames_at), []
+
+    def recv(self, timeout):
+        now = time.monotonic() - self.t0
+        if self.frames and self.frames[0][0] <= now + timeout:
+            at, frame = self.frames.pop(0)
+            time.sleep(max(0.0, at - now))
+            return (RecordingIO.mac, self.mac, ETH_P_EAPOL, frame)
+        time.sleep(timeout)
+        return None
+
+    def send(self, dst, ethertype, frame):
+        self.sent.append((time.monotonic() - self.t0, frame))
+
+
+def _station(io):
+    sup = object.__new__(dot1x.Supplicant)
+    sup.io, sup.log, sup.pmksa = io, None, {RecordingIO.mac: Pmksa(bytes(range(32)), "mpa")}
+    return sup
+
+
+def test_a_station_with_a_pmksa_waits_out_the_ap_s_resends_before_an_eapol_start(monkeypatch):
+    monkeypatch.setattr(dot1x, "FOURWAY_REMINDER", 0.3)
+    io = SlowAP([])                                            # the AP never starts
+    _station(io).four_way(RecordingIO.mac, timeout=0.5)
+    starts = [t for t, f in io.sent if f == _eapol_pdu(eapol.PacketType.START)]
+    assert starts and starts[0] >= 0.3                         # not after START_PERIOD
+
+
+def test_a_slow_message_1_gets_message_2_and_no_eapol_start(monkeypatch):
+    monkeypatch.setattr(dot1x, "FOURWAY_REMINDER", 0.3)
+    monkeypatch.setattr(dot1x, "START_PERIOD", 0.05)           # the old reminder would fire
+    ap = eapol.Authenticator4Way(bytes(range(32)), mac_bytes(RecordingIO.mac),
+                                 mac_bytes(SlowAP.mac), bytes(16))
+    msg1, _ = ap.start()
+    io = SlowAP([(0.2, msg1[0])])
+    _station(io).four_way(RecordingIO.mac, timeout=0.25)
+    assert [f for _, f in io.sent] and all(f != _eapol_pdu(eapol.PacketType.START) for _, f in io.sent)
