@@ -63,3 +63,17 @@ def test_report_of_a_crowd_run_has_the_percentiles_and_the_cdf(tmp_path):
     assert "## Concurrent handovers: percentiles over MNs" in readme
     assert "figures/concurrency-cdf.png" in readme and (run / "figures" / "concurrency-cdf.png").stat().st_size > 10000
     assert (run / "tables" / "concurrency.csv").exists()
+
+
+def test_captions_name_a_hundred_mns_as_a_range():
+    from orchestrator.analysis.parameters import numbered_ranges
+    mns = [f"mn{i}" for i in range(1, 101)]
+    parts = ([f"dad_interval of {', '.join(mns)} 1000 ms", "association_latency of ap0, ap1, ap2 4 ms"]
+             + [f"link_down_detection.{m} 1 ms" for m in sorted(mns)] + ["pana_pci_irt 1000 ms"])
+    assert numbered_ranges(parts) == ["dad_interval of mn1-mn100 1000 ms",
+                                      "association_latency of ap0, ap1, ap2 4 ms",
+                                      "link_down_detection.mn1-mn100 1 ms", "pana_pci_irt 1000 ms"]
+    few = ["association_latency.ap1 4 ms", "association_latency.ap2 4 ms", "x 1 ms"]
+    assert numbered_ranges(few) == few                         # small lists as they were
+    gap = [f"d of {', '.join(f'mn{i}' for i in (1, 2, 3, 4, 5, 7))} 1 ms"]
+    assert numbered_ranges(gap) == ["d of mn1-mn5, mn7 1 ms"]
