@@ -16,7 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..model.plan import NetworkPlan
 from ..model.topology import Topology
@@ -44,13 +44,22 @@ ROLE_IMAGES: dict[str, tuple[str, ...]] = {
     "packet_data_gateway": ("mpa-agent",),
 }
 OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_images/mpa-agent
+# images a node needs only for some experiment flows (model/experiment.py FLOWS): a testbed
+# deployed for other flows does not start them (issue 17: 100 MNs' charons, ~30% of an MN's
+# bring-up, for flows that never set up a tunnel). The MN's charon is the proactive handover
+# tunnel's end (s7.4), used by sip-mpa only.
+FLOW_IMAGES: dict[str, tuple[str, ...]] = {"ikev2-strongswan-mn": ("sip-mpa",)}
 POLL = 0.01
 
 
-def images_for(topo: Topology, node: str, path: list[Path]) -> list[str]:
-    """The images of a node, in role order, each once."""
+def images_for(topo: Topology, node: str, path: list[Path],
+               flows: Iterable[str] | None = None) -> list[str]:
+    """The images of a node, in role order, each once; with `flows` (the experiment flows
+    the testbed is for), not those FLOW_IMAGES says none of them uses."""
+    wanted = None if flows is None else set(flows)
     out = [img for role in sorted(topo.roles(node)) for img in ROLE_IMAGES.get(role, ())
-           if img not in OPTIONAL_IMAGES or find_image(img, path)]
+           if (img not in OPTIONAL_IMAGES or find_image(img, path))
+           and (wanted is None or img not in FLOW_IMAGES or wanted & set(FLOW_IMAGES[img]))]
     return list(dict.fromkeys(out))
 
 
@@ -76,14 +85,25 @@ class Unit:
 
 
 def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-                  extra_path: list[str | Path] | None = None) -> dict[str, dict[str, float]]:
-    """Bring up every node's images; returns {node: {image: seconds from start to ready}}."""
+                  extra_path: list[str | Path] | None = None,
+                  flows: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+    """Bring up every node's images (with `flows`: those the flows need, FLOW_IMAGES);
+    returns {node: {image: seconds from start to ready}}."""
     path = image_path(extra_path)
-    wanted = {n: images_for(topo, n, path) for n in plan.hosts}
+    wanted = {n: images_for(topo, n, path, flows) for n in plan.hosts}
+    skipped = {n: [i for i in images_for(topo, n, path) if i not in wanted[n]] for n in plan.hosts}
+    skipped = {n: i for n, i in skipped.items() if i}
+    if skipped:
+        names = sorted({i for v in skipped.values() for i in v})
+        progress(f"images: not started, no flow of this testbed ({', '.join(sorted(flows or []))}) "
+                 f"uses them: {', '.join(names)} on {len(skipped)} node(s)")
+        for n, imgs in skipped.items():
+            journal.nodes[n]["images_not_started"] = imgs
     cache: dict[str, Image] = {}
     pki = Pki.ensure(journal.dir / "pki", f"{topo.name} testbed CA", *pki_names(topo))
     facts = Facts(topo, plan, pki, Secrets(journal.dir / "secrets.json"),
-                  {n: i["netns"] for n, i in journal.nodes.items()}, Path(journal.run_dir))
+                  {n: i["netns"] for n, i in journal.nodes.items()}, Path(journal.run_dir),
+                  images=wanted)
     units: list[Unit] = []
     for node, names in wanted.items():
         for name in names:

@@ -251,7 +251,8 @@ class _Testbed:
         name = testbed_name(run.experiment.name, slug)
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
-                         results=str(run.dir / "testbeds"))
+                         results=str(run.dir / "testbeds"),
+                         flows={s.flow for s in run.experiment.scenarios})
         mn = conf.mobile_node
         media = any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios)
         kinds = MEDIA_KINDS if media else CAPTURE_KINDS

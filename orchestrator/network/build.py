@@ -91,7 +91,9 @@ def bridge_names(prefix: str, plan: NetworkPlan) -> dict[str, str]:
 
 def deploy(topology_file: str, name: str | None = None, results: str = "results",
            progress: Progress = lambda s: None, verify: bool = True,
-           images: bool = True) -> Journal:
+           images: bool = True, flows=None) -> Journal:
+    """Build `topology_file` and start its daemons; `flows`: the experiment flows it is for
+    (only the images they need, deploy/lifecycle.py FLOW_IMAGES), None: every image."""
     topo = load_topology(topology_file)
     plan = build_plan(topo)
     name = name or topo.name
@@ -105,7 +107,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
                       run_dir=str(run_dir), created_at=time.time())
     journal.save()
     try:
-        _build(topo, plan, journal, progress, verify, images)
+        _build(topo, plan, journal, progress, verify, images, flows)
     except BaseException:
         progress("deploy failed: removing what was created")
         teardown(journal)
@@ -116,7 +118,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
 
 
 def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-           verify: bool, images: bool = True) -> None:
+           verify: bool, images: bool = True, flows=None) -> None:
     from mininet.link import Link
     from mininet.node import Host, OVSSwitch
 
@@ -234,7 +236,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
     if images:
         from ..deploy.lifecycle import deploy_images
-        deploy_images(topo, plan, journal, progress)
+        deploy_images(topo, plan, journal, progress, flows=flows)
     # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
     for node in mn_nodes:
         node.terminate()

@@ -51,6 +51,10 @@ def test_five_mns_at_once_and_four_as_a_poisson_stream_each_recorded(tmp_path):
     assert (p.started_ms >= p.arrival_ms - 1.0).all(), p[["arrival_ms", "started_ms"]]
     at_once = df[(df.scenario == "at-once") & (df.phase == "Tauth")]
     assert (at_once.arrival_ms == 0).all()
+    # the layer-2 flows set up no tunnel: the MNs' charons were not started, the ARs' were
+    [bed] = list((run / "testbeds" / "runs").glob("*/"))
+    assert not list(bed.glob("logs/mn*/charon.log")) and (bed / "logs" / "nar" / "charon.log").exists()
+    assert len(list(bed.glob("logs/mn*/mpa-agent.log"))) == 5
     readme = (run / "README.md").read_text()
     assert "## Concurrent handovers: percentiles over MNs" in readme
     assert (run / "figures" / "concurrency-cdf.png").exists()
