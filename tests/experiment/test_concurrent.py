@@ -164,5 +164,6 @@ def test_concurrent_sip_flows_are_refused(tmp_path):
 def test_the_shipped_crowd_experiment_plans_a_hundred_mns():
     exp, [conf] = load_experiment(REPO / "experiments" / "crowd.yaml")
     assert len(conf.topology.nodes_of("mobile_node")) == 100
-    assert [s.concurrent.arrivals for s in exp.scenarios] == ["simultaneous", "poisson"]
-    assert not math.isnan(exp.scenarios[1].concurrent.rate)
+    assert [s.concurrent.arrivals for s in exp.scenarios] == ["poisson", "simultaneous", "poisson"]
+    assert [s.concurrent.mobile_nodes for s in exp.scenarios] == [10, "all", "all"]
+    assert not math.isnan(exp.scenarios[2].concurrent.rate)
