@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c52 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c52 crowd report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -14,6 +14,7 @@ help:
 	@echo "make fig10-wan   Figure 10 (roaming) against the delay to the home AAA (0-150 ms)"
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make c52         C.5.2: WLAN to cellular, reactive and MPA (both up / at the handover)"
+	@echo "make crowd       100 MNs pre-authenticate and hand over at once, then as a Poisson stream"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -62,6 +63,8 @@ fig7: services
 # C.5.2 (issue 15): 3 repetitions by default (~1 min); REPETITIONS=10 for a longer run
 c52: services
 	$(MPA) run experiments/c52.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+crowd: services
+	$(MPA) run experiments/crowd.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all

@@ -47,10 +47,39 @@ def bare_mininet(plan) -> tuple[float, float]:
     return up, time.monotonic() - t1
 
 
-def mpa(topology: str, results: str) -> tuple[float, float]:
+# the deploy's progress messages of each stage (network/build.py, deploy/lifecycle.py)
+STAGES = (("starting os-ken controller", "controller process started"),
+          ("creating", "hosts, bridges and links (Mininet objects)"),
+          ("configuring addresses", "addresses and routes"),
+          ("images: rendered", "images rendered and checked (beside the network stages)"),
+          ("starting switches", "switches started, connected to the controller"),
+          ("starting NFQUEUE delay element", "delay elements"),
+          ("verifying", "RTT verification of delayed links"),
+          ("associating", "initial associations (beside the verification)"),
+          ("images: started", "daemons started until ready"),
+          ("images: all ready", "all ready"))
+
+
+def stage_of(message: str) -> str:
+    for prefix, name in STAGES:
+        if message.startswith(prefix):
+            return name
+    return ""
+
+
+def mpa(topology: str, results: str, phases: dict | None = None) -> tuple[float, float]:
+    marks: dict[str, list[float]] = {}
+
+    def progress(message: str) -> None:
+        name = stage_of(message)
+        if name:
+            marks.setdefault(name, []).append(time.monotonic() - t0)
     t0 = time.monotonic()
-    deploy(topology, name="bench-bringup", results=results)
+    deploy(topology, name="bench-bringup", results=results, progress=progress)
     up = time.monotonic() - t0
+    if phases is not None:          # when each stage's first and last message came
+        for name, ts in marks.items():
+            phases.setdefault(name, []).append((ts[0], ts[-1]))
     t1 = time.monotonic()
     destroy("bench-bringup")
     return up, time.monotonic() - t1
@@ -64,8 +93,9 @@ def main() -> int:
     args = ap.parse_args()
     plan = build_plan(load_topology(args.topology))
     rows = {"mpa-testbed": [], "bare Mininet": []}
+    phases: dict[str, list[float]] = {}
     for _ in range(args.reps):
-        rows["mpa-testbed"].append(mpa(args.topology, args.results))
+        rows["mpa-testbed"].append(mpa(args.topology, args.results, phases))
         rows["bare Mininet"].append(bare_mininet(plan))
     print(f"{args.topology}: {len(plan.hosts)} hosts, {len(plan.switches)} switches, "
           f"{len(plan.links)} links; {args.reps} repetitions (median)")
@@ -80,6 +110,11 @@ def main() -> int:
           f"teardown {med['mpa-testbed'][1] / med['bare Mininet'][1]:.2f}x")
     print("(mpa-testbed also starts the os-ken controller, waits for switches to connect, starts "
           "delay elements, verifies the delayed links' RTT and associates the MN)")
+    print("\nwhere mpa-testbed's bring-up goes: s after the start of each stage's first and "
+          "last progress message (medians; stages overlap where marked)")
+    for name, vals in phases.items():
+        first, last = (statistics.median(v[k] for v in vals) for k in (0, 1))
+        print(f"  {name:<58} {first:>6.2f} {last:>6.2f}")
     return 0
 
 

@@ -18,6 +18,7 @@ Times are wall-clock per command, from the bench's side of the control socket; t
 each level's median against the single MN's, from the same run.
 
     sudo .venv/bin/python bench/scale.py [--sizes 1,10,25,50] [--levels 1,10,25] [--no-campus]
+    sudo .venv/bin/python bench/scale.py --only daemons --sizes 25,100   # without unneeded daemons
 """
 import argparse
 import os
@@ -155,6 +156,37 @@ def bringup(sizes: list[int], work: Path, results: str, campus: bool = True) -> 
           "in mobile nodes (mpa-agent, charon)")
 
 
+def daemons(sizes: list[int], work: Path, results: str) -> None:
+    """Bring-up of fig9 + N MNs with every image started (a plain `deploy`) and with only
+    the images the layer-2 flows need (what the experiment runner deploys for them: no MN
+    charon, deploy/lifecycle.py FLOW_IMAGES), alternating, in one run."""
+    flows = {"mpa-l2-pre-authentication", "dot11i-post-authentication",
+             "dot11i-pre-authentication"}
+    print("\nbring-up with every image vs only what the layer-2 flows need (fig9 + N MNs; "
+          "no MN charon)")
+    print(f"{'MNs':>4} {'all images s':>13} {'needed only s':>14} {'ratio':>6} "
+          f"{'MN PSS MiB all':>15} {'needed only':>12}")
+    for n in sizes:
+        topo = topology(n, work)
+        row = {}
+        for label, fl in (("all", None), ("needed", flows)):
+            name = f"scaled-{n}-{label}"
+            t0 = time.monotonic()
+            try:
+                j = deploy(str(topo), name=name, results=results, flows=fl)
+            except Exception as exc:  # noqa: BLE001 -- a size that cannot come up is a result
+                print(f"{n:>4} {label}: deploy failed after {time.monotonic() - t0:.1f}s: "
+                      f"{str(exc)[:200]}")
+                break
+            up = time.monotonic() - t0
+            time.sleep(1.0)
+            row[label] = (up, testbed_memory(j)[1])
+            destroy(name)
+        if len(row) == 2:
+            (a, am), (b, bm) = row["all"], row["needed"]
+            print(f"{n:>4} {a:>13.2f} {b:>14.2f} {b / a:>5.2f}x {am:>15.0f} {bm:>12.0f}")
+
+
 CPU_GROUPS = {"aaa": {"aaa_server"}, "authenticator": {"access_point", "authentication_agent"},
               "mn": {"mobile_node"}}
 
@@ -214,14 +246,17 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1,10,25,50", help="MNs per bring-up (comma list)")
     ap.add_argument("--levels", default="1,10,25", help="concurrent MNs (comma list)")
-    ap.add_argument("--only", choices=["bringup", "concurrency"])
+    ap.add_argument("--only", choices=["bringup", "concurrency", "daemons"])
     ap.add_argument("--no-campus", action="store_true", help="no campus row in the bring-up table")
     ap.add_argument("--results", default="results/bench")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mpa-scale-") as tmp:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        if args.only == "daemons":
+            daemons(sizes, Path(tmp), args.results)
+            return 0
         if args.only != "concurrency":
-            bringup([int(x) for x in args.sizes.split(",")], Path(tmp), args.results,
-                    campus=not args.no_campus)
+            bringup(sizes, Path(tmp), args.results, campus=not args.no_campus)
         if args.only != "bringup":
             concurrency([int(x) for x in args.levels.split(",")], Path(tmp), args.results)
     return 0

@@ -36,6 +36,7 @@ from typing import Any, Callable, ClassVar
 from ..events import EventLog
 from .control import CommandError, ControlServer
 
+
 ROLES: dict[str, type["Role"]] = {}
 
 
@@ -1074,6 +1075,9 @@ def agent_constants(roles: list[str], agent) -> dict:
     out = {}
     if dot1x is not None:
         out["eapol_start_period"] = c(dot1x.START_PERIOD * 1e3, "ms", "agents/dot1x.py (802.1X startPeriod)")
+        if "mobile-node" in roles:
+            out["fourway_start_reminder"] = c(dot1x.FOURWAY_REMINDER * 1e3, "ms",
+                                              "agents/dot1x.py (the AP's resends of message 1)")
     driver = next((getattr(r, "port_driver", None) for r in agent.roles
                    if getattr(r, "port_driver", None) is not None), None)
     if driver is not None:
@@ -1084,6 +1088,8 @@ def agent_constants(roles: list[str], agent) -> dict:
                                 "no emulated AP switch")
     if "access-point" in roles and dot1x is not None:
         out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
+        out["fourway_msg1_timeout_later"] = c(dot1x.MSG1_TIMEOUT_SUBSEQ * 1e3, "ms",
+                                              "agents/dot1x.py (as hostapd)")
         out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py")
     if {"access-point", "paa"} & set(roles):
         radius_client = module(".radius_client")

@@ -39,7 +39,17 @@ from .radius_client import RadiusClient
 ETH_P_EAPOL, ETH_P_PREAUTH, ETH_P_MGMT = 0x888E, 0x88C7, 0x88B5
 PMK_LENGTH = 32
 START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
-MSG1_TIMEOUT, MSG1_RETRIES = 0.1, 4     # 4-way message 1 retransmission (as hostapd)
+# 4-way message 1 retransmission, as hostapd (src/ap/wpa_auth.c eapol_key_timeout_first,
+# eapol_key_timeout_subseq): 100 ms after the first send, 1 s after each later one. 100 ms
+# throughout gave a crowd up: 100 MNs at one AP answered after 0.5 s (issue 17)
+MSG1_TIMEOUT, MSG1_TIMEOUT_SUBSEQ, MSG1_RETRIES = 0.1, 1.0, 4
+# A station holding a PMKSA for the AP waits for message 1 this long before it reminds the
+# AP with an EAPOL-Start: until the AP's own resends of message 1 must have run out. An
+# EAPOL-Start the AP receives while its handshake waits for message 2 means "no matching
+# PMKSA" (hostapd too drops the PMKSA and starts EAP), so a reminder after START_PERIOD
+# (1 s) from a station whose message 1 was merely slow turned a handshake it was completing
+# into a full EAP it was not expecting (issue 17: 16 of 100 MNs at one AP at once)
+FOURWAY_REMINDER = MSG1_TIMEOUT + MSG1_RETRIES * MSG1_TIMEOUT_SUBSEQ
 # Half-open EAP sessions of an authenticator: a station's (or a forged source's) session is
 # forgotten after EAP_SESSION_TIMEOUT without an EAP exchange completing (hostapd gives up
 # after a few 30 s supplicant timeouts), and at most MAX_EAP_SESSIONS are held (one per
@@ -230,7 +240,7 @@ class Supplicant:
         deadline = time.monotonic() + timeout
         starts = 0
         while (left := deadline - time.monotonic()) > 0:
-            got = self.io.recv(min(left, START_PERIOD))
+            got = self.io.recv(min(left, FOURWAY_REMINDER))
             if got is None:
                 if hs.state == eapol.HandshakeState.WAIT_MSG1 and starts < MAX_START:
                     starts += 1       # the authenticator did not start: remind it
@@ -372,6 +382,16 @@ class Authenticator:
         with self._lock:
             cached = self.pmksa.get(sta) if et == ETH_P_EAPOL else None
             pending = self.handshakes.get(sta)
+            if (et == ETH_P_EAPOL and pending is not None
+                    and pending.state == eapol.HandshakeState.WAIT_MSG4):
+                # message 2's MIC proved the station holds the PMK: this EAPOL-Start is one
+                # it sent before our message 1 reached it (its startPeriod ran out while we
+                # were slow). Starting again replaced the handshake the station completed,
+                # whose message 4 was then refused: the port never opened (issue 17, 100
+                # MNs at one AP at once)
+                self._emit("fourway_rejected", sta=sta, reason="EAPOL-Start during the "
+                           "handshake, after message 2 proved the PMK: ignored")
+                return
             if (cached is not None and pending is not None
                     and pending.state == eapol.HandshakeState.WAIT_MSG2):
                 # EAPOL-Start in answer to our message 1: the station has no matching PMKSA
@@ -462,8 +482,8 @@ class Authenticator:
         self._emit("fourway_start", sta=sta, pmksa=pmksa.source, mono_ns=t_start)
 
     def _retransmit_later(self, sta: str, hs, frame: bytes, attempt: int) -> None:
-        """Message 1 again if message 2 does not come (hostapd: dot11RSNAConfigPairwise-
-        UpdateTimeout, 100 ms, up to 4 times)."""
+        """Message 1 again if message 2 does not come (as hostapd: 100 ms after the first
+        send, 1 s after the others, up to MSG1_RETRIES times)."""
         def again():
             with self._lock:
                 current = self.handshakes.get(sta)
@@ -478,7 +498,7 @@ class Authenticator:
                 self._emit("fourway_retransmitted", sta=sta, message=1, attempt=attempt)
                 self.io.send(sta, ETH_P_EAPOL, frame)
                 self._retransmit_later(sta, hs, frame, attempt + 1)
-        _timers().call(MSG1_TIMEOUT, again)
+        _timers().call(MSG1_TIMEOUT if attempt == 1 else MSG1_TIMEOUT_SUBSEQ, again)
 
     def _on_key(self, sta: str, pdu: bytes) -> None:
         with self._lock:

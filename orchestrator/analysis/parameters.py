@@ -230,7 +230,61 @@ def caption(run: RunData, configurations: list[str] | None = None) -> str:
         where = "" if r.where == "all configurations" else f" [{r.where}]"
         label = {"measured": " measured", "constant": ""}.get(r.group, "")
         parts.append(f"{r.parameter}{label} {r.value}{where}")
-    return "Emulated: " + ("; ".join(parts) if parts else "no values recorded")
+    return "Emulated: " + ("; ".join(numbered_ranges(parts)) if parts else "no values recorded")
+
+
+_NUMBERED = re.compile(r"^(.*?[a-z-])(\d+)$")
+RANGE_MIN = 5               # fewer numbered names are listed as they are
+
+
+def _ranges(names: list[str]) -> list[str]:
+    """['mn1', ..., 'mn5', 'ap0'] -> ['mn1-mn5', 'ap0']: runs of RANGE_MIN or more
+    consecutive numbers of one prefix (`count:` groups) as one range, the rest as they are."""
+    out, groups = [], {}
+    for n in names:
+        m = _NUMBERED.match(n)
+        if m:
+            groups.setdefault(m.group(1), []).append(int(m.group(2)))
+        else:
+            out.append(n)
+    for prefix, nums in groups.items():
+        nums, run = sorted(set(nums)), []
+        for k in nums + [None]:
+            if run and (k is None or k != run[-1] + 1):
+                out += ([f"{prefix}{run[0]}-{prefix}{run[-1]}"] if len(run) >= RANGE_MIN
+                        else [f"{prefix}{x}" for x in run])
+                run = []
+            if k is not None:
+                run.append(k)
+    return out
+
+
+def numbered_ranges(parts: list[str]) -> list[str]:
+    """Caption parts with many MNs (issue 17) in ranges: 'x of mn1, mn2, ..., mn100 1 ms'
+    -> 'x of mn1-mn100 1 ms', and 'x.mn1 1 ms; ...; x.mn100 1 ms' -> 'x.mn1-mn100 1 ms'."""
+    listed = re.compile(r"(?<= of )([a-z][a-z0-9-]*(?:, [a-z][a-z0-9-]*){2,})(?= )")
+    parts = [listed.sub(lambda m: ", ".join(_ranges(m.group(1).split(", "))), p) for p in parts]
+    per_node = re.compile(r"^([a-z_]+)\.([a-z][a-z0-9-]*?\d+) (.*)$")
+    out, grouped = [], {}
+    for p in parts:
+        m = per_node.match(p)
+        if m:
+            key = (m.group(1), m.group(3))
+            if key not in grouped:
+                grouped[key] = []
+                out.append(key)
+            grouped[key].append(m.group(2))
+        else:
+            out.append(p)
+    flat = []
+    for p in out:
+        if isinstance(p, str):
+            flat.append(p)
+        elif len(grouped[p]) >= RANGE_MIN:
+            flat.append(f"{p[0]}.{', '.join(_ranges(grouped[p]))} {p[1]}")
+        else:
+            flat += [f"{p[0]}.{n} {p[1]}" for n in grouped[p]]
+    return flat
 
 
 __all__ = ["table", "markdown", "caption", "spec_experiment"]

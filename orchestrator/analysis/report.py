@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.analysis import generic, parameters, reproduction
+from orchestrator.analysis import concurrency, generic, parameters, reproduction
 from orchestrator.analysis.records import RECORDS, RunData
 
 
@@ -58,6 +58,9 @@ def report(run_dir: str | Path) -> dict[str, Path]:
     tables_dir, figures_dir = run_dir / "tables", run_dir / "figures"
     tab = generic.write_tables(run, tables_dir)
     figs = generic.write_figures(run, figures_dir)
+    crowd = concurrency.write_tables(run, tables_dir)     # scenarios with many MNs at once
+    tab.update(crowd)
+    figs += concurrency.write_figures(run, figures_dir) if crowd else []
     repro = reproduction.for_run(run)
     checks: list[dict] = []
     title = ""
@@ -82,6 +85,9 @@ def report(run_dir: str | Path) -> dict[str, Path]:
               "A repetition in which a timer fired (any event named `*_retransmitted`) measured "
               "that timeout, not the ordinary exchange.", "",
               generic.retransmissions_markdown(reps)]
+    if crowd:
+        lines += ["## Concurrent handovers: percentiles over MNs", "",
+                  concurrency.markdown(concurrency.percentiles(run.records))]
     lines += ["## Figures", ""] + _figure_links(figs, run_dir)
     ladders = sorted(p for p in figs if p.suffix == ".png" and "ladder" in p.parts)
     if ladders:

@@ -43,6 +43,10 @@ class Facts:
     # model switch -> Open vSwitch bridge of an emulated testbed (an AP's own switch is named
     # after the AP); empty for real hardware
     bridges: dict[str, str] = field(default_factory=dict)
+    images: dict[str, list[str]] | None = None   # node -> the images it runs (None: all)
+
+    def runs(self, node: str, image: str) -> bool:
+        return self.images is None or image in self.images.get(node, ())
 
 
 def server_cn(topo: Topology, node: str) -> str:
@@ -252,7 +256,10 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "paa_aps": {p: [a.name for a in plan.aps.values()
                                        if a.network in _networks_of(f, p)]
                                    for p in t.nodes_of("authentication_agent")},
-                       "pana_port": PANA_PORT, **ctn.mn_agent_config(f, node, node_dir),
+                       "pana_port": PANA_PORT,
+                       # no charon (not started for this testbed's flows): no VICI socket
+                       **ctn.mn_agent_config(f, node, node_dir if f.runs(
+                           node, "ikev2-strongswan-mn") else None),
                        # SIP mobility (s7.5): the correspondents it may call
                        "correspondents": {c: str(addresses(plan, c)[0][1])
                                           for c in t.nodes_of("correspondent_node")

@@ -16,7 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..model.plan import NetworkPlan
 from ..model.topology import Topology
@@ -44,13 +44,23 @@ ROLE_IMAGES: dict[str, tuple[str, ...]] = {
     "packet_data_gateway": ("mpa-agent",),
 }
 OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_images/mpa-agent
+# images a node needs only for some experiment flows (model/experiment.py FLOWS): a testbed
+# deployed for other flows does not start them (issue 17: 100 MNs' charons, ~30% of an MN's
+# bring-up, for flows that never set up a tunnel). The MN's charon is the proactive handover
+# tunnel's end (s7.4), used by sip-mpa only.
+FLOW_IMAGES: dict[str, tuple[str, ...]] = {"ikev2-strongswan-mn": ("sip-mpa",)}
 POLL = 0.01
+PARALLEL_CHECKS = 4          # images rendered and checked at once
 
 
-def images_for(topo: Topology, node: str, path: list[Path]) -> list[str]:
-    """The images of a node, in role order, each once."""
+def images_for(topo: Topology, node: str, path: list[Path],
+               flows: Iterable[str] | None = None) -> list[str]:
+    """The images of a node, in role order, each once; with `flows` (the experiment flows
+    the testbed is for), not those FLOW_IMAGES says none of them uses."""
+    wanted = None if flows is None else set(flows)
     out = [img for role in sorted(topo.roles(node)) for img in ROLE_IMAGES.get(role, ())
-           if img not in OPTIONAL_IMAGES or find_image(img, path)]
+           if (img not in OPTIONAL_IMAGES or find_image(img, path))
+           and (wanted is None or img not in FLOW_IMAGES or wanted & set(FLOW_IMAGES[img]))]
     return list(dict.fromkeys(out))
 
 
@@ -76,15 +86,69 @@ class Unit:
 
 
 def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-                  extra_path: list[str | Path] | None = None) -> dict[str, dict[str, float]]:
-    """Bring up every node's images; returns {node: {image: seconds from start to ready}}."""
+                  extra_path: list[str | Path] | None = None,
+                  flows: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+    """Bring up every node's images (with `flows`: those the flows need, FLOW_IMAGES);
+    returns {node: {image: seconds from start to ready}}."""
+    return start_images(prepare_images(topo, plan, journal, progress, extra_path, flows),
+                        journal, progress)
+
+
+@dataclass
+class Prepared:
+    """Every image of a testbed rendered and checked, not started yet."""
+    units: list[Unit]
+    skipped: dict[str, list[str]] = field(default_factory=dict)   # node -> images not run
+    early: list[Unit] = field(default_factory=list)               # started by start_early
+
+
+# Started early, while link emulation and the initial associations are set up: the daemons
+# of nodes without a radio, and those of the mobile nodes when there are at most EARLY_MNS
+# (an MN agent opens its radio only for a command). An AP's agent waits for the initial
+# associations: up during them it would start EAP with MNs that are not listening. Many MNs
+# start last, once the network's daemons are ready: 200 daemons at once on two cores kept a
+# DHCP server from binding its port within its readiness timeout (issue 17).
+EARLY_MNS = 8
+
+
+def start_early(prepared: Prepared, journal: Journal, progress: Progress) -> None:
+    """Start what may start before the initial associations (above); start_images waits
+    for them with the others."""
+    roles = {u.node: set(journal.nodes[u.node].get("roles") or ()) for u in prepared.units}
+    mns = {n for n, r in roles.items() if "mobile_node" in r}
+    prepared.early = [u for u in prepared.units if "access_point" not in roles[u.node]
+                      and (u.node not in mns or len(mns) <= EARLY_MNS)]
+    for u in prepared.early:
+        _start(u, journal)
+    if prepared.early:
+        progress(f"images: started {len(prepared.early)} daemons before the associations")
+
+
+def prepare_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
+                   extra_path: list[str | Path] | None = None,
+                   flows: Iterable[str] | None = None,
+                   bridges: dict[str, str] | None = None) -> Prepared:
+    """Stages 1-2: select, render and check every image (files and the daemons' own config
+    checks in the nodes' namespaces). Needs the hosts, not the network's links or
+    associations, so the deploy runs it while it starts the switches and verifies links
+    (network/build.py); writes nothing to the journal but the images a node does not run.
+    `bridges` (model switch -> OVS bridge; default the journal's): the APs' own switches,
+    which their agents program (agents/port_driver.py), named before they exist."""
     path = image_path(extra_path)
-    wanted = {n: images_for(topo, n, path) for n in plan.hosts}
+    wanted = {n: images_for(topo, n, path, flows) for n in plan.hosts}
+    skipped = {n: [i for i in images_for(topo, n, path) if i not in wanted[n]] for n in plan.hosts}
+    skipped = {n: i for n, i in skipped.items() if i}
+    if skipped:
+        names = sorted({i for v in skipped.values() for i in v})
+        progress(f"images: not started, no flow of this testbed ({', '.join(sorted(flows or []))}) "
+                 f"uses them: {', '.join(names)} on {len(skipped)} node(s)")
     cache: dict[str, Image] = {}
     pki = Pki.ensure(journal.dir / "pki", f"{topo.name} testbed CA", *pki_names(topo))
     facts = Facts(topo, plan, pki, Secrets(journal.dir / "secrets.json"),
                   {n: i["netns"] for n, i in journal.nodes.items()}, Path(journal.run_dir),
-                  {n: sw["bridge"] for n, sw in journal.switches.items()})
+                  bridges if bridges is not None
+                  else {n: sw["bridge"] for n, sw in journal.switches.items()},
+                  images=wanted)
     units: list[Unit] = []
     for node, names in wanted.items():
         for name in names:
@@ -92,11 +156,28 @@ def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress:
                 image = cache.get(name) or cache.setdefault(name, load_image(name, path))
             except ImageError as exc:
                 raise DeployError(f"node '{node}', image '{name}': {exc}") from None
-            units.append(_prepare(node, image, facts, journal))
+            units.append(Unit(node, image, journal.dir / "nodes" / node / image.name,
+                              Path(journal.run_dir, "logs", node, f"{image.spec.daemon}.log"),
+                              LocalTransport(journal.nodes[node]["netns"])))
+    checks = [(u, _render(u, facts)) for u in units]    # contexts: one at a time
+    # the daemons' config checks are processes in the nodes: PARALLEL_CHECKS at a time
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
+        list(pool.map(lambda uc: _check(*uc), [(u, c) for u, c in checks if c]))
+    if units:
+        progress(f"images: rendered and checked {len(units)} "
+                 f"({', '.join(sorted({u.image.name for u in units}))})")
+    return Prepared(units, skipped)
+
+
+def start_images(prepared: Prepared, journal: Journal,
+                 progress: Progress) -> dict[str, dict[str, float]]:
+    """Stages 3-5: start every prepared daemon, wait until it is ready, run its load step."""
+    units = prepared.units
+    for n, imgs in prepared.skipped.items():
+        journal.nodes[n]["images_not_started"] = imgs
     if not units:
         return {}
-    progress(f"images: rendered and checked {len(units)} "
-             f"({', '.join(sorted({u.image.name for u in units}))})")
     # the network's daemons first, then the mobile nodes' (an agent and a charon each): with
     # 100 MNs, 200 daemons starting at once on two cores kept a DHCP server from binding its
     # port within its readiness timeout (issue 17)
@@ -104,7 +185,8 @@ def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress:
              [u for u in units if journal.nodes[u.node]["kind"] == "mobile_node"]]
     for wave in (w for w in waves if w):
         for u in wave:
-            _start(u, journal)
+            if u not in prepared.early:
+                _start(u, journal)
         progress(f"images: started {len(wave)} daemons"
                  f"{' of mobile nodes' if wave is waves[1] else ''}; waiting until they are ready")
         _wait_ready(wave)
@@ -119,32 +201,32 @@ def deploy_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress:
             for n in dict.fromkeys(u.node for u in units)}
 
 
-def _prepare(node: str, image: Image, facts: Facts, journal: Journal) -> Unit:
-    dest = journal.dir / "nodes" / node / image.name
-    log = Path(journal.run_dir, "logs", node, f"{image.spec.daemon}.log")
-    unit = Unit(node, image, dest, log, LocalTransport(journal.nodes[node]["netns"]))
+def _render(unit: Unit, facts: Facts) -> list[str] | None:
+    """Render one image into its node's directory; the daemon's config check to run."""
+    image = unit.image
     try:
         build = CONTEXTS[image.spec.context]
     except KeyError:
         raise unit.fail(f"{image.file}: unknown context '{image.spec.context}'; known: "
                         + ", ".join(CONTEXTS)) from None
     try:
-        unit.ctx = build(facts, node, dest)
-        render_image(image, unit.ctx, dest)
+        unit.ctx = build(facts, unit.node, unit.dest)
+        render_image(image, unit.ctx, unit.dest)
         unit.env = {k: render_argv([v], unit.ctx, str(image.file))[0]
                     for k, v in image.spec.env.items()}
-        check = render_argv(image.spec.check, unit.ctx, str(image.file)) if image.spec.check else None
+        return render_argv(image.spec.check, unit.ctx, str(image.file)) if image.spec.check else None
     except (ImageError, ValueError) as exc:           # ValueError: a context cannot be made
         raise unit.fail(str(exc)) from None
-    if check:
-        r = unit.host.run(check, unit.env, timeout=60)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        check_log = log.with_suffix(".check.log")
-        check_log.write_text(f"$ {' '.join(check)}\n{r.stdout}")
-        if r.returncode != 0:
-            raise unit.fail(f"config check `{' '.join(check)}` failed (exit {r.returncode}):",
-                            r.stdout, check_log)
-    return unit
+
+
+def _check(unit: Unit, check: list[str]) -> None:
+    r = unit.host.run(check, unit.env, timeout=60)
+    unit.log.parent.mkdir(parents=True, exist_ok=True)
+    check_log = unit.log.with_suffix(".check.log")
+    check_log.write_text(f"$ {' '.join(check)}\n{r.stdout}")
+    if r.returncode != 0:
+        raise unit.fail(f"config check `{' '.join(check)}` failed (exit {r.returncode}):",
+                        r.stdout, check_log)
 
 
 def _start(u: Unit, journal: Journal) -> None:

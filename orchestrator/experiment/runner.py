@@ -254,7 +254,8 @@ class _Testbed:
         name = testbed_name(run.experiment.name, slug)
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
-                         results=str(run.dir / "testbeds"))
+                         results=str(run.dir / "testbeds"),
+                         flows={s.flow for s in run.experiment.scenarios})
         mn = conf.mobile_node
         media = any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios)
         kinds = MEDIA_KINDS if media else CAPTURE_KINDS
@@ -274,6 +275,9 @@ class _Testbed:
         return [n for n in dict.fromkeys(wanted) if n in j.nodes]
 
     def repetition(self, run: Run, scenario, rep: int) -> tuple[str, str]:
+        if scenario.concurrent is not None:      # many MNs, one record each (issue 17)
+            from .concurrent import repetition as concurrent_repetition
+            return concurrent_repetition(self, run, scenario, rep)
         conf, journal, mn = self.conf, self.journal, self.conf.mobile_node
         ladder = run.dir / "ladder" / _slug(conf.name) / scenario.name if rep == 1 else None
         if ladder:

@@ -62,6 +62,7 @@ class Bed:
     """The agents of a deployed testbed, by node."""
     journal: Journal
     timeout: float = 60.0
+    poll: float = 0.01          # s between questions about a PAA's key installation
 
     def agent(self, node: str) -> AgentClient:
         return AgentClient(str(Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"))
@@ -148,7 +149,7 @@ def pre_authenticate(bed: Bed, mn: str, to_ap: str) -> dict:
         except AgentError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+            time.sleep(bed.poll)
     if tconf["status"] != "ok":
         raise AgentError(f"{paa}: key installation failed: {tconf['failed']}", "error", "tconf")
     return {"preauth": pre, "tconf": tconf, "paa": paa}

@@ -14,6 +14,8 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
       kinds.access_point.association_latency: [5ms, 15ms]
     scenarios:
       - {name: post-auth, flow: dot11i-post-authentication, from: ap0, to: ap1}
+      - {name: crowd, flow: mpa-l2-pre-authentication, from: ap0, to: ap1,
+         concurrent: {mobile_nodes: 100, arrivals: poisson, rate: 20/s}}
     mobile_node: mn                      # optional: default the topology's only mobile node
     reference:                           # optional: which RFC column stands beside which run
       table: rfc6252_fig10
@@ -49,7 +51,8 @@ from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, typ
 from .load import topology_from_data
 from .prerequisites import INTER_TECHNOLOGY_FLOWS, check_experiment
 from .topology import Count, Name, Strict, Topology
-from .units import Duration, at_most
+from .counts import MAX_COUNT
+from .units import Duration, Rate, at_most
 from .yamlsrc import SourceMap, load_yaml, paused_gc, read_source
 
 MAX_POINTS = 256                 # configurations x sweep points: bring-ups in one run
@@ -66,6 +69,33 @@ MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *INTER_TECHNOLOGY_FLOWS)
 
 class ExperimentError(ModelError):
     pass
+
+
+ARRIVALS = ("simultaneous", "poisson")
+MAX_RATE = 1000.0                # arrivals per second: beyond what one machine's agents serve
+
+
+class Concurrent(Strict):
+    """Many mobile nodes hand over in one repetition (issue 17): the first `mobile_nodes`
+    MNs of the topology (in its order; `all`: every one), each starting the scenario's flow
+    from the same AP, either all at once (`simultaneous`) or as a Poisson arrival stream of
+    `rate` (exponential gaps between arrivals, drawn from `seed`, default the experiment's
+    seed, and the repetition). Each MN's handover is one record (orchestrator/experiment/
+    concurrent.py)."""
+    mobile_nodes: Annotated[Count, Field(ge=1, le=MAX_COUNT)] | Literal["all"] = "all"
+    arrivals: Literal[ARRIVALS] = "simultaneous"  # type: ignore[valid-type]
+    rate: Annotated[Rate, at_most(MAX_RATE, "rate", "/s")] | None = Field(
+        None, description="poisson: mean arrivals per time, like '20/s'")
+    seed: Count | None = Field(None, description="poisson: default the experiment's seed")
+
+    @model_validator(mode="after")
+    def _rate_fits_the_arrivals(self):
+        if self.arrivals == "poisson" and self.rate is None:
+            raise ValueError("poisson arrivals need a rate, like 'rate: 20/s'")
+        if self.arrivals != "poisson" and (self.rate is not None or self.seed is not None):
+            raise ValueError(f"rate and seed apply to poisson arrivals only (arrivals is "
+                             f"{self.arrivals}): simultaneous MNs all start at once")
+        return self
 
 
 class Scenario(Strict):
@@ -89,6 +119,9 @@ class Scenario(Strict):
                           "(C.5.2) for this long from the switch; absent: off")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
+    concurrent: Concurrent | None = Field(
+        None, description="many MNs hand over in each repetition, at once or as a Poisson "
+                          "stream (layer-2 flows)")
 
     @model_validator(mode="after")
     def _options_fit_the_flow(self):
@@ -108,6 +141,9 @@ class Scenario(Strict):
         if self.buffering is not None and self.buffering <= 0:
             raise ValueError("buffering must be a positive period, e.g. '200ms'; leave it "
                              "out to disable buffering")
+        if self.concurrent is not None and self.flow in MEDIA_FLOWS:
+            raise ValueError(f"concurrent handovers run the layer-2 flows (not {self.flow}): "
+                             "each MN's SIP call would need a correspondent of its own")
         return self
 
 
@@ -221,6 +257,8 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
             fields = Configuration.model_fields
         elif loc[0] == "reference" and len(loc) == 2:
             fields = Reference.model_fields
+        elif loc[0] == "scenarios" and len(loc) == 4 and loc[2] == "concurrent":
+            fields = Concurrent.model_fields
         else:
             fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
@@ -372,6 +410,15 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
     return out
 
 
+def _describe_concurrent(c: Concurrent | None, seed: int) -> str | None:
+    if c is None:
+        return None
+    who = "every MN" if c.mobile_nodes == "all" else f"{c.mobile_nodes} MNs"
+    if c.arrivals == "poisson":
+        return f"{who}, Poisson arrivals {c.rate:g}/s (seed {seed if c.seed is None else c.seed})"
+    return f"{who} at once"
+
+
 def _links_by_name(data: dict) -> dict[str, int]:
     """links.<x> in a parameter path: a link's `name:`, or its endpoints 'a--b' (nodes or
     networks, either order) when that names one link."""
@@ -404,9 +451,12 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
     """What `run` would do, without root: bring-ups, scenarios, repetitions, and every
     emulated parameter of each configuration with where it was set (model/emulated.py;
     those the experiment sets marked *)."""
-    total = len(confs) * len(exp.scenarios) * exp.repetitions
+    from .prerequisites import concurrent_mobile_nodes
+    total = exp.repetitions * sum(len(concurrent_mobile_nodes(c.topology, s.concurrent)[0])
+                                  if s.concurrent else 1 for c in confs for s in exp.scenarios)
+    crowd = " (a concurrent scenario: one per MN)" if any(s.concurrent for s in exp.scenarios) else ""
     lines = [f"plan: {len(confs)} configuration(s) x {len(exp.scenarios)} scenario(s) x "
-             f"{exp.repetitions} repetition(s) = {total} handovers, seed {exp.seed}"]
+             f"{exp.repetitions} repetition(s) = {total} handovers{crowd}, seed {exp.seed}"]
     for c in confs:
         lines.append(f"  configuration {c.name}: {_shown(Path(c.topology_file))} "
                      f"({len(c.topology.nodes)} nodes, {len(c.topology.links)} links), mobile "
@@ -420,7 +470,8 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
             ("copy-and-forward", None if s.copy_forward is None
              else f"{s.copy_forward * 1e3:g}ms"),
-            ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None)) if v)
+            ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
+            ("concurrent", _describe_concurrent(s.concurrent, exp.seed))) if v)
         via = f" ({s.interface})" if s.interface else ""
         lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{via}{extra}")
     lines.append("  (* set by the experiment)")

@@ -198,6 +198,18 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
     return out
 
 
+def concurrent_mobile_nodes(t: Topology, concurrent) -> tuple[list[str], str | None]:
+    """The MNs of a concurrent scenario: the first `mobile_nodes` of the topology in its
+    order (counted MNs in their numbers' order), or all; (MNs, None) or ([], why not)."""
+    found = t.nodes_of("mobile_node")
+    if concurrent.mobile_nodes == "all":
+        return (found, None) if found else ([], "the topology has no mobile node")
+    if concurrent.mobile_nodes > len(found):
+        return [], (f"concurrent.mobile_nodes is {concurrent.mobile_nodes}, but the topology "
+                    f"has {len(found)} mobile node(s) (give a group 'count:' or use 'all')")
+    return found[:concurrent.mobile_nodes], None
+
+
 def check_experiment(exp, confs, smap) -> list[Problem]:
     """Resolve each configuration's mobile node and check every scenario's prerequisites on
     every configuration's topology, and the `reference:` mapping. Sets `mobile_node` on the
@@ -211,11 +223,17 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                  else ("mobile_node",) if exp.mobile_node else ("configurations", rc.configuration))
         topo_name = Path(rc.topology_file).name
         mn, err = only_node(rc.topology, "mobile_node", wanted, "mobile node", "mobile_node")
-        if err:
-            problems.append(smap.problem(where, f"{topo_name}: {err}"))
+        if err and wanted is None and all(s.concurrent for s in exp.scenarios):
+            # no single MN moves: the first of the crowd is the one captured for the ladder
+            mn, err = (rc.topology.nodes_of("mobile_node") or [None])[0], None
+        if err or mn is None:
+            problems.append(smap.problem(where, f"{topo_name}: {err or 'no mobile node'}"))
             continue
         rc.mobile_node = mn
         for i, s in enumerate(exp.scenarios):
+            if s.concurrent is not None:
+                problems += _concurrent_problems(rc, s, i, smap, topo_name)
+                continue
             cn = None
             if s.flow in CALL_FLOWS:
                 cn, err = only_node(rc.topology, "correspondent_node", s.correspondent,
@@ -233,6 +251,25 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                 problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
                                              f"({rc.name}): {need}"))
     return problems + reference_problems(exp, smap)
+
+
+def _concurrent_problems(rc, s, i: int, smap, topo_name: str) -> list[Problem]:
+    """A concurrent scenario: enough MNs, and each one meets the flow's needs (the first
+    MN's unmet needs reported, with how many others share them)."""
+    mns, err = concurrent_mobile_nodes(rc.topology, s.concurrent)
+    if err:
+        return [smap.problem(("scenarios", i, "concurrent", "mobile_nodes"), f"{topo_name}: {err}")]
+    needs: dict[str, list[str]] = {}
+    for mn in mns:
+        for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, None):
+            needs.setdefault(need.replace(f"'{mn}'", "'{mn}'").replace(f".{mn}.", ".{mn}."),
+                             []).append(mn)
+    out = []
+    for need, who in needs.items():
+        also = f" (and {len(who) - 1} other MN(s) of the scenario)" if len(who) > 1 else ""
+        out.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} ({rc.name}): "
+                                f"{need.replace('{mn}', who[0])}{also}"))
+    return out
 
 
 def reference_problems(exp, smap) -> list[Problem]:

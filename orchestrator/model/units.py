@@ -70,6 +70,25 @@ def parse_percent(value: object) -> float:
     return pct / 100.0
 
 
+_RATE_UNITS = {"s": 1.0, "min": 1 / 60.0, "h": 1 / 3600.0}
+_RATE_RE = re.compile(_NUM + r"[ \t]*/[ \t]*(?P<unit>[a-z]+)\Z", re.IGNORECASE)
+
+
+def parse_rate(value: object) -> float:
+    """'20/s' -> 20.0 events per second ('/min', '/h' too). A bare number is rejected, as
+    for durations: '20' could be per second or per minute."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected a rate with a unit, like '20/s' or '90/min' (got {value!r})")
+    m = _RATE_RE.match(value.strip())
+    if not m or m["unit"].lower() not in _RATE_UNITS:
+        raise ValueError(f"malformed rate {value!r}: expected a number, '/' and one of the "
+                         f"units {', '.join(_RATE_UNITS)}, like '20/s'")
+    per_second = float(m["num"]) * _RATE_UNITS[m["unit"].lower()]
+    if per_second <= 0:
+        raise ValueError(f"rate {value!r} must be more than 0")
+    return per_second
+
+
 def at_most(limit: float, what: str, unit: str = "s"):
     """A validator: the value (seconds, or Mbit/s with unit="Mbit") is at most `limit`."""
     def check(value):
@@ -112,6 +131,11 @@ Bandwidth = Annotated[
     PlainSerializer(lambda v: f"{v:g}Mbit", return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?\s*([kKmMgG](bit|bps))$",
                     "examples": ["10Mbit"]}),
+]
+Rate = Annotated[
+    float, BeforeValidator(parse_rate), PlainSerializer(lambda v: f"{v:g}/s", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?\s*/\s*(s|min|h)$",
+                    "examples": ["20/s", "90/min"]}),
 ]
 Percent = Annotated[
     float, BeforeValidator(parse_percent),

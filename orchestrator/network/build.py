@@ -22,7 +22,7 @@ from ..controller.policy import AIR_MGMT_PORT
 from ..model.plan import NetworkPlan, build_plan, mac_for, radio_indices
 from . import impairments
 from .cleanup import teardown
-from .nsexec import run_all_in, run_in
+from .nsexec import run_in
 from .state import Journal, deployed, new_prefix
 
 Progress = Callable[[str], None]
@@ -103,7 +103,9 @@ def bridge_names(prefix: str, plan: NetworkPlan) -> dict[str, str]:
 
 def deploy(topology_file: str, name: str | None = None, results: str = "results",
            progress: Progress = lambda s: None, verify: bool = True,
-           images: bool = True) -> Journal:
+           images: bool = True, flows=None) -> Journal:
+    """Build `topology_file` and start its daemons; `flows`: the experiment flows it is for
+    (only the images they need, deploy/lifecycle.py FLOW_IMAGES), None: every image."""
     topo = load_topology(topology_file)
     plan = build_plan(topo)
     name = name or topo.name
@@ -117,7 +119,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
                       run_dir=str(run_dir), created_at=time.time())
     journal.save()
     try:
-        _build(topo, plan, journal, progress, verify, images)
+        _build(topo, plan, journal, progress, verify, images, flows)
     except BaseException:
         progress("deploy failed: removing what was created")
         teardown(journal)
@@ -128,9 +130,8 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
 
 
 def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-           verify: bool, images: bool = True) -> None:
-    from mininet.link import Link
-    from mininet.node import Host, OVSSwitch
+           verify: bool, images: bool = True, flows=None) -> None:
+    from mininet.node import Host
 
     run_dir = Path(journal.run_dir)
     bridges = bridge_names(journal.prefix, plan)
@@ -159,14 +160,58 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         journal.started(host.pid, "mininet host shell", hname)
         ns = f"mpa-{journal.prefix}-{hname}"
         journal.will_create_netns(ns)
-        subprocess.run(["ip", "netns", "attach", ns, str(host.pid)], check=True)
         hosts[hname] = host
         journal.nodes[hname] = {"netns": ns, "kind": hp.kind, "roles": hp.roles,
                                 "interfaces": [], "routes": [asdict(r) for r in hp.routes]}
         if hname in counted_from:              # made by a `count:` entry (model/counts.py)
             journal.nodes[hname]["counted_from"] = counted_from[hname]
+    # every namespace journaled above; named (ip netns attach) PARALLEL_STEPS at a time
+    _in_parallel(lambda h: subprocess.run(["ip", "netns", "attach", journal.nodes[h]["netns"],
+                                           str(hosts[h].pid)], check=True), list(hosts))
+    # -- node images, stages 1-2 (render, config checks: files and processes in the hosts'
+    # namespaces), while the switches, links and the network come up ------------------------
+    from concurrent.futures import ThreadPoolExecutor
+    background = ThreadPoolExecutor(max_workers=1)
+    prepared = None
+    if images:
+        from ..deploy.lifecycle import prepare_images
+        prepared = background.submit(prepare_images, topo, plan, journal, progress, flows=flows,
+                                     bridges=bridges)
+    try:
+        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes)
+    except BaseException:
+        background.shutdown(wait=True)     # nothing of it outlives a failed deploy
+        raise
+
+    def early_daemons() -> None:
+        """Once the switches are up: what may start before the initial associations starts
+        while link emulation and the associations are set up (deploy/lifecycle.py)."""
+        if prepared is not None:
+            from ..deploy.lifecycle import start_early
+            start_early(prepared.result(), journal, progress)
+    try:
+        _network_up(topo, plan, journal, progress, verify, switches, bridges, port,
+                    early_daemons)
+    finally:
+        background.shutdown(wait=True)     # nothing of it outlives a failed deploy
+    # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
+    if prepared is not None:
+        from ..deploy.lifecycle import start_images
+        start_images(prepared.result(), journal, progress)
+    _check_verification(plan, journal, progress)
+    # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
+    for node in mn_nodes:
+        node.terminate()
+
+
+def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, hosts: dict,
+                     bridges: dict, mn_nodes: list) -> dict:
+    """Bridges (not started yet), links, and every host's addresses and routes; returns
+    the switches by name."""
+    from mininet.link import Link
+    from mininet.node import OVSSwitch
     # -- switches --------------------------------------------------------------------------
-    switches = {}
+    switches: dict = {}
     progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")
     for sname, sp in plan.switches.items():
         br = bridges[sname]
@@ -194,29 +239,24 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
     # -- configure hosts -------------------------------------------------------------------
     progress("configuring addresses and routes")
-    batches = []
     for hname, hp in plan.hosts.items():
-        ns = journal.nodes[hname]["netns"]
-        cmds = [["ip", "link", "set", "lo", "up"],
-                ["sysctl", "-qw", f"net.ipv4.ip_forward={1 if hp.forwarding else 0}"],
-                ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]]
-        for iface in hp.interfaces:
-            cmds.append(["ethtool", "-K", iface.name, "tx", "off"])
-            if iface.address is not None:
-                cmds.append(["ip", "addr", "add", str(iface.address), "dev", iface.name])
-            # a mobile's interface with `start: down` stays down until the MN activates it
-            # (RFC 6252 C.5.2: the prepared interface brought up only at the handover)
-            cmds.append(["ip", "link", "set", iface.name, iface.start])
-            journal.nodes[hname]["interfaces"].append(
-                {"name": iface.name, "mac": iface.mac,
-                 "address": str(iface.address) if iface.address else None,
-                 "network": iface.network, "peer": iface.peer,
-                 "technology": iface.technology, "start": iface.start})
-        for r in hp.routes:
-            cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
-        batches.append((ns, cmds))           # argument vectors: no shell sees YAML values
-    _in_parallel(lambda b: run_all_in(*b), batches)
+        journal.nodes[hname]["interfaces"] = [
+            {"name": iface.name, "mac": iface.mac,
+             "address": str(iface.address) if iface.address else None,
+             "network": iface.network, "peer": iface.peer,
+             "technology": iface.technology, "start": iface.start} for iface in hp.interfaces]
+    _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
+                 list(plan.hosts))
     journal.save()
+    return switches
+
+
+def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
+                verify: bool, switches: dict, bridges: dict, port: int,
+                switches_up=lambda: None) -> None:
+    """Switches started and connected (then `switches_up()`), link impairments, their RTT
+    verified while the initial associations are made (one does not touch the other's
+    links)."""
     # -- start switches ----------------------------------------------------------------------
     progress("starting switches and waiting for the controller")
     r = subprocess.run(ovs_start_argv(
@@ -235,30 +275,83 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         if r.returncode != 0:
             raise DeployError(f"{' '.join(argv)}: {r.stderr.strip()[:300]}")
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
-    # -- link impairments ----------------------------------------------------------------------
-    journal.emulation = impairments.apply(plan, journal, progress)
-    journal.save()
-    if verify:
-        report = impairments.verify(plan, journal, progress)
-        journal.emulation["verification"] = report
-        journal.save()
-        bad = [r for r in report if not r["ok"]]
-        if bad:
-            raise DeployError("link emulation is off:\n" + "\n".join(r["message"] for r in bad))
-    # -- initial associations ----------------------------------------------------------------------
+    switches_up()
+    # -- link impairments and their verification, beside the initial associations: the
+    # association's management frames go through the controller, not through a delay
+    # element, and the delayed links carry no management frame ---------------------------
+    from concurrent.futures import ThreadPoolExecutor
+
+    def emulate() -> list | None:
+        journal.emulation = impairments.apply(plan, journal, progress)
+        journal.save()                 # the only writer until the associations are done
+        return impairments.verify(plan, journal, progress) if verify else None
+
     def associate(sta) -> None:
         progress(f"associating {sta.name} with {sta.associate}")
         result = station_request(journal, sta.name, "associate", plan.aps[sta.associate].bssid)
         if result.get("status") != "ok":
             raise DeployError(f"initial association {sta.name} -> {sta.associate} failed: {result}")
-    _in_parallel(associate, [sta for sta in plan.stations.values() if sta.associate])
-    # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
-    if images:
-        from ..deploy.lifecycle import deploy_images
-        deploy_images(topo, plan, journal, progress)
-    # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
-    for node in mn_nodes:
-        node.terminate()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        emulated = pool.submit(emulate)
+        try:
+            _in_parallel(associate, [sta for sta in plan.stations.values() if sta.associate])
+        finally:
+            report = emulated.result()
+    if report is not None:
+        journal.emulation["verification"] = report
+        journal.save()
+
+
+def _check_verification(plan: NetworkPlan, journal: Journal, progress: Progress) -> None:
+    """Every delayed link's RTT as configured; a link measured off while the daemons were
+    starting beside it (CPU the delay element shares) is measured again once they are
+    ready, and only a second miss fails the deploy (both measurements are kept)."""
+    report = (journal.emulation or {}).get("verification")
+    if not report or all(r["ok"] for r in report):
+        return
+    progress("verifying the delayed links again, now that the daemons are up")
+    again = impairments.verify(plan, journal, progress)
+    journal.emulation["verification_during_startup"] = report
+    journal.emulation["verification"] = again
+    journal.save()
+    bad = [r for r in again if not r["ok"]]
+    if bad:
+        raise DeployError("link emulation is off:\n" + "\n".join(r["message"] for r in bad))
+
+
+def host_commands(hp) -> tuple[list[str], list[str], list[list[str]]]:
+    """What configures a host: (`ip -batch` lines: loopback, addresses, interfaces up or
+    down, routes; sysctl settings; other argument vectors: checksum offload off per
+    interface). Every token is a value of the plan (addresses and prefixes parsed,
+    interface names made by it), checked to hold no white space: no line can become two."""
+    ip = ["link set lo up"]
+    for iface in hp.interfaces:
+        if iface.address is not None:
+            ip.append(f"addr add {iface.address} dev {iface.name}")
+        # a mobile's interface with `start: down` stays down until the MN activates it
+        # (RFC 6252 C.5.2: the prepared interface brought up only at the handover)
+        ip.append(f"link set {iface.name} {iface.start}")
+    ip += [f"route replace {r.prefix} via {r.via} dev {r.dev}" for r in hp.routes]
+    sysctl = [f"net.ipv4.ip_forward={1 if hp.forwarding else 0}",
+              "net.ipv6.conf.all.disable_ipv6=1"]
+    other = [["ethtool", "-K", iface.name, "tx", "off"] for iface in hp.interfaces]
+    for line in ip:
+        if len(line.split()) != line.count(" ") + 1 or "\n" in line:
+            raise DeployError(f"unexpected white space in host configuration: {line!r}")
+    return ip, sysctl, other
+
+
+def configure_host(netns: str, hp) -> None:
+    """Addresses, routes and settings of one host with three kinds of process instead of
+    one per setting: `ip -n <netns> -batch -`, one sysctl, one ethtool per interface
+    (a Python batch per host entering the namespace was ~1 s of fig9's bring-up)."""
+    ip, sysctl, other = host_commands(hp)
+    r = subprocess.run(["ip", "-n", netns, "-batch", "-"], input="\n".join(ip) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"in {netns}: ip -batch failed: {(r.stderr or r.stdout).strip()}")
+    for argv in [["sysctl", "-qw", *sysctl], *other]:
+        run_in(netns, argv)
 
 
 def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:

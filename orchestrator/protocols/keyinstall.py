@@ -34,9 +34,14 @@ KEK = HKDF(secret, "MPA key install KEK", 32) (AES-256 key wrap), MAC-Key =
 HKDF(secret, "MPA key install MAC", 32). The MAC is checked first, in constant time; nothing
 of an unauthenticated message is used.
 
-Replay protection at the target (`Receiver`): a request whose Sequence is not above the last
-accepted one is rejected, except the very same datagram again (the PAA retransmitting after a
-lost answer), which gets the cached answer and installs nothing. The answer echoes Sequence
+Replay protection at the target (`Receiver`), a sliding window as IPsec's (RFC 4303
+s3.4.3): a request is accepted once, if its Sequence is above the highest accepted one, or
+below it by less than REPLAY_WINDOW and not accepted before (the PAA installs the keys of
+several MNs at once, each from a thread of its own, and their datagrams may arrive in
+another order than their Sequences were drawn: issue 17, 2 of 5 concurrent key
+installations were refused as replays). The very same datagram again (the PAA
+retransmitting after a lost answer) gets the cached answer and installs nothing; any other
+request with an accepted Sequence, or one at or below the window, is rejected. The answer echoes Sequence
 and Nonce, so the PAA accepts only the answer to its own outstanding request.
 
 Every malformed or unauthenticated input raises `ProtocolError` (codec) or is returned as
@@ -57,7 +62,7 @@ from orchestrator.protocols.errors import ProtocolError
 from orchestrator.protocols.mpa_keys import hkdf
 
 __all__ = [
-    "VERSION",
+    "VERSION", "REPLAY_WINDOW", "MAX_REMEMBERED",
     "TargetKind",
     "Status",
     "InstallRequest",
@@ -205,6 +210,10 @@ class Receipt(NamedTuple):
     reason: str = ""
 
 
+REPLAY_WINDOW = 1_000_000_000   # Sequence values below the highest accepted (our PAA: 1 s of ns)
+MAX_REMEMBERED = 1024           # accepted Sequences kept; the floor rises past those dropped
+
+
 class Receiver:
     """The target's side (AP or access router): authenticate, check, de-duplicate.
 
@@ -214,21 +223,28 @@ class Receiver:
 
     def __init__(self, secret: bytes, kind: TargetKind, target_id: bytes):
         self.secret, self.kind, self.target_id = bytes(secret), TargetKind(kind), bytes(target_id)
-        self.last_sequence: int | None = None
-        self._last: tuple[bytes, bytes] | None = None  # (request datagram, answer)
+        self.last_sequence: int | None = None        # the highest accepted
+        self._dropped = -1                           # the highest Sequence forgotten
+        self._accepted: dict[int, tuple[bytes, bytes]] = {}   # Sequence -> (request, answer)
+
+    def _floor(self) -> int:
+        """Sequences at or below this are refused (unless remembered)."""
+        if self.last_sequence is None:
+            return -1
+        return max(self.last_sequence - REPLAY_WINDOW, self._dropped)
 
     def handle(self, data: bytes) -> Receipt:
         data = bytes(data)
-        if self._last is not None and data == self._last[0]:
-            return Receipt(self._last[1], None, "retransmitted request: answer repeated")
         try:
             req = decode_request(self.secret, data)
         except ProtocolError as exc:
             return Receipt(None, None, exc.reason)
-        if self.last_sequence is not None and req.sequence <= self.last_sequence:
+        seen = self._accepted.get(req.sequence)
+        if seen is not None and seen[0] == data:
+            return Receipt(seen[1], None, "retransmitted request: answer repeated")
+        if seen is not None or req.sequence <= self._floor():
             return Receipt(None, None, f"replayed Sequence {req.sequence} "
                                        f"(last accepted {self.last_sequence})")
-        self.last_sequence = req.sequence
         if req.kind != self.kind:
             status, reason = Status.WRONG_KIND, f"request for a {req.kind.name}"
         elif req.target_id != self.target_id:
@@ -237,5 +253,13 @@ class Receiver:
             status, reason = Status.INSTALLED, ""
         ack = encode_answer(self.secret, InstallAnswer(self.kind, status, req.sequence,
                                                        req.nonce))
-        self._last = (data, ack)
+        self._remember(req.sequence, data, ack)
         return Receipt(ack, req if status == Status.INSTALLED else None, reason)
+
+    def _remember(self, sequence: int, data: bytes, ack: bytes) -> None:
+        self._accepted[sequence] = (data, ack)
+        self.last_sequence = max(sequence, self.last_sequence or 0)
+        while len(self._accepted) > MAX_REMEMBERED:
+            old = next(iter(self._accepted))  # the earliest accepted
+            del self._accepted[old]
+            self._dropped = max(self._dropped, old)

@@ -7,6 +7,7 @@ from tests.agents.test_robustness import STA, FakeLink, events, wait_until
 
 def test_message_1_is_retransmitted_then_the_handshake_given_up(tmp_path, monkeypatch):
     monkeypatch.setattr(dot1x, "MSG1_TIMEOUT", 0.02)
+    monkeypatch.setattr(dot1x, "MSG1_TIMEOUT_SUBSEQ", 0.03)
     monkeypatch.setattr(dot1x, "MSG1_RETRIES", 2)
     log = EventLog(tmp_path / "ap.jsonl", "ap", "access-point")
     link = FakeLink()

@@ -123,3 +123,21 @@ def test_an_unanswered_request_is_sent_again_unchanged_from_the_same_port():
     assert replies["mn0@home.example"].code == "challenge"
     assert replies["mn0@home.example"].retransmissions == 1
     assert replies["mn1@home.example"].retransmissions == 0
+
+
+def test_each_socket_of_the_pool_has_a_source_port_of_its_own():
+    """pyrad's sockets allow address reuse, and Linux gave two of them one ephemeral port:
+    one exchange's replies went to the other's socket (issue 17). The pool binds each to a
+    port no other socket has, however many there are."""
+    import pyrad.client
+    from orchestrator.agents.radius_client import own_port
+    clients = [pyrad.client.Client(server="127.0.0.1", authport=1812, secret=SECRET,
+                                   dict=dictionary()) for _ in range(500)]
+    try:
+        ports = [own_port(c) for c in clients]
+        assert len(set(ports)) == len(ports)
+        assert all(c._socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+                   for c in clients)
+    finally:
+        for c in clients:
+            c._CloseSocket()

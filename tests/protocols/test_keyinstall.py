@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import keywrap
 
 from orchestrator.protocols.keyinstall import (
-    InstallAnswer, InstallRequest, Receiver, Status, TargetKind, decode_answer,
+    MAX_REMEMBERED, REPLAY_WINDOW, InstallAnswer, InstallRequest, Receiver, Status, TargetKind, decode_answer,
     decode_request, encode_answer, encode_request,
 )
 from orchestrator.protocols.errors import ProtocolError
@@ -100,10 +100,35 @@ def test_replay_is_rejected_and_retransmission_answered_without_reinstalling():
     again = rx.handle(first)  # the PAA lost our answer and sent the same datagram again
     assert again.ack == ack1 and again.request is None
     assert rx.handle(second).request is not None
-    replay = rx.handle(first)  # an older request after a newer one
-    assert replay.ack is None and replay.request is None and "replayed Sequence 5" in replay.reason
+    late = rx.handle(first)   # the same datagram after a newer one: still only answered
+    assert late.ack == ack1 and late.request is None
     same_seq = rx.handle(encode_request(SECRET, request(6, key=bytes(32))))
-    assert same_seq.request is None and "replayed" in same_seq.reason
+    assert same_seq.ack is None and same_seq.request is None and "replayed Sequence 6" in same_seq.reason
+
+
+def test_requests_drawn_concurrently_arrive_out_of_order_and_are_each_installed_once():
+    """The PAA installs several MNs' keys at once (issue 17): Sequences drawn 1, 2, 3 may
+    arrive 3, 1, 2; each is installed once; one older than the window is a replay."""
+    rx = Receiver(SECRET, TargetKind.ACCESS_POINT, AP1)
+    base = 10 * REPLAY_WINDOW
+    msgs = {q: encode_request(SECRET, request(base + q)) for q in (1, 2, 3)}
+    for q in (3, 1, 2):
+        assert rx.handle(msgs[q]).request is not None, q
+    for q in (1, 2, 3):
+        assert rx.handle(msgs[q]).request is None          # answered again, not reinstalled
+    old = rx.handle(encode_request(SECRET, request(base + 3 - REPLAY_WINDOW)))
+    assert old.ack is None and old.request is None and "replayed" in old.reason
+    inside = rx.handle(encode_request(SECRET, request(base + 4 - REPLAY_WINDOW)))
+    assert inside.request is not None                      # just inside, never seen
+
+
+def test_forgotten_sequences_raise_the_floor():
+    rx = Receiver(SECRET, TargetKind.ACCESS_POINT, AP1)
+    for q in range(1, MAX_REMEMBERED + 3):                 # 1 and 2 are forgotten
+        assert rx.handle(encode_request(SECRET, request(q))).request is not None
+    assert "replayed" in rx.handle(encode_request(SECRET, request(2))).reason
+    assert "replayed" in rx.handle(encode_request(SECRET, request(1))).reason
+    assert rx.handle(encode_request(SECRET, request(MAX_REMEMBERED + 3))).request is not None
 
 
 def test_key_for_another_ap_is_refused_with_status():
