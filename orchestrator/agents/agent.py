@@ -835,6 +835,123 @@ class InformationServer(Role):
         self.server.stop()
 
 
+@role("mipv6-mobile-node")
+class MobileIpv6NodeRole(Role):
+    """The MN's Mobile IPv6 (RFC 6275 s11, agents/mipv6_agent.py): home address, home
+    registration with the HA, return routability and route optimization with a CN."""
+    CONFIG = {"mipv6_mn": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import MobileIpv6Node
+        if not self.config["mipv6_mn"]:
+            raise ValueError("mipv6-mobile-node needs 'mipv6_mn' in its config")
+        self.mn = MobileIpv6Node(self.config["mipv6_mn"], log)
+
+    @command(phase="binding-update")
+    def mipv6_register(self, care_of_address: str | None = None, timeout: float = 5.0) -> dict:
+        """Binding Update to the home agent from `care_of_address` (default: the radio
+        interface's global address outside the home prefix) until its Binding Ack."""
+        self.log.emit("binding_update_start", mobility="mipv6", peer="home_agent",
+                      care_of_address=care_of_address)
+        try:
+            out = self.mn.register(care_of_address, timeout)
+        except (RuntimeError, ValueError) as exc:
+            self.log.emit("binding_update_failed", mobility="mipv6", peer="home_agent",
+                          error=str(exc))
+            raise CommandError(str(exc)) from None
+        self.log.emit("binding_update_done", mobility="mipv6", peer="home_agent", **out)
+        return out
+
+    @command(phase="binding-update")
+    def mipv6_route_optimization(self, correspondent: str, timeout: float = 5.0) -> dict:
+        """Return routability and a Binding Update to `correspondent` (a CN's node name or
+        address) until its Binding Ack."""
+        self.log.emit("binding_update_start", mobility="mipv6", peer=correspondent)
+        try:
+            out = self.mn.route_optimization(correspondent, timeout)
+        except (RuntimeError, ValueError) as exc:
+            self.log.emit("binding_update_failed", mobility="mipv6", peer=correspondent,
+                          error=str(exc))
+            raise CommandError(str(exc)) from None
+        self.log.emit("binding_update_done", mobility="mipv6", peer=correspondent, **out)
+        return out
+
+    @command()
+    def mipv6_status(self) -> dict:
+        """Home address, care-of address, Binding Update List, data plane counters."""
+        return self.mn.status()
+
+    def close(self) -> None:
+        self.mn.close()
+
+
+@role("home-agent")
+class HomeAgentRole(Role):
+    """The home agent (RFC 6275 s10, agents/mipv6_agent.py): binding cache, proxy ND on the
+    home link, the bidirectional tunnel."""
+    CONFIG = {"mipv6_ha": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import home_agent
+        if not self.config["mipv6_ha"]:
+            raise ValueError("home-agent needs 'mipv6_ha' in its config")
+        self.runner = home_agent(self.config["mipv6_ha"], log)
+
+    @command()
+    def home_bindings(self) -> dict:
+        """The binding cache and the data plane's counters."""
+        from .mipv6_agent import bindings
+        return {"bindings": bindings(self.runner), "stats": self.runner.stats()}
+
+    def close(self) -> None:
+        self.runner.stop()
+
+
+@role("mipv6-correspondent")
+class MobileIpv6CorrespondentRole(Role):
+    """A correspondent node's Mobile IPv6 (RFC 6275 s9, agents/mipv6_agent.py): return
+    routability, binding cache, HAO and type 2 routing header."""
+    CONFIG = {"mipv6_cn": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import correspondent
+        if not self.config["mipv6_cn"]:
+            raise ValueError("mipv6-correspondent needs 'mipv6_cn' in its config")
+        self.runner = correspondent(self.config["mipv6_cn"], log)
+
+    @command()
+    def correspondent_bindings(self) -> dict:
+        """The binding cache and the data plane's counters."""
+        from .mipv6_agent import bindings
+        return {"bindings": bindings(self.runner), "stats": self.runner.stats()}
+
+    def close(self) -> None:
+        self.runner.stop()
+
+
+@role("router-advertiser")
+class RouterAdvertiserRole(Role):
+    """Router Advertisements on the gateway's advertising networks (RFC 4861 s6.2,
+    agents/mipv6_agent.py)."""
+    CONFIG = {"router_advertisements": []}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import RouterAdvertiser
+        self.advertiser = RouterAdvertiser(self.config["router_advertisements"], log).start()
+
+    @command()
+    def router_advertisements(self) -> dict:
+        """Per interface: prefix, RAs sent (of them solicited), source address."""
+        return self.advertiser.status()
+
+    def close(self) -> None:
+        self.advertiser.close()
+
+
 class Agent:
     """Dispatches control requests to the role(s) and logs every command."""
 

@@ -21,6 +21,7 @@ from ipaddress import IPv4Address, IPv4Network
 from itertools import chain, islice
 from typing import Iterator
 
+from .checks6 import ipv6_checks
 from .errors import MAX_PROBLEMS, suggest
 from .topology import ROUTING_KINDS, AccessPoint, BaseStation, MobileNode, Topology
 
@@ -47,7 +48,7 @@ def check_topology(t: Topology) -> list[Check]:
     idx = _Index(t)
     checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached,
               _mobility_protocols, _base_stations, _gateways_of_base_stations,
-              _radio_interfaces)
+              _radio_interfaces, ipv6_checks)
     return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 

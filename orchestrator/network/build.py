@@ -187,21 +187,28 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         ns = journal.nodes[hname]["netns"]
         cmds = [["ip", "link", "set", "lo", "up"],
                 ["sysctl", "-qw", f"net.ipv4.ip_forward={1 if hp.forwarding else 0}"],
-                ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]]
+                *ipv6_sysctls(hp)]
         for iface in hp.interfaces:
             cmds.append(["ethtool", "-K", iface.name, "tx", "off"])
             if iface.address is not None:
                 cmds.append(["ip", "addr", "add", str(iface.address), "dev", iface.name])
+            if iface.address6 is not None:
+                # configured by the topology, unique by its checks: no DAD wait at bring-up
+                # (an address a mobile forms on a move goes through the kernel's DAD)
+                cmds.append(["ip", "-6", "addr", "add", str(iface.address6), "dev", iface.name,
+                             "nodad"])
             # a mobile's interface with `start: down` stays down until the MN activates it
             # (RFC 6252 C.5.2: the prepared interface brought up only at the handover)
             cmds.append(["ip", "link", "set", iface.name, iface.start])
             journal.nodes[hname]["interfaces"].append(
                 {"name": iface.name, "mac": iface.mac,
                  "address": str(iface.address) if iface.address else None,
+                 "address6": str(iface.address6) if iface.address6 else None,
                  "network": iface.network, "peer": iface.peer,
                  "technology": iface.technology, "start": iface.start})
         for r in hp.routes:
-            cmds.append(["ip", "route", "replace", r.prefix, "via", r.via, "dev", r.dev])
+            cmds.append(["ip", f"-{r.family}", "route", "replace", r.prefix, "via", r.via,
+                         "dev", r.dev])
         batches.append((ns, cmds))           # argument vectors: no shell sees YAML values
     _in_parallel(lambda b: run_all_in(*b), batches)
     journal.save()
@@ -238,6 +245,26 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
     for node in mn_nodes:
         node.terminate()
+
+
+def ipv6_sysctls(hp) -> list[list[str]]:
+    """IPv6 stays off on a host the topology gives none (no stray link-local traffic in the
+    captures); on the others: on, forwarding on routers (RFC 8200), Router Advertisements
+    accepted only on a host's interfaces on advertising networks (RFC 4861 s6.3.4), with
+    stateless autoconfiguration and the kernel's DAD (RFC 4862 s5.4)."""
+    if not hp.ipv6:
+        return [["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]]
+    cmds = [["sysctl", "-qw", f"net.ipv6.conf.{scope}.{key}={value}"]
+            for scope in ("default", "all")
+            for key, value in (("disable_ipv6", 0), ("accept_ra", 0),
+                               ("forwarding", 1 if hp.forwarding else 0))]
+    for iface in hp.interfaces:
+        if not iface.ipv6:
+            cmds.append(["sysctl", "-qw", f"net/ipv6/conf/{iface.name}/disable_ipv6=1"])
+        else:
+            cmds.append(["sysctl", "-qw",
+                         f"net/ipv6/conf/{iface.name}/accept_ra={1 if iface.accept_ra else 0}"])
+    return cmds
 
 
 def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:
