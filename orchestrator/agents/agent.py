@@ -877,6 +877,20 @@ class MobileIpv6NodeRole(Role):
         self.log.emit("binding_update_done", mobility="mipv6", peer=correspondent, **out)
         return out
 
+    @command(phase="post-switching")
+    def mipv6_movement(self, timeout: float = 10.0) -> dict:
+        """After a layer-2 handoff: router solicitation, stateless autoconfiguration of the
+        new care-of address with the kernel's DAD (the non-MPA handover's address step)."""
+        try:
+            return self.mn.movement(timeout)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command()
+    def mipv6_forget_correspondents(self) -> dict:
+        """Clean state: the route optimization state of every correspondent goes."""
+        return self.mn.forget_correspondents()
+
     @command()
     def mipv6_status(self) -> dict:
         """Home address, care-of address, Binding Update List, data plane counters."""
@@ -917,10 +931,29 @@ class MobileIpv6CorrespondentRole(Role):
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
-        from .mipv6_agent import correspondent
-        if not self.config["mipv6_cn"]:
+        from .mipv6_agent import MediaStream, correspondent
+        c = self.config["mipv6_cn"]
+        if not c:
             raise ValueError("mipv6-correspondent needs 'mipv6_cn' in its config")
-        self.runner = correspondent(self.config["mipv6_cn"], log)
+        self.runner = correspondent(c, log)
+        self.stream = MediaStream(c["address"], int(c.get("media_port", 4000)),
+                                  float(c.get("rtp_interval", 0.016)), c.get("send_log"))
+
+    @command()
+    def stream_to(self, address: str, port: int = 4000) -> dict:
+        """Stream RTP (every rtp_interval) to a mobile's home address."""
+        return self.stream.start(address, port)
+
+    @command()
+    def stream_pause(self) -> dict:
+        """Stop sending (RTP time runs on)."""
+        return self.stream.pause()
+
+    @command()
+    def correspondent_flush(self) -> dict:
+        """Clean state: the binding cache emptied."""
+        from .mipv6_agent import forget_bindings
+        return forget_bindings(self.runner)
 
     @command()
     def correspondent_bindings(self) -> dict:
@@ -929,6 +962,7 @@ class MobileIpv6CorrespondentRole(Role):
         return {"bindings": bindings(self.runner), "stats": self.runner.stats()}
 
     def close(self) -> None:
+        self.stream.close()
         self.runner.stop()
 
 

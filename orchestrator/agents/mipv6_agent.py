@@ -167,6 +167,54 @@ class MobileIpv6Node:
                                 lifetime=float(config.get("lifetime", 420.0)),
                                 ro_lifetime=float(config.get("ro_lifetime", 420.0)))
         self.runner = PlaneRunner(plane, log, queue=int(config.get("queue", 63))).start()
+        self.receiver = None
+        if config.get("media_log"):
+            # the correspondent's stream to the home address (C.5.1's 16 ms RTP), logged
+            # like the SIP flows' receiver: experiment/media.py reads one format
+            from .sip_ua import RtpReceiver
+            self.receiver = RtpReceiver((self.home_address, int(config.get("media_port", 4000))),
+                                        config["media_log"])
+
+    def movement(self, timeout: float) -> dict:
+        """After a layer-2 handoff (RFC 6275 s11.5.1, movement detection; RFC 4861 s6.3.7):
+        forget what the previous link taught (its routers, its prefix and the address formed
+        from it: unreachable from here), solicit a Router Advertisement, and wait until the
+        kernel has formed an address from the advertised prefix and finished its duplicate
+        address detection (RFC 4862 s5.4). Returns the new care-of address and the times."""
+        t0 = time.perf_counter_ns()
+        old = self.runner.plane.care_of_address
+        subprocess.run(["ip", "-6", "route", "flush", "dev", self.iface, "proto", "ra"],
+                       capture_output=True, timeout=5)
+        for a in global_addresses(self.iface):
+            subprocess.run(["ip", "-6", "addr", "del", f"{a['address']}/{a['prefixlen']}",
+                            "dev", self.iface], capture_output=True, timeout=5)
+        self.log.emit("address_request", "post-switching", method="slaac", iface=self.iface,
+                      previous=str(old) if old else None)
+        prefix, t_ra = solicit_router(self.iface, timeout)
+        if prefix is None:
+            self.log.emit("address_failed", "post-switching", reason="no router advertisement")
+            raise RuntimeError(f"no Router Advertisement on {self.iface} within {timeout:g}s")
+        self.log.emit("dad_start", "post-switching", method="kernel", prefix=str(prefix))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [a for a in global_addresses(self.iface)
+                     if IPv6Address(a["address"]) in prefix]
+            if found and not found[0]["tentative"]:
+                ncoa = found[0]["address"]
+                t1 = time.perf_counter_ns()
+                self.log.emit("dad_done", "post-switching", address=ncoa)
+                self.log.emit("address_acquired", "post-switching", address=ncoa,
+                              method="slaac", ra_ms=round((t_ra - t0) / 1e6, 3),
+                              elapsed_ms=round((t1 - t0) / 1e6, 3))
+                # (no `ncoa` attr: the stream arrives at the home address, so experiment/media.py
+                # takes the first packet after the move as the L3 handoff's end)
+                self.log.emit("ncoa_assigned", "post-switching", care_of_address=ncoa,
+                              iface=self.iface)
+                return {"ncoa": ncoa, "prefix": str(prefix), "ra_ms": round((t_ra - t0) / 1e6, 3),
+                        "elapsed_ms": round((t1 - t0) / 1e6, 3)}
+            time.sleep(0.005)
+        self.log.emit("address_failed", "post-switching", reason="no address formed")
+        raise RuntimeError(f"no address from {prefix} on {self.iface} within {timeout:g}s")
 
     def care_of_address(self, ifname: str | None = None) -> str | None:
         """A global, non-tentative address of the interface outside the home prefix."""
@@ -215,6 +263,17 @@ class MobileIpv6Node:
         return {"care_of_address": coa, "status": ba["status"], "seq": ba["seq"],
                 "elapsed_ms": round(elapsed, 3)}
 
+    def forget_correspondents(self) -> dict:
+        """Testbed clean state between repetitions: the Binding Update List entries and
+        return routability state of correspondents go (the home registration stays)."""
+        plane = self.runner.plane
+        with self.runner._lock:
+            gone = [str(d) for d, e in plane.bul.entries.items() if not e.home_registration]
+            for d in gone:
+                del plane.bul.entries[IPv6Address(d)]
+            plane.rr.clear()
+        return {"forgotten": gone}
+
     def status(self) -> dict:
         plane = self.runner.plane
         with self.runner._lock:
@@ -226,7 +285,70 @@ class MobileIpv6Node:
                 "binding_update_list": bul, "stats": self.runner.stats()}
 
     def close(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop()
         self.runner.stop()
+
+
+def solicit_router(ifname: str, timeout: float) -> tuple[IPv6Network | None, int]:
+    """Send a Router Solicitation on `ifname` (RFC 4861 s6.3.7; the kernel sends its own
+    only when the link comes up, and an emulated handoff keeps the link up) and wait for a
+    Router Advertisement with an autonomous prefix: (prefix, its arrival ns), or (None, 0)."""
+    index = socket.if_nametoindex(ifname)
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, icmpv6.ND_HOP_LIMIT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+        # the RS leaves from the unspecified address (no link-local yet is fine, s6.3.7):
+        # the kernel fills in a source; the checksum too (ICMPv6 raw sockets)
+        with open(f"/sys/class/net/{ifname}/address") as f:
+            mac = f.read().strip()
+        rs = icmpv6.RouterSolicitation(options=(icmpv6.SourceLinkLayerAddress(mac),))
+        body = icmpv6.encode(rs, "::", icmpv6.ALL_ROUTERS)
+        deadline = time.monotonic() + timeout
+        next_rs = 0.0
+        while time.monotonic() < deadline:
+            if time.monotonic() >= next_rs:        # RFC 4861 s10: RtrSolicitationInterval 4 s;
+                try:                               # a mobile node may go faster (RFC 6275 s11.5.1)
+                    s.sendto(body, (str(icmpv6.ALL_ROUTERS), 0, 0, index))
+                except OSError:
+                    pass
+                next_rs = time.monotonic() + 0.5
+            ready, _, _ = select.select([s], [], [], min(0.1, max(0.0, deadline - time.monotonic())))
+            if not ready:
+                continue
+            data, _ = s.recvfrom(2048)
+            if not data or data[0] != icmpv6.IcmpType.ROUTER_ADVERTISEMENT:
+                continue
+            try:
+                ra = icmpv6.decode(data)
+            except ProtocolError:
+                continue
+            for opt in ra.options:
+                if isinstance(opt, icmpv6.PrefixInformation) and opt.autonomous \
+                        and opt.prefix_length == 64:
+                    return opt.network, time.perf_counter_ns()
+    return None, 0
+
+
+class MediaStream:
+    """The correspondent's RTP stream to a mobile's home address (C.5.1: one packet every
+    16 ms), from its IPv6 address: agents/sip_ua.py's sender, moved by no SIP."""
+
+    def __init__(self, address: str, port: int, interval: float, log_path: str | None) -> None:
+        from .sip_ua import RtpSender
+        self.sender = RtpSender((address, port), interval=interval, log_path=log_path)
+
+    def start(self, dest: str, port: int) -> dict:
+        self.sender.move((str(IPv6Address(dest)), port))
+        return {"to": f"{dest}:{port}", "interval_s": self.sender.interval}
+
+    def pause(self) -> dict:
+        self.sender.move(None)
+        return {"sent": self.sender.sent}
+
+    def close(self) -> None:
+        self.sender.stop()
 
 
 def home_agent(config: dict, log) -> PlaneRunner:
@@ -242,6 +364,16 @@ def correspondent(config: dict, log) -> PlaneRunner:
     """s9: the CN's plane (`mipv6_cn`: address, mobile_prefixes, queue)."""
     plane = CorrespondentPlane(config["address"], config["mobile_prefixes"])
     return PlaneRunner(plane, log, queue=int(config.get("queue", 62))).start()
+
+
+def forget_bindings(runner: PlaneRunner) -> dict:
+    """Testbed clean state between repetitions: the binding cache emptied (a binding left
+    from the last repetition would send the stream to a care-of address of the past)."""
+    with runner._lock:
+        entries = runner.plane.bindings.entries
+        gone = [str(h) for h in entries]
+        entries.clear()
+    return {"forgotten": gone}
 
 
 def bindings(runner: PlaneRunner) -> list[dict]:

@@ -366,7 +366,8 @@ def ipv6_agent_config(f: Facts, node: str) -> dict:
         out["mipv6_mn"] = {
             "home_address": str(m.home_address), "home_agent": _address6(f, m.home_agent, home),
             "home_prefix": str(t.networks[home].ipv6.prefix), "lifetime": m.lifetime,
-            "iface": "wlan0", "queue": MIPV6_QUEUES["mipv6_mn"],
+            "iface": "wlan0", "queue": MIPV6_QUEUES["mipv6_mn"], "media_port": MEDIA_PORT,
+            "media_log": str(f.run_dir / "media" / f"{node}.rtp.jsonl"),
             "correspondents": {c: _address6(f, c) for c in t.nodes_of("correspondent_node")
                                if _address6(f, c)}}
     if "home_agent" in t.roles(node):
@@ -382,6 +383,7 @@ def ipv6_agent_config(f: Facts, node: str) -> dict:
                            "home_link": link.name, "queue": MIPV6_QUEUES["mipv6_ha"]}
     if "mipv6-correspondent" in roles:
         out["mipv6_cn"] = {"address": _address6(f, node), "queue": MIPV6_QUEUES["mipv6_cn"],
+                           "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval,
                            "mobile_prefixes": sorted({str(t.networks[home_link(t, mn)].ipv6.prefix)
                                                       for mn in _mipv6_mns(t)})}
     if "router-advertiser" in roles:

@@ -173,6 +173,45 @@ def sip_non_mpa(bed: Bed, mn: str, scenario) -> dict:
     return {"call": call, "handover": handover, "binding_update": bu, "media": True}
 
 
+# -- Mobile IPv6 (issue 14; RFC 6275, RFC 6252 C.5.1's Figure 6) --------------------------
+
+def mipv6_attach(bed: Bed, mn: str, scenario) -> dict:
+    """The MN where the runner's clean state left it (at the start AP): movement detection
+    and a care-of address there, the home registration from it, with route optimization
+    the correspondent registration too; the correspondent streams to the home address.
+    No route optimization state survives a repetition (both ends forget it first)."""
+    bed.call(scenario.correspondent, "correspondent_flush")
+    bed.call(mn, "mipv6_forget_correspondents")
+    here = bed.call(mn, "mipv6_movement")
+    reg = bed.call(mn, "mipv6_register", care_of_address=here["ncoa"])
+    ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+          if scenario.route_optimization else None)
+    home = bed.call(mn, "mipv6_status")["home_address"]
+    stream = bed.call(scenario.correspondent, "stream_to", address=home)
+    return {"start": here, "registration": reg, "route_optimization": ro, "stream": stream}
+
+
+@flow("mipv6-non-mpa")
+def mipv6_non_mpa(bed: Bed, mn: str, scenario) -> dict:
+    """C.5.1's non-MPA handover with Mobile IPv6: the MN moves (association and EAP-TLS at
+    the new AP), discovers the new router (RS/RA), autoconfigures its care-of address with
+    the kernel's DAD, registers with the HA and, with route optimization, runs return
+    routability and the correspondent registration after the move."""
+    start = mipv6_attach(bed, mn, scenario)
+    try:
+        _stream(scenario)
+        handoff = bed.call(mn, "handoff", ap=scenario.to_ap)
+        moved = bed.call(mn, "mipv6_movement")
+        reg = bed.call(mn, "mipv6_register", care_of_address=moved["ncoa"])
+        ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+              if scenario.route_optimization else None)
+        _stream(scenario)
+    finally:
+        bed.call(scenario.correspondent, "stream_pause")
+    return {**start, "handoff": handoff, "movement": moved, "binding_update": reg,
+            "ro_after": ro, "media": True}
+
+
 def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = None,
                              stream: float = 0.5) -> dict:
     """RFC 6252 C.5.2, MPA with both interfaces up: in a call over the current interface the

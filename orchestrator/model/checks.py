@@ -393,7 +393,7 @@ def _unattached(t: Topology, idx: _Index) -> Iterator[Check]:
 
 # mobility protocols the handover flows implement (RFC 6252 s7.5); a domain may name another
 # one only once a flow honours it (experiment/scenarios.py), never to be silently ignored
-MOBILITY_PROTOCOLS = ("sip", "none")
+MOBILITY_PROTOCOLS = ("sip", "mipv6", "none")
 
 
 def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
@@ -401,8 +401,9 @@ def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
         if dom.mobility_protocol not in MOBILITY_PROTOCOLS:
             yield ("domains", name, "mobility_protocol"), (
                 f"mobility protocol '{dom.mobility_protocol}' is not implemented by this "
-                "testbed: its handovers use SIP mobility (RFC 6252 s7.5); write 'sip', or "
-                "'none' for a domain without mobility management"), False
+                "testbed: its handovers use SIP mobility (RFC 6252 s7.5) or Mobile IPv6 "
+                "(RFC 6275); write 'sip', 'mipv6', or 'none' for a domain without mobility "
+                "management"), False
 
 
 def _base_stations(t: Topology, idx: _Index) -> Iterator[Check]:

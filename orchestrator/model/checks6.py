@@ -194,7 +194,14 @@ def _mobile_ipv6(t: Topology, idx) -> Iterator[Check]:
             if not homes:
                 yield ("nodes", name, "colocated"), f"home agent '{name}' has no IPv6 " \
                     "address on any network with an ipv6 prefix: it needs a home link", False
-        if not isinstance(node, MobileNode) or node.mipv6 is None:
+        if not isinstance(node, MobileNode):
+            continue
+        dom = t.domains.get(node.home_domain)
+        if node.mipv6 is None:
+            if dom is not None and dom.mobility_protocol == "mipv6":
+                yield ("nodes", name), f"the home domain '{node.home_domain}' of '{name}' " \
+                    "uses Mobile IPv6: give the node 'mipv6: {home_address: ..., " \
+                    "home_agent: ...}'", True
             continue
         m = node.mipv6
         path = ("nodes", name, "mipv6")

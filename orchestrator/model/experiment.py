@@ -56,8 +56,11 @@ MAX_POINTS = 256                 # configurations x sweep points: bring-ups in o
 _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa")
-MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa")      # a call with the CN across the handover (C.5.1)
+         "sip-mpa", "sip-non-mpa", "mipv6-non-mpa")
+# a stream from the CN across the handover (C.5.1): a SIP call, or Mobile IPv6 (issue 14)
+MIPV6_FLOWS = ("mipv6-non-mpa",)
+MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *MIPV6_FLOWS)
+BUFFERING_FLOWS = ("sip-mpa",)
 
 
 class ExperimentError(ModelError):
@@ -77,12 +80,19 @@ class Scenario(Strict):
         None, description="sip flows: the CN the MN calls; default: the topology's only one")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
+    route_optimization: bool = Field(
+        False, description="mipv6 flows: return routability and a binding with the CN "
+                           "(RFC 6275 s11.6-s11.7.2), before the move and after it")
 
     @model_validator(mode="after")
     def _options_fit_the_flow(self):
-        if self.buffering is not None and self.flow != "sip-mpa":
-            raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
-                             "the nAR buffers for an MN that pre-configured with it")
+        if self.buffering is not None and self.flow not in BUFFERING_FLOWS:
+            raise ValueError(f"buffering applies to the flows {', '.join(BUFFERING_FLOWS)} "
+                             f"only (not {self.flow}): the nAR buffers for an MN that "
+                             "pre-configured with it")
+        if self.route_optimization and self.flow not in MIPV6_FLOWS:
+            raise ValueError(f"route_optimization applies to the flows "
+                             f"{', '.join(MIPV6_FLOWS)} only (not {self.flow})")
         if self.buffering is not None and self.buffering <= 0:
             raise ValueError("buffering must be a positive period, e.g. '200ms'; leave it "
                              "out to disable buffering")
@@ -388,7 +398,8 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
     for s in exp.scenarios:
         extra = "".join(f", {k} {v}" for k, v in (
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
-            ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None)) if v)
+            ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
+            ("route optimization", "on" if s.route_optimization else None)) if v)
         lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{extra}")
     lines.append("  (* set by the experiment)")
     return lines

@@ -33,6 +33,7 @@ from .errors import Problem, suggest
 from .topology import AccessPoint, MobileNode, Topology
 
 SIP_FLOWS = ("sip-mpa", "sip-non-mpa")
+MIPV6_FLOWS = ("mipv6-non-mpa",)
 
 
 def _attached(t: Topology, node: str) -> set[str]:
@@ -117,6 +118,8 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
         if dom is not None and t.domains[dom].mobility_protocol != "sip":
             out.append(f"domain '{dom}' of network '{net_to}' has mobility_protocol "
                        f"'{t.domains[dom].mobility_protocol}'; the SIP flows need 'sip'")
+    if flow in MIPV6_FLOWS:
+        out += _mipv6_needs(t, mn, from_ap, to_ap, correspondent, net_from, net_to)
     if flow == "sip-mpa":
         if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)]:
             out.append(f"no access_router on network '{net_to}' of '{to_ap}': the proactive "
@@ -124,6 +127,33 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
         if not t.nodes_of("information_server"):
             out.append("no information_server: the MN discovers the target network's PAA, "
                        "DHCP server and access router from it (s7.1)")
+    return out
+
+
+def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to) -> list[str]:
+    """The Mobile IPv6 flows (issue 14): the MN's home agent and home address, both
+    networks advertising an IPv6 prefix (the MN autoconfigures its care-of addresses), a
+    correspondent with an IPv6 address, a home domain whose mobility protocol is mipv6."""
+    from .checks6 import addresses6_on
+    out = []
+    node = t.nodes[mn]
+    if not isinstance(node, MobileNode) or node.mipv6 is None:
+        return [f"mobile node '{mn}' has no Mobile IPv6 settings (nodes.{mn}.mipv6: "
+                "{home_address: ..., home_agent: ...})"]
+    if t.domains[node.home_domain].mobility_protocol != "mipv6":
+        out.append(f"the home domain '{node.home_domain}' of '{mn}' has mobility_protocol "
+                   f"'{t.domains[node.home_domain].mobility_protocol}'; the mipv6 flows need "
+                   "'mipv6'")
+    for ap, net in ((from_ap, net_from), (to_ap, net_to)):
+        ipv6 = t.networks[net].ipv6 if net else None
+        if ipv6 is None or not ipv6.router_advertisements:
+            out.append(f"network '{net}' of '{ap}' does not advertise an IPv6 prefix "
+                       "(ipv6: {prefix: ..., router_advertisements: true}): the MN "
+                       "autoconfigures its care-of address there")
+    if cn is None:
+        out.append("no correspondent node to stream from")
+    elif not any(addresses6_on(t, cn, n) for n in t.networks):
+        out.append(f"correspondent node '{cn}' has no IPv6 address (addresses6)")
     return out
 
 
@@ -146,7 +176,7 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
         rc.mobile_node = mn
         for i, s in enumerate(exp.scenarios):
             cn = None
-            if s.flow in SIP_FLOWS:
+            if s.flow in (*SIP_FLOWS, *MIPV6_FLOWS):
                 cn, err = only_node(rc.topology, "correspondent_node", s.correspondent,
                                     "correspondent node", "correspondent")
                 if err:

@@ -40,6 +40,7 @@ def bed(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     j = deploy(str(TOPOLOGY), name=NAME, results=str(results))
     try:
+        call(j, "rover", "connect", ap="wap")      # EAP-TLS: the AP's port opens
         yield j
     finally:
         destroy(NAME)

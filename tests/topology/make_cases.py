@@ -69,7 +69,7 @@ CASES = {
     "top-level-list": (BASE, "- just\n- a list\n"),
     "unknown-domain": ("ar:  {kind: access_router, domain: home}", "ar:  {kind: access_router, domain: hom}"),
     "unknown-aaa-server": ("aaa_server: aaa}", "aaa_server: aaa1}"),
-    "mobility-protocol-not-implemented": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
+    "mobility-protocol-not-implemented": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: pmipv6}"),
     "aaa-server-wrong-kind": ("aaa_server: aaa}", "aaa_server: ar}"),
     "associate-not-an-ap": ("associate: ap,", "associate: ar,"),
     "unknown-associate": ("associate: ap,", "associate: apx,"),
@@ -255,6 +255,7 @@ def _ipv6_cases() -> dict:
         "mipv6-unknown-home-agent": _mipv6("{home_address: '2001:db8:3::100', home_agent: hq}"),
         "mipv6-home-address-off-home-link": _mipv6("{home_address: '2001:db8:7::100', home_agent: aaa}"),
         "mipv6-without-care-of-address": _mipv6(address6=""),
+        "mipv6-domain-without-mipv6-settings": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
         "mipv6-lifetime-bare-number": _mipv6("{home_address: '2001:db8:3::100', home_agent: aaa, lifetime: 420}"),
     }
 
