@@ -100,7 +100,8 @@ MIPV6: tuple[str, ...] = tuple("mipv6_" + e for e in (
     "mh_received", "mh_ignored", "bu_processed", "be_sent", "binding_expired",
     "proxy_nd_add", "proxy_nd_del", "proxy_nd_failed", "dad_started", "dad_succeeded",
     "dad_failed", "send_failed", "malformed", "dropped_no_binding", "tunnel_dropped",
-    "reverse_tunnel_dropped", "rh2_dropped", "test_dropped", "test_init_dropped"))
+    "reverse_tunnel_dropped", "rh2_dropped", "test_dropped", "test_init_dropped",
+    "pht_dropped"))
 VOCABULARY["binding-update"] += MIPV6
 # Router Advertisements (RFC 4861 s6.2) of a gateway's agent
 VOCABULARY["setup"] += ("router_advertisement_sent", "router_solicitation_received")

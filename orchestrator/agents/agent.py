@@ -886,6 +886,29 @@ class MobileIpv6NodeRole(Role):
         except (RuntimeError, ValueError, OSError) as exc:
             raise CommandError(str(exc)) from None
 
+    @command(phase="pre-configuration")
+    def mipv6_preconfigure(self, prefix: str, nar: str) -> dict:
+        """MPA (s7.3-s7.4): the nCoA from the CTN's `prefix` (stateless) and the MN's end
+        of the proactive handover tunnel to the nAR's address `nar`."""
+        try:
+            return self.mn.preconfigure(prefix, nar)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command(phase="pre-switching")
+    def mipv6_pre_switching(self) -> dict:
+        """MPA s6.3 step 4: the MN's end of the tunnel goes."""
+        return self.mn.pre_switching()
+
+    @command(phase="post-switching")
+    def mipv6_post_switching(self, router: str) -> dict:
+        """MPA s6.3 step 6: the nCoA onto the interface, `router` (the nAR) as the default
+        router, an unsolicited Neighbor Advertisement for the nCoA."""
+        try:
+            return self.mn.post_switching(router)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+
     @command()
     def mipv6_forget_correspondents(self) -> dict:
         """Clean state: the route optimization state of every correspondent goes."""
@@ -964,6 +987,47 @@ class MobileIpv6CorrespondentRole(Role):
     def close(self) -> None:
         self.stream.close()
         self.runner.stop()
+
+
+@role("ipv6-access-router")
+class Ipv6AccessRouterRole(Role):
+    """The nAR's end of MPA with Mobile IPv6 (RFC 6252 s7.3-s7.6, agents/mipv6_mpa.py):
+    proactive DAD of an nCoA, the proactive handover tunnel over IPv6, the buffering module
+    flushed by the MN's unsolicited Neighbor Advertisement."""
+    CONFIG = {"pht6": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import NextAccessRouter
+        if not self.config["pht6"]:
+            raise ValueError("ipv6-access-router needs 'pht6' in its config")
+        self.nar = NextAccessRouter(self.config["pht6"], log)
+
+    @command(phase="pre-configuration")
+    def pht6_open(self, ocoa: str, ncoa: str, mn: str, timeout: float = 5.0) -> dict:
+        """Proactive DAD of `ncoa` on the CTN link, then the tunnel to `ocoa` is up."""
+        try:
+            return self.nar.open(ocoa, ncoa, mn, timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command(phase="pre-switching")
+    def pht6_close(self, ncoa: str) -> dict:
+        """The tunnel for `ncoa` is disabled (s6.3 step 4)."""
+        return self.nar.close(ncoa)
+
+    @command(phase="pre-switching")
+    def pht6_buffer(self, ncoa: str, period_ms: float, mn: str) -> dict:
+        """Hold packets for `ncoa` once its tunnel is disabled, for at most `period_ms`."""
+        return self.nar.buffer(ncoa, period_ms, mn)
+
+    @command()
+    def pht6_status(self) -> dict:
+        """Tunnels, buffers and the data plane's counters."""
+        return self.nar.status()
+
+    def close(self) -> None:
+        self.nar.stop()
 
 
 @role("router-advertiser")

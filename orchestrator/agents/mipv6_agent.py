@@ -32,8 +32,8 @@ from ipaddress import IPv6Address, IPv6Network
 from ..protocols import icmpv6, ipv6
 from ..protocols.errors import ProtocolError
 from .health import Loop
-from .mipv6_dataplane import (DEFAULT_MARK, CorrespondentPlane, DataPlane, HomeAgentPlane,
-                              MobileNodePlane)
+from .mipv6_dataplane import DEFAULT_MARK, CorrespondentPlane, DataPlane, HomeAgentPlane
+from .mipv6_mpa import MpaMobileNodePlane, NextAccessRouterPlane, unsolicited_advertisement
 
 # RFC 4861 s10 MIN_DELAY_BETWEEN_RAS is 3 s; RFC 6275 s7.5 lets routers serving mobile nodes
 # go down to 30 ms (MinDelayBetweenRAs), which is what a handover needs
@@ -67,7 +67,10 @@ class PlaneRunner:
     def _emit(self, ev: dict) -> None:
         ev = dict(ev)
         name = ev.pop("event")
-        record = self.log.emit(f"mipv6_{name}", **ev)
+        # MPA's own events (pht_*, buffering_*, proactive dad_*) keep their names (the
+        # runner's analysis reads them for every mobility protocol); the rest are mipv6_*
+        logged = name if name in getattr(self.dp.plane, "EVENTS_AS_IS", ()) else f"mipv6_{name}"
+        record = self.log.emit(logged, **ev)
         with self._cond:
             self._events.append({"event": name, "mono_ns": record["mono_ns"], **ev})
             del self._events[:-1000]
@@ -163,7 +166,7 @@ class MobileIpv6Node:
         # no DAD) applications bind it and the kernel owns it
         subprocess.run(["ip", "-6", "addr", "replace", f"{self.home_address}/128", "dev", "lo",
                         "nodad"], check=True, capture_output=True, timeout=5)
-        plane = MobileNodePlane(self.home_address, config["home_agent"],
+        plane = MpaMobileNodePlane(self.home_address, config["home_agent"],
                                 lifetime=float(config.get("lifetime", 420.0)),
                                 ro_lifetime=float(config.get("ro_lifetime", 420.0)))
         self.runner = PlaneRunner(plane, log, queue=int(config.get("queue", 63))).start()
@@ -183,11 +186,7 @@ class MobileIpv6Node:
         address detection (RFC 4862 s5.4). Returns the new care-of address and the times."""
         t0 = time.perf_counter_ns()
         old = self.runner.plane.care_of_address
-        subprocess.run(["ip", "-6", "route", "flush", "dev", self.iface, "proto", "ra"],
-                       capture_output=True, timeout=5)
-        for a in global_addresses(self.iface):
-            subprocess.run(["ip", "-6", "addr", "del", f"{a['address']}/{a['prefixlen']}",
-                            "dev", self.iface], capture_output=True, timeout=5)
+        forget_link(self.iface)
         self.log.emit("address_request", "post-switching", method="slaac", iface=self.iface,
                       previous=str(old) if old else None)
         prefix, t_ra = solicit_router(self.iface, timeout)
@@ -263,6 +262,66 @@ class MobileIpv6Node:
         return {"care_of_address": coa, "status": ba["status"], "seq": ba["seq"],
                 "elapsed_ms": round(elapsed, 3)}
 
+    # -- MPA (RFC 6252 s6.3; agents/mipv6_mpa.py) -------------------------------------
+    def _mac(self) -> str:
+        with open(f"/sys/class/net/{self.iface}/address") as f:
+            return f.read().strip()
+
+    def preconfigure(self, prefix: str, nar: str) -> dict:
+        """s7.3 with stateless autoconfiguration: the nCoA from the CTN's prefix (learnt by
+        discovery) and the interface identifier; the MN's end of the proactive handover
+        tunnel to the nAR from the current care-of address (the nAR's end and its DAD of the
+        nCoA are the nAR's)."""
+        plane = self.runner.plane
+        if plane.care_of_address is None:
+            raise RuntimeError("no current care-of address: register first")
+        self.log.emit("address_request", "pre-configuration", method="slaac", prefix=prefix)
+        ncoa = str(icmpv6.slaac_address(prefix, self._mac()))
+        self.log.emit("address_acquired", "pre-configuration", address=ncoa, method="slaac",
+                      dad="proactive, by the nAR")
+        ocoa = str(plane.care_of_address)
+        self.log.emit("pht_setup_start", "pre-configuration", nar=nar, ocoa=ocoa,
+                      inner=ncoa)
+        self.runner.do(lambda now: (plane.open_tunnel(nar, ncoa, ocoa), _nothing())[1])
+        self.log.emit("pht_established", "pre-configuration", nar=nar, ocoa=ocoa,
+                      inner=ncoa, end="mn")
+        return {"ncoa": ncoa, "ocoa": ocoa, "nar": nar}
+
+    def pre_switching(self) -> dict:
+        """s6.3 step 4: the MN's end of the tunnel goes (the nAR's went first, with its
+        buffer armed); the nCoA stays the care-of address of both bindings."""
+        self.log.emit("pre_switching_start", "pre-switching")
+        plane = self.runner.plane
+        self.runner.do(lambda now: (plane.close_tunnel(), _nothing())[1])
+        self.log.emit("pht_deleted", "pre-switching", end="mn")
+        self.log.emit("pre_switching_done", "pre-switching")
+        return {"care_of_address": str(plane.care_of_address)}
+
+    def post_switching(self, router: str) -> dict:
+        """s6.3 step 6 on the new link: the old link's addresses and routes go, the nCoA goes
+        onto the interface without DAD (the nAR did it, s7.3), the nAR becomes the default
+        router, and an unsolicited Neighbor Advertisement announces the nCoA (the nAR then
+        flushes its buffer, RFC 5568 s6.4)."""
+        t0 = time.perf_counter_ns()
+        self.log.emit("post_switching_start", "post-switching")
+        ncoa = str(self.runner.plane.care_of_address)
+        forget_link(self.iface)
+        for argv in (["ip", "-6", "addr", "replace", f"{ncoa}/64", "dev", self.iface, "nodad"],
+                     ["ip", "-6", "route", "replace", "default", "via", router, "dev",
+                      self.iface]):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+            if r.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+        index = socket.if_nametoindex(self.iface)
+        with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
+            s.sendto(unsolicited_advertisement(ncoa, self._mac()),
+                     (str(icmpv6.ALL_NODES), 0, 0, index))
+        self.log.emit("ncoa_assigned", "post-switching", care_of_address=ncoa,
+                      iface=self.iface)
+        self.log.emit("post_switching_done", "post-switching")
+        return {"care_of_address": ncoa,
+                "elapsed_ms": round((time.perf_counter_ns() - t0) / 1e6, 3)}
+
     def forget_correspondents(self) -> dict:
         """Testbed clean state between repetitions: the Binding Update List entries and
         return routability state of correspondents go (the home registration stays)."""
@@ -272,6 +331,7 @@ class MobileIpv6Node:
             for d in gone:
                 del plane.bul.entries[IPv6Address(d)]
             plane.rr.clear()
+            plane.close_tunnel()                 # a repetition that failed half-way
         return {"forgotten": gone}
 
     def status(self) -> dict:
@@ -288,6 +348,33 @@ class MobileIpv6Node:
         if self.receiver is not None:
             self.receiver.stop()
         self.runner.stop()
+
+
+def forget_link(ifname: str) -> None:
+    """What the previous link taught the interface goes: its global addresses, the on-link
+    prefix routes of its Router Advertisements (the kernel keeps those after the address is
+    gone: the old prefix would stay "on-link" and its router unreachable through it) and the
+    default routes learnt from them. Link-local addresses and routes stay."""
+    for a in global_addresses(ifname):
+        subprocess.run(["ip", "-6", "addr", "del", f"{a['address']}/{a['prefixlen']}", "dev",
+                        ifname], capture_output=True, timeout=5)
+    out = subprocess.run(["ip", "-j", "-6", "route", "show", "dev", ifname],
+                         capture_output=True, text=True, timeout=5)
+    try:
+        routes = json.loads(out.stdout or "[]")
+    except ValueError:
+        routes = []
+    for r in routes:
+        dst = r.get("dst", "")
+        if dst == "default" or not dst.startswith("fe80:"):
+            subprocess.run(["ip", "-6", "route", "del", dst, "dev", ifname,
+                            *(["via", r["gateway"]] if r.get("gateway") else [])],
+                           capture_output=True, timeout=5)
+
+
+def _nothing():
+    from .mipv6_dataplane import Decision
+    return Decision()
 
 
 def solicit_router(ifname: str, timeout: float) -> tuple[IPv6Network | None, int]:
@@ -349,6 +436,43 @@ class MediaStream:
 
     def close(self) -> None:
         self.sender.stop()
+
+
+class NextAccessRouter:
+    """The nAR's end of MPA for Mobile IPv6 (agents/mipv6_mpa.py) in the agent (`pht6`:
+    address, prefix, ctn_iface, queue, dad_timeout)."""
+
+    def __init__(self, config: dict, log) -> None:
+        plane = NextAccessRouterPlane(config["address"], config["prefix"], config["ctn_iface"],
+                                      dad_timeout=float(config.get("dad_timeout", 1.0)))
+        self.runner = PlaneRunner(plane, log, queue=int(config.get("queue", 64)),
+                                  home_link=config["ctn_iface"]).start()
+
+    def open(self, ocoa: str, ncoa: str, mn: str, timeout: float) -> dict:
+        plane = self.runner.plane
+        since = self.runner.mark()
+        t0 = time.perf_counter_ns()
+        self.runner.do(lambda now: plane.open_tunnel(ocoa, ncoa, mn, now))
+        ev = self.runner.wait_for(("pht_established", "pht_failed"), since, timeout,
+                                  ncoa=str(IPv6Address(ncoa)))
+        if ev is None or ev["event"] == "pht_failed":
+            raise RuntimeError(f"tunnel for {ncoa}: {ev.get('reason') if ev else 'timeout'}")
+        return {"ncoa": ev["ncoa"], "ocoa": ocoa, "dad_ms": round((ev["mono_ns"] - t0) / 1e6, 3)}
+
+    def close(self, ncoa: str) -> dict:
+        self.runner.do(lambda now: self.runner.plane.close_tunnel(ncoa, now))
+        return {"ncoa": ncoa}
+
+    def buffer(self, ncoa: str, period_ms: float, mn: str) -> dict:
+        self.runner.do(lambda now: self.runner.plane.arm(ncoa, period_ms / 1e3, mn, now))
+        return {"ncoa": ncoa, "period_ms": period_ms}
+
+    def status(self) -> dict:
+        with self.runner._lock:
+            return {**self.runner.plane.status(), "stats": dict(self.runner.dp.stats)}
+
+    def stop(self) -> None:
+        self.runner.stop()
 
 
 def home_agent(config: dict, log) -> PlaneRunner:

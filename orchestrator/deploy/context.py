@@ -315,7 +315,11 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
 
 
 # -- IPv6 and Mobile IPv6 (issue 14; agents/mipv6_agent.py) ---------------------------------
-MIPV6_QUEUES = {"mipv6_mn": 63, "mipv6_ha": 61, "mipv6_cn": 62}   # NFQUEUE numbers per role
+MIPV6_QUEUES = {"mipv6_mn": 63, "mipv6_ha": 61, "mipv6_cn": 62,   # NFQUEUE numbers per role
+                "pht6": 64}
+# the nAR's proactive DAD of an nCoA listens this long (RFC 4862 s5.4: DupAddrDetectTransmits
+# 1 x RetransTimer 1 s); before the move, so outside every handover time
+PROACTIVE_DAD_TIMEOUT = 1.0
 
 
 def _address6(f: Facts, node: str, network: str | None = None) -> str | None:
@@ -353,6 +357,8 @@ def ipv6_agent_roles(f: Facts, node: str) -> list[str]:
         out.append("mipv6-correspondent")
     if _advertised(f, node):
         out.append("router-advertiser")
+        if "access_router" in t.roles(node) and _mipv6_mns(t):
+            out.append("ipv6-access-router")       # a candidate target network's nAR
     return out
 
 
@@ -388,6 +394,12 @@ def ipv6_agent_config(f: Facts, node: str) -> dict:
                                                       for mn in _mipv6_mns(t)})}
     if "router-advertiser" in roles:
         out["router_advertisements"] = _advertised(f, node)
+    if "ipv6-access-router" in roles:
+        ctn = _advertised(f, node)[0]
+        iface = next(i for i in plan.hosts[node].interfaces if i.name == ctn["iface"])
+        out["pht6"] = {"address": str(iface.address6.ip), "prefix": ctn["prefix"],
+                       "ctn_iface": iface.name, "queue": MIPV6_QUEUES["pht6"],
+                       "dad_timeout": PROACTIVE_DAD_TIMEOUT}
     return out
 
 

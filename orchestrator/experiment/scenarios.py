@@ -212,6 +212,46 @@ def mipv6_non_mpa(bed: Bed, mn: str, scenario) -> dict:
             "ro_after": ro, "media": True}
 
 
+@flow("mipv6-mpa")
+def mipv6_mpa(bed: Bed, mn: str, scenario) -> dict:
+    """C.5.1's Figure 6: MPA with Mobile IPv6. Discovery of the CTN (its prefix and nAR),
+    PANA pre-authentication with its PAA, the nCoA formed from the prefix with the nAR's
+    proactive DAD and the proactive handover tunnel (IPv6-in-IPv6, oCoA to nAR), the binding
+    update to the HA (and with route optimization return routability and the BU to the CN)
+    through the tunnel; then pre-switching (the nAR's buffer armed if buffering is on, the
+    tunnel disabled), the layer-2 handoff (PSK_ap from the pre-authentication) and
+    post-switching (nCoA on the interface, the MN's unsolicited NA flushes the buffer)."""
+    start = mipv6_attach(bed, mn, scenario)
+    try:
+        ctn = bed.network_of(scenario.to_ap)
+        found = {c["name"]: c for c in bed.call(mn, "discover")["ctns"]}
+        v6 = (found.get(ctn) or {}).get("ipv6")
+        if not v6 or not v6["ars"]:
+            raise AgentError(f"discovery told no IPv6 prefix and access router of {ctn}",
+                             "error", "discover")
+        nar = v6["ars"][0]
+        pre = pre_authenticate(bed, mn, scenario.to_ap)
+        conf = bed.call(mn, "mipv6_preconfigure", prefix=v6["prefix"], nar=nar["address"])
+        tunnel = bed.call(nar["node"], "pht6_open", ocoa=conf["ocoa"], ncoa=conf["ncoa"], mn=mn)
+        bu = bed.call(mn, "mipv6_register", care_of_address=conf["ncoa"])
+        ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+              if scenario.route_optimization else None)
+        _stream(scenario)                   # the stream now flows through the tunnel
+        if scenario.buffering is not None:
+            bed.call(nar["node"], "pht6_buffer", ncoa=conf["ncoa"],
+                     period_ms=scenario.buffering * 1e3, mn=mn)
+        bed.call(nar["node"], "pht6_close", ncoa=conf["ncoa"])
+        presw = bed.call(mn, "mipv6_pre_switching")
+        handoff = bed.call(mn, "handoff", ap=scenario.to_ap)
+        post = bed.call(mn, "mipv6_post_switching", router=nar["address"])
+        _stream(scenario)
+    finally:
+        bed.call(scenario.correspondent, "stream_pause")
+    return {**start, **pre, "preconfig": conf, "tunnel": tunnel, "binding_update": bu,
+            "route_optimization_ctn": ro, "pre_switching": presw, "handoff": handoff,
+            "post_switching": post, "media": True}
+
+
 def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = None,
                              stream: float = 0.5) -> dict:
     """RFC 6252 C.5.2, MPA with both interfaces up: in a call over the current interface the

@@ -56,11 +56,11 @@ MAX_POINTS = 256                 # configurations x sweep points: bring-ups in o
 _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa", "mipv6-non-mpa")
+         "sip-mpa", "sip-non-mpa", "mipv6-mpa", "mipv6-non-mpa")
 # a stream from the CN across the handover (C.5.1): a SIP call, or Mobile IPv6 (issue 14)
-MIPV6_FLOWS = ("mipv6-non-mpa",)
+MIPV6_FLOWS = ("mipv6-mpa", "mipv6-non-mpa")
 MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *MIPV6_FLOWS)
-BUFFERING_FLOWS = ("sip-mpa",)
+BUFFERING_FLOWS = ("sip-mpa", "mipv6-mpa")
 
 
 class ExperimentError(ModelError):
@@ -75,7 +75,8 @@ class Scenario(Strict):
     to_ap: Name = Field(alias="to")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
-        None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
+        None, description="sip-mpa, mipv6-mpa: buffering period at the nAR (s7.6.1); absent: "
+                          "disabled")
     correspondent: Name | None = Field(
         None, description="sip flows: the CN the MN calls; default: the topology's only one")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(

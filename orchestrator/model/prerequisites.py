@@ -33,7 +33,7 @@ from .errors import Problem, suggest
 from .topology import AccessPoint, MobileNode, Topology
 
 SIP_FLOWS = ("sip-mpa", "sip-non-mpa")
-MIPV6_FLOWS = ("mipv6-non-mpa",)
+MIPV6_FLOWS = ("mipv6-mpa", "mipv6-non-mpa")
 
 
 def _attached(t: Topology, node: str) -> set[str]:
@@ -97,13 +97,13 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
     if flow == "dot11i-pre-authentication" and net_from != net_to:
         out.append(f"802.11i pre-authentication needs both APs in one distribution system: "
                    f"'{from_ap}' is on network '{net_from}', '{to_ap}' on '{net_to}'")
-    if flow in ("mpa-l2-pre-authentication", "sip-mpa"):
+    if flow in ("mpa-l2-pre-authentication", "sip-mpa", "mipv6-mpa"):
         if not paas_of(t, to_ap):
             out.append(f"no authentication_agent (PAA) on network '{net_to}' of '{to_ap}' in "
                        f"domain '{t.nodes[to_ap].domain}': MPA pre-authenticates with the "
                        "target network's PAA (add one, or 'colocated: [authentication_agent]' "
                        "on its access router)")
-    if flow in ("mpa-l2-pre-authentication", *SIP_FLOWS):
+    if flow in ("mpa-l2-pre-authentication", "mipv6-mpa", *SIP_FLOWS):
         address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
         if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
             out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
@@ -119,7 +119,7 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
             out.append(f"domain '{dom}' of network '{net_to}' has mobility_protocol "
                        f"'{t.domains[dom].mobility_protocol}'; the SIP flows need 'sip'")
     if flow in MIPV6_FLOWS:
-        out += _mipv6_needs(t, mn, from_ap, to_ap, correspondent, net_from, net_to)
+        out += _mipv6_needs(t, mn, from_ap, to_ap, correspondent, net_from, net_to, flow)
     if flow == "sip-mpa":
         if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)]:
             out.append(f"no access_router on network '{net_to}' of '{to_ap}': the proactive "
@@ -130,7 +130,7 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
     return out
 
 
-def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to) -> list[str]:
+def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to, flow) -> list[str]:
     """The Mobile IPv6 flows (issue 14): the MN's home agent and home address, both
     networks advertising an IPv6 prefix (the MN autoconfigures its care-of addresses), a
     correspondent with an IPv6 address, a home domain whose mobility protocol is mipv6."""
@@ -150,6 +150,14 @@ def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to) -> list[str]:
             out.append(f"network '{net}' of '{ap}' does not advertise an IPv6 prefix "
                        "(ipv6: {prefix: ..., router_advertisements: true}): the MN "
                        "autoconfigures its care-of address there")
+    if flow == "mipv6-mpa":
+        if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)
+                and addresses6_on(t, r, net_to)]:
+            out.append(f"no access_router with an IPv6 address on network '{net_to}' of "
+                       f"'{to_ap}': the proactive handover tunnel ends there (s7.4)")
+        if not t.nodes_of("information_server"):
+            out.append("no information_server: the MN discovers the target network's prefix, "
+                       "PAA and access router from it (s7.1)")
     if cn is None:
         out.append("no correspondent node to stream from")
     elif not any(addresses6_on(t, cn, n) for n in t.networks):
