@@ -60,9 +60,12 @@ CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b
 CAPTURE_KINDS = ("mobile_node", "access_point", "authentication_agent", "aaa_server")
 # the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP
 MEDIA_FILTER = (CAPTURE_FILTER + " or udp port 5060 or udp port 4000 or udp port 67 or "
-                "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp")
+                "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp"
+                # Mobile IPv6 (issue 14): mobility headers, ip6ip6 tunnels, neighbor
+                # discovery; hosts of IPv4-only topologies have IPv6 off
+                " or ip6")
 MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent",
-               "access_point", "aaa_server", "authentication_agent")
+               "access_point", "aaa_server", "authentication_agent", "home_agent")
 
 
 @dataclass
@@ -285,7 +288,7 @@ class _Testbed:
                 if err:
                     raise LookupError(err)
                 scenario = scenario.model_copy(update={"correspondent": cn})
-            clean_state(self.bed, mn, scenario.from_ap)
+            clean_state(self.bed, mn, scenario.from_ap, scenario)
             media_flow = scenario.flow in MEDIA_FLOWS
             if ladder:
                 ladder_caps = Captures(journal, self._ladder_nodes(scenario), ladder / "pcaps",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..agents.control import AgentClient, AgentError
+from ..model.experiment import MIPV6_FLOWS
 from ..network.state import Journal
 
 FLOWS: dict[str, Callable] = {}
@@ -92,12 +93,15 @@ class Bed:
         raise LookupError(f"no authentication agent on the network of {ap}")
 
 
-def clean_state(bed: Bed, mn: str, start_ap: str) -> None:
+def clean_state(bed: Bed, mn: str, start_ap: str, scenario=None) -> None:
     """Back to the start AP with caches and sessions flushed (C.5.3: "initially connected");
-    no call, the start network's address (after a handover of the SIP flows)."""
+    no call, the start network's address (after a handover of the SIP flows). A Mobile IPv6
+    flow's MN then registers from the start network (`mipv6_attach`): setup, not handover."""
     for node in bed.nodes_with("access_point") + bed.nodes_with("authentication_agent"):
         bed.call(node, "flush")
     bed.call(mn, "reset", ap=start_ap)
+    if scenario is not None and scenario.flow in MIPV6_FLOWS:
+        mipv6_attach(bed, mn, scenario)
 
 
 @flow("dot11i-post-authentication")
@@ -196,8 +200,8 @@ def mipv6_non_mpa(bed: Bed, mn: str, scenario) -> dict:
     """C.5.1's non-MPA handover with Mobile IPv6: the MN moves (association and EAP-TLS at
     the new AP), discovers the new router (RS/RA), autoconfigures its care-of address with
     the kernel's DAD, registers with the HA and, with route optimization, runs return
-    routability and the correspondent registration after the move."""
-    start = mipv6_attach(bed, mn, scenario)
+    routability and the correspondent registration after the move. (The clean state
+    registered the MN from the start network and started the stream: `mipv6_attach`.)"""
     try:
         _stream(scenario)
         handoff = bed.call(mn, "handoff", ap=scenario.to_ap)
@@ -208,7 +212,7 @@ def mipv6_non_mpa(bed: Bed, mn: str, scenario) -> dict:
         _stream(scenario)
     finally:
         bed.call(scenario.correspondent, "stream_pause")
-    return {**start, "handoff": handoff, "movement": moved, "binding_update": reg,
+    return {"handoff": handoff, "movement": moved, "binding_update": reg,
             "ro_after": ro, "media": True}
 
 
@@ -220,8 +224,8 @@ def mipv6_mpa(bed: Bed, mn: str, scenario) -> dict:
     update to the HA (and with route optimization return routability and the BU to the CN)
     through the tunnel; then pre-switching (the nAR's buffer armed if buffering is on, the
     tunnel disabled), the layer-2 handoff (PSK_ap from the pre-authentication) and
-    post-switching (nCoA on the interface, the MN's unsolicited NA flushes the buffer)."""
-    start = mipv6_attach(bed, mn, scenario)
+    post-switching (nCoA on the interface, the MN's unsolicited NA flushes the buffer).
+    (The clean state registered the MN from the start network: `mipv6_attach`.)"""
     try:
         ctn = bed.network_of(scenario.to_ap)
         found = {c["name"]: c for c in bed.call(mn, "discover")["ctns"]}
@@ -247,7 +251,7 @@ def mipv6_mpa(bed: Bed, mn: str, scenario) -> dict:
         _stream(scenario)
     finally:
         bed.call(scenario.correspondent, "stream_pause")
-    return {**start, **pre, "preconfig": conf, "tunnel": tunnel, "binding_update": bu,
+    return {**pre, "preconfig": conf, "tunnel": tunnel, "binding_update": bu,
             "route_optimization_ctn": ro, "pre_switching": presw, "handoff": handoff,
             "post_switching": post, "media": True}
 
