@@ -1193,6 +1193,23 @@ def agent_constants(roles: list[str], agent) -> dict:
         if handover is not None:
             out["handover_signal_rto"] = c(handover.SIGNAL_RTO * 1e3, "ms",
                                            "agents/handover.py (buffering protocol, doubling)")
+    # Mobile IPv6 (issue 14): the kernel's DAD of an autoconfigured care-of address (the
+    # non-MPA handover waits for it) and the MN's Router Solicitation resend interval
+    if "mipv6-mobile-node" in roles:
+        iface = (config.get("mipv6_mn") or {}).get("iface", "wlan0")
+        for key, name, unit, scale in (("dad_transmits", "ipv6_dad_transmits", "", 1),
+                                       ("retrans_time_ms", "ipv6_retrans_timer", "ms", 1)):
+            where = "neigh" if key == "retrans_time_ms" else "conf"
+            try:
+                with open(f"/proc/sys/net/ipv6/{where}/{iface}/{key}") as fh:
+                    out[name] = c(int(fh.read()) * scale, unit,
+                                  f"kernel net.ipv6.{where}.{iface}.{key} (RFC 4862 s5.4)")
+            except (OSError, ValueError):
+                pass
+        mipv6_agent = module(".mipv6_agent")
+        if mipv6_agent is not None:
+            out["router_solicitation_interval"] = c(
+                mipv6_agent.RS_INTERVAL * 1e3, "ms", "agents/mipv6_agent.py (RFC 6275 s11.5.1)")
     # the cellular data session (C.5.2): what fires when a PPPoE frame or a RADIUS answer
     # is lost, on the mobile with a cellular interface and on the packet data gateway
     if "packet-data-gateway" in roles or config.get("cellular"):

@@ -39,9 +39,9 @@ from .mipv6_mpa import MpaMobileNodePlane, NextAccessRouterPlane, unsolicited_ad
 # go down to 30 ms (MinDelayBetweenRAs), which is what a handover needs
 MIN_DELAY_BETWEEN_RAS = 0.03
 ROUTER_LIFETIME = 1800                    # s, RFC 4861 s6.2.1 AdvDefaultLifetime (3 x 600)
-# IPv6 addresses of an interface settle (the kernel's DAD of its link-local address): waited
-# for before the first Router Advertisement leaves from it
-LINK_LOCAL_WAIT = 5.0
+# the MN re-solicits a Router Advertisement this often after a move until one comes (RFC 4861
+# s10's RtrSolicitationInterval is 4 s; RFC 6275 s11.5.1 lets a mobile node go faster)
+RS_INTERVAL = 0.5
 
 
 class PlaneRunner:
@@ -395,12 +395,12 @@ def solicit_router(ifname: str, timeout: float) -> tuple[IPv6Network | None, int
         deadline = time.monotonic() + timeout
         next_rs = 0.0
         while time.monotonic() < deadline:
-            if time.monotonic() >= next_rs:        # RFC 4861 s10: RtrSolicitationInterval 4 s;
-                try:                               # a mobile node may go faster (RFC 6275 s11.5.1)
+            if time.monotonic() >= next_rs:
+                try:
                     s.sendto(body, (str(icmpv6.ALL_ROUTERS), 0, 0, index))
                 except OSError:
                     pass
-                next_rs = time.monotonic() + 0.5
+                next_rs = time.monotonic() + RS_INTERVAL
             ready, _, _ = select.select([s], [], [], min(0.1, max(0.0, deadline - time.monotonic())))
             if not ready:
                 continue
