@@ -29,7 +29,7 @@ import threading
 import time
 from ipaddress import IPv6Address, IPv6Network
 
-from ..protocols import icmpv6, ipv6
+from ..protocols import icmpv6
 from ..protocols.errors import ProtocolError
 from .health import Loop
 from .mipv6_dataplane import DEFAULT_MARK, CorrespondentPlane, DataPlane, HomeAgentPlane
@@ -635,4 +635,4 @@ class RouterAdvertiser:
 
 
 __all__ = ["PlaneRunner", "MobileIpv6Node", "RouterAdvertiser", "home_agent",
-           "correspondent", "bindings", "global_addresses", "ProtocolError"]
+           "correspondent", "bindings", "global_addresses"]

@@ -13,9 +13,7 @@ from orchestrator.agents.mipv6_dataplane import CorrespondentPlane, HomeAgentPla
 from orchestrator.agents.mipv6_mpa import (MAX_BUFFERED, MpaMobileNodePlane,
                                            NextAccessRouterPlane, unsolicited_advertisement)
 from orchestrator.protocols import icmpv6, ipv6, mipv6
-from orchestrator.protocols.errors import ProtocolError
-from tests.agents.test_mipv6_dataplane_units import udp
-from tests.protocols.test_fuzz_parsers import mutate
+from tests.agents.test_mipv6_dataplane_units import fuzz_planes, udp
 
 HOA, HA, CN = "2001:db8:1::100", "2001:db8:1::1", "2001:db8:3::100"
 OCOA, NAR, NCOA = "2001:db8:2::100", "2001:db8:4::1", "2001:db8:4::100"
@@ -150,15 +148,5 @@ def test_nar_plane_raises_only_protocol_errors():
               unsolicited_advertisement(NCOA, MAC), icmpv6.dad_probe(NCOA),
               w.mn.home_registration(NCOA, w.now).send[0],
               mipv6.mobility_packet(HA, NCOA, mipv6.BindingRefreshRequest())]
-    rnd = random.Random(0x6252)
-    for i in range(3000):
-        data = mutate(rnd, rnd.choice(corpus))
-        for handler in (w.nar.inbound, w.mn.inbound):
-            try:
-                d = handler(data, w.now + i * 0.001)
-            except ProtocolError:
-                continue
-            assert isinstance(d.accept, bool)
-            if d.payload is not None:
-                ipv6.decode(d.payload)
-        w.nar.timers(w.now + i * 0.001)
+    fuzz_planes((w.nar.inbound, w.mn.inbound), corpus, w.now, 0.001, 0x6252,
+                tick=w.nar.timers)

@@ -2,26 +2,18 @@
 repetition per scenario, run by the real runner and reported by the Figure 6 reproduction
 (orchestrator/analysis/reproductions/fig6.py): the table beside the RFC's four columns and
 the non-MPA handover, the figure, and the checks that do not need several repetitions."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.runs import run_experiment
+
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "experiments/fig6.yaml",
-                        "--repetitions", "1", "--results", str(results)], cwd=REPO,
-                       capture_output=True, text=True, timeout=560)
-    assert r.returncode == 0, r.stderr[-3000:]
-    [new] = (results / "fig6").glob("*")
-    return new
+    return run_experiment(tmp_path_factory.mktemp("results"), "experiments/fig6.yaml", "fig6",
+                          "--repetitions", "1")
 
 
 def test_every_scenario_is_measured_beside_its_rfc_column(run_dir):

@@ -7,28 +7,21 @@ NA), run by the real runner; the run's captures dissected by tshark as Mobile IP
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from orchestrator.events import vocabulary_problems
+from tests.support.runs import run_experiment
 
-REPO = Path(__file__).resolve().parents[2]
 EXPERIMENT = "tests/integration/experiments/mipv6-small.yaml"
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", EXPERIMENT,
-                        "--results", str(results)], cwd=REPO, capture_output=True, text=True,
-                       timeout=560)
-    assert r.returncode == 0, r.stderr[-3000:]
-    [new] = (results / "mipv6-small").glob("*")
-    return new
+    return run_experiment(tmp_path_factory.mktemp("results"), EXPERIMENT, "mipv6-small")
 
 
 @pytest.fixture(scope="module")
