@@ -203,8 +203,9 @@ def _lanes(journal) -> dict:
     for node, info in journal.nodes.items():
         for i in info["interfaces"]:
             lanes[i["mac"]] = node
-            if i["address"]:
-                lanes[i["address"].split("/")[0]] = node
+            for family in ("address", "address6"):
+                if i.get(family):
+                    lanes[i[family].split("/")[0]] = node
     return lanes
 
 
@@ -323,6 +324,13 @@ class _Testbed:
             lanes.update({e["attrs"]["ncoa"]: e["node"] for e in events
                           if e["event"] in ("binding_update_start", "ncoa_assigned")
                           and (e.get("attrs") or {}).get("ncoa")})
+            # Mobile IPv6: the MN's care-of addresses and its home address
+            lanes.update({e["attrs"][k]: e["node"] for e in events if e["node"] == mn
+                          for k in ("care_of_address", "ocoa", "inner")
+                          if (e.get("attrs") or {}).get(k)})
+            home = getattr(getattr(conf.topology.nodes[mn], "mipv6", None), "home_address", None)
+            if home is not None:
+                lanes[str(home)] = mn
             (ladder / "lanes.json").write_text(json.dumps(lanes, indent=1))
             (ladder / "nodes.json").write_text(json.dumps(_roles(conf, mn), indent=1))
         base = {"experiment": run.experiment.name, "run_id": run.run_id,
