@@ -44,6 +44,16 @@ ROUTER_LIFETIME = 1800                    # s, RFC 4861 s6.2.1 AdvDefaultLifetim
 RS_INTERVAL = 0.5
 
 
+def _end_loop(owner) -> None:
+    """Stop `owner`'s receive loop (its `_stop` flag, the `_wake_w` end of its wake-up pipe,
+    its health `loop`) and wait a little for its thread."""
+    owner._stop = True
+    os.write(owner._wake_w, b"s")
+    owner.loop.stop()
+    if owner.loop.thread is not None:
+        owner.loop.thread.join(2.0)
+
+
 class PlaneRunner:
     """A `DataPlane` served by a thread of the agent (see the module docstring)."""
 
@@ -128,11 +138,7 @@ class PlaneRunner:
             return dict(self.dp.stats)
 
     def stop(self) -> None:
-        self._stop = True
-        os.write(self._wake_w, b"s")
-        self.loop.stop()
-        if self.loop.thread is not None:
-            self.loop.thread.join(2.0)
+        _end_loop(self)
         with self._lock:
             self.dp.stop()
 
@@ -625,11 +631,7 @@ class RouterAdvertiser:
                 for l in self.links.values()}
 
     def close(self) -> None:
-        self._stop = True
-        os.write(self._wake_w, b"s")
-        self.loop.stop()
-        if self.loop.thread is not None:
-            self.loop.thread.join(2.0)
+        _end_loop(self)
         self.out.close()
         self.inp.close()
 

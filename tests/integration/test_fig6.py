@@ -5,15 +5,24 @@ the non-MPA handover, the figure, and the checks that do not need several repeti
 import pandas as pd
 import pytest
 
-from tests.support.runs import run_experiment
+from tests.support.runs import REPO, run_experiment
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    return run_experiment(tmp_path_factory.mktemp("results"), "experiments/fig6.yaml", "fig6",
-                          "--repetitions", "1")
+    """experiments/fig6.yaml with a 500 ms buffering period instead of the RFC's 50 ms: the
+    period only caps the hold (the MN's unsolicited NA ends it), and on a loaded machine the
+    layer-2 handoff alone can outlast 50 ms, so that the buffer is flushed onto the link
+    before the MN is there (a real outcome, reported by check (a), but not this test's)."""
+    tmp = tmp_path_factory.mktemp("results")
+    text = (REPO / "experiments" / "fig6.yaml").read_text()
+    assert "buffering: 50ms" in text and "topology: ../topologies/" in text
+    experiment = tmp / "fig6.yaml"
+    experiment.write_text(text.replace("buffering: 50ms", "buffering: 500ms").replace(
+        "topology: ../topologies/", f"topology: {REPO}/topologies/"))
+    return run_experiment(tmp, str(experiment), "fig6", "--repetitions", "1")
 
 
 def test_every_scenario_is_measured_beside_its_rfc_column(run_dir):

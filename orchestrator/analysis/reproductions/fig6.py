@@ -178,9 +178,24 @@ def _difference(df, a: str, b: str, metric: str, floor: float,
     return float(abs(centre(va) - centre(vb))), float(max(floor, spread))
 
 
-def _checks_at(df: pd.DataFrame, pairs: list[tuple[str, str]], sfx: str) -> list[dict]:
+def flush_reasons(run: RunData) -> dict[str, int]:
+    """How the nAR's buffers ended, over the run: {reason: count} of `buffering_flushed`
+    ("attached": the MN's unsolicited NA; "period expired": the cap ran out first, and what
+    it held went onto the link before the MN was there)."""
+    out: dict[str, int] = {}
+    for e in run.events:
+        if e.get("event") == "buffering_flushed":
+            reason = str((e.get("attrs") or {}).get("reason"))
+            out[reason] = out.get(reason, 0) + 1
+    return out
+
+
+def _checks_at(df: pd.DataFrame, pairs: list[tuple[str, str]], sfx: str,
+               flushes: dict[str, int] | None = None) -> list[dict]:
     by_case = {c: s for s, c in pairs}
     out = []
+    ended = ("; the nAR's buffers ended: " + ", ".join(f"{n} x {r}" for r, n in flushes.items())
+             if flushes else "")
     for case in ("buffering-enabled-ro-disabled", "buffering-enabled-ro-enabled"):
         if case in by_case:
             loss = _ok_values(df, by_case[case], "packet_loss")
@@ -188,7 +203,7 @@ def _checks_at(df: pd.DataFrame, pairs: list[tuple[str, str]], sfx: str) -> list
                              float(loss.max()) if len(loss) else math.nan, 0.0,
                              len(loss) > 0 and loss.max() == 0,
                              f"largest loss over {len(loss)} repetitions of {by_case[case]} "
-                             "(C.5.1: buffering eliminates the loss)"))
+                             f"(C.5.1: buffering eliminates the loss){ended}"))
     for buf in ("disabled", "enabled"):
         off, on = (by_case.get(f"buffering-{buf}-ro-{ro}") for ro in ("disabled", "enabled"))
         if off and on:
@@ -226,9 +241,10 @@ def _checks_at(df: pd.DataFrame, pairs: list[tuple[str, str]], sfx: str) -> list
 @FIG6.checks
 def checks(run: RunData, captures: bool = True) -> list[dict]:
     pairs, confs = compared(run), configurations(run.records)
-    out = []
+    out, flushes = [], flush_reasons(run)
     for conf in confs:
-        out += _checks_at(of(run.records, conf), pairs, f" [{conf}]" if len(confs) > 1 else "")
+        out += _checks_at(of(run.records, conf), pairs, f" [{conf}]" if len(confs) > 1 else "",
+                          flushes)
     if captures and pairs:
         out.append(capture_check(run.dir))
     return out
