@@ -112,10 +112,12 @@ class PlaneRunner:
             return len(self._events) and self._events[-1]["mono_ns"]
 
     def do(self, action) -> None:
-        """Apply `action(now)` (a Decision) under the plane's lock, and wake the loop (its
-        timers may have changed)."""
+        """Run `action(now)` under the plane's lock, apply the Decision it returns (if any),
+        and wake the loop (its timers may have changed)."""
         with self._lock:
-            self.dp.apply(action(time.monotonic()))
+            decision = action(time.monotonic())
+            if decision is not None:
+                self.dp.apply(decision)
         os.write(self._wake_w, b"w")
 
     def wait_for(self, events: tuple[str, ...], since: int, timeout: float,
@@ -288,7 +290,7 @@ class MobileIpv6Node:
         ocoa = str(plane.care_of_address)
         self.log.emit("pht_setup_start", "pre-configuration", nar=nar, ocoa=ocoa,
                       inner=ncoa)
-        self.runner.do(lambda now: (plane.open_tunnel(nar, ncoa, ocoa), _nothing())[1])
+        self.runner.do(lambda now: plane.open_tunnel(nar, ncoa, ocoa))
         self.log.emit("pht_established", "pre-configuration", nar=nar, ocoa=ocoa,
                       inner=ncoa, end="mn")
         return {"ncoa": ncoa, "ocoa": ocoa, "nar": nar}
@@ -298,7 +300,7 @@ class MobileIpv6Node:
         buffer armed); the nCoA stays the care-of address of both bindings."""
         self.log.emit("pre_switching_start", "pre-switching")
         plane = self.runner.plane
-        self.runner.do(lambda now: (plane.close_tunnel(), _nothing())[1])
+        self.runner.do(lambda now: plane.close_tunnel())
         self.log.emit("pht_deleted", "pre-switching", end="mn")
         self.log.emit("pre_switching_done", "pre-switching")
         return {"care_of_address": str(plane.care_of_address)}
@@ -376,11 +378,6 @@ def forget_link(ifname: str) -> None:
             subprocess.run(["ip", "-6", "route", "del", dst, "dev", ifname,
                             *(["via", r["gateway"]] if r.get("gateway") else [])],
                            capture_output=True, timeout=5)
-
-
-def _nothing():
-    from .mipv6_dataplane import Decision
-    return Decision()
 
 
 def solicit_router(ifname: str, timeout: float) -> tuple[IPv6Network | None, int]:
