@@ -312,7 +312,9 @@ class MobileIpv6Node:
         flushes its buffer, RFC 5568 s6.4)."""
         t0 = time.perf_counter_ns()
         self.log.emit("post_switching_start", "post-switching")
-        ncoa = str(self.runner.plane.care_of_address)
+        plane = self.runner.plane
+        self.runner.do(lambda now: plane.forget_tunnel())
+        ncoa = str(plane.care_of_address)
         forget_link(self.iface)
         for argv in (["ip", "-6", "addr", "replace", f"{ncoa}/64", "dev", self.iface, "nodad"],
                      ["ip", "-6", "route", "replace", "default", "via", router, "dev",
@@ -339,7 +341,7 @@ class MobileIpv6Node:
             for d in gone:
                 del plane.bul.entries[IPv6Address(d)]
             plane.rr.clear()
-            plane.close_tunnel()                 # a repetition that failed half-way
+            plane.forget_tunnel()                # a repetition that failed half-way
         return {"forgotten": gone}
 
     def status(self) -> dict:

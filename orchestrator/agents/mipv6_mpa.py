@@ -198,12 +198,21 @@ class MpaMobileNodePlane(MobileNodePlane):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.pht: tuple[IPv6Address, IPv6Address, IPv6Address] | None = None  # nAR, nCoA, oCoA
+        self.pht_sending = False
 
     def open_tunnel(self, nar, ncoa, ocoa) -> None:
         self.pht = (ipv6.address(nar), ipv6.address(ncoa), ipv6.address(ocoa))
+        self.pht_sending = True
 
     def close_tunnel(self) -> None:
-        self.pht = None
+        """s6.3 step 4, "delete or disable": nothing more goes into the tunnel, but what the
+        nAR sent into it before it disabled its end is still unwrapped (packets in flight
+        when both ends close within a millisecond), until the MN leaves the link."""
+        self.pht_sending = False
+
+    def forget_tunnel(self) -> None:
+        """On the new link (post-switching) nothing comes through the old tunnel any more."""
+        self.pht, self.pht_sending = None, False
 
     def own_care_of_addresses(self) -> set:
         """While the tunnel is up, the oCoA still receives what the HA and the CN sent
@@ -212,7 +221,7 @@ class MpaMobileNodePlane(MobileNodePlane):
 
     def _wrap(self, decision: Decision, payload: bool = False) -> Decision:
         """Every packet from the nCoA into the tunnel while it is up (outer: oCoA -> nAR)."""
-        if self.pht is None:
+        if self.pht is None or not self.pht_sending:
             return decision
         nar, ncoa, ocoa = self.pht
 

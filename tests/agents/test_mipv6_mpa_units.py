@@ -93,8 +93,14 @@ def test_buffering_after_the_tunnel_and_the_unsolicited_na_flush():
     w = World()
     w.tunnel()
     w.nar.arm(NCOA, 0.05, "walker", w.now)
+    in_flight = w.through(udp(CN, NCOA, b"last"))          # into the tunnel just before...
     assert [e["event"] for e in w.nar.close_tunnel(NCOA, w.now).events] == ["pht_disabled"]
-    w.mn.close_tunnel()
+    w.mn.close_tunnel()                                     # ...both ends are disabled
+    d = w.mn.inbound(in_flight, w.now)
+    assert d.accept and d.payload == udp(CN, NCOA, b"last")   # still unwrapped
+    assert ipv6.decode(w.mn.home_registration(NCOA, w.now).send[0]).dst == IPv6Address(HA)
+    w.mn.forget_tunnel()
+    assert not w.mn.inbound(in_flight, w.now).accept        # on the new link: nothing more
     held = [udp(CN, NCOA, bytes([i])) for i in range(3)]
     for p in held:
         assert not w.nar.inbound(p, w.now).accept       # stolen into the buffer
