@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c52 crowd report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 fig6 c52 crowd report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -15,6 +15,7 @@ help:
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make c52         C.5.2: WLAN to cellular, reactive and MPA (both up / at the handover)"
 	@echo "make crowd       100 MNs pre-authenticate and hand over at once, then as a Poisson stream"
+	@echo "make fig6        Figure 6 (C.5.1): Mobile IPv6 with MPA, buffering x RO off/on, and non-MPA"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -46,6 +47,7 @@ reproduce: services graphs
 	$(MPA) validate $(TOPOLOGIES)
 	$(MPA) run experiments/fig10.yaml
 	$(MPA) run experiments/fig7.yaml
+	$(MPA) run experiments/fig6.yaml
 	$(MPA) run experiments/fig10-wan-sweep.yaml
 	$(MPA) run experiments/c52.yaml
 	$(MPA) report --all
@@ -65,6 +67,8 @@ c52: services
 	$(MPA) run experiments/c52.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 crowd: services
 	$(MPA) run experiments/crowd.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+fig6: services
+	$(MPA) run experiments/fig6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all

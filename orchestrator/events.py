@@ -96,6 +96,22 @@ CELLULAR_SESSION: tuple[str, ...] = (
 for _phase in ("pre-configuration", "switching"):
     VOCABULARY[_phase] += tuple(e for e in CELLULAR_SESSION if e not in VOCABULARY[_phase])
 
+# --- Mobile IPv6 (issue 14, RFC 6275; agents/mipv6_agent.py) ---------------------------------
+# The MN's, HA's and CN's user-space data plane (agents/mipv6_dataplane.py) logs its events
+# prefixed mipv6_: home registration (BU/BA), return routability (HoTI/CoTI/HoT/CoT), the
+# correspondent registration, binding caches, proxy ND, packets dropped for a reason.
+MIPV6: tuple[str, ...] = tuple("mipv6_" + e for e in (
+    "bu_sent", "bu_retransmitted", "ba_received", "home_registered", "ro_registered",
+    "rr_started", "hot_sent", "cot_sent", "hot_received", "cot_received", "brr_received",
+    "mh_received", "mh_ignored", "bu_processed", "be_sent", "binding_expired",
+    "proxy_nd_add", "proxy_nd_del", "proxy_nd_failed", "dad_started", "dad_succeeded",
+    "dad_failed", "send_failed", "malformed", "dropped_no_binding", "tunnel_dropped",
+    "reverse_tunnel_dropped", "rh2_dropped", "test_dropped", "test_init_dropped",
+    "pht_dropped"))
+VOCABULARY["binding-update"] += MIPV6
+# Router Advertisements (RFC 4861 s6.2) of a gateway's agent
+VOCABULARY["setup"] += ("router_advertisement_sent", "router_solicitation_received")
+
 # event -> the phases it may be emitted in (the first is the default)
 EVENT_PHASES: dict[str, tuple[str, ...]] = {}
 for _phase, _events in VOCABULARY.items():

@@ -32,7 +32,9 @@ def to_dot(t: Topology) -> str:
                f"label={_q(name + chr(10) + roles)}];"
 
     def net_line(name):
-        return f"    {_q(name)} [shape=ellipse, style=dashed, label={_q(name + chr(10) + str(t.networks[name].subnet))}];"
+        net = t.networks[name]
+        label = name + chr(10) + str(net.subnet) + (chr(10) + str(net.ipv6.prefix) if net.ipv6 else "")
+        return f"    {_q(name)} [shape=ellipse, style=dashed, label={_q(label)}];"
 
     placed = set()
     for dname, dom in t.domains.items():

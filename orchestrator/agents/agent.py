@@ -955,6 +955,221 @@ class InformationServer(Role):
         self.server.stop()
 
 
+@role("mipv6-mobile-node")
+class MobileIpv6NodeRole(Role):
+    """The MN's Mobile IPv6 (RFC 6275 s11, agents/mipv6_agent.py): home address, home
+    registration with the HA, return routability and route optimization with a CN."""
+    CONFIG = {"mipv6_mn": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import MobileIpv6Node
+        if not self.config["mipv6_mn"]:
+            raise ValueError("mipv6-mobile-node needs 'mipv6_mn' in its config")
+        self.mn = MobileIpv6Node(self.config["mipv6_mn"], log)
+
+    @command(phase="binding-update")
+    def mipv6_register(self, care_of_address: str | None = None, timeout: float = 5.0) -> dict:
+        """Binding Update to the home agent from `care_of_address` (default: the radio
+        interface's global address outside the home prefix) until its Binding Ack."""
+        self.log.emit("binding_update_start", mobility="mipv6", peer="home_agent",
+                      care_of_address=care_of_address)
+        try:
+            out = self.mn.register(care_of_address, timeout)
+        except (RuntimeError, ValueError) as exc:
+            self.log.emit("binding_update_failed", mobility="mipv6", peer="home_agent",
+                          error=str(exc))
+            raise CommandError(str(exc)) from None
+        self.log.emit("binding_update_done", mobility="mipv6", peer="home_agent", **out)
+        return out
+
+    @command(phase="binding-update")
+    def mipv6_route_optimization(self, correspondent: str, timeout: float = 5.0) -> dict:
+        """Return routability and a Binding Update to `correspondent` (a CN's node name or
+        address) until its Binding Ack."""
+        self.log.emit("binding_update_start", mobility="mipv6", peer=correspondent)
+        try:
+            out = self.mn.route_optimization(correspondent, timeout)
+        except (RuntimeError, ValueError) as exc:
+            self.log.emit("binding_update_failed", mobility="mipv6", peer=correspondent,
+                          error=str(exc))
+            raise CommandError(str(exc)) from None
+        self.log.emit("binding_update_done", mobility="mipv6", peer=correspondent, **out)
+        return out
+
+    @command(phase="post-switching")
+    def mipv6_movement(self, timeout: float = 10.0) -> dict:
+        """After a layer-2 handoff: router solicitation, stateless autoconfiguration of the
+        new care-of address with the kernel's DAD (the non-MPA handover's address step)."""
+        try:
+            return self.mn.movement(timeout)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command(phase="pre-configuration")
+    def mipv6_preconfigure(self, prefix: str, nar: str) -> dict:
+        """MPA (s7.3-s7.4): the nCoA from the CTN's `prefix` (stateless) and the MN's end
+        of the proactive handover tunnel to the nAR's address `nar`."""
+        try:
+            return self.mn.preconfigure(prefix, nar)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command(phase="pre-switching")
+    def mipv6_pre_switching(self) -> dict:
+        """MPA s6.3 step 4: the MN's end of the tunnel goes."""
+        return self.mn.pre_switching()
+
+    @command(phase="post-switching")
+    def mipv6_post_switching(self, router: str) -> dict:
+        """MPA s6.3 step 6: the nCoA onto the interface, `router` (the nAR) as the default
+        router, an unsolicited Neighbor Advertisement for the nCoA."""
+        try:
+            return self.mn.post_switching(router)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command()
+    def mipv6_forget_correspondents(self) -> dict:
+        """Clean state: the route optimization state of every correspondent goes."""
+        return self.mn.forget_correspondents()
+
+    @command()
+    def mipv6_status(self) -> dict:
+        """Home address, care-of address, Binding Update List, data plane counters."""
+        return self.mn.status()
+
+    def close(self) -> None:
+        self.mn.close()
+
+
+@role("home-agent")
+class HomeAgentRole(Role):
+    """The home agent (RFC 6275 s10, agents/mipv6_agent.py): binding cache, proxy ND on the
+    home link, the bidirectional tunnel."""
+    CONFIG = {"mipv6_ha": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import home_agent
+        if not self.config["mipv6_ha"]:
+            raise ValueError("home-agent needs 'mipv6_ha' in its config")
+        self.runner = home_agent(self.config["mipv6_ha"], log)
+
+    @command()
+    def home_bindings(self) -> dict:
+        """The binding cache and the data plane's counters."""
+        from .mipv6_agent import bindings
+        return {"bindings": bindings(self.runner), "stats": self.runner.stats()}
+
+    def close(self) -> None:
+        self.runner.stop()
+
+
+@role("mipv6-correspondent")
+class MobileIpv6CorrespondentRole(Role):
+    """A correspondent node's Mobile IPv6 (RFC 6275 s9, agents/mipv6_agent.py): return
+    routability, binding cache, HAO and type 2 routing header."""
+    CONFIG = {"mipv6_cn": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import MediaStream, correspondent
+        c = self.config["mipv6_cn"]
+        if not c:
+            raise ValueError("mipv6-correspondent needs 'mipv6_cn' in its config")
+        self.runner = correspondent(c, log)
+        self.stream = MediaStream(c["address"], int(c.get("media_port", 4000)),
+                                  float(c.get("rtp_interval", 0.016)), c.get("send_log"))
+
+    @command()
+    def stream_to(self, address: str, port: int = 4000) -> dict:
+        """Stream RTP (every rtp_interval) to a mobile's home address."""
+        return self.stream.start(address, port)
+
+    @command()
+    def stream_pause(self) -> dict:
+        """Stop sending (RTP time runs on)."""
+        return self.stream.pause()
+
+    @command()
+    def correspondent_flush(self) -> dict:
+        """Clean state: the binding cache emptied."""
+        from .mipv6_agent import forget_bindings
+        return forget_bindings(self.runner)
+
+    @command()
+    def correspondent_bindings(self) -> dict:
+        """The binding cache and the data plane's counters."""
+        from .mipv6_agent import bindings
+        return {"bindings": bindings(self.runner), "stats": self.runner.stats()}
+
+    def close(self) -> None:
+        self.stream.close()
+        self.runner.stop()
+
+
+@role("ipv6-access-router")
+class Ipv6AccessRouterRole(Role):
+    """The nAR's end of MPA with Mobile IPv6 (RFC 6252 s7.3-s7.6, agents/mipv6_mpa.py):
+    proactive DAD of an nCoA, the proactive handover tunnel over IPv6, the buffering module
+    flushed by the MN's unsolicited Neighbor Advertisement."""
+    CONFIG = {"pht6": None}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import NextAccessRouter
+        if not self.config["pht6"]:
+            raise ValueError("ipv6-access-router needs 'pht6' in its config")
+        self.nar = NextAccessRouter(self.config["pht6"], log)
+
+    @command(phase="pre-configuration")
+    def pht6_open(self, ocoa: str, ncoa: str, mn: str, timeout: float = 5.0) -> dict:
+        """Proactive DAD of `ncoa` on the CTN link, then the tunnel to `ocoa` is up."""
+        try:
+            return self.nar.open(ocoa, ncoa, mn, timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+
+    @command(phase="pre-switching")
+    def pht6_close(self, ncoa: str) -> dict:
+        """The tunnel for `ncoa` is disabled (s6.3 step 4)."""
+        return self.nar.close(ncoa)
+
+    @command(phase="pre-switching")
+    def pht6_buffer(self, ncoa: str, period_ms: float, mn: str) -> dict:
+        """Hold packets for `ncoa` once its tunnel is disabled, for at most `period_ms`."""
+        return self.nar.buffer(ncoa, period_ms, mn)
+
+    @command()
+    def pht6_status(self) -> dict:
+        """Tunnels, buffers and the data plane's counters."""
+        return self.nar.status()
+
+    def close(self) -> None:
+        self.nar.stop()
+
+
+@role("router-advertiser")
+class RouterAdvertiserRole(Role):
+    """Router Advertisements on the gateway's advertising networks (RFC 4861 s6.2,
+    agents/mipv6_agent.py)."""
+    CONFIG = {"router_advertisements": []}
+
+    def __init__(self, node: str, config: dict, log: EventLog):
+        super().__init__(node, config, log)
+        from .mipv6_agent import RouterAdvertiser
+        self.advertiser = RouterAdvertiser(self.config["router_advertisements"], log).start()
+
+    @command()
+    def router_advertisements(self) -> dict:
+        """Per interface: prefix, RAs sent (of them solicited), source address."""
+        return self.advertiser.status()
+
+    def close(self) -> None:
+        self.advertiser.close()
+
+
 class Agent:
     """Dispatches control requests to the role(s) and logs every command."""
 
@@ -1111,6 +1326,23 @@ def agent_constants(roles: list[str], agent) -> dict:
         if handover is not None:
             out["handover_signal_rto"] = c(handover.SIGNAL_RTO * 1e3, "ms",
                                            "agents/handover.py (buffering protocol, doubling)")
+    # Mobile IPv6 (issue 14): the kernel's DAD of an autoconfigured care-of address (the
+    # non-MPA handover waits for it) and the MN's Router Solicitation resend interval
+    if "mipv6-mobile-node" in roles:
+        iface = (config.get("mipv6_mn") or {}).get("iface", "wlan0")
+        for key, name, unit, scale in (("dad_transmits", "ipv6_dad_transmits", "", 1),
+                                       ("retrans_time_ms", "ipv6_retrans_timer", "ms", 1)):
+            where = "neigh" if key == "retrans_time_ms" else "conf"
+            try:
+                with open(f"/proc/sys/net/ipv6/{where}/{iface}/{key}") as fh:
+                    out[name] = c(int(fh.read()) * scale, unit,
+                                  f"kernel net.ipv6.{where}.{iface}.{key} (RFC 4862 s5.4)")
+            except (OSError, ValueError):
+                pass
+        mipv6_agent = module(".mipv6_agent")
+        if mipv6_agent is not None:
+            out["router_solicitation_interval"] = c(
+                mipv6_agent.RS_INTERVAL * 1e3, "ms", "agents/mipv6_agent.py (RFC 6275 s11.5.1)")
     # the cellular data session (C.5.2): what fires when a PPPoE frame or a RADIUS answer
     # is lost, on the mobile with a cellular interface and on the packet data gateway
     if "packet-data-gateway" in roles or config.get("cellular"):

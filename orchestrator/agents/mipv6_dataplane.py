@@ -209,6 +209,11 @@ class MobileNodePlane:
             return Decision(payload=self._tunnel(packet))
         return _drop("dropped_no_binding", dst=str(pkt.dst))
 
+    def own_care_of_addresses(self) -> set:
+        """The care-of addresses packets may still be sent to: the current one (a subclass
+        adds the one it is leaving while bindings move)."""
+        return {self.care_of_address}
+
     def _home_registered(self, now: float) -> bool:
         return any(e.home_registration and e.acked_at is not None
                    for e in self.bul.entries.values())
@@ -217,7 +222,7 @@ class MobileNodePlane:
         pkt = ipv6.decode(packet)
         chain = ipv6.split(pkt)
         if chain.upper_protocol == ipv6.NH_IPV6:                       # s11.3.2
-            if pkt.src != self.home_agent or pkt.dst != self.care_of_address:
+            if pkt.src != self.home_agent or pkt.dst not in self.own_care_of_addresses():
                 return _drop("tunnel_dropped", src=str(pkt.src))
             inner = ipv6.decode(chain.upper)
             if inner.dst != self.home_address:
@@ -227,7 +232,7 @@ class MobileNodePlane:
             return Decision(payload=chain.upper)
         if any(mipv6.parse_type2_routing_header(h) for h in chain.headers):
             out, home, coa = mipv6.apply_type2_routing_header(packet)   # s11.3.3
-            if home != self.home_address or coa != self.care_of_address:
+            if home != self.home_address or coa not in self.own_care_of_addresses():
                 return _drop("rh2_dropped", home=str(home), coa=str(coa))
             if chain.upper_protocol == ipv6.NH_MH:
                 return self._signalling(packet, now)

@@ -62,13 +62,15 @@ class SipError(RuntimeError):
 
 
 def _fmt(addr: Address) -> str:
+    """'ip:port' (an IPv6 socket address has four fields: the first two are these)."""
     return f"{addr[0]}:{addr[1]}"
 
 
 def udp_socket(address: str, port: int, freebind: bool = True) -> socket.socket:
-    """A UDP socket bound to (address, port). IP_FREEBIND lets the MN bind its nCoA before
-    the address is configured on an interface (it is, once the tunnel or the move is done)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    """A UDP socket bound to (address, port), IPv4 or IPv6 as the address is (a Mobile IPv6
+    home address, issue 14). IP_FREEBIND lets the MN bind its nCoA before the address is
+    configured on an interface (it is, once the tunnel or the move is done)."""
+    s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM)
     if freebind:
         try:
             s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
@@ -605,7 +607,10 @@ class RtpReceiver:
     def __init__(self, bind: Address, log_path: str | Path):
         self.sock = udp_socket(*bind)
         self.address: Address = self.sock.getsockname()
-        self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        if self.sock.family == socket.AF_INET6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        else:
+            self.sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -615,8 +620,8 @@ class RtpReceiver:
         self._thread = self.loop.start(self._run, "rtp-receiver")
 
     def _run(self) -> None:
-        bound, port = self.address
-        cmsg_size = socket.CMSG_SPACE(12)
+        bound, port = self.address[:2]
+        cmsg_size = socket.CMSG_SPACE(20)
         self.sock.settimeout(0.1)
         while not self._stop.is_set():
             try:
@@ -636,6 +641,9 @@ class RtpReceiver:
         for level, kind, value in ancdata:
             if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
                 dst = socket.inet_ntoa(value[8:12])     # in_pktinfo.ipi_addr
+            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO \
+                    and len(value) >= 16:
+                dst = socket.inet_ntop(socket.AF_INET6, value[:16])   # in6_pktinfo.ipi6_addr
         record = {"mono_ns": ns, "src": _fmt(src), "dst": f"{dst}:{port}", "len": len(data)}
         try:
             pkt = rtp.decode(data)

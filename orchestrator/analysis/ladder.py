@@ -40,8 +40,18 @@ FIELDS = {  # logical name -> tshark field names, first one this tshark knows is
     "sip_cseq": ("sip.CSeq.method",), "rtp_seq": ("rtp.seq",),
     "dhcp_type": ("dhcp.option.dhcp", "bootp.option.dhcp"), "arp_op": ("arp.opcode",),
     "arp_src_ip": ("arp.src.proto_ipv4",), "arp_dst_ip": ("arp.dst.proto_ipv4",),
+    # IPv6 and Mobile IPv6 (issue 14): the outer header of a tunnelled packet (occurrence=f)
+    "ip6_src": ("ipv6.src",), "ip6_dst": ("ipv6.dst",), "ip6_nxt": ("ipv6.nxt",),
+    "mip6_type": ("mip6.mhtype",), "icmp6_type": ("icmpv6.type",),
+    "nd_target": ("icmpv6.nd.ns.target_address", "icmpv6.nd.na.target_address"),
+    "na_flags": ("icmpv6.nd.na.flag.s",),
 }
 ETH_EAPOL, ETH_PREAUTH, ETH_MGMT, ETH_IP, ETH_ARP = 0x888E, 0x88C7, 0x88B5, 0x0800, 0x0806
+# RFC 6275 s6.1 Mobility Header types. Of neighbor discovery (RFC 4861) the ladder draws the
+# DAD probes and the MN's unsolicited NA for its nCoA; Router Solicitations and
+# Advertisements are left out (the root namespace's ends of the links solicit too, and the
+# routers advertise every ra_interval): the MN's `address_request` event marks its RS
+MH_TYPES = {0: "BRR", 1: "HoTI", 2: "CoTI", 3: "HoT", 4: "CoT", 5: "BU", 6: "BA", 7: "BE"}
 RADIUS_PORTS, PANA_PORT, KEYINSTALL_PORT = (1812, 1813), 716, 7011
 SIP_PORT, DHCP_PORTS = 5060, (67, 68)
 IKE_PORTS, BUFFERING_PORT = (500, 4500), 7012
@@ -60,7 +70,7 @@ MGMT_LABELS = {"assoc_request": "mgmt assoc req", "assoc_response": "mgmt assoc 
 CATEGORY_COLORS = {"eapol": "#1f77b4", "radius": "#ff7f0e", "pana": "#2ca02c",
                    "mgmt": "0.35", "keyinstall": "#9467bd", "sip": "#8c564b", "rtp": "#17becf",
                    "dhcp": "#e377c2", "arp": "#bcbd22", "ipsec": "#7f7f7f",
-                   "buffering": "#ff7f0e"}
+                   "buffering": "#ff7f0e", "mipv6": "#d62728", "nd": "#bcbd22"}
 MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
            "tconf_done": "tconf_done", "psk_installed": "PSK installed",
            "l2_handoff_start": "handoff start", "associated": "assoc",
@@ -217,6 +227,9 @@ def describe(row: dict) -> tuple[str, str] | None:
             return "mgmt", MGMT_LABELS.get(body.get("type"), f"mgmt {body.get('type')}")
         except (ValueError, AttributeError):
             return "mgmt", "mgmt"
+    ipv6 = _ipv6(row)
+    if ipv6 is not None:
+        return ipv6
     ports = {_int(row.get("sport", "")), _int(row.get("dport", ""))}
     payload = bytes.fromhex(row.get("udp_payload", "") or row.get("data", "") or "")
     if ports & set(RADIUS_PORTS) or row.get("radius_code"):
@@ -244,19 +257,48 @@ def describe(row: dict) -> tuple[str, str] | None:
         typ = dhcp_type(payload) or _int(row.get("dhcp_type", ""))
         return "dhcp", f"DHCP {DHCP_TYPES.get(typ, typ or '')}".strip()
     seq = _int(row.get("rtp_seq", "")) if row.get("rtp_seq") else rtp_seq(payload)
-    if seq is not None and row.get("ip_src"):
-        return "rtp", f"RTP seq {seq}"
+    if seq is not None and (row.get("ip_src") or row.get("ip6_src")):
+        return "rtp", f"RTP seq {seq}" + (" (tunnelled)" if _tunnelled(row) else "")
     return None
+
+
+def _tunnelled(row: dict) -> bool:
+    """An IPv6-in-IPv6 packet (the HA's tunnel, MPA's proactive handover tunnel)."""
+    return _int(row.get("ip6_nxt", "")) == 41
+
+
+def _ipv6(row: dict) -> tuple[str, str] | None:
+    """Mobility Header messages and the ND messages of the handovers (see MH_TYPES)."""
+    if row.get("mip6_type"):
+        typ = _int(row["mip6_type"])
+        return "mipv6", f"MIPv6 {MH_TYPES.get(typ, typ)}" + (" (tunnelled)" if _tunnelled(row)
+                                                              else "")
+    icmp6 = _int(row.get("icmp6_type", ""))
+    if icmp6 == 135 and row.get("ip6_src") == "::":
+        return "nd", f"NS {row.get('nd_target', '')} (DAD)"
+    if icmp6 == 136 and row.get("na_flags") in ("0", "False"):
+        return "nd", f"unsolicited NA {row.get('nd_target', '')}"
+    return None
+
+
+def _lane_address6(address: str) -> str:
+    """An IPv6 address that names a node's lane; "" for the unspecified, link-local and
+    multicast ones (a DAD probe, a Router Solicitation): the frame's MACs place those."""
+    return "" if address in ("", "::") or address.startswith(("fe80:", "ff0")) else address
 
 
 def frame_from_row(row: dict, node: str) -> Frame | None:
     d = describe(row)
     if d is None:
         return None
+    if not row.get("ip_src") and row.get("ip6_src"):       # IPv6: its addresses make lanes
+        row = {**row, "ip_src": _lane_address6(row["ip6_src"]),
+               "ip_dst": _lane_address6(row.get("ip6_dst", ""))}
     is_ip = bool(row.get("ip_src"))
     if is_ip:
         key = ("ip", row["ip_src"], row.get("ip_dst"), row.get("ip_id"), row.get("sport"),
-               row.get("dport"), row.get("udp_payload"))
+               row.get("dport"), row.get("udp_payload"), row.get("mip6_type"),
+               row.get("icmp6_type"))
     else:
         key = ("l2", row.get("eth_src"), row.get("eth_dst"), row.get("eth_type"),
                *(row.get(k) for k in ("eapol_type", "eapol_len", "eap_code", "eap_id",
@@ -264,7 +306,7 @@ def frame_from_row(row: dict, node: str) -> Frame | None:
     if d[0] == "arp":
         key += (row.get("arp_src_ip"), row.get("arp_dst_ip"))
     addrs = lambda *keys: tuple(row[k].lower() for k in keys if row.get(k))
-    seq = int(d[1].rsplit(" ", 1)[1]) if d[0] == "rtp" else None
+    seq = int(d[1].split()[2]) if d[0] == "rtp" else None     # "RTP seq N[ (tunnelled)]"
     return Frame(float(row["time"]), addrs("ip_src", "eth_src"), addrs("ip_dst", "eth_dst"),
                  d[0], d[1], key, [node], seq=seq)
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 AGENT_ROLES = {"mobile_node": "mobile-node", "authentication_agent": "paa",
                "access_point": "access-point", "access_router": "access-router",
                "correspondent_node": "correspondent", "information_server": "information-server",
-               "packet_data_gateway": "packet-data-gateway"}
+               "packet_data_gateway": "packet-data-gateway", "home_agent": "home-agent"}
 POOL_FIRST, POOL_LAST = 100, 199     # DHCP pool: host numbers .100-.199 of each subnet
 
 
@@ -67,7 +67,8 @@ def base(f: Facts, node: str, dest: Path) -> dict:
     return {
         "node": node, "kind": n.kind, "roles": ",".join(roles),
         "agent_role": AGENT_ROLES.get(n.kind, ""),
-        "agent_roles": ",".join(AGENT_ROLES[r] for r in roles if r in AGENT_ROLES),
+        "agent_roles": ",".join([AGENT_ROLES[r] for r in roles if r in AGENT_ROLES]
+                                + ipv6_agent_roles(f, node)),
         "domain": n.domain or "", "realm": f.topo.domains[n.domain].realm if n.domain else "",
         "address": str(addrs[0][1]) if addrs else "",
         "addresses": ",".join(str(a) for _, a in addrs),
@@ -290,6 +291,7 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        **ctn.ar_agent_config(f, node, node_dir)})
     if "packet_data_gateway" in roles:
         config.update(packet_data_gateway_config(f, node))
+    config.update(ipv6_agent_config(f, node))
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
                 if t.nodes[p].domain == t.nodes[node].domain]
@@ -346,6 +348,93 @@ def port_driver_config(f: Facts, ap: str) -> dict | None:
     return {"bridge": bridge,
             "ap": {"name": ap, "index": aps[ap], "bssid": f.plan.aps[ap].bssid},
             "stations": {f.plan.stations[s].mac: i for s, i in stations.items()}}
+# -- IPv6 and Mobile IPv6 (issue 14; agents/mipv6_agent.py) ---------------------------------
+MIPV6_QUEUES = {"mipv6_mn": 63, "mipv6_ha": 61, "mipv6_cn": 62,   # NFQUEUE numbers per role
+                "pht6": 64}
+# the nAR's proactive DAD of an nCoA listens this long (RFC 4862 s5.4: DupAddrDetectTransmits
+# 1 x RetransTimer 1 s); before the move, so outside every handover time
+PROACTIVE_DAD_TIMEOUT = 1.0
+
+
+def _address6(f: Facts, node: str, network: str | None = None) -> str | None:
+    """The node's first static IPv6 address (on `network` when given)."""
+    return next((str(i.address6.ip) for i in f.plan.hosts[node].interfaces
+                 if i.address6 is not None and (network is None or i.network == network)),
+                None)
+
+
+def _advertised(f: Facts, node: str) -> list[dict]:
+    """The networks `node` is the gateway of whose YAML asks for Router Advertisements."""
+    out = []
+    for iface in f.plan.hosts[node].interfaces:
+        net = f.topo.networks.get(iface.network) if iface.network else None
+        if net is not None and net.gateway == node and net.ipv6 is not None \
+                and net.ipv6.router_advertisements:
+            out.append({"iface": iface.name, "prefix": str(net.ipv6.prefix),
+                        "interval": net.ipv6.ra_interval,
+                        "home_agent": "home_agent" in f.topo.roles(node)})
+    return out
+
+
+def _mipv6_mns(t: Topology) -> list[str]:
+    return [n for n, x in t.nodes.items() if isinstance(x, MobileNode) and x.mipv6 is not None]
+
+
+def ipv6_agent_roles(f: Facts, node: str) -> list[str]:
+    """Agent roles a node has from its IPv6 settings rather than its kind."""
+    from ..model.topology import MobileNode
+    t, out = f.topo, []
+    n = t.nodes[node]
+    if isinstance(n, MobileNode) and n.mipv6 is not None:
+        out.append("mipv6-mobile-node")
+    if "correspondent_node" in t.roles(node) and _mipv6_mns(t) and _address6(f, node):
+        out.append("mipv6-correspondent")
+    if _advertised(f, node):
+        out.append("router-advertiser")
+        if "access_router" in t.roles(node) and _mipv6_mns(t):
+            out.append("ipv6-access-router")       # a candidate target network's nAR
+    return out
+
+
+def ipv6_agent_config(f: Facts, node: str) -> dict:
+    """The config of the roles of `ipv6_agent_roles` and of the home agent."""
+    from ..model.checks6 import home_link
+    t, plan = f.topo, f.plan
+    roles, out = ipv6_agent_roles(f, node), {}
+    if "mipv6-mobile-node" in roles:
+        m, home = t.nodes[node].mipv6, home_link(t, node)
+        out["mipv6_mn"] = {
+            "home_address": str(m.home_address), "home_agent": _address6(f, m.home_agent, home),
+            "home_prefix": str(t.networks[home].ipv6.prefix), "lifetime": m.lifetime,
+            "iface": "wlan0", "queue": MIPV6_QUEUES["mipv6_mn"], "media_port": MEDIA_PORT,
+            "media_log": str(f.run_dir / "media" / f"{node}.rtp.jsonl"),
+            "correspondents": {c: _address6(f, c) for c in t.nodes_of("correspondent_node")
+                               if _address6(f, c)}}
+    if "home_agent" in t.roles(node):
+        homes = [i for i in plan.hosts[node].interfaces
+                 if i.address6 is not None and i.network is not None]
+        served = {home_link(t, mn) for mn in _mipv6_mns(t)
+                  if t.nodes[mn].mipv6.home_agent == node}
+        link = next((i for i in homes if i.network in served), homes[0])
+        out["mipv6_ha"] = {"address": str(link.address6.ip),
+                           "home_prefixes": sorted({str(t.networks[i.network].ipv6.prefix)
+                                                    for i in homes if i.network in served}
+                                                   or [str(link.address6.network)]),
+                           "home_link": link.name, "queue": MIPV6_QUEUES["mipv6_ha"]}
+    if "mipv6-correspondent" in roles:
+        out["mipv6_cn"] = {"address": _address6(f, node), "queue": MIPV6_QUEUES["mipv6_cn"],
+                           "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval,
+                           "mobile_prefixes": sorted({str(t.networks[home_link(t, mn)].ipv6.prefix)
+                                                      for mn in _mipv6_mns(t)})}
+    if "router-advertiser" in roles:
+        out["router_advertisements"] = _advertised(f, node)
+    if "ipv6-access-router" in roles:
+        ctn = _advertised(f, node)[0]
+        iface = next(i for i in plan.hosts[node].interfaces if i.name == ctn["iface"])
+        out["pht6"] = {"address": str(iface.address6.ip), "prefix": ctn["prefix"],
+                       "ctn_iface": iface.name, "queue": MIPV6_QUEUES["pht6"],
+                       "dad_timeout": PROACTIVE_DAD_TIMEOUT}
+    return out
 
 
 def cellular_config(f: Facts, mn: str) -> dict:

@@ -88,6 +88,12 @@ def candidate_target_network(f: Facts, net: str) -> dict:
                  **ar_ike_ids(f, r)} for r in ars],
         "aps": [{"name": a.name, "bssid": a.bssid} for a in f.plan.aps.values()
                 if a.network == net],
+        # IPv6 (issue 14): the prefix the MN forms its nCoA from (s7.3, stateless), the
+        # access routers' IPv6 addresses there (the nAR ends the proactive handover tunnel)
+        "ipv6": None if t.networks[net].ipv6 is None else {
+            "prefix": str(t.networks[net].ipv6.prefix),
+            "ars": [{"node": r, "address": str(_iface(f, r, net).address6.ip)}
+                    for r in ars if _iface(f, r, net).address6 is not None]},
         # Appendix B: address resolution mappings of the nodes the MN talks to there
         "arp": [{"node": n, "address": str(_iface(f, n, net).address.ip),
                  "mac": _iface(f, n, net).mac}

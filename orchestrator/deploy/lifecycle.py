@@ -42,6 +42,7 @@ ROLE_IMAGES: dict[str, tuple[str, ...]] = {
     "correspondent_node": ("mpa-agent",),
     "information_server": ("mpa-agent",),
     "packet_data_gateway": ("mpa-agent",),
+    "home_agent": ("mpa-agent",),
 }
 OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_images/mpa-agent
 # images a node needs only for some experiment flows (model/experiment.py FLOWS): a testbed

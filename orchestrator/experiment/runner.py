@@ -63,9 +63,12 @@ CAPTURE_KINDS = ("mobile_node", "access_point", "authentication_agent", "aaa_ser
 MEDIA_FILTER = (CAPTURE_FILTER + " or udp port 5060 or udp port 4000 or udp port 67 or "
                 "udp port 68 or udp port 500 or udp port 4500 or udp port 7012 or arp"
                 # C.5.2: the cellular data session (PPPoE discovery and session frames)
-                " or ether proto 0x8863 or ether proto 0x8864")
+                " or ether proto 0x8863 or ether proto 0x8864"
+                # Mobile IPv6 (issue 14): mobility headers, ip6ip6 tunnels, neighbor
+                # discovery; hosts of IPv4-only topologies have IPv6 off
+                " or ip6")
 MEDIA_KINDS = ("mobile_node", "correspondent_node", "access_router", "configuration_agent",
-               "access_point", "aaa_server", "authentication_agent")
+               "access_point", "aaa_server", "authentication_agent", "home_agent")
 
 
 @dataclass
@@ -203,8 +206,9 @@ def _lanes(journal) -> dict:
     for node, info in journal.nodes.items():
         for i in info["interfaces"]:
             lanes[i["mac"]] = node
-            if i["address"]:
-                lanes[i["address"].split("/")[0]] = node
+            for family in ("address", "address6"):
+                if i.get(family):
+                    lanes[i[family].split("/")[0]] = node
     return lanes
 
 
@@ -292,7 +296,7 @@ class _Testbed:
                 if err:
                     raise LookupError(err)
                 scenario = scenario.model_copy(update={"correspondent": cn})
-            clean_state(self.bed, mn, scenario.from_ap)
+            clean_state(self.bed, mn, scenario.from_ap, scenario)
             media_flow = scenario.flow in MEDIA_FLOWS
             if ladder:
                 ladder_caps = Captures(journal, self._ladder_nodes(scenario), ladder / "pcaps",
@@ -327,6 +331,13 @@ class _Testbed:
             lanes.update({e["attrs"]["ncoa"]: e["node"] for e in events
                           if e["event"] in ("binding_update_start", "ncoa_assigned")
                           and (e.get("attrs") or {}).get("ncoa")})
+            # Mobile IPv6: the MN's care-of addresses and its home address
+            lanes.update({e["attrs"][k]: e["node"] for e in events if e["node"] == mn
+                          for k in ("care_of_address", "ocoa", "inner")
+                          if (e.get("attrs") or {}).get(k)})
+            home = getattr(getattr(conf.topology.nodes[mn], "mipv6", None), "home_address", None)
+            if home is not None:
+                lanes[str(home)] = mn
             (ladder / "lanes.json").write_text(json.dumps(lanes, indent=1))
             (ladder / "nodes.json").write_text(json.dumps(_roles(conf, mn), indent=1))
         base = {"experiment": run.experiment.name, "run_id": run.run_id,

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..agents.control import AgentClient, AgentError
+from ..model.experiment import MIPV6_FLOWS
 from ..network.state import Journal
 
 FLOWS: dict[str, Callable] = {}
@@ -110,12 +111,15 @@ class Bed:
         raise LookupError(f"no authentication agent on the network of {ap}")
 
 
-def clean_state(bed: Bed, mn: str, start_ap: str) -> None:
+def clean_state(bed: Bed, mn: str, start_ap: str, scenario=None) -> None:
     """Back to the start AP with caches and sessions flushed (C.5.3: "initially connected");
-    no call, the start network's address (after a handover of the SIP flows)."""
+    no call, the start network's address (after a handover of the SIP flows). A Mobile IPv6
+    flow's MN then registers from the start network (`mipv6_attach`): setup, not handover."""
     for node in bed.nodes_with("access_point") + bed.nodes_with("authentication_agent"):
         bed.call(node, "flush")
     bed.call(mn, "reset", ap=start_ap)
+    if scenario is not None and scenario.flow in MIPV6_FLOWS:
+        mipv6_attach(bed, mn, scenario)
 
 
 @flow("dot11i-post-authentication")
@@ -189,6 +193,85 @@ def sip_non_mpa(bed: Bed, mn: str, scenario) -> dict:
     _stream(scenario)
     bed.call(mn, "hangup")
     return {"call": call, "handover": handover, "binding_update": bu, "media": True}
+
+
+# -- Mobile IPv6 (issue 14; RFC 6275, RFC 6252 C.5.1's Figure 6) --------------------------
+
+def mipv6_attach(bed: Bed, mn: str, scenario) -> dict:
+    """The MN where the runner's clean state left it (at the start AP): movement detection
+    and a care-of address there, the home registration from it, with route optimization
+    the correspondent registration too; the correspondent streams to the home address.
+    No route optimization state survives a repetition (both ends forget it first)."""
+    bed.call(scenario.correspondent, "correspondent_flush")
+    bed.call(mn, "mipv6_forget_correspondents")
+    here = bed.call(mn, "mipv6_movement")
+    reg = bed.call(mn, "mipv6_register", care_of_address=here["ncoa"])
+    ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+          if scenario.route_optimization else None)
+    home = bed.call(mn, "mipv6_status")["home_address"]
+    stream = bed.call(scenario.correspondent, "stream_to", address=home)
+    return {"start": here, "registration": reg, "route_optimization": ro, "stream": stream}
+
+
+@flow("mipv6-non-mpa")
+def mipv6_non_mpa(bed: Bed, mn: str, scenario) -> dict:
+    """C.5.1's non-MPA handover with Mobile IPv6: the MN moves (association and EAP-TLS at
+    the new AP), discovers the new router (RS/RA), autoconfigures its care-of address with
+    the kernel's DAD, registers with the HA and, with route optimization, runs return
+    routability and the correspondent registration after the move. (The clean state
+    registered the MN from the start network and started the stream: `mipv6_attach`.)"""
+    try:
+        _stream(scenario)
+        handoff = bed.call(mn, "handoff", ap=scenario.to_ap)
+        moved = bed.call(mn, "mipv6_movement")
+        reg = bed.call(mn, "mipv6_register", care_of_address=moved["ncoa"])
+        ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+              if scenario.route_optimization else None)
+        _stream(scenario)
+    finally:
+        bed.call(scenario.correspondent, "stream_pause")
+    return {"handoff": handoff, "movement": moved, "binding_update": reg,
+            "ro_after": ro, "media": True}
+
+
+@flow("mipv6-mpa")
+def mipv6_mpa(bed: Bed, mn: str, scenario) -> dict:
+    """C.5.1's Figure 6: MPA with Mobile IPv6. Discovery of the CTN (its prefix and nAR),
+    PANA pre-authentication with its PAA, the nCoA formed from the prefix with the nAR's
+    proactive DAD and the proactive handover tunnel (IPv6-in-IPv6, oCoA to nAR), the binding
+    update to the HA (and with route optimization return routability and the BU to the CN)
+    through the tunnel; then pre-switching (the nAR's buffer armed if buffering is on, the
+    tunnel disabled), the layer-2 handoff (PSK_ap from the pre-authentication) and
+    post-switching (nCoA on the interface, the MN's unsolicited NA flushes the buffer).
+    (The clean state registered the MN from the start network: `mipv6_attach`.)"""
+    try:
+        ctn = bed.network_of(scenario.to_ap)
+        found = {c["name"]: c for c in bed.call(mn, "discover")["ctns"]}
+        v6 = (found.get(ctn) or {}).get("ipv6")
+        if not v6 or not v6["ars"]:
+            raise AgentError(f"discovery told no IPv6 prefix and access router of {ctn}",
+                             "error", "discover")
+        nar = v6["ars"][0]
+        pre = pre_authenticate(bed, mn, scenario.to_ap)
+        conf = bed.call(mn, "mipv6_preconfigure", prefix=v6["prefix"], nar=nar["address"])
+        tunnel = bed.call(nar["node"], "pht6_open", ocoa=conf["ocoa"], ncoa=conf["ncoa"], mn=mn)
+        bu = bed.call(mn, "mipv6_register", care_of_address=conf["ncoa"])
+        ro = (bed.call(mn, "mipv6_route_optimization", correspondent=scenario.correspondent)
+              if scenario.route_optimization else None)
+        _stream(scenario)                   # the stream now flows through the tunnel
+        if scenario.buffering is not None:
+            bed.call(nar["node"], "pht6_buffer", ncoa=conf["ncoa"],
+                     period_ms=scenario.buffering * 1e3, mn=mn)
+        bed.call(nar["node"], "pht6_close", ncoa=conf["ncoa"])
+        presw = bed.call(mn, "mipv6_pre_switching")
+        handoff = bed.call(mn, "handoff", ap=scenario.to_ap)
+        post = bed.call(mn, "mipv6_post_switching", router=nar["address"])
+        _stream(scenario)
+    finally:
+        bed.call(scenario.correspondent, "stream_pause")
+    return {**pre, "preconfig": conf, "tunnel": tunnel, "binding_update": bu,
+            "route_optimization_ctn": ro, "pre_switching": presw, "handoff": handoff,
+            "post_switching": post, "media": True}
 
 
 def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = None,

@@ -21,6 +21,7 @@ from ipaddress import IPv4Address, IPv4Network
 from itertools import chain, islice
 from typing import Iterator
 
+from .checks6 import ipv6_checks
 from .errors import MAX_PROBLEMS, suggest
 from .topology import ROUTING_KINDS, AccessPoint, BaseStation, MobileNode, Topology
 
@@ -47,7 +48,7 @@ def check_topology(t: Topology) -> list[Check]:
     idx = _Index(t)
     checks = (_names, _domains, _networks, _links, _mobile_nodes, _access_points, _unattached,
               _mobility_protocols, _base_stations, _gateways_of_base_stations,
-              _radio_interfaces)
+              _radio_interfaces, ipv6_checks)
     return list(islice(chain.from_iterable(check(t, idx) for check in checks), MAX_PROBLEMS))
 
 
@@ -392,7 +393,7 @@ def _unattached(t: Topology, idx: _Index) -> Iterator[Check]:
 
 # mobility protocols the handover flows implement (RFC 6252 s7.5); a domain may name another
 # one only once a flow honours it (experiment/scenarios.py), never to be silently ignored
-MOBILITY_PROTOCOLS = ("sip", "none")
+MOBILITY_PROTOCOLS = ("sip", "mipv6", "none")
 
 
 def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
@@ -400,8 +401,9 @@ def _mobility_protocols(t: Topology, idx: _Index) -> Iterator[Check]:
         if dom.mobility_protocol not in MOBILITY_PROTOCOLS:
             yield ("domains", name, "mobility_protocol"), (
                 f"mobility protocol '{dom.mobility_protocol}' is not implemented by this "
-                "testbed: its handovers use SIP mobility (RFC 6252 s7.5); write 'sip', or "
-                "'none' for a domain without mobility management"), False
+                "testbed: its handovers use SIP mobility (RFC 6252 s7.5) or Mobile IPv6 "
+                "(RFC 6275); write 'sip', 'mipv6', or 'none' for a domain without mobility "
+                "management"), False
 
 
 def _base_stations(t: Topology, idx: _Index) -> Iterator[Check]:

@@ -62,9 +62,11 @@ _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 # (`to`): reactive (non-optimized), MPA with both interfaces up, MPA with the second
 # interface activated only at the handover (experiment/scenarios.py)
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa", *INTER_TECHNOLOGY_FLOWS)
-# a call with the CN across the handover (C.5.1, C.5.2)
-MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *INTER_TECHNOLOGY_FLOWS)
+         "sip-mpa", "sip-non-mpa", "mipv6-mpa", "mipv6-non-mpa", *INTER_TECHNOLOGY_FLOWS)
+# a stream from the CN across the handover (C.5.1, C.5.2): a SIP call, or Mobile IPv6 (issue 14)
+MIPV6_FLOWS = ("mipv6-mpa", "mipv6-non-mpa")
+MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *MIPV6_FLOWS, *INTER_TECHNOLOGY_FLOWS)
+BUFFERING_FLOWS = ("sip-mpa", "mipv6-mpa")
 
 
 class ExperimentError(ModelError):
@@ -111,7 +113,8 @@ class Scenario(Strict):
                           "base station; default the only one")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
-        None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
+        None, description="sip-mpa, mipv6-mpa: buffering period at the nAR (s7.6.1); absent: "
+                          "disabled")
     correspondent: Name | None = Field(
         None, description="sip flows: the CN the MN calls; default: the topology's only one")
     copy_forward: Annotated[Duration, at_most(10.0, "copy_forward")] | None = Field(
@@ -122,12 +125,19 @@ class Scenario(Strict):
     concurrent: Concurrent | None = Field(
         None, description="many MNs hand over in each repetition, at once or as a Poisson "
                           "stream (layer-2 flows)")
+    route_optimization: bool = Field(
+        False, description="mipv6 flows: return routability and a binding with the CN "
+                           "(RFC 6275 s11.6-s11.7.2), before the move and after it")
 
     @model_validator(mode="after")
     def _options_fit_the_flow(self):
-        if self.buffering is not None and self.flow != "sip-mpa":
-            raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
-                             "the nAR buffers for an MN that pre-configured with it")
+        if self.buffering is not None and self.flow not in BUFFERING_FLOWS:
+            raise ValueError(f"buffering applies to the flows {', '.join(BUFFERING_FLOWS)} "
+                             f"only (not {self.flow}): the nAR buffers for an MN that "
+                             "pre-configured with it")
+        if self.route_optimization and self.flow not in MIPV6_FLOWS:
+            raise ValueError(f"route_optimization applies to the flows "
+                             f"{', '.join(MIPV6_FLOWS)} only (not {self.flow})")
         if self.interface is not None and self.flow not in INTER_TECHNOLOGY_FLOWS:
             raise ValueError(f"interface applies to the c52-* flows only (not {self.flow}): "
                              "it names the cellular interface the MN hands over to")
@@ -471,6 +481,7 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
             ("copy-and-forward", None if s.copy_forward is None
              else f"{s.copy_forward * 1e3:g}ms"),
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
+            ("route optimization", "on" if s.route_optimization else None),
             ("concurrent", _describe_concurrent(s.concurrent, exp.seed))) if v)
         via = f" ({s.interface})" if s.interface else ""
         lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{via}{extra}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Interface, IPv6Network
 
 from .topology import ROUTING_KINDS, AccessPoint, BaseStation, LinkParams, MobileNode, Topology
 
@@ -41,6 +41,9 @@ class Interface:
     peer: str | None = None             # peer node of a point-to-point link
     technology: str | None = None       # a mobile's radio: "wlan" | "cellular"
     start: str = "up"                   # "down": kept down until the MN activates it
+    address6: IPv6Interface | None = None   # static IPv6 address (links' addresses6)
+    ipv6: bool = False                  # on a network with an IPv6 prefix (or has address6)
+    accept_ra: bool = False             # a host's interface on a network that advertises
 
 
 @dataclass
@@ -48,6 +51,11 @@ class Route:
     prefix: str                          # "default" or a CIDR
     via: str
     dev: str
+
+    @property
+    def family(self) -> int:
+        """4 or 6: the family of the next hop (a "default" route has no other)."""
+        return 6 if ":" in self.via else 4
 
 
 @dataclass
@@ -58,6 +66,11 @@ class HostPlan:
     interfaces: list[Interface] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     forwarding: bool = False
+
+    @property
+    def ipv6(self) -> bool:
+        """IPv6 is switched on only on hosts the topology gives IPv6 (build.py)."""
+        return any(i.ipv6 for i in self.interfaces)
 
 
 @dataclass
@@ -191,8 +204,13 @@ def build_plan(t: Topology) -> NetworkPlan:
             air_port += 1
             net = t.ap_network(radio.associate) if radio.associate else None
             address = _with_prefix(radio.address, t.networks[net].subnet) if net else radio.address
+            ipv6 = t.networks[net].ipv6 if net else None
             hosts[name].interfaces.append(Interface(
-                ifname, mac, address, technology="wlan", start=radio.start))
+                ifname, mac, address, technology="wlan", start=radio.start,
+                address6=_with_prefix6(node.address6, ipv6.prefix if ipv6 else None)
+                if node.interfaces is None else None,
+                ipv6=ipv6 is not None or node.mipv6 is not None,
+                accept_ra=bool(ipv6 and ipv6.router_advertisements)))
             stations[name] = StationPlan(name, mac, air_port, t.identity(name), radio.associate,
                                          radio.link_down_detection)
             links.append(LinkPlan(H(name, ifname), S("air", air_port), source=source))
@@ -207,22 +225,32 @@ def build_plan(t: Topology) -> NetworkPlan:
         if n2 in t.networks:
             net_port[n2] += 1
             addr = _with_prefix(link.addresses.get(n1), t.networks[n2].subnet)
+            ipv6 = t.networks[n2].ipv6
+            v6 = {"address6": _with_prefix6(link.addresses6.get(n1), ipv6.prefix if ipv6 else None),
+                  "ipv6": ipv6 is not None,
+                  "accept_ra": bool(ipv6 and ipv6.router_advertisements
+                                    and not ROUTING_KINDS & t.roles(n1))}
             if n1 in aps:
                 # the AP host's interface hangs off the AP switch's auth port; the AP switch's
                 # uplink goes to the network
-                iface = Interface(new_if(n1, if1), aps[n1].bssid, addr, network=n2)
+                iface = Interface(new_if(n1, if1), aps[n1].bssid, addr, network=n2, **v6)
                 hosts[n1].interfaces.append(iface)
                 links.append(LinkPlan(H(n1, iface.name), S(n1, AP_AUTH_PORT), source=src))
                 links.append(LinkPlan(S(n1, AP_UPLINK_PORT), S(n2, net_port[n2]),
                                       params=params, source=src))
             else:
-                iface = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), addr, network=n2)
+                iface = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), addr, network=n2,
+                                  **v6)
                 hosts[n1].interfaces.append(iface)
                 links.append(LinkPlan(H(n1, iface.name), S(n2, net_port[n2]),
                                       params=params, source=src))
         else:
-            i1 = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), link.addresses.get(n1), peer=n2)
-            i2 = Interface(new_if(n2, if2), mac_for(t.name, n2, str(i)), link.addresses.get(n2), peer=n1)
+            i1 = Interface(new_if(n1, if1), mac_for(t.name, n1, str(i)), link.addresses.get(n1),
+                           peer=n2, address6=link.addresses6.get(n1),
+                           ipv6=n1 in link.addresses6)
+            i2 = Interface(new_if(n2, if2), mac_for(t.name, n2, str(i)), link.addresses.get(n2),
+                           peer=n1, address6=link.addresses6.get(n2),
+                           ipv6=n2 in link.addresses6)
             hosts[n1].interfaces.append(i1)
             hosts[n2].interfaces.append(i2)
             links.append(LinkPlan(H(n1, i1.name), H(n2, i2.name), params=params, source=src))
@@ -239,19 +267,39 @@ def _with_prefix(addr: IPv4Interface | None, subnet: IPv4Network) -> IPv4Interfa
     return addr
 
 
-def _segments(plan: NetworkPlan) -> dict[str, list[tuple[str, Interface]]]:
-    """Subnet CIDR -> the (host, interface) pairs on it."""
+def _with_prefix6(addr: IPv6Interface | None, prefix: IPv6Network | None) -> IPv6Interface | None:
+    if addr is None or prefix is None or addr.network.prefixlen != 128:
+        return addr
+    return IPv6Interface(f"{addr.ip}/{prefix.prefixlen}")
+
+
+def _v4(iface: Interface):
+    return iface.address
+
+
+def _v6(iface: Interface):
+    return iface.address6
+
+
+def _segments(plan: NetworkPlan, family=_v4) -> dict[str, list[tuple[str, Interface]]]:
+    """Subnet CIDR -> the (host, interface) pairs on it (IPv4, or IPv6 with `_v6`)."""
     seg: dict[str, list[tuple[str, Interface]]] = {}
     for host in plan.hosts.values():
         for iface in host.interfaces:
-            if iface.address is not None:
-                seg.setdefault(str(iface.address.network), []).append((host.name, iface))
+            if family(iface) is not None:
+                seg.setdefault(str(family(iface).network), []).append((host.name, iface))
     return seg
 
 
 def _add_routes(t: Topology, plan: NetworkPlan) -> None:
+    """Static routes, for IPv4 and for IPv6 where the topology has it."""
+    _add_family_routes(t, plan, _v4)
+    _add_family_routes(t, plan, _v6)
+
+
+def _add_family_routes(t: Topology, plan: NetworkPlan, family) -> None:
     """Static routes: routers know every subnet (shortest path), hosts use their gateway."""
-    seg = _segments(plan)
+    seg = _segments(plan, family)
     routers = [h for h in plan.hosts.values() if h.forwarding]
     # router adjacency over shared subnets
     adj: dict[str, list[tuple[str, str, str]]] = {r.name: [] for r in routers}
@@ -260,9 +308,9 @@ def _add_routes(t: Topology, plan: NetworkPlan) -> None:
         for h, i in rs:
             for h2, i2 in rs:
                 if h2 != h:
-                    adj[h].append((h2, str(i2.address.ip), i.name))
+                    adj[h].append((h2, str(family(i2).ip), i.name))
     for r in routers:
-        direct = {str(i.address.network) for i in r.interfaces if i.address is not None}
+        direct = {str(family(i).network) for i in r.interfaces if family(i) is not None}
         # BFS from r: first hop towards each router
         first: dict[str, tuple[str, str]] = {}
         queue = deque()
@@ -286,12 +334,13 @@ def _add_routes(t: Topology, plan: NetworkPlan) -> None:
     for host in plan.hosts.values():
         if host.forwarding:
             continue
-        gw = _gateway_for(t, plan, host)
+        gw = _gateway_for(t, plan, host, family)
         if gw:
             host.routes.append(Route("default", *gw))
 
 
-def _gateway_for(t: Topology, plan: NetworkPlan, host: HostPlan) -> tuple[str, str] | None:
+def _gateway_for(t: Topology, plan: NetworkPlan, host: HostPlan,
+                 family=_v4) -> tuple[str, str] | None:
     if host.name in plan.stations:
         ap = plan.stations[host.name].associate
         net = plan.aps[ap].network if ap else None
@@ -304,7 +353,12 @@ def _gateway_for(t: Topology, plan: NetworkPlan, host: HostPlan) -> tuple[str, s
     gw = t.networks[net].gateway
     if gw is None:
         return None
+    # an IPv6 host without a static address on that interface learns its default router
+    # from Router Advertisements (and the gateway is not on-link before it autoconfigures)
+    if family is _v6 and not any(i.name == dev and i.address6 is not None
+                                 for i in host.interfaces):
+        return None
     for iface in plan.hosts[gw].interfaces:
-        if iface.network == net and iface.address is not None:
-            return str(iface.address.ip), dev
+        if iface.network == net and family(iface) is not None:
+            return str(family(iface).ip), dev
     return None

@@ -40,6 +40,7 @@ SIP_FLOWS = ("sip-mpa", "sip-non-mpa")
 INTER_TECHNOLOGY_FLOWS = ("c52-reactive", "c52-mpa-both-up", "c52-mpa-activate-at-handover")
 # (the reactive flow first: INTER_TECHNOLOGY_FLOWS[1:] are the MPA flavours)
 CALL_FLOWS = SIP_FLOWS + INTER_TECHNOLOGY_FLOWS        # a call with a correspondent node
+MIPV6_FLOWS = ("mipv6-mpa", "mipv6-non-mpa")
 
 
 def _attached(t: Topology, node: str) -> set[str]:
@@ -167,13 +168,13 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
     if flow == "dot11i-pre-authentication" and net_from != net_to:
         out.append(f"802.11i pre-authentication needs both APs in one distribution system: "
                    f"'{from_ap}' is on network '{net_from}', '{to_ap}' on '{net_to}'")
-    if flow in ("mpa-l2-pre-authentication", "sip-mpa"):
+    if flow in ("mpa-l2-pre-authentication", "sip-mpa", "mipv6-mpa"):
         if not paas_of(t, to_ap):
             out.append(f"no authentication_agent (PAA) on network '{net_to}' of '{to_ap}' in "
                        f"domain '{t.nodes[to_ap].domain}': MPA pre-authenticates with the "
                        "target network's PAA (add one, or 'colocated: [authentication_agent]' "
                        "on its access router)")
-    if flow in ("mpa-l2-pre-authentication", *SIP_FLOWS):
+    if flow in ("mpa-l2-pre-authentication", "mipv6-mpa", *SIP_FLOWS):
         address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
         if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
             out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
@@ -188,6 +189,8 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
         if dom is not None and t.domains[dom].mobility_protocol != "sip":
             out.append(f"domain '{dom}' of network '{net_to}' has mobility_protocol "
                        f"'{t.domains[dom].mobility_protocol}'; the SIP flows need 'sip'")
+    if flow in MIPV6_FLOWS:
+        out += _mipv6_needs(t, mn, from_ap, to_ap, correspondent, net_from, net_to, flow)
     if flow == "sip-mpa":
         if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)]:
             out.append(f"no access_router on network '{net_to}' of '{to_ap}': the proactive "
@@ -208,6 +211,41 @@ def concurrent_mobile_nodes(t: Topology, concurrent) -> tuple[list[str], str | N
         return [], (f"concurrent.mobile_nodes is {concurrent.mobile_nodes}, but the topology "
                     f"has {len(found)} mobile node(s) (give a group 'count:' or use 'all')")
     return found[:concurrent.mobile_nodes], None
+
+
+def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to, flow) -> list[str]:
+    """The Mobile IPv6 flows (issue 14): the MN's home agent and home address, both
+    networks advertising an IPv6 prefix (the MN autoconfigures its care-of addresses), a
+    correspondent with an IPv6 address, a home domain whose mobility protocol is mipv6."""
+    from .checks6 import addresses6_on
+    out = []
+    node = t.nodes[mn]
+    if not isinstance(node, MobileNode) or node.mipv6 is None:
+        return [f"mobile node '{mn}' has no Mobile IPv6 settings (nodes.{mn}.mipv6: "
+                "{home_address: ..., home_agent: ...})"]
+    if t.domains[node.home_domain].mobility_protocol != "mipv6":
+        out.append(f"the home domain '{node.home_domain}' of '{mn}' has mobility_protocol "
+                   f"'{t.domains[node.home_domain].mobility_protocol}'; the mipv6 flows need "
+                   "'mipv6'")
+    for ap, net in ((from_ap, net_from), (to_ap, net_to)):
+        ipv6 = t.networks[net].ipv6 if net else None
+        if ipv6 is None or not ipv6.router_advertisements:
+            out.append(f"network '{net}' of '{ap}' does not advertise an IPv6 prefix "
+                       "(ipv6: {prefix: ..., router_advertisements: true}): the MN "
+                       "autoconfigures its care-of address there")
+    if flow == "mipv6-mpa":
+        if not [r for r in t.nodes_of("access_router") if net_to in _attached(t, r)
+                and addresses6_on(t, r, net_to)]:
+            out.append(f"no access_router with an IPv6 address on network '{net_to}' of "
+                       f"'{to_ap}': the proactive handover tunnel ends there (s7.4)")
+        if not t.nodes_of("information_server"):
+            out.append("no information_server: the MN discovers the target network's prefix, "
+                       "PAA and access router from it (s7.1)")
+    if cn is None:
+        out.append("no correspondent node to stream from")
+    elif not any(addresses6_on(t, cn, n) for n in t.networks):
+        out.append(f"correspondent node '{cn}' has no IPv6 address (addresses6)")
+    return out
 
 
 def check_experiment(exp, confs, smap) -> list[Problem]:
@@ -235,7 +273,7 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                 problems += _concurrent_problems(rc, s, i, smap, topo_name)
                 continue
             cn = None
-            if s.flow in CALL_FLOWS:
+            if s.flow in (*CALL_FLOWS, *MIPV6_FLOWS):
                 cn, err = only_node(rc.topology, "correspondent_node", s.correspondent,
                                     "correspondent node", "correspondent")
                 if err:

@@ -14,7 +14,7 @@ configuration matches a strict pattern (names, realms as DNS names, NAIs, SSIDs 
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -82,6 +82,23 @@ def check_ssid(value: str) -> str:
 Realm = Annotated[str, AfterValidator(check_realm)]
 Subnet = Annotated[IPv4Network, _as_text("an IPv4 subnet like '10.1.0.0/24'")]
 Address = Annotated[IPv4Interface, _as_text("an IPv4 address like '10.1.0.1' or '10.1.0.1/24'")]
+def _ipv6_prefix(value):
+    """Before-validator: an IPv6 prefix as text, with ipaddress' reason when it is not one
+    ('... has host bits set')."""
+    if isinstance(value, str):
+        try:
+            IPv6Network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value[:60]!r} is not an IPv6 prefix like '2001:db8:1::/64': "
+                             f"{str(exc)[:120]}") from None
+    return value
+
+
+Prefix6 = Annotated[IPv6Network, _as_text("an IPv6 prefix like '2001:db8:1::/64'"),
+                    BeforeValidator(_ipv6_prefix)]
+Address6 = Annotated[IPv6Interface, _as_text("an IPv6 address like '2001:db8:1::1' or "
+                                              "'2001:db8:1::1/64'")]
+HomeAddress = Annotated[IPv6Address, _as_text("an IPv6 address like '2001:db8:3::100'")]
 
 
 class Strict(BaseModel):
@@ -89,7 +106,7 @@ class Strict(BaseModel):
 
 
 RoleName = Literal["authentication_agent", "configuration_agent", "access_router",
-                   "aaa_server", "information_server", "packet_data_gateway"]
+                   "aaa_server", "information_server", "packet_data_gateway", "home_agent"]
 
 
 class Domain(Strict):
@@ -100,9 +117,31 @@ class Domain(Strict):
     description: Text = ""
 
 
+# Router Advertisement interval bounds (RFC 4861 s6.2.1 MaxRtrAdvInterval >= 4 s; RFC 6275
+# s7.5 lets a router serving mobile nodes go down to 30 ms)
+MIN_RA_INTERVAL, MAX_RA_INTERVAL = 0.03, 1800.0
+
+
+class Ipv6(Strict):
+    """IPv6 on a network (RFC 8200): its on-link prefix and, when asked, Router
+    Advertisements from the network's gateway (RFC 4861 s6.2) carrying the prefix with the
+    on-link and autonomous flags, so that hosts configure addresses statelessly with the
+    kernel's duplicate address detection (RFC 4862 s5.4)."""
+    prefix: Prefix6
+    router_advertisements: bool = Field(
+        False, description="the gateway advertises the prefix (SLAAC needs a /64)")
+    ra_interval: Annotated[Duration, at_least(MIN_RA_INTERVAL, "ra_interval"),
+                           at_most(MAX_RA_INTERVAL, "ra_interval")] = Field(
+        1.0, description="time between unsolicited Router Advertisements (MaxRtrAdvInterval; "
+                         "RFC 6275 s7.5 allows 30 ms on links serving mobile nodes)")
+
+
 class Network(Strict):
-    """One subnet / broadcast domain, built as one layer-2 switch."""
+    """One subnet / broadcast domain, built as one layer-2 switch. `ipv6:` makes it dual
+    stack (the IPv4 subnet stays: the testbed's control traffic and daemons use it)."""
     subnet: Subnet
+    ipv6: Ipv6 | None = Field(None, description="IPv6 prefix of the network and whether its "
+                                                "gateway sends Router Advertisements")
     domain: Name | None = Field(None, description="owning domain; none for inter-domain links")
     gateway: Name | None = Field(None, description="default router for hosts on this network")
     description: Text = ""
@@ -134,6 +173,9 @@ class Link(LinkParams):
     endpoints: Annotated[list[Annotated[str, Field(max_length=64)]],
                          Field(min_length=2, max_length=2)]
     addresses: dict[str, Address] = Field(default_factory=dict)
+    addresses6: dict[str, Address6] = Field(
+        default_factory=dict, description="IPv6 address of each node endpoint (on a network: "
+                                          "inside its ipv6 prefix, prefix length from it)")
     name: Name | None = Field(None, description="a name experiments can refer to (links.NAME.delay)")
     description: Text = ""
 
@@ -164,6 +206,15 @@ class RadioInterface(Strict):
                           "default the node's link_down_detection")
 
 
+class MobileIpv6(Strict):
+    """The MN's Mobile IPv6 registration (RFC 6275 s11): its home address on the home link
+    of its home agent, and the lifetime it asks for in Binding Updates."""
+    home_address: HomeAddress
+    home_agent: Name = Field(description="the node with role home_agent on the home link")
+    lifetime: Annotated[Duration, at_least(4.0, "lifetime"), at_most(262_140.0, "lifetime")] = Field(
+        420.0, description="Binding Update lifetime (units of 4 s on the wire, s6.1.7)")
+
+
 class MobileNode(NodeBase):
     """The MN (RFC 6252 s6.3): one radio interface attached to at most one AP, or several
     (`interfaces:`, RFC 6252 s7 and C.5.2: a WLAN and a cellular interface)."""
@@ -179,6 +230,11 @@ class MobileNode(NodeBase):
     associate: Name | None = Field(None, description="access point associated at start")
     address: Address | None = Field(
         None, description="address on the radio interface in the start AP's network")
+    address6: Address6 | None = Field(
+        None, description="IPv6 address on the radio interface in the start AP's network "
+                          "(else stateless autoconfiguration where the network advertises)")
+    mipv6: MobileIpv6 | None = Field(
+        None, description="Mobile IPv6 (RFC 6275): home address and home agent")
     link_down_detection: Annotated[Duration, at_most(MAX_TIMER, "link_down_detection")] = Field(
         0.0, description="time the MN takes to notice its radio link is gone")
     dad_probes: Count = Field(

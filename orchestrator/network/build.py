@@ -243,6 +243,7 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
         journal.nodes[hname]["interfaces"] = [
             {"name": iface.name, "mac": iface.mac,
              "address": str(iface.address) if iface.address else None,
+             "address6": str(iface.address6) if iface.address6 else None,
              "network": iface.network, "peer": iface.peer,
              "technology": iface.technology, "start": iface.start} for iface in hp.interfaces]
     _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
@@ -319,39 +320,74 @@ def _check_verification(plan: NetworkPlan, journal: Journal, progress: Progress)
         raise DeployError("link emulation is off:\n" + "\n".join(r["message"] for r in bad))
 
 
-def host_commands(hp) -> tuple[list[str], list[str], list[list[str]]]:
-    """What configures a host: (`ip -batch` lines: loopback, addresses, interfaces up or
-    down, routes; sysctl settings; other argument vectors: checksum offload off per
-    interface). Every token is a value of the plan (addresses and prefixes parsed,
+def host_commands(hp) -> tuple[list[str], list[str], list[str], list[list[str]]]:
+    """What configures a host: (`ip -batch` lines: loopback, IPv4 addresses, interfaces up
+    or down, IPv4 routes; `ip -6 -batch` lines: IPv6 addresses and routes (a batch line
+    takes no family option); sysctl settings; other argument vectors: checksum offload off
+    per interface). Every token is a value of the plan (addresses and prefixes parsed,
     interface names made by it), checked to hold no white space: no line can become two."""
-    ip = ["link set lo up"]
+    ip, ip6 = ["link set lo up"], []
     for iface in hp.interfaces:
         if iface.address is not None:
             ip.append(f"addr add {iface.address} dev {iface.name}")
+        if getattr(iface, "address6", None) is not None:
+            # configured by the topology, unique by its checks: no DAD wait at bring-up
+            # (an address a mobile forms on a move goes through the kernel's DAD)
+            ip6.append(f"addr add {iface.address6} dev {iface.name} nodad")
         # a mobile's interface with `start: down` stays down until the MN activates it
         # (RFC 6252 C.5.2: the prepared interface brought up only at the handover)
         ip.append(f"link set {iface.name} {iface.start}")
-    ip += [f"route replace {r.prefix} via {r.via} dev {r.dev}" for r in hp.routes]
-    sysctl = [f"net.ipv4.ip_forward={1 if hp.forwarding else 0}",
-              "net.ipv6.conf.all.disable_ipv6=1"]
+    for r in hp.routes:
+        (ip6 if getattr(r, "family", 4) == 6 else ip).append(
+            f"route replace {r.prefix} via {r.via} dev {r.dev}")
+    sysctl = [f"net.ipv4.ip_forward={1 if hp.forwarding else 0}"]
+    sysctl += [argv[-1] for argv in ipv6_sysctls(hp)]
     other = [["ethtool", "-K", iface.name, "tx", "off"] for iface in hp.interfaces]
-    for line in ip:
+    for line in ip + ip6:
         if len(line.split()) != line.count(" ") + 1 or "\n" in line:
             raise DeployError(f"unexpected white space in host configuration: {line!r}")
-    return ip, sysctl, other
+    return ip, ip6, sysctl, other
 
 
 def configure_host(netns: str, hp) -> None:
-    """Addresses, routes and settings of one host with three kinds of process instead of
-    one per setting: `ip -n <netns> -batch -`, one sysctl, one ethtool per interface
-    (a Python batch per host entering the namespace was ~1 s of fig9's bring-up)."""
-    ip, sysctl, other = host_commands(hp)
-    r = subprocess.run(["ip", "-n", netns, "-batch", "-"], input="\n".join(ip) + "\n",
-                       capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError(f"in {netns}: ip -batch failed: {(r.stderr or r.stdout).strip()}")
-    for argv in [["sysctl", "-qw", *sysctl], *other]:
+    """Addresses, routes and settings of one host with a few processes instead of one per
+    setting: `ip -n <netns> -batch -` (links up first), one sysctl (IPv6 on or off before
+    any IPv6 address), `ip -6 -batch -`, one ethtool per interface (a Python batch per host
+    entering the namespace was ~1 s of fig9's bring-up)."""
+    ip, ip6, sysctl, other = host_commands(hp)
+
+    def batch(*family: str, lines: list[str]) -> None:
+        r = subprocess.run(["ip", *family, "-n", netns, "-batch", "-"], input="\n".join(lines) + "\n",
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"in {netns}: ip {' '.join(family)} -batch failed: "
+                               f"{(r.stderr or r.stdout).strip()}")
+    batch(lines=ip)
+    run_in(netns, ["sysctl", "-qw", *sysctl])
+    if ip6:
+        batch("-6", lines=ip6)
+    for argv in other:
         run_in(netns, argv)
+
+
+def ipv6_sysctls(hp) -> list[list[str]]:
+    """IPv6 stays off on a host the topology gives none (no stray link-local traffic in the
+    captures); on the others: on, forwarding on routers (RFC 8200), Router Advertisements
+    accepted only on a host's interfaces on advertising networks (RFC 4861 s6.3.4), with
+    stateless autoconfiguration and the kernel's DAD (RFC 4862 s5.4)."""
+    if not getattr(hp, "ipv6", False):
+        return [["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]]
+    cmds = [["sysctl", "-qw", f"net.ipv6.conf.{scope}.{key}={value}"]
+            for scope in ("default", "all")
+            for key, value in (("disable_ipv6", 0), ("accept_ra", 0),
+                               ("forwarding", 1 if hp.forwarding else 0))]
+    for iface in hp.interfaces:
+        if not iface.ipv6:
+            cmds.append(["sysctl", "-qw", f"net/ipv6/conf/{iface.name}/disable_ipv6=1"])
+        else:
+            cmds.append(["sysctl", "-qw",
+                         f"net/ipv6/conf/{iface.name}/accept_ra={1 if iface.accept_ra else 0}"])
+    return cmds
 
 
 def _controller_config(plan: NetworkPlan, bridges, journal: Journal, run_dir: Path) -> dict:

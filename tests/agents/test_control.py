@@ -125,7 +125,8 @@ def test_unknown_role_lists_the_roles(tmp_path):
     out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 2
     assert "unknown role(s) mobile; known: access-point, access-router, correspondent, " \
-           "information-server, mobile-node, paa" in out
+           "home-agent, information-server, ipv6-access-router, mipv6-correspondent, " \
+           "mipv6-mobile-node, mobile-node, paa, packet-data-gateway, router-advertiser" in out
 
 
 def test_colocated_roles_share_one_agent(tmp_path):

@@ -155,17 +155,26 @@ def test_planes_raise_only_protocol_errors(role):
               *w.mn.route_optimization(CN, w.now).send,
               w.mn.home_registration(COA, w.now).send[0]]
     plane = {"mn": w.mn, "ha": w.ha, "cn": w.cn}[role]
-    rnd = random.Random(0x6275)
-    for i in range(3000):
+    fuzz_planes((plane.inbound, plane.outbound), corpus, w.now, 0.01, 0x6275)
+
+
+def fuzz_planes(handlers, corpus: list[bytes], now: float, step: float, seed: int,
+                rounds: int = 3000, tick=None) -> None:
+    """Mutated packets of `corpus` into every handler: a Decision or ProtocolError, and a
+    rewritten packet that decodes; `tick(now)` after each round (timers)."""
+    rnd = random.Random(seed)
+    for i in range(rounds):
         data = mutate(rnd, rnd.choice(corpus))
-        for handler in (plane.inbound, plane.outbound):
+        for handler in handlers:
             try:
-                d = handler(data, w.now + i * 0.01)
+                d = handler(data, now + i * step)
             except ProtocolError:
                 continue
             assert isinstance(d.accept, bool)
             if d.payload is not None:
                 ipv6.decode(d.payload)
+        if tick is not None:
+            tick(now + i * step)
 
 
 # ---- nfnetlink_queue messages ------------------------------------------------------------

@@ -80,6 +80,8 @@ def test_a_new_module_is_picked_up_without_editing_anything(tmp_path, monkeypatc
     extra = tmp_path / "more"
     extra.mkdir()
     (extra / "fig6_test.py").write_text(NEW_MODULE)
+    # the real Figure 6 reproduction (issue 14) steps aside for the one this test adds
+    real = reproduction.registered().pop("rfc6252_fig6", None)
     monkeypatch.setattr(package, "__path__", [*package.__path__, str(extra)])
     try:
         assert "rfc6252_fig6" in reproduction.registered()
@@ -95,6 +97,8 @@ def test_a_new_module_is_picked_up_without_editing_anything(tmp_path, monkeypatc
     finally:
         reproduction.REPRODUCTIONS.pop("rfc6252_fig6", None)
         sys.modules.pop("orchestrator.analysis.reproductions.fig6_test", None)
+        if real is not None:
+            reproduction.REPRODUCTIONS["rfc6252_fig6"] = real
 
 
 def test_one_table_one_reproduction():

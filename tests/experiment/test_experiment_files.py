@@ -60,7 +60,13 @@ def test_buffering_without_a_unit_is_an_error(tmp_path):
 
 def test_buffering_belongs_to_the_mpa_flow_only(tmp_path):
     msg = _problems(tmp_path, FIG7.replace("flow: sip-mpa", "flow: sip-non-mpa"))
-    assert "e.yaml:5:" in msg and "buffering applies to the flow sip-mpa only" in msg
+    assert "e.yaml:5:" in msg and "buffering applies to the flows sip-mpa, mipv6-mpa only" in msg
+
+
+def test_route_optimization_belongs_to_the_mipv6_flows_only(tmp_path):
+    msg = _problems(tmp_path, FIG7.replace("buffering: 200ms", "route_optimization: true"))
+    assert "e.yaml:5:" in msg and "route_optimization applies to the flows mipv6-mpa, " \
+        "mipv6-non-mpa only (not sip-mpa)" in msg
 
 
 def test_unknown_scenario_key_is_suggested(tmp_path):

@@ -41,7 +41,8 @@ def test_host_configuration_lines_hold_one_command_each():
     from orchestrator.model.plan import build_plan
     from orchestrator.network.build import DeployError, host_commands
     plan = build_plan(load_topology(REPO / "topologies" / "fig9-l2-preauth-roaming.yaml"))
-    ip, sysctl, other = host_commands(plan.hosts["par"])
+    ip, ip6, sysctl, other = host_commands(plan.hosts["par"])
+    assert ip6 == []                                          # an IPv4-only topology
     assert ip[0] == "link set lo up" and "addr add 10.2.0.1/24 dev eth0" in ip
     assert all(line.split()[0] in ("link", "addr", "route") for line in ip)
     assert sysctl == ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.disable_ipv6=1"]

@@ -69,7 +69,7 @@ CASES = {
     "top-level-list": (BASE, "- just\n- a list\n"),
     "unknown-domain": ("ar:  {kind: access_router, domain: home}", "ar:  {kind: access_router, domain: hom}"),
     "unknown-aaa-server": ("aaa_server: aaa}", "aaa_server: aaa1}"),
-    "mobility-protocol-not-implemented": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
+    "mobility-protocol-not-implemented": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: pmipv6}"),
     "aaa-server-wrong-kind": ("aaa_server: aaa}", "aaa_server: ar}"),
     "associate-not-an-ap": ("associate: ap,", "associate: ar,"),
     "unknown-associate": ("associate: ap,", "associate: apx,"),
@@ -205,6 +205,62 @@ CASES = {
     "count-on-an-access-point": ("{kind: access_point, domain: home}", "{kind: access_point, domain: home, count: 3}"),
     "pattern-without-count": ("address: 10.1.0.100", "address: '10.1.0.{100+i}'"),
 }
+
+
+def _ipv6(lan_ipv6: str = "{prefix: 2001:db8:1::/64}", extra: tuple = ()) -> list[tuple]:
+    """The base topology with lan dual stack and the AR's IPv6 address on it."""
+    lan = "  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}"
+    ar_link = "  - {endpoints: [ar, lan], addresses: {ar: 10.1.0.1}}"
+    return [(lan, lan[:-1] + ", ipv6: " + lan_ipv6 + "}"),
+            (ar_link, ar_link[:-1] + ", addresses6: {ar: '2001:db8:1::1'}}"), *extra]
+
+
+# a home network with a home agent, the MN away from home on lan
+HOME = ("  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}",
+        "  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar, ipv6: {prefix: 2001:db8:1::/64}}\n"
+        "  homenet: {domain: home, subnet: 10.3.0.0/24, ipv6: {prefix: 2001:db8:3::/64}}")
+HA_LINK = (LINK, LINK + "\n  - {endpoints: [aaa, homenet], addresses: {aaa: 10.3.0.1}, "
+                        "addresses6: {aaa: '2001:db8:3::1'}}")
+HA_ROLE = ("  aaa: {kind: aaa_server, domain: home}",
+           "  aaa: {kind: aaa_server, domain: home, colocated: [home_agent]}")
+AR6 = ("  - {endpoints: [ar, lan], addresses: {ar: 10.1.0.1}}",
+       "  - {endpoints: [ar, lan], addresses: {ar: 10.1.0.1}, addresses6: {ar: '2001:db8:1::1'}}")
+
+
+def _mipv6(mipv6: str = "{home_address: '2001:db8:3::100', home_agent: aaa}",
+           address6: str = ", address6: '2001:db8:1::100'", roles=(HA_ROLE,)) -> list[tuple]:
+    return [HOME, HA_LINK, AR6, *roles,
+            ("address: 10.1.0.100}", "address: 10.1.0.100" + address6 + ", mipv6: " + mipv6 + "}")]
+
+
+def _ipv6_cases() -> dict:
+    return {
+        "ipv6-prefix-link-local": _ipv6("{prefix: 'fe80::/64'}"),
+        "ipv6-prefix-as-number": _ipv6("{prefix: 42}"),
+        "ipv6-prefix-malformed": _ipv6("{prefix: '2001:db8:zz::/64'}"),
+        "ipv6-prefix-host-bits": _ipv6("{prefix: '2001:db8:1::5/64'}"),
+        "ipv6-prefixes-overlap": _ipv6(extra=(("  lan: {domain: home,", "  lan2: {domain: home, subnet: 10.2.0.0/24, ipv6: {prefix: '2001:db8::/32'}}\n  lan: {domain: home,"),)),
+        "ipv6-address-outside-prefix": _ipv6(extra=((LINK, LINK[:-1] + ", addresses6: {aaa: '2001:db8:2::10'}}"),)),
+        "ipv6-address-is-subnet-router-anycast": _ipv6(extra=((LINK, LINK[:-1] + ", addresses6: {aaa: '2001:db8:1::'}}"),)),
+        "ipv6-address-not-an-endpoint": _ipv6(extra=((LINK, LINK[:-1] + ", addresses6: {ar: '2001:db8:1::10'}}"),)),
+        "ipv6-address-duplicate": _ipv6(extra=((LINK, LINK[:-1] + ", addresses6: {aaa: '2001:db8:1::1'}}"),)),
+        "ipv6-address-on-ipv4-network": (LINK, LINK[:-1] + ", addresses6: {aaa: '2001:db8:1::10'}}"),
+        "ipv6-gateway-without-address": [("gateway: ar}", "gateway: ar, ipv6: {prefix: '2001:db8:1::/64'}}")],
+        "ipv6-ra-not-64": _ipv6("{prefix: '2001:db8:1::/56', router_advertisements: true}"),
+        "ipv6-ra-interval-too-short": _ipv6("{prefix: '2001:db8:1::/64', router_advertisements: true, ra_interval: 1ms}"),
+        "ipv6-ra-from-a-plain-router": _ipv6("{prefix: '2001:db8:1::/64', router_advertisements: true}",
+                                             extra=(("  ar:  {kind: access_router", "  ar:  {kind: router"),)),
+        "ipv6-mn-address-outside-prefix": _ipv6(extra=(("address: 10.1.0.100}", "address: 10.1.0.100, address6: '2001:db8:9::100'}"),)),
+        "mipv6-home-agent-without-role": _mipv6(roles=()),
+        "mipv6-unknown-home-agent": _mipv6("{home_address: '2001:db8:3::100', home_agent: hq}"),
+        "mipv6-home-address-off-home-link": _mipv6("{home_address: '2001:db8:7::100', home_agent: aaa}"),
+        "mipv6-without-care-of-address": _mipv6(address6=""),
+        "mipv6-domain-without-mipv6-settings": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
+        "mipv6-lifetime-bare-number": _mipv6("{home_address: '2001:db8:3::100', home_agent: aaa, lifetime: 420}"),
+    }
+
+# issue 14: IPv6 networks and Mobile IPv6 (model/checks6.py)
+CASES.update(_ipv6_cases())
 
 if __name__ == "__main__":
     write_cases(CASES, BASE, HERE / "errors")
