@@ -47,6 +47,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from .emulated import emulated_values
 from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, type_message
 from .load import topology_from_data
+from .movement import MovementSpec
 from .prerequisites import check_experiment
 from .topology import Count, Name, Strict, Topology
 from .units import Duration, at_most
@@ -56,7 +57,7 @@ MAX_POINTS = 256                 # configurations x sweep points: bring-ups in o
 _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa")
+         "sip-mpa", "sip-non-mpa", "movement")
 MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa")      # a call with the CN across the handover (C.5.1)
 
 
@@ -65,11 +66,15 @@ class ExperimentError(ModelError):
 
 
 class Scenario(Strict):
-    """One handover flow between two APs, repeated `repetitions` times per configuration."""
+    """One handover flow between two APs, repeated `repetitions` times per configuration;
+    or a movement (`flow: movement`) from the AP `from`, whose policy chooses the handovers
+    (model/movement.py)."""
     name: Name
     flow: Literal[FLOWS]  # type: ignore[valid-type]
     from_ap: Name = Field(alias="from")
-    to_ap: Name = Field(alias="to")
+    to_ap: Name | None = Field(None, alias="to")
+    movement: MovementSpec | None = Field(
+        None, description="flow movement: the MN's path, its handover policy, the sample interval")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
@@ -80,6 +85,17 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _options_fit_the_flow(self):
+        if self.flow == "movement":
+            if self.movement is None:
+                raise ValueError("flow movement needs 'movement: {path: ..., policy: ...}'")
+            if self.to_ap is not None:
+                raise ValueError("a movement has no 'to': its policy chooses the handovers "
+                                 "from what the MN hears along the path")
+        else:
+            if self.movement is not None:
+                raise ValueError(f"movement applies to the flow movement only (not {self.flow})")
+            if self.to_ap is None:
+                raise ValueError(f"missing required key 'to': the AP {self.flow} hands over to")
         if self.buffering is not None and self.flow != "sip-mpa":
             raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
                              "the nAR buffers for an MN that pre-configured with it")
@@ -199,6 +215,8 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
             fields = Configuration.model_fields
         elif loc[0] == "reference" and len(loc) == 2:
             fields = Reference.model_fields
+        elif loc[0] == "scenarios" and len(loc) > 3:
+            fields = _fields_at(Scenario, loc[2:-1])
         else:
             fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
@@ -217,6 +235,29 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
         return smap.problem(loc, f"expected one of {err['ctx']['expected']} (got {err['input']!r})"
                                  f"{suggest(str(err['input']), FLOWS)}")
     return smap.problem(loc, type_message(err) or err["msg"].removeprefix("Value error, "))
+
+
+def _fields_at(model, loc: tuple) -> dict:
+    """The fields of the nested model at `loc` under `model` (for suggestions)."""
+    import typing
+    from pydantic import BaseModel
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or k: f for k, f in model.model_fields.items()}
+        if part not in fields:
+            return {}
+        todo, found = [fields[part].annotation], None
+        while todo and found is None:
+            ann = todo.pop()
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                found = ann
+            else:
+                todo += list(typing.get_args(ann))
+        if found is None:
+            return {}
+        model = found
+    return model.model_fields
 
 
 def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
@@ -330,7 +371,7 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
         aps = set(rc.topology.nodes_of("access_point"))
         for i, s in enumerate(exp.scenarios):
             for key, ap in (("from", s.from_ap), ("to", s.to_ap)):
-                if ap not in aps:
+                if ap is not None and ap not in aps:
                     scen_problems.append(smap.problem(("scenarios", i, key), f"'{ap}' is not an "
                                                       f"access point of {Path(rc.topology_file).name}"
                                                       f"{suggest(ap, aps)}"))
@@ -389,6 +430,11 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
         extra = "".join(f", {k} {v}" for k, v in (
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None)) if v)
-        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{extra}")
+        if s.movement is not None:
+            path = s.movement.path.to_path()
+            extra += (f", path {path.length:.1f} m in {path.duration:.1f} s, a scan every "
+                      f"{s.movement.sample_interval * 1e3:g}ms")
+        to = s.to_ap or "(the policy's choice)"
+        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {to}{extra}")
     lines.append("  (* set by the experiment)")
     return lines

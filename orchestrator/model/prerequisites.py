@@ -80,9 +80,11 @@ def paas_of(t: Topology, ap: str) -> list[str]:
             if net in _attached(t, p) and t.nodes[p].domain == t.nodes[ap].domain]
 
 
-def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
+def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str | None, mn: str,
                    correspondent: str | None) -> list[str]:
     """What the topology lacks for one scenario (empty: it can run)."""
+    if flow == "movement":
+        return movement_needs(t, from_ap, mn)
     out = []
     for ap in dict.fromkeys((from_ap, to_ap)):
         node = t.nodes[ap]
@@ -124,6 +126,27 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
         if not t.nodes_of("information_server"):
             out.append("no information_server: the MN discovers the target network's PAA, "
                        "DHCP server and access router from it (s7.1)")
+    return out
+
+
+def movement_needs(t: Topology, from_ap: str, mn: str) -> list[str]:
+    """A movement (model/movement.py): every AP on the map, the MN's address on the start
+    AP's network (it pre-authenticates over IP from there), and another network with a PAA
+    to pre-authenticate with."""
+    out = scenario_needs(t, "dot11i-post-authentication", from_ap, from_ap, mn, None)
+    aps = t.nodes_of("access_point")
+    unplaced = [ap for ap in aps if getattr(t.nodes[ap], "position", None) is None]
+    if unplaced:
+        out.append(f"access point(s) {', '.join(unplaced)} have no position: a movement needs "
+                   "every AP on the map (nodes.<ap>.position: [x, y], e.g. [0m, 20m])")
+    net_from = t.ap_network(from_ap)
+    address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
+    if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
+        out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
+                   f"'{net_from}' of the start AP '{from_ap}': MPA signals over IP from there")
+    if not any(paas_of(t, ap) for ap in aps if t.ap_network(ap) != net_from):
+        out.append(f"no other network than '{net_from}' has an authentication_agent (PAA): "
+                   "a movement pre-authenticates with the candidate target network's PAA")
     return out
 
 
