@@ -420,6 +420,37 @@ class MobileNode(_RadioRole):
         configured DAD); the binding update is a separate command (`binding_update`)."""
         return self.handover.nonmpa(ap, timeout)
 
+    # -- movement: the handover policy fed by radio scans (agents/movement.py) -------------
+    @command()
+    def movement_start(self, params: dict, networks: dict, paas: dict, serving: str,
+                       t0_ns: int, method: str = "dhcp") -> dict:
+        """Start a movement: the policy (PolicyParams fields), AP -> network, network ->
+        PAA, the AP the MN is attached to, CLOCK_MONOTONIC ns of t = 0."""
+        from .movement import PolicyDriver
+        if getattr(self, "movement", None) is not None:
+            self.movement.stop(wait=0.0)
+        try:
+            self.movement = PolicyDriver(self, params, networks, paas, serving, t0_ns, method)
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"bad movement parameters: {exc}") from None
+        return {"serving": serving}
+
+    @command()
+    def radio(self, t: float, scan: dict, position: list | None = None) -> dict:
+        """A scan of the MN's radio at movement time t: {AP: dBm} of the APs heard."""
+        if getattr(self, "movement", None) is None:
+            raise CommandError("no movement started (movement_start first)")
+        return self.movement.radio(float(t), {str(k): float(v) for k, v in scan.items()},
+                                   position)
+
+    @command()
+    def movement_stop(self, wait: float = 10.0) -> dict:
+        """End the movement once its phases under way are over (at most `wait` s)."""
+        driver, self.movement = getattr(self, "movement", None), None
+        if driver is None:
+            raise CommandError("no movement started")
+        return driver.stop(wait)
+
     @command()
     def reset(self, ap: str) -> dict:
         """Back to the start: hang up, release the address of the last handover, the start

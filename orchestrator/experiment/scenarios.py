@@ -19,6 +19,9 @@ and of C.5.1 (Figure 7), in a SIP call with the CN whose RTP stream the MN logs:
 and the steps of C.5.2's inter-technology handover with both interfaces up, not yet a
 registered flow (the scenario model names APs; a base station as `to:`, experiments/c52.yaml
 and its analysis are issue 15's rest): `inter_technology_both_up`.
+
+The flow `movement` (experiment/movement.py) has no `to`: the MN moves along a path and its
+own policy chooses when to prepare and where to hand over (C.1, C.6).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ class Bed:
     """The agents of a deployed testbed, by node."""
     journal: Journal
     timeout: float = 60.0
+    topology: object = None         # the configuration's resolved Topology (movement flow)
 
     def agent(self, node: str) -> AgentClient:
         return AgentClient(str(Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"))
