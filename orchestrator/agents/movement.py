@@ -35,6 +35,9 @@ from ..mobility.policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGU
 from .control import CommandError
 
 PREPARATION = (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE)
+# an information server answers in ~5 ms here; after a layer-2 handover the MN still has the
+# address of the network it left and gets no answer: do not hold the movement 3 s for it
+DISCOVERY_TIMEOUT = 1.0
 
 
 class PolicyDriver:
@@ -132,7 +135,7 @@ class PolicyDriver:
             if a.kind == DISCOVER:
                 if not self.mn.config.get("information_server"):
                     return True, "no information server: the configured CTNs"
-                self.mn.discover()
+                self.mn.discover(timeout=DISCOVERY_TIMEOUT)
             elif a.kind == PRE_AUTHENTICATE:
                 paa = self.paas.get(a.network)
                 if paa is None:

@@ -137,7 +137,8 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
     """Record values of one movement (C.6): for the first handover to another network,
     whether MPA had finished when it began (`mpa_completed`: the handover needed no EAP, and
     with pre-configuration it was MPA's handover into the pre-configured nCoA), its delay,
-    the phase times measured in this repetition (Tauth: PANA at the MN; Tpsk: the PAA's
+    the phase times measured in this repetition (Tdisc: the information server query;
+    Tauth: PANA at the MN; Tpsk: the PAA's
     PSK_ap installation, C.5.3's "Tconf"; Tconf: C.6's layer-3 pre-configuration, the MN's
     nCoA request to its tunnel), and D, the distance travelled from the discovery that began
     MPA to the handover."""
@@ -163,6 +164,10 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
     port = move and _first(events, mn, "port_open", after=move["mono_ns"])
     if port:
         out["Time affecting handover"] = ((port["mono_ns"] - move["mono_ns"]) / 1e6, "ms")
+    ds = _first(events, mn, "discovery_start", before=start)
+    dd = ds and _first(events, mn, "discovery_done", after=ds["mono_ns"])
+    if dd:
+        out["Tdisc"] = ((dd["mono_ns"] - ds["mono_ns"]) / 1e6, "ms")
     a = _first(events, mn, "preauth_start")
     b = a and _first(events, mn, "preauth_done", after=a["mono_ns"])
     if b:
@@ -176,11 +181,18 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
         e = r and _first(events, mn, "pht_established", after=r["mono_ns"])
         if e:
             out["Tconf"] = ((e["mono_ns"] - r["mono_ns"]) / 1e6, "ms")
-    disc = [x for x in summary["actions"] if x["kind"] == "discover" and x["t"] <= h["t"]]
-    if disc:
-        began = disc[-1]["t"]
-        out["window"] = ((h["t"] - began) * 1e3, "ms")
-        out["D"] = (_distance(info["distance_at"], h["t"]) - _distance(info["distance_at"], began), "m")
+    began = decided = None                      # the policy's times (movement time, s)
+    for x in summary["actions"]:                # in the order the policy took them
+        if x["kind"] == "discover":
+            began = x["t"]
+        elif (x["kind"] == HANDOVER and x.get("ap") == h["ap"]
+              and x.get("prepared") == h["prepared"]):
+            decided = x["t"]
+            break
+    if began is not None and decided is not None:
+        out["window"] = ((decided - began) * 1e3, "ms")
+        out["D"] = (_distance(info["distance_at"], decided)
+                    - _distance(info["distance_at"], began), "m")
     return out
 
 

@@ -83,8 +83,6 @@ def paas_of(t: Topology, ap: str) -> list[str]:
 def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str | None, mn: str,
                    correspondent: str | None) -> list[str]:
     """What the topology lacks for one scenario (empty: it can run)."""
-    if flow == "movement":
-        return movement_needs(t, from_ap, mn)
     out = []
     for ap in dict.fromkeys((from_ap, to_ap)):
         node = t.nodes[ap]
@@ -129,10 +127,11 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str | None, mn: 
     return out
 
 
-def movement_needs(t: Topology, from_ap: str, mn: str) -> list[str]:
+def movement_needs(t: Topology, from_ap: str, mn: str, pre_configures: bool = False) -> list[str]:
     """A movement (model/movement.py): every AP on the map, the MN's address on the start
-    AP's network (it pre-authenticates over IP from there), and another network with a PAA
-    to pre-authenticate with."""
+    AP's network (it pre-authenticates over IP from there), another network with a PAA
+    to pre-authenticate with, and for pre-configuration an information server (the MN
+    learns the CTN's DHCP server and access router from it, s7.1)."""
     out = scenario_needs(t, "dot11i-post-authentication", from_ap, from_ap, mn, None)
     aps = t.nodes_of("access_point")
     unplaced = [ap for ap in aps if getattr(t.nodes[ap], "position", None) is None]
@@ -147,6 +146,9 @@ def movement_needs(t: Topology, from_ap: str, mn: str) -> list[str]:
     if not any(paas_of(t, ap) for ap in aps if t.ap_network(ap) != net_from):
         out.append(f"no other network than '{net_from}' has an authentication_agent (PAA): "
                    "a movement pre-authenticates with the candidate target network's PAA")
+    if pre_configures and not t.nodes_of("information_server"):
+        out.append("no information_server: a policy that pre-configures (pre_configure_below "
+                   "not 'none') learns the CTN's DHCP server and access router from it (s7.1)")
     return out
 
 
@@ -175,7 +177,11 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                 if err:
                     problems.append(smap.problem(("scenarios", i), f"{topo_name}: {err}"))
                     continue
-            for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn):
+            needs = (movement_needs(rc.topology, s.from_ap, mn,
+                                    s.movement.policy.pre_configure_below is not None)
+                     if s.flow == "movement" else
+                     scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn))
+            for need in needs:
                 problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
                                              f"({rc.name}): {need}"))
     return problems + reference_problems(exp, smap)

@@ -222,6 +222,14 @@ def test_a_movement_needs_every_ap_on_the_map_and_a_paa_elsewhere(tmp_path):
         "target network's PAA"]
 
 
+def test_pre_configuration_needs_an_information_server(tmp_path):
+    text = EXPERIMENT.replace("pre_configure_below: none", "pre_configure_below: -75dBm")
+    assert experiment_error(tmp_path, text) == [
+        "6:5: scenarios[0]: movement on corridor.yaml (only): no information_server: a policy "
+        "that pre-configures (pre_configure_below not 'none') learns the CTN's DHCP server "
+        "and access router from it (s7.1)"]
+
+
 def test_a_movement_starts_where_the_mn_has_its_address(tmp_path):
     text = EXPERIMENT.replace("from: west", "from: east")
     assert experiment_error(tmp_path, text) == [

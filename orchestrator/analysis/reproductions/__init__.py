@@ -8,6 +8,10 @@
           baseline beside the RFC; the non-MPA / MPA ratio; its claims as checks (loss,
           parts of the delay, tshark on the captures); RTP arrivals and delays
 
+  c6      C.6: MPA success against the MN's velocity (movements at real speed) for both
+          MPA depths, beside the limit D / budget from the phase times measured in the same
+          run; the RFC's worked example recomputed
+
 A module here imports the pipeline (reproduction, records, parameters, plots, ladder), never
-a sibling. Figures 6, C.5.2 and C.6 are to come as modules of their own.
+a sibling. Figure 6 and C.5.2 are to come as modules of their own.
 """
