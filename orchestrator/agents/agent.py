@@ -144,6 +144,7 @@ class MobileNode(_RadioRole):
         super().__init__(node, config, log)
         self._supplicant = None
         self.mpa_sas: dict = {}              # PAA -> MpaKeys of the MPA-SA (s6.3 step 1)
+        self.pacs: dict = {}                 # PAA -> its PANA session (agents/pana.PaC)
         from .handover import Handover
         from .preconfig import PreConfiguration
         self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
@@ -232,8 +233,13 @@ class MobileNode(_RadioRole):
                 raise CommandError(f"PANA pre-authentication with {paa} failed: {result['reason']}")
             keys = pac.mpa_keys
             self.mpa_sas[paa] = keys         # MN-AR key for pre-configuration with that CTN
-        finally:
+        except BaseException:
             pac.close()
+            raise
+        old = self.pacs.pop(paa, None)
+        if old is not None:
+            old.close()
+        self.pacs[paa] = pac                 # the PANA session (MPA-SA) is kept: attach, C.2
         sup = self.supplicant()
         for ap in c["paa_aps"].get(paa, []):
             bssid = self._bssid(ap)
@@ -250,7 +256,40 @@ class MobileNode(_RadioRole):
             self._supplicant.pmksa.clear()
         released = [self.preconf.release(c, "flush") for c in list(self.preconf.active)]
         self.mpa_sas.clear()
+        for pac in self.pacs.values():
+            pac.close()
+        self.pacs.clear()
         return {"flushed": n, "released": released}
+
+    # -- the kept PANA sessions (RFC 5873 attach; RFC 6252 C.2 MPA-SA) ----------------------
+    def _pac(self, paa: str):
+        if paa not in self.pacs:
+            raise CommandError(f"no PANA session with {paa}; known: "
+                               f"{', '.join(self.pacs) or 'none (pre-authenticate first)'}")
+        return self.pacs[paa]
+
+    @command(phase="post-switching")
+    def pana_attach(self, paa: str, source_address: str | None = None,
+                    timeout: float = 5.0) -> dict:
+        """In `paa`'s network: authenticated PNR [P] (RFC 5873 attach; on a return, the proof
+        of possession that re-authorizes the MPA-SA, C.2)."""
+        result = self._pac(paa).attach(timeout, source_address)
+        if result["status"] != "ok":
+            raise CommandError(f"PANA attach with {paa} failed: {result.get('reason')}")
+        return result
+
+    @command()
+    def pana_detach(self, paa: str) -> dict:
+        """The MN has left `paa`'s network and keeps the MPA-SA (C.2)."""
+        result = self._pac(paa).detach()
+        if result["status"] != "ok":
+            raise CommandError(f"PANA detach from {paa}: {result['reason']}")
+        return result
+
+    @command()
+    def pana_status(self) -> dict:
+        return {paa: pac.session.state.value if pac.session else None
+                for paa, pac in self.pacs.items()}
 
     # -- pre-configuration (RFC 6252 s6.3 step 2, s7.1-s7.4; agents/preconfig.py) ---------
     @command(phase="discovery")
@@ -286,6 +325,8 @@ class MobileNode(_RadioRole):
         return self.preconf.install_arp(ctn, iface or self.config["iface"])
 
     def close(self) -> None:
+        for pac in self.pacs.values():
+            pac.close()
         self.preconf.close()
         if self.media is not None:
             self.media.close()
@@ -606,6 +647,20 @@ class Paa(Role):
         if result is None:
             raise CommandError(f"no key installation for {identity} yet")
         return result
+
+    @command()
+    def mpa_sa_detach(self, identity: str, keep: float | None = None) -> dict:
+        """RFC 6252 C.2: the MN `identity` left this PAA's network: its authorized sessions
+        become unauthorized, the MPA-SA kept (`keep` s at most). What the network's word
+        that the station left would trigger (the emulated radio sends the PAA none yet)."""
+        if self.paa is None:
+            raise CommandError("this PAA has no PANA service (no paa_radius configured)")
+        return {"moved": self.paa.detach(identity, keep)}
+
+    @command()
+    def mpa_sa_status(self) -> dict:
+        """identity -> the states of its PANA sessions at this PAA."""
+        return self.paa.states() if self.paa is not None else {}
 
     @command()
     def flush(self) -> dict:
