@@ -456,6 +456,13 @@ class MobileNode(_RadioRole):
         return self.handover.mpa(ctn, ap, buffering_period_ms, timeout, pht)
 
     @command(phase="switching")
+    def switch_back(self, ap: str, address: str = "home", timeout: float = 10.0) -> dict:
+        """Move to `ap` where context was kept (C.1 switch-back, C.2): association and the
+        4-way handshake with the PMKSA held, then the address kept there ("home": the
+        start network's; "kept": the nCoA of the last MPA handover)."""
+        return self.handover.switch_back(ap, address, timeout)
+
+    @command(phase="switching")
     def nonmpa_handover(self, ap: str, timeout: float = 30.0) -> dict:
         """C.5.1's baseline: move to `ap`, full EAP-TLS, DHCP on the new link (with the
         configured DAD); the binding update is a separate command (`binding_update`)."""

@@ -1,0 +1,98 @@
+"""Switch-back at a border (RFC 6252 C.1 ping-pong, C.2 the MPA-SA), driven through the
+agents' control channel on a deployed testbed.
+
+The MN starts at `start_ap`, prepares the network of `target_ap` (discovery, PANA
+pre-authentication, PSK_ap in its APs, nCoA by DHCP and the proactive handover tunnel),
+hands over into it by MPA and attaches its PANA session (RFC 5873: authenticated PNR [P]).
+Then it goes back and forth `switches` times:
+
+- with the MPA-SA kept (`keep_context=True`, C.2): leaving, the PAA moves the session to
+  unauthorized (`mpa_sa_detach`, standing in for the network's word that the station left:
+  the emulated radio sends the PAA none) and the MN keeps its MPA-SA; the AP keeps PSK_ap,
+  the DHCP server the nCoA's lease; coming back, the MN re-associates with the PMKSA it
+  holds, puts the kept nCoA back and proves possession of the MPA-SA (PNR [P] with AUTH):
+  the PAA authorizes it again, no EAP;
+- without (`keep_context=False`): every network forgets the MN when it leaves (the APs'
+  PMKSAs, the PAA's sessions, the MN's MPA-SAs and pre-configuration): each switch is the
+  non-MPA handover (association, full EAP-TLS, DHCP on the new link).
+
+Per switch: direction, delay (MN `l2_handoff_start` -> `post_switching_done`, plus the PANA
+attach that authorizes it with the MPA-SA), whether EAP ran, and the PAA's session state.
+"""
+from __future__ import annotations
+
+import time
+
+from ..events import read_events
+from .scenarios import Bed, _identity, clean_state, pre_authenticate
+
+PAA_LADDER = ("pana_session_established", "pana_session_activated", "mpa_sa_unauthorized",
+              "mpa_sa_authorized", "pana_session_terminated", "pana_dropped")
+
+
+def _between(bed: Bed, t0: int, t1: int) -> list[dict]:
+    return [e for e in read_events(bed.journal.run_dir) if t0 <= e["mono_ns"] <= t1]
+
+
+def _switch_delay(events: list[dict], mn: str) -> float | None:
+    start = [e for e in events if e["node"] == mn and e["event"] == "l2_handoff_start"]
+    done = [e for e in events if e["node"] == mn and e["event"] == "post_switching_done"]
+    if not start or not done:
+        return None
+    return (done[-1]["mono_ns"] - start[0]["mono_ns"]) / 1e6
+
+
+def _paa_state(bed: Bed, paa: str, identity: str) -> str:
+    sessions = bed.call(paa, "mpa_sa_status").get(identity, [])
+    return ",".join(s["state"] for s in sessions) or "none"
+
+
+def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = 4,
+        keep_context: bool = True, keep: float | None = 60.0) -> dict:
+    """One switch-back run (module docstring); returns {"switches": [...], "ladder": [...]}."""
+    paa, ctn = bed.paa_for(target_ap), bed.network_of(target_ap)
+    identity = _identity(bed, mn)
+    clean_state(bed, mn, start_ap)
+    t_begin = time.perf_counter_ns()
+    bed.call(mn, "discover")
+    pre_authenticate(bed, mn, target_ap)
+    conf = bed.call(mn, "preconfigure", ctn=ctn, method="dhcp")
+    bed.wait_tunnel(conf["ar"], conf["ncoa"])
+    ncoa = conf["ncoa"]
+    bed.call(mn, "mpa_handover", ctn=ctn, ap=target_ap)
+    bed.call(mn, "pana_attach", paa=paa, source_address=ncoa)
+    out = []
+    here = target_ap
+    for i in range(switches):
+        to = start_ap if here == target_ap else target_ap
+        back = to == target_ap
+        t0 = time.perf_counter_ns()
+        attach_ms = None
+        if keep_context:
+            if not back:
+                bed.call(mn, "switch_back", ap=to, address="home")
+                bed.call(paa, "mpa_sa_detach", identity=identity, keep=keep)
+                bed.call(mn, "pana_detach", paa=paa)
+            else:
+                bed.call(mn, "switch_back", ap=to, address="kept")
+                attach_ms = bed.call(mn, "pana_attach", paa=paa, source_address=ncoa)["elapsed_ms"]
+        else:
+            for node in (*bed.nodes_with("access_point"), *bed.nodes_with("authentication_agent"), mn):
+                bed.call(node, "flush")           # nobody keeps anything of the MN
+            bed.call(mn, "nonmpa_handover", ap=to)
+        t1 = time.perf_counter_ns()
+        events = _between(bed, t0, t1)
+        delay = _switch_delay(events, mn)
+        out.append({"switch": i + 1, "to": to, "direction": "back" if back else "away",
+                    "delay_ms": None if delay is None else delay + (attach_ms or 0.0),
+                    "attach_ms": attach_ms,
+                    "eap": any(e["node"] == mn and e["event"] == "eap_start" for e in events),
+                    "paa_state": _paa_state(bed, paa, identity)})
+        here = to
+    ladder = [{"t_ms": (e["mono_ns"] - t_begin) / 1e6, "node": e["node"], "event": e["event"],
+               "state": (e.get("attrs") or {}).get("what"),
+               "reason": (e.get("attrs") or {}).get("reason")}
+              for e in _between(bed, t_begin, time.perf_counter_ns())
+              if e["node"] == paa and e["event"] in PAA_LADDER]
+    return {"switches": out, "ladder": ladder, "paa": paa, "ncoa": ncoa,
+            "keep_context": keep_context}
