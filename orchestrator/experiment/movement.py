@@ -114,13 +114,6 @@ def _first(events, node, name, after=None, before=None):
     return None
 
 
-def _last(events, node, name, after=None, before=None):
-    found = [e for e in events if e["node"] == node and e["event"] == name
-             and (after is None or e["mono_ns"] >= after)
-             and (before is None or e["mono_ns"] <= before)]
-    return found[-1] if found else None
-
-
 def _distance(distance_at: list, t: float) -> float:
     """Metres travelled at movement time t, interpolated between the plan's samples."""
     prev = distance_at[0]
