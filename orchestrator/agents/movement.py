@@ -97,7 +97,10 @@ class PolicyDriver:
             w.join(timeout=1.0)
         return {"handovers": self.handovers, "completions": self.completions,
                 "actions": self.actions, "samples": self.samples, "unfinished": unfinished,
-                "ping_pongs": self.policy.ping_pongs, "serving": self.policy.serving}
+                "ping_pongs": self.policy.ping_pongs, "serving": self.policy.serving,
+                "constants": {"discovery_timeout_s": DISCOVERY_TIMEOUT,
+                              "preparation_timeout_s": self.timeout,
+                              "pre_configuration_method": self.method}}
 
     # -- the policy's decisions -----------------------------------------------------------------
     def _dispatch(self, actions) -> None:

@@ -98,6 +98,9 @@ def movement(bed: Bed, mn: str, scenario) -> dict:
         summary = bed.call(mn, "movement_stop", wait=bed.timeout)
     return {"movement": summary, "samples": samples, "t0_ns": t0_ns,
             "late_ms": {"max": max(late, default=0.0), "mean": sum(late) / max(len(late), 1)},
+            "constants": {"lead_s": LEAD, "sample_interval_s": scenario.movement.sample_interval,
+                          "settle_s": scenario.movement.settle,
+                          **summary.get("constants", {})},
             "plan": {"aps": [asdict(ap) for ap in p.aps], "networks": p.networks,
                      "paas": p.paas, "params": asdict(p.params),
                      "model": asdict(p.model), "length_m": p.path.length,
