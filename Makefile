@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c6 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c6 c1 report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -14,6 +14,7 @@ help:
 	@echo "make fig10-wan   Figure 10 (roaming) against the delay to the home AAA (0-150 ms)"
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
+	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -47,6 +48,7 @@ reproduce: services graphs
 	$(MPA) run experiments/fig7.yaml
 	$(MPA) run experiments/fig10-wan-sweep.yaml
 	$(MPA) run experiments/c6.yaml
+	$(MPA) run experiments/c1.yaml
 	$(MPA) report --all
 	@echo "results: results/summary.md"
 
@@ -61,6 +63,9 @@ fig7: services
 
 c6: services
 	$(MPA) run experiments/c6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c1: services
+	$(MPA) run experiments/c1.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all

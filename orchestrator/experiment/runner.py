@@ -54,6 +54,7 @@ from .observed import (constant_columns, emulation_constants, retransmission_col
 from .phases import PhaseError, handover_times, sip_handover_parts
 from .scenarios import FLOWS, Bed, clean_state
 from .movement import movement_values, plot_repetition, write_repetition
+from .switch_back import switch_back_values
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
                   "udp port 1812 or udp port 716 or udp port 7011")
@@ -306,6 +307,11 @@ class _Testbed:
                                            scenario.name, rep, detail, values)
                 if rep == 1:                       # the map of the run (after its timing)
                     plot_repetition(written, written.with_name("map"))
+            elif scenario.flow == "switch-back":
+                values = switch_back_values(detail)
+                out = run.dir / "switch-back" / _slug(conf.name) / scenario.name
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"rep{rep}.json").write_text(json.dumps(detail))
             else:
                 paa = detail.get("paa") if isinstance(detail, dict) else None
                 values = {ph: (v, "ms")

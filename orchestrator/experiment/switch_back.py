@@ -24,7 +24,9 @@ from __future__ import annotations
 import time
 
 from ..events import read_events
-from .scenarios import Bed, _identity, clean_state, pre_authenticate
+from .scenarios import Bed, _identity, clean_state, flow, pre_authenticate
+
+DEFAULT_SWITCHES, DEFAULT_LIFETIME = 4, 60.0
 
 PAA_LADDER = ("pana_session_established", "pana_session_activated", "mpa_sa_unauthorized",
               "mpa_sa_authorized", "pana_session_terminated", "pana_dropped")
@@ -47,12 +49,15 @@ def _paa_state(bed: Bed, paa: str, identity: str) -> str:
     return ",".join(s["state"] for s in sessions) or "none"
 
 
-def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = 4,
-        keep_context: bool = True, keep: float | None = 60.0) -> dict:
-    """One switch-back run (module docstring); returns {"switches": [...], "ladder": [...]}."""
+def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAULT_SWITCHES,
+        keep_context: bool = True, keep: float | None = DEFAULT_LIFETIME,
+        clean: bool = True) -> dict:
+    """One switch-back run (module docstring); returns {"switches": [...], "ladder": [...]}.
+    `clean`: start from the clean state (the runner has done it already)."""
     paa, ctn = bed.paa_for(target_ap), bed.network_of(target_ap)
     identity = _identity(bed, mn)
-    clean_state(bed, mn, start_ap)
+    if clean:
+        clean_state(bed, mn, start_ap)
     t_begin = time.perf_counter_ns()
     bed.call(mn, "discover")
     pre_authenticate(bed, mn, target_ap)
@@ -96,3 +101,27 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = 4,
               if e["node"] == paa and e["event"] in PAA_LADDER]
     return {"switches": out, "ladder": ladder, "paa": paa, "ncoa": ncoa,
             "keep_context": keep_context}
+
+
+@flow("switch-back")
+def switch_back_flow(bed: Bed, mn: str, scenario) -> dict:
+    """The runner's flow: `from` is the start AP, `to` the AP of the network the MN switches
+    back and forth with; `context`, `switches`, `mpa_sa_lifetime` from the scenario."""
+    return run(bed, mn, scenario.from_ap, scenario.to_ap,
+               scenario.switches or DEFAULT_SWITCHES, scenario.context != "none",
+               scenario.mpa_sa_lifetime or DEFAULT_LIFETIME, clean=False)
+
+
+def switch_back_values(detail: dict) -> dict[str, tuple]:
+    """Record values of one switch-back run: each switch's delay (`switch <i> <away|back>`),
+    the EAP runs and the PAA's transitions (C.2: unauthorized on leaving, authorized again
+    by proof of possession)."""
+    out: dict[str, tuple] = {}
+    for s in detail["switches"]:
+        out[f"switch {s['switch']} {s['direction']}"] = (s["delay_ms"], "ms")
+    out["eap_runs"] = (sum(s["eap"] for s in detail["switches"]), "count")
+    for event, name in (("mpa_sa_unauthorized", "paa_unauthorized"),
+                        ("mpa_sa_authorized", "paa_authorized"),
+                        ("pana_session_established", "paa_eap_sessions")):
+        out[name] = (sum(e["event"] == event for e in detail["ladder"]), "count")
+    return out

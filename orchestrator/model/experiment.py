@@ -57,7 +57,7 @@ MAX_POINTS = 256                 # configurations x sweep points: bring-ups in o
 _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa", "movement")
+         "sip-mpa", "sip-non-mpa", "movement", "switch-back")
 MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa")      # a call with the CN across the handover (C.5.1)
 
 
@@ -75,6 +75,14 @@ class Scenario(Strict):
     to_ap: Name | None = Field(None, alias="to")
     movement: MovementSpec | None = Field(
         None, description="flow movement: the MN's path, its handover policy, the sample interval")
+    switches: Annotated[Count, Field(ge=1, le=100)] | None = Field(
+        None, description="flow switch-back: switches after the first handover (default 4)")
+    context: Literal["mpa-sa", "none"] | None = Field(
+        None, description="flow switch-back: what the networks keep when the MN leaves (C.2: "
+                          "'mpa-sa', the default; 'none': a full handover every time)")
+    mpa_sa_lifetime: Annotated[Duration, at_most(3600.0, "mpa_sa_lifetime")] | None = Field(
+        None, description="flow switch-back: how long the PAA keeps an unauthorized MPA-SA "
+                          "(default 60s)")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa: buffering period at the nAR (s7.6.1); absent: disabled")
@@ -96,6 +104,10 @@ class Scenario(Strict):
                 raise ValueError(f"movement applies to the flow movement only (not {self.flow})")
             if self.to_ap is None:
                 raise ValueError(f"missing required key 'to': the AP {self.flow} hands over to")
+        if self.flow != "switch-back":
+            for key in ("switches", "context", "mpa_sa_lifetime"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} applies to the flow switch-back only (not {self.flow})")
         if self.buffering is not None and self.flow != "sip-mpa":
             raise ValueError(f"buffering applies to the flow sip-mpa only (not {self.flow}): "
                              "the nAR buffers for an MN that pre-configured with it")

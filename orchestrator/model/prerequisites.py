@@ -177,10 +177,14 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                 if err:
                     problems.append(smap.problem(("scenarios", i), f"{topo_name}: {err}"))
                     continue
-            needs = (movement_needs(rc.topology, s.from_ap, mn,
-                                    s.movement.policy.pre_configure_below is not None)
-                     if s.flow == "movement" else
-                     scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn))
+            if s.flow == "movement":
+                needs = movement_needs(rc.topology, s.from_ap, mn,
+                                       s.movement.policy.pre_configure_below is not None)
+            elif s.flow == "switch-back":      # MPA with pre-configuration, with no call
+                needs = scenario_needs(rc.topology, "sip-mpa", s.from_ap, s.to_ap, mn,
+                                       correspondent="(no call)")
+            else:
+                needs = scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn)
             for need in needs:
                 problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
                                              f"({rc.name}): {need}"))

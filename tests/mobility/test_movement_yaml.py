@@ -248,3 +248,45 @@ def test_the_plan_says_what_the_movement_is(tmp_path):
     assert line == ("  scenario stroll: movement west -> (the policy's choice), path 50.0 m in "
                     "10.0 s, a scan every 50ms")
     assert not math.isnan(confs[0].topology.radio.exponent)
+
+
+# -- the switch-back scenario's options ------------------------------------------------------
+
+SWITCH = """\
+name: border
+repetitions: 1
+configurations:
+  only: {topology: corridor.yaml}
+scenarios:
+  - {name: sb, flow: switch-back, from: west, to: east, switches: 3, context: mpa-sa, mpa_sa_lifetime: 30s}
+"""
+
+
+def test_switch_back_options_load(tmp_path):
+    topo = TOPOLOGY.replace("  auth: {kind: aaa_server, domain: d}",
+                            "  auth: {kind: aaa_server, domain: d}\n"
+                            "  dhcp: {kind: configuration_agent, domain: d}\n"
+                            "  info: {kind: information_server, domain: d}")
+    topo += ("  - {endpoints: [dhcp, yard], addresses: {dhcp: 10.2.0.6}}\n"
+             "  - {endpoints: [info, hall], addresses: {info: 10.1.0.30}}\n")
+    exp, _ = experiment(tmp_path, SWITCH, topo)
+    s = exp.scenarios[0]
+    assert (s.switches, s.context, s.mpa_sa_lifetime) == (3, "mpa-sa", 30.0)
+    # and what the flow needs of the topology is checked on load
+    assert experiment_error(tmp_path, SWITCH) == [
+        "6:5: scenarios[0]: switch-back on corridor.yaml (only): no configuration_agent "
+        "(DHCP) serves network 'yard' of 'east'",
+        "6:5: scenarios[0]: switch-back on corridor.yaml (only): no information_server: the "
+        "MN discovers the target network's PAA, DHCP server and access router from it (s7.1)"]
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("context: mpa-sa", "context: kept",
+     "6:79: scenarios[0].context: expected one of 'mpa-sa' or 'none' (got 'kept')"),
+    ("switches: 3", "switches: 0",
+     "6:67: scenarios[0].switches: expected at least 1 (got int 0)"),
+    ("flow: switch-back", "flow: mpa-l2-pre-authentication",
+     "6:5: scenarios[0]: switches applies to the flow switch-back only (not mpa-l2-pre-authentication)"),
+])
+def test_switch_back_refusals(tmp_path, old, new, message):
+    assert experiment_error(tmp_path, SWITCH.replace(old, new)) == [message]

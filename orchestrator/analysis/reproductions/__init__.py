@@ -11,6 +11,8 @@
   c6      C.6: MPA success against the MN's velocity (movements at real speed) for both
           MPA depths, beside the limit D / budget from the phase times measured in the same
           run; the RFC's worked example recomputed
+  c1      C.1/C.2: switch-back with the MPA-SA kept at the PAA and without context; C.2's
+          claims as checks, the PAA's state ladder
 
 A module here imports the pipeline (reproduction, records, parameters, plots, ladder), never
 a sibling. Figure 6 and C.5.2 are to come as modules of their own.
