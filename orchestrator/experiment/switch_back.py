@@ -18,12 +18,21 @@ Then it goes back and forth `switches` times:
 
 Per switch: direction, delay (MN `l2_handoff_start` -> `post_switching_done`, plus the PANA
 attach that authorizes it with the MPA-SA), whether EAP ran, and the PAA's session state.
+With a correspondent node (`cn`) the MN is in a call during all of it: the CN's RTP stream
+follows each switch by a binding update (re-INVITE from the address now in use, s7.5), and
+each switch's packets lost and handoff delay (last packet on the old address -> first on
+the new, `media.address_switch`) come from the MN's receiver log, `stream` seconds of
+steady stream kept after each switch.
 """
 from __future__ import annotations
 
 import time
 
+from pathlib import Path
+
 from ..events import read_events
+from ..model.prerequisites import only_node
+from .media import address_switch, read_receiver_log
 from .scenarios import Bed, _identity, clean_state, flow, pre_authenticate
 
 DEFAULT_SWITCHES, DEFAULT_LIFETIME = 4, 60.0
@@ -51,7 +60,7 @@ def _paa_state(bed: Bed, paa: str, identity: str) -> str:
 
 def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAULT_SWITCHES,
         keep_context: bool = True, keep: float | None = DEFAULT_LIFETIME,
-        clean: bool = True) -> dict:
+        clean: bool = True, cn: str | None = None, stream: float = 0.5) -> dict:
     """One switch-back run (module docstring); returns {"switches": [...], "ladder": [...]}.
     `clean`: start from the clean state (the runner has done it already)."""
     paa, ctn = bed.paa_for(target_ap), bed.network_of(target_ap)
@@ -64,8 +73,15 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
     conf = bed.call(mn, "preconfigure", ctn=ctn, method="dhcp")
     bed.wait_tunnel(conf["ar"], conf["ncoa"])
     ncoa = conf["ncoa"]
+    if cn is not None:                        # the call, moved onto the nCoA before the move
+        bed.call(mn, "call", cn=cn)
+        bed.call(mn, "binding_update", ctn=ctn)
     bed.call(mn, "mpa_handover", ctn=ctn, ap=target_ap)
     bed.call(mn, "pana_attach", paa=paa, source_address=ncoa)
+    if cn is not None:
+        time.sleep(stream)
+    log = Path(bed.journal.run_dir) / "media" / f"{mn}.rtp.jsonl"
+    address = ncoa
     out = []
     here = target_ap
     for i in range(switches):
@@ -75,25 +91,37 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
         attach_ms = None
         if keep_context:
             if not back:
-                bed.call(mn, "switch_back", ap=to, address="home")
+                new = bed.call(mn, "switch_back", ap=to, address="home")["address"]
                 bed.call(paa, "mpa_sa_detach", identity=identity, keep=keep)
                 bed.call(mn, "pana_detach", paa=paa)
             else:
-                bed.call(mn, "switch_back", ap=to, address="kept")
+                new = bed.call(mn, "switch_back", ap=to, address="kept")["address"]
                 attach_ms = bed.call(mn, "pana_attach", paa=paa, source_address=ncoa)["elapsed_ms"]
         else:
             for node in (*bed.nodes_with("access_point"), *bed.nodes_with("authentication_agent"), mn):
                 bed.call(node, "flush")           # nobody keeps anything of the MN
-            bed.call(mn, "nonmpa_handover", ap=to)
+            new = bed.call(mn, "nonmpa_handover", ap=to)["ncoa"]
         t1 = time.perf_counter_ns()
+        if cn is not None:                    # the CN's stream follows (s7.5)
+            bed.call(mn, "binding_update", address=new)
+            time.sleep(stream)
+        t2 = time.perf_counter_ns()
         events = _between(bed, t0, t1)
         delay = _switch_delay(events, mn)
-        out.append({"switch": i + 1, "to": to, "direction": "back" if back else "away",
-                    "delay_ms": None if delay is None else delay + (attach_ms or 0.0),
-                    "attach_ms": attach_ms,
-                    "eap": any(e["node"] == mn and e["event"] == "eap_start" for e in events),
-                    "paa_state": _paa_state(bed, paa, identity)})
-        here = to
+        row = {"switch": i + 1, "to": to, "direction": "back" if back else "away",
+               "delay_ms": None if delay is None else delay + (attach_ms or 0.0),
+               "attach_ms": attach_ms,
+               "eap": any(e["node"] == mn and e["event"] == "eap_start" for e in events),
+               "paa_state": _paa_state(bed, paa, identity), "address": new}
+        if cn is not None:
+            packets = [p for p in read_receiver_log(log) if t0 - int(stream * 1e9) <= p["mono_ns"] <= t2]
+            media = address_switch(packets, address, new)
+            row.update(lost=media["packets_lost"], handoff_ms=media["handoff_delay_ms"],
+                       received=media["packets_received"])
+        out.append(row)
+        address, here = new, to
+    if cn is not None:
+        bed.call(mn, "hangup")
     ladder = [{"t_ms": (e["mono_ns"] - t_begin) / 1e6, "node": e["node"], "event": e["event"],
                "state": (e.get("attrs") or {}).get("what"),
                "reason": (e.get("attrs") or {}).get("reason")}
@@ -107,9 +135,16 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
 def switch_back_flow(bed: Bed, mn: str, scenario) -> dict:
     """The runner's flow: `from` is the start AP, `to` the AP of the network the MN switches
     back and forth with; `context`, `switches`, `mpa_sa_lifetime` from the scenario."""
+    cn = None
+    if bed.topology is not None and bed.topology.nodes_of("correspondent_node"):
+        cn, err = only_node(bed.topology, "correspondent_node", scenario.correspondent,
+                            "correspondent node", "correspondent")
+        if err:
+            raise LookupError(err)
     return run(bed, mn, scenario.from_ap, scenario.to_ap,
                scenario.switches or DEFAULT_SWITCHES, scenario.context != "none",
-               scenario.mpa_sa_lifetime or DEFAULT_LIFETIME, clean=False)
+               scenario.mpa_sa_lifetime or DEFAULT_LIFETIME, clean=False, cn=cn,
+               stream=scenario.stream)
 
 
 def switch_back_values(detail: dict) -> dict[str, tuple]:
@@ -119,6 +154,9 @@ def switch_back_values(detail: dict) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
     for s in detail["switches"]:
         out[f"switch {s['switch']} {s['direction']}"] = (s["delay_ms"], "ms")
+        if "lost" in s:
+            out[f"lost {s['switch']} {s['direction']}"] = (s["lost"], "packets")
+            out[f"handoff {s['switch']} {s['direction']}"] = (s["handoff_ms"], "ms")
     out["eap_runs"] = (sum(s["eap"] for s in detail["switches"]), "count")
     for event, name in (("mpa_sa_unauthorized", "paa_unauthorized"),
                         ("mpa_sa_authorized", "paa_authorized"),

@@ -10,12 +10,15 @@ from orchestrator.analysis.records import RunData
 from orchestrator.analysis.reproduction import registered
 
 
-def _run(tmp_path, eap_with_mpa_sa: int = 0) -> RunData:
+def _run(tmp_path, eap_with_mpa_sa: int = 0, lost: tuple | None = None) -> RunData:
     rows = []
     for scen, fast in (("kept", True), ("forget", False)):
         for rep in (1, 2):
             vals = {f"switch {i} {'away' if i % 2 else 'back'}":
                     ((12.0 + i if fast else 400.0 + 10 * i), "ms") for i in range(1, 5)}
+            if lost is not None:
+                vals.update({f"lost {i} {'away' if i % 2 else 'back'}":
+                             (lost[0] if fast else lost[1], "packets") for i in range(1, 5)})
             vals.update({"eap_runs": ((eap_with_mpa_sa if fast else 4), "count"),
                          "paa_unauthorized": ((2 if fast else 0), "count"),
                          "paa_authorized": ((2 if fast else 0), "count"),
@@ -57,3 +60,17 @@ def test_eap_with_the_mpa_sa_fails_the_first_claim(tmp_path):
     c1 = registered()["rfc6252_c1"]
     checks = {c["id"]: c["ok"] for c in c1.run_checks(_run(tmp_path, eap_with_mpa_sa=1))}
     assert checks["a"] is False and checks["c"] is True
+
+
+def test_loss_per_switch_with_a_stream(tmp_path):
+    c1 = registered()["rfc6252_c1"]
+    run = _run(tmp_path, lost=(0, 3))
+    t = {k: v for f in c1._tables for k, v in f(run).items()}["c1_switches.csv"]
+    t = t.set_index(["context", "direction"])
+    assert t.loc[("no-context", "back"), "lost_median"] == 3
+    assert t.loc[("no-context", "back"), "lost_total"] == 12      # 2 switches x 2 runs x 3
+    checks = {c["id"]: c["ok"] for c in c1.run_checks(run)}
+    assert checks["e"] is True
+    (tmp_path / "w").mkdir()
+    worse = {c["id"]: c["ok"] for c in c1.run_checks(_run(tmp_path / "w", lost=(5, 3)))}
+    assert worse["e"] is False

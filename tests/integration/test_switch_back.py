@@ -27,8 +27,12 @@ def bed(tmp_path_factory):
 
 
 def test_switch_back_with_the_mpa_sa_kept(bed):
-    r = switch_back.run(bed, "walker", "lamp", "kiosk", switches=3, keep_context=True)
+    r = switch_back.run(bed, "walker", "lamp", "kiosk", switches=3, keep_context=True,
+                        cn="caller", stream=0.3)
     s = r["switches"]
+    # the CN's stream followed every switch (re-INVITE); its packets were received
+    assert all(x["received"] > 0 and x["handoff_ms"] is not None for x in s), s
+    assert s[0]["address"] == "10.2.0.100" and s[1]["address"] == r["ncoa"]
     assert [(x["to"], x["direction"]) for x in s] == [("lamp", "away"), ("kiosk", "back"),
                                                      ("lamp", "away")]
     assert not any(x["eap"] for x in s), s             # no EAP on any switch
