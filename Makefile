@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c6 c1 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 c6 c6-rtt c1 c1-pingpong report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -14,7 +14,9 @@ help:
 	@echo "make fig10-wan   Figure 10 (roaming) against the delay to the home AAA (0-150 ms)"
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
+	@echo "make c6-rtt      C.6 against the RTT to the AAA server (10, 50, 150 ms; not in reproduce)"
 	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
+	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -64,8 +66,14 @@ fig7: services
 c6: services
 	$(MPA) run experiments/c6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
+c6-rtt: services
+	$(MPA) run experiments/c6-rtt.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
 c1: services
 	$(MPA) run experiments/c1.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c1-pingpong: services
+	$(MPA) run experiments/c1-pingpong.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all

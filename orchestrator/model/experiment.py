@@ -21,7 +21,7 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
 
 Parameter paths address the topology file: `kinds.<kind>.<key>`, `defaults.node.<key>`,
 `defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link>.<key>` (a link by its `name:` or
-by its endpoints, `links.gw-v--gw-h.delay`). A value that does not fit is reported at the
+by its endpoints, `links.gw-v--gw-h.delay`), `radio.<key>` (`radio.shadowing.sigma`). A value that does not fit is reported at the
 experiment file's line, not the topology's. What each scenario needs of the topology (a PAA
 on the target network, ...) is checked on load too (model/prerequisites.py).
 
@@ -285,9 +285,10 @@ def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
                           "link a 'name:' in the topology, or name it by its endpoints: 'a--b')")
         data["links"][by_name[parts[1]]][parts[2]] = value
         return ("links", by_name[parts[1]], parts[2]), None
-    if parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks") or len(parts) < 3:
+    if (parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks", "radio")
+            or len(parts) < (2 if parts[0] == "radio" else 3)):
         return None, ("expected kinds.<kind>.<key>, defaults.node.<key>, defaults.link.<key>, "
-                      "nodes.<node>.<key> or links.<link name>.<key>")
+                      "nodes.<node>.<key>, links.<link name>.<key> or radio.<key>")
     cur = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(cur.get(part, {}), dict):
