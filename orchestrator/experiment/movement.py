@@ -137,7 +137,8 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
     Tauth: PANA at the MN; Tpsk: the PAA's
     PSK_ap installation, C.5.3's "Tconf"; Tconf: C.6's layer-3 pre-configuration, the MN's
     nCoA request to its tunnel), and D, the distance travelled from the discovery that began
-    MPA to the handover."""
+    MPA to the handover. Of all handovers: how many ran EAP after the move
+    (`eap_handovers`; a PMKSA held from an earlier EAP or from MPA needs none)."""
     summary, info = detail["movement"], detail["plan"]
     depth_b = info["params"].get("pre_configure_below") is not None
     out: dict[str, tuple] = {
@@ -146,6 +147,10 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
         "ping_pongs": (summary["ping_pongs"], "count"),
         "late_samples_max": (detail["late_ms"]["max"], "ms"),
     }
+    eap = [e["mono_ns"] for e in events if e["node"] == mn and e["event"] == "eap_start"
+           and (e.get("attrs") or {}).get("mode") == "eap"]
+    out["eap_handovers"] = (sum(any(h["start_ns"] <= t <= h["start_ns"] + h["delay_ms"] * 1e6
+                                    for t in eap) for h in summary["handovers"]), "count")
     inter = [h for h in summary["handovers"] if h["prepared"] != SAME_NETWORK
              and h["reason"] != "attach"]
     if not inter:

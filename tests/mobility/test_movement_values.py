@@ -69,12 +69,14 @@ def test_a_prepared_handover():
     assert v["handover_delay"] == (12.5, "ms")
     assert v["D"][0] == pytest.approx(14.0) and v["window"][0] == pytest.approx(1400.0)
     assert "Tconf" not in v and v["speed"] == (10.0, "m/s")
+    assert v["eap_handovers"] == (0, "count")
 
 
 def test_a_handover_that_needed_eap_is_not_a_success():
     d = detail([handover(0.2, 1499, "eap", prepared="pre-authenticating")],
                [{"t": 0.1, "kind": "discover"}])
-    assert movement_values(EVENTS, d, "walker")["mpa_completed"] == (0.0, "bool")
+    v = movement_values(EVENTS + [ev("walker", "eap_start", 1504, mode="eap")], d, "walker")
+    assert v["mpa_completed"] == (0.0, "bool") and v["eap_handovers"] == (1, "count")
 
 
 def test_with_pre_configuration_success_is_mpas_own_handover():
