@@ -14,7 +14,7 @@ help:
 	@echo "make fig10-wan   Figure 10 (roaming) against the delay to the home AAA (0-150 ms)"
 	@echo "make fig7        Figure 7 (C.5.1): SIP mobility with MPA, buffering off/on, and non-MPA"
 	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
-	@echo "make c6-rtt      C.6 against the RTT to the AAA server (10, 50, 150 ms; not in reproduce)"
+	@echo "make c6-rtt      C.6 against the RTT to the AAA server (30, 50, 150 ms; not in reproduce)"
 	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
 	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
