@@ -3,15 +3,13 @@ table per context and direction, C.2's claims as checks, and checks that fail wh
 contradicts them."""
 import json
 
-import pandas as pd
-import yaml
-
 from orchestrator.analysis.records import RunData
 from orchestrator.analysis.reproduction import registered
+from tests.analysis import synthetic
 
 
 def _run(tmp_path, eap_with_mpa_sa: int = 0, lost: tuple | None = None) -> RunData:
-    rows = []
+    records = {}
     for scen, fast in (("kept", True), ("forget", False)):
         for rep in (1, 2):
             vals = {f"switch {i} {'away' if i % 2 else 'back'}":
@@ -23,17 +21,11 @@ def _run(tmp_path, eap_with_mpa_sa: int = 0, lost: tuple | None = None) -> RunDa
                          "paa_unauthorized": ((2 if fast else 0), "count"),
                          "paa_authorized": ((2 if fast else 0), "count"),
                          "paa_eap_sessions": (1, "count")})
-            for phase, (v, unit) in vals.items():
-                rows.append({"experiment": "c1", "run_id": "x", "configuration": "rtt",
-                             "base_configuration": "rtt", "mobile_node": "walker",
-                             "scenario": scen, "scheme": "switch-back", "repetition": rep,
-                             "phase": phase, "value": v, "unit": unit,
-                             "ms": v if unit == "ms" else None, "status": "ok", "error": ""})
-    pd.DataFrame(rows).to_csv(tmp_path / "records.csv", index=False)
+            records[(scen, rep)] = vals
     spec = {"name": "c1", "repetitions": 2,
             "reference": {"table": "rfc6252_c1", "columns": {"mpa-sa": "kept", "no-context": "forget"}},
             "scenarios": [{"name": "kept", "flow": "switch-back"}, {"name": "forget", "flow": "switch-back"}]}
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    synthetic.write_run(tmp_path, "c1", "switch-back", records, spec)
     ladder = tmp_path / "switch-back" / "rtt" / "kept"
     ladder.mkdir(parents=True)
     (ladder / "rep1.json").write_text(json.dumps({"ladder": [

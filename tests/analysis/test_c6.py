@@ -2,19 +2,18 @@
 behave like the formula: MPA finishes iff D / v exceeds the measured budget."""
 import math
 
-import pandas as pd
 import pytest
-import yaml
 
 from orchestrator.analysis.records import RunData
 from orchestrator.analysis.reproduction import registered
+from tests.analysis import synthetic
 
 D, TDISC, TAUTH, TPSK, TCONF = 7.0, 5.0, 200.0, 10.0, 100.0
 SPEEDS = (5, 10, 20, 40, 80)
 
 
 def _run(tmp_path, flip: bool = False) -> RunData:
-    rows, scen = [], {"pre-authentication": [], "pre-configuration": []}
+    records, scen = {}, {"pre-authentication": [], "pre-configuration": []}
     for depth, budget in (("pre-authentication", TDISC + TAUTH + TPSK),
                           ("pre-configuration", TDISC + TAUTH + TPSK + TCONF)):
         for v in SPEEDS:
@@ -27,17 +26,11 @@ def _run(tmp_path, flip: bool = False) -> RunData:
                           "Tdisc": (TDISC, "ms"), "Tauth": (TAUTH, "ms"), "Tpsk": (TPSK, "ms")}
                 if depth == "pre-configuration":
                     values["Tconf"] = (TCONF, "ms")
-                for phase, (val, unit) in values.items():
-                    rows.append({"experiment": "c6", "run_id": "x", "configuration": "rtt",
-                                 "base_configuration": "rtt", "mobile_node": "walker",
-                                 "scenario": name, "scheme": "movement", "repetition": rep,
-                                 "phase": phase, "value": val, "unit": unit,
-                                 "ms": val if unit == "ms" else None, "status": "ok", "error": ""})
-    pd.DataFrame(rows).to_csv(tmp_path / "records.csv", index=False)
+                records[(name, rep)] = values
     spec = {"name": "c6", "repetitions": 2,
             "reference": {"table": "rfc6252_c6", "columns": scen},
             "scenarios": [{"name": n, "flow": "movement"} for names in scen.values() for n in names]}
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    synthetic.write_run(tmp_path, "c6", "movement", records, spec)
     return RunData.load(tmp_path)
 
 
