@@ -901,6 +901,15 @@ class Correspondent(Role):
                 "stream_to": f"{s.dest[0]}:{s.dest[1]}" if s.dest else None, "sent": s.sent,
                 "interval_s": s.interval}
 
+    @command()
+    def bicast(self, period: float) -> dict:
+        """RFC 6252 C.1: after each move of the stream, keep a copy going to the address left
+        for `period` seconds (0: off)."""
+        if self.cn is None:
+            raise CommandError("no SIP address configured")
+        self.cn.sender.bicast = max(0.0, float(period))
+        return {"bicast_s": self.cn.sender.bicast}
+
     def close(self) -> None:
         if self.cn is not None:
             self.cn.close()

@@ -22,7 +22,9 @@ With a correspondent node (`cn`) the MN is in a call during all of it: the CN's 
 follows each switch by a binding update (re-INVITE from the address now in use, s7.5), and
 each switch's packets lost and handoff delay (last packet on the old address -> first on
 the new, `media.address_switch`) come from the MN's receiver log, `stream` seconds of
-steady stream kept after each switch.
+steady stream kept after each switch. With `bicasting` the CN keeps sending a copy to the
+address the MN left for that long after each move (C.1): a switch back within it finds the
+stream already there.
 """
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ def _paa_state(bed: Bed, paa: str, identity: str) -> str:
 
 def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAULT_SWITCHES,
         keep_context: bool = True, keep: float | None = DEFAULT_LIFETIME,
-        clean: bool = True, cn: str | None = None, stream: float = 0.5) -> dict:
+        clean: bool = True, cn: str | None = None, stream: float = 0.5,
+        bicasting: float | None = None) -> dict:
     """One switch-back run (module docstring); returns {"switches": [...], "ladder": [...]}.
     `clean`: start from the clean state (the runner has done it already)."""
     paa, ctn = bed.paa_for(target_ap), bed.network_of(target_ap)
@@ -74,6 +77,7 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
     bed.wait_tunnel(conf["ar"], conf["ncoa"])
     ncoa = conf["ncoa"]
     if cn is not None:                        # the call, moved onto the nCoA before the move
+        bed.call(cn, "bicast", period=bicasting or 0.0)
         bed.call(mn, "call", cn=cn)
         bed.call(mn, "binding_update", ctn=ctn)
     bed.call(mn, "mpa_handover", ctn=ctn, ap=target_ap)
@@ -122,6 +126,7 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
         address, here = new, to
     if cn is not None:
         bed.call(mn, "hangup")
+        bed.call(cn, "bicast", period=0.0)
     ladder = [{"t_ms": (e["mono_ns"] - t_begin) / 1e6, "node": e["node"], "event": e["event"],
                "state": (e.get("attrs") or {}).get("what"),
                "reason": (e.get("attrs") or {}).get("reason")}
@@ -144,7 +149,7 @@ def switch_back_flow(bed: Bed, mn: str, scenario) -> dict:
     return run(bed, mn, scenario.from_ap, scenario.to_ap,
                scenario.switches or DEFAULT_SWITCHES, scenario.context != "none",
                scenario.mpa_sa_lifetime or DEFAULT_LIFETIME, clean=False, cn=cn,
-               stream=scenario.stream)
+               stream=scenario.stream, bicasting=scenario.bicasting)
 
 
 def switch_back_values(detail: dict) -> dict[str, tuple]:

@@ -80,6 +80,9 @@ class Scenario(Strict):
     context: Literal["mpa-sa", "none"] | None = Field(
         None, description="flow switch-back: what the networks keep when the MN leaves (C.2: "
                           "'mpa-sa', the default; 'none': a full handover every time)")
+    bicasting: Annotated[Duration, at_most(3600.0, "bicasting")] | None = Field(
+        None, description="flow switch-back: the CN keeps a copy of its stream going to the "
+                          "address the MN left for this long after each move (C.1)")
     mpa_sa_lifetime: Annotated[Duration, at_most(3600.0, "mpa_sa_lifetime")] | None = Field(
         None, description="flow switch-back: how long the PAA keeps an unauthorized MPA-SA "
                           "(default 60s)")
@@ -105,7 +108,7 @@ class Scenario(Strict):
             if self.to_ap is None:
                 raise ValueError(f"missing required key 'to': the AP {self.flow} hands over to")
         if self.flow != "switch-back":
-            for key in ("switches", "context", "mpa_sa_lifetime"):
+            for key in ("switches", "context", "mpa_sa_lifetime", "bicasting"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"{key} applies to the flow switch-back only (not {self.flow})")
         if self.buffering is not None and self.flow != "sip-mpa":
