@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 fig6 c52 crowd report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 fig6 c52 crowd c6 c6-rtt c1 c1-pingpong report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -16,6 +16,10 @@ help:
 	@echo "make c52         C.5.2: WLAN to cellular, reactive and MPA (both up / at the handover)"
 	@echo "make crowd       100 MNs pre-authenticate and hand over at once, then as a Poisson stream"
 	@echo "make fig6        Figure 6 (C.5.1): Mobile IPv6 with MPA, buffering x RO off/on, and non-MPA"
+	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
+	@echo "make c6-rtt      C.6 against the RTT to the AAA server (30, 50, 150 ms; not in reproduce)"
+	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
+	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"
@@ -50,6 +54,8 @@ reproduce: services graphs
 	$(MPA) run experiments/fig6.yaml
 	$(MPA) run experiments/fig10-wan-sweep.yaml
 	$(MPA) run experiments/c52.yaml
+	$(MPA) run experiments/c6.yaml
+	$(MPA) run experiments/c1.yaml
 	$(MPA) report --all
 	@echo "results: results/summary.md"
 
@@ -69,6 +75,18 @@ crowd: services
 	$(MPA) run experiments/crowd.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 fig6: services
 	$(MPA) run experiments/fig6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c6: services
+	$(MPA) run experiments/c6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c6-rtt: services
+	$(MPA) run experiments/c6-rtt.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c1: services
+	$(MPA) run experiments/c1.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+c1-pingpong: services
+	$(MPA) run experiments/c1-pingpong.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 report: $(STAMP)
 	$(MPA) report --all

@@ -145,6 +145,7 @@ class MobileNode(_RadioRole):
         super().__init__(node, config, log)
         self._supplicant = None
         self.mpa_sas: dict = {}              # PAA -> MpaKeys of the MPA-SA (s6.3 step 1)
+        self.pacs: dict = {}                 # PAA -> its PANA session (agents/pana.PaC)
         from .handover import Handover
         from .preconfig import PreConfiguration
         self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
@@ -233,8 +234,13 @@ class MobileNode(_RadioRole):
                 raise CommandError(f"PANA pre-authentication with {paa} failed: {result['reason']}")
             keys = pac.mpa_keys
             self.mpa_sas[paa] = keys         # MN-AR key for pre-configuration with that CTN
-        finally:
+        except BaseException:
             pac.close()
+            raise
+        old = self.pacs.pop(paa, None)
+        if old is not None:
+            old.close()
+        self.pacs[paa] = pac                 # the PANA session (MPA-SA) is kept: attach, C.2
         sup = self.supplicant()
         for ap in c["paa_aps"].get(paa, []):
             bssid = self._bssid(ap)
@@ -251,7 +257,40 @@ class MobileNode(_RadioRole):
             self._supplicant.pmksa.clear()
         released = [self.preconf.release(c, "flush") for c in list(self.preconf.active)]
         self.mpa_sas.clear()
+        for pac in self.pacs.values():
+            pac.close()
+        self.pacs.clear()
         return {"flushed": n, "released": released}
+
+    # -- the kept PANA sessions (RFC 5873 attach; RFC 6252 C.2 MPA-SA) ----------------------
+    def _pac(self, paa: str):
+        if paa not in self.pacs:
+            raise CommandError(f"no PANA session with {paa}; known: "
+                               f"{', '.join(self.pacs) or 'none (pre-authenticate first)'}")
+        return self.pacs[paa]
+
+    @command(phase="post-switching")
+    def pana_attach(self, paa: str, source_address: str | None = None,
+                    timeout: float = 5.0) -> dict:
+        """In `paa`'s network: authenticated PNR [P] (RFC 5873 attach; on a return, the proof
+        of possession that re-authorizes the MPA-SA, C.2)."""
+        result = self._pac(paa).attach(timeout, source_address)
+        if result["status"] != "ok":
+            raise CommandError(f"PANA attach with {paa} failed: {result.get('reason')}")
+        return result
+
+    @command()
+    def pana_detach(self, paa: str) -> dict:
+        """The MN has left `paa`'s network and keeps the MPA-SA (C.2)."""
+        result = self._pac(paa).detach()
+        if result["status"] != "ok":
+            raise CommandError(f"PANA detach from {paa}: {result['reason']}")
+        return result
+
+    @command()
+    def pana_status(self) -> dict:
+        return {paa: pac.session.state.value if pac.session else None
+                for paa, pac in self.pacs.items()}
 
     # -- pre-configuration (RFC 6252 s6.3 step 2, s7.1-s7.4; agents/preconfig.py) ---------
     @command(phase="discovery")
@@ -287,6 +326,8 @@ class MobileNode(_RadioRole):
         return self.preconf.install_arp(ctn, iface or self.config["iface"])
 
     def close(self) -> None:
+        for pac in self.pacs.values():
+            pac.close()
         self.preconf.close()
         if self.media is not None:
             self.media.close()
@@ -464,10 +505,48 @@ class MobileNode(_RadioRole):
         return self.handover.mpa(ctn, ap, buffering_period_ms, timeout, pht)
 
     @command(phase="switching")
+    def switch_back(self, ap: str, address: str = "home", timeout: float = 10.0) -> dict:
+        """Move to `ap` where context was kept (C.1 switch-back, C.2): association and the
+        4-way handshake with the PMKSA held, then the address kept there ("home": the
+        start network's; "kept": the nCoA of the last MPA handover)."""
+        return self.handover.switch_back(ap, address, timeout)
+
+    @command(phase="switching")
     def nonmpa_handover(self, ap: str, timeout: float = 30.0) -> dict:
         """C.5.1's baseline: move to `ap`, full EAP-TLS, DHCP on the new link (with the
         configured DAD); the binding update is a separate command (`binding_update`)."""
         return self.handover.nonmpa(ap, timeout)
+
+    # -- movement: the handover policy fed by radio scans (agents/movement.py) -------------
+    @command()
+    def movement_start(self, params: dict, networks: dict, paas: dict, serving: str,
+                       t0_ns: int, method: str = "dhcp") -> dict:
+        """Start a movement: the policy (PolicyParams fields), AP -> network, network ->
+        PAA, the AP the MN is attached to, CLOCK_MONOTONIC ns of t = 0."""
+        from .movement import PolicyDriver
+        if getattr(self, "movement", None) is not None:
+            self.movement.stop(wait=0.0)
+        try:
+            self.movement = PolicyDriver(self, params, networks, paas, serving, t0_ns, method)
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"bad movement parameters: {exc}") from None
+        return {"serving": serving}
+
+    @command()
+    def radio(self, t: float, scan: dict, position: list | None = None) -> dict:
+        """A scan of the MN's radio at movement time t: {AP: dBm} of the APs heard."""
+        if getattr(self, "movement", None) is None:
+            raise CommandError("no movement started (movement_start first)")
+        return self.movement.radio(float(t), {str(k): float(v) for k, v in scan.items()},
+                                   position)
+
+    @command()
+    def movement_stop(self, wait: float = 10.0) -> dict:
+        """End the movement once its phases under way are over (at most `wait` s)."""
+        driver, self.movement = getattr(self, "movement", None), None
+        if driver is None:
+            raise CommandError("no movement started")
+        return driver.stop(wait)
 
     @command()
     def reset(self, ap: str) -> dict:
@@ -680,6 +759,20 @@ class Paa(Role):
         if result is None:
             raise CommandError(f"no key installation for {identity} yet")
         return result
+
+    @command()
+    def mpa_sa_detach(self, identity: str, keep: float | None = None) -> dict:
+        """RFC 6252 C.2: the MN `identity` left this PAA's network: its authorized sessions
+        become unauthorized, the MPA-SA kept (`keep` s at most). What the network's word
+        that the station left would trigger (the emulated radio sends the PAA none yet)."""
+        if self.paa is None:
+            raise CommandError("this PAA has no PANA service (no paa_radius configured)")
+        return {"moved": self.paa.detach(identity, keep)}
+
+    @command()
+    def mpa_sa_status(self) -> dict:
+        """identity -> the states of its PANA sessions at this PAA."""
+        return self.paa.states() if self.paa is not None else {}
 
     @command()
     def flush(self) -> dict:
@@ -927,6 +1020,15 @@ class Correspondent(Role):
         return {"calls": [c.summary() for c in self.cn.ua.calls.values()],
                 "stream_to": f"{s.dest[0]}:{s.dest[1]}" if s.dest else None, "sent": s.sent,
                 "interval_s": s.interval}
+
+    @command()
+    def bicast(self, period: float) -> dict:
+        """RFC 6252 C.1: after each move of the stream, keep a copy going to the address left
+        for `period` seconds (0: off)."""
+        if self.cn is None:
+            raise CommandError("no SIP address configured")
+        self.cn.sender.bicast = max(0.0, float(period))
+        return {"bicast_s": self.cn.sender.bicast}
 
     def close(self) -> None:
         if self.cn is not None:

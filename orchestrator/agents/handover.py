@@ -177,7 +177,8 @@ class Handover:
         if not deleted:
             preconf.drop_tunnel(p)             # the MN's end: nothing left to say to the nAR
         self.attached = {"ncoa": p.ncoa, "server": p.dhcp_server, "lease": p.lease,
-                         "method": "mpa", "ctn": p.ctn}
+                         "method": "mpa", "ctn": p.ctn, "subnet": p.subnet,
+                         "router": p.router, "neighbours": neighbours}
         return {"ncoa": p.ncoa, "buffering": buffering, "pht": pht if buffering else "kept",
                 "buffered_packets": ack.packets,
                 "switching": switch, **times}
@@ -211,6 +212,40 @@ class Handover:
                          "method": "dhcp-on-link", "client": client}
         return {"ncoa": address, "lease": {k: v for k, v in lease.items()},
                 "switching": switch, "post_switching_ms": post_ms}
+
+    # -- switch-back (RFC 6252 C.1, C.2) ------------------------------------------------------
+    def switch_back(self, ap: str, address: str, timeout: float) -> dict:
+        """Move to `ap` with the context kept there: `address` "home" (the start network's
+        address and route, kept since the MN left it) or "kept" (the nCoA of the last MPA
+        handover, its lease and the router kept by the network it returns to, C.2). The
+        (re)association uses the PMKSA held for `ap` (PSK_ap of the kept MPA-SA, or the
+        start AP's), so no EAP runs when the context is there."""
+        self.remember_home()
+        iface = self.c["iface"]
+        t0 = time.perf_counter_ns()
+        switch = self.mn.handoff(ap, timeout=timeout)
+        t1 = time.perf_counter_ns()
+        self.log.emit("post_switching_start", "post-switching", ap=ap, context=address)
+        if address == "home":
+            if self.home is None:
+                raise CommandError("no start-network address to go back to")
+            assign(self.nl, iface, self.home["address"], self.home["gateway"])
+            ip = self.home["address"].split("/")[0]
+        elif address == "kept":
+            a = self.attached
+            if a is None or a.get("method") != "mpa":
+                raise CommandError("no address kept from an MPA handover to return to")
+            prefix = ipaddress.ip_network(a["subnet"]).prefixlen
+            assign(self.nl, iface, f"{a['ncoa']}/{prefix}", a["router"], a.get("neighbours", []))
+            ip = a["ncoa"]
+        else:
+            raise CommandError(f"address must be 'home' or 'kept', not {address!r}")
+        self.arp.announce(ip)
+        self.log.emit("gratuitous_arp", "post-switching", address=ip, iface=iface)
+        self.log.emit("post_switching_done", "post-switching", address=ip, context=address)
+        done = time.perf_counter_ns()
+        return {"address": ip, "switching": switch, "post_switching_ms": (done - t1) / 1e6,
+                "delay_ms": (done - t0) / 1e6}
 
     # -- back to the start ----------------------------------------------------------------
     def release(self) -> dict | None:

@@ -57,6 +57,10 @@ _REPORTED = {
     "activated": ("pana_session_activated", "post-switching"),
     "terminated": ("pana_session_terminated", "setup"),
     "expired": ("pana_session_terminated", "setup"),
+    # the MPA-SA after the MN leaves (RFC 6252 C.2; protocols/pana_fsm.py)
+    "unauthorized": ("mpa_sa_unauthorized", "setup"),
+    "authorized": ("mpa_sa_authorized", "post-switching"),
+    "detached": ("pana_detached", "setup"),
 }
 
 
@@ -197,10 +201,19 @@ class PaC:
         s5.6) turns the pre-authenticated session into the active one on both sides."""
         if source_address is not None:
             self.source_address = source_address
-        if self.sock is not None:
-            self._open_socket()
+        self._open_socket()
         out = self.session.attach() if self.session else ([], [])
         return self._command(out, {"activated", "timeout"}, timeout)
+
+    def detach(self) -> dict:
+        """The MN left the PAA's network, keeping the MPA-SA (RFC 6252 C.2): `attach` on
+        return proves possession of its keys (local; PANA sends nothing)."""
+        out = self.session.detach() if self.session else ([], [])
+        for event in out[1]:
+            _report(self.log, event, session_id=self.session.session_id)
+        refused = next((e for e in out[1] if e.name == "refused"), None)
+        return ({"status": "failure", "reason": refused.reason} if refused else
+                {"status": "ok", "state": self.session.state.value})
 
     def ping(self, timeout: float = 5.0) -> dict:
         out = self.session.ping() if self.session else ([], [])
@@ -359,6 +372,31 @@ class Paa:
             return (f"{half_open} sessions of {addr[0]} are not established yet: no more "
                     "are started for it")
         return ""
+
+    def detach(self, identity: str, keep: float | None = None) -> list[dict]:
+        """RFC 6252 C.2: the MN of `identity` has left this PAA's network; each of its open
+        (authorized) sessions becomes unauthorized, the MPA-SA kept (for `keep` s at most).
+        Returns the sessions it moved."""
+        with self._lock:
+            entries = [e for e in self.sessions.values()
+                       if e.fsm.identity == identity and e.fsm.state == PaaState.OPEN]
+        moved = []
+        for entry in entries:
+            with entry.lock:
+                self._handle(entry, *entry.fsm.detach(keep))
+                moved.append({"session_id": entry.fsm.session_id, "state": entry.fsm.state.value})
+        return moved
+
+    def states(self) -> dict[str, list[dict]]:
+        """identity -> its sessions' states (pre-authenticated, open, unauthorized, ...)."""
+        with self._lock:
+            entries = list(self.sessions.values())
+        out: dict[str, list[dict]] = {}
+        for e in entries:
+            out.setdefault(e.fsm.identity, []).append(
+                {"session_id": e.fsm.session_id, "state": e.fsm.state.value,
+                 "pac": f"{e.address[0]}:{e.address[1]}"})
+        return out
 
     def _new_session_id(self) -> int:
         while True:

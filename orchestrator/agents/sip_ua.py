@@ -542,6 +542,11 @@ class RtpSender:
                                  payload_type, round(interval * clock_rate))
         self.dest: Address | None = None
         self.sent = 0
+        # bicasting (RFC 6252 C.1): after a move the previous destination gets a copy of
+        # every packet for `bicast` seconds (0: off)
+        self.bicast = 0.0
+        self.previous: Address | None = None
+        self.bicast_until = 0.0
         if log_path is not None:
             Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         self._log = None if log_path is None else os.open(
@@ -550,7 +555,10 @@ class RtpSender:
         self._thread: threading.Thread | None = None
 
     def move(self, dest: Address | None) -> None:
-        """Send to `dest` from the next packet on (None: pause)."""
+        """Send to `dest` from the next packet on (None: pause); with `bicast` set, keep
+        sending a copy to the destination left for that long (C.1's bicasting)."""
+        if self.bicast > 0 and self.dest is not None and dest != self.dest:
+            self.previous, self.bicast_until = self.dest, time.perf_counter() + self.bicast
         self.dest = dest
         if dest is not None and self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True, name="rtp-sender")
@@ -574,11 +582,16 @@ class RtpSender:
             else:
                 pkt = self.stream.next(self.payload)
                 ns = time.perf_counter_ns()
-                try:
-                    self.sock.sendto(rtp.encode(pkt), dest)
-                    self.sent += 1
-                except OSError:
-                    pass                     # e.g. no route during the move: a lost packet
+                copies = [dest]
+                if (self.previous is not None and self.previous != dest
+                        and time.perf_counter() < self.bicast_until):
+                    copies.append(self.previous)
+                for to in copies:
+                    try:
+                        self.sock.sendto(rtp.encode(pkt), to)
+                        self.sent += 1
+                    except OSError:
+                        pass                 # e.g. no route during the move: a lost packet
                 if self._log is not None:
                     os.write(self._log, (json.dumps({
                         "mono_ns": ns, "seq": pkt.sequence, "rtp_ts": pkt.timestamp,

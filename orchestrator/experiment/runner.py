@@ -54,6 +54,8 @@ from .observed import (constant_columns, emulation_constants, retransmission_col
 from .phases import PhaseError, handover_times, sip_handover_parts
 from . import inter_technology
 from .scenarios import FLOWS, Bed, clean_state
+from .movement import movement_values, plot_repetition, write_repetition
+from .switch_back import switch_back_values
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
                   "udp port 1812 or udp port 716 or udp port 7011")
@@ -249,7 +251,7 @@ class _Testbed:
 
     def __init__(self, conf: ResolvedConfiguration, name: str, journal, caps: Captures):
         self.conf, self.name, self.journal, self.caps = conf, name, journal, caps
-        self.bed = Bed(journal)
+        self.bed = Bed(journal, topology=conf.topology)
         self.params = _param_columns(conf, journal)
 
     @classmethod
@@ -274,6 +276,8 @@ class _Testbed:
         j, t, mn = self.journal, self.conf.topology, self.conf.mobile_node
         if scenario.flow in MEDIA_FLOWS:
             return [n for n in j.nodes if _captured(j, n, MEDIA_KINDS, mn)]
+        if scenario.to_ap is None:                 # a movement: every AP it may reach
+            return [n for n in j.nodes if _captured(j, n, CAPTURE_KINDS, mn)]
         wanted = [mn, scenario.from_ap, scenario.to_ap, *paas_of(t, scenario.to_ap),
                   *t.nodes_of("aaa_server")]
         return [n for n in dict.fromkeys(wanted) if n in j.nodes]
@@ -308,6 +312,17 @@ class _Testbed:
             events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
             if media_flow:
                 values = self._media(run, scenario, rep, events, t0, t1)
+            elif scenario.flow == "movement":
+                values = movement_values(events, detail, mn)
+                written = write_repetition(run.dir / "movement" / _slug(conf.name) /
+                                           scenario.name, rep, detail, values)
+                if rep == 1:                       # the map of the run (after its timing)
+                    plot_repetition(written, written.with_name("map"))
+            elif scenario.flow == "switch-back":
+                values = switch_back_values(detail)
+                out = run.dir / "switch-back" / _slug(conf.name) / scenario.name
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"rep{rep}.json").write_text(json.dumps(detail))
             else:
                 paa = detail.get("paa") if isinstance(detail, dict) else None
                 values = {ph: (v, "ms")

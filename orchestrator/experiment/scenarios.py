@@ -36,6 +36,9 @@ interface powered off and the stream on the WLAN address:
 
 The steps of the both-up flavour are also callable on their own (bench/c52_handover.py):
 `inter_technology_both_up`.
+
+The flow `movement` (experiment/movement.py) has no `to`: the MN moves along a path and its
+own policy chooses when to prepare and where to hand over (C.1, C.6).
 """
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ class Bed:
     journal: Journal
     timeout: float = 60.0
     poll: float = 0.01          # s between questions about a PAA's key installation
+    topology: object = None         # the configuration's resolved Topology (movement flow)
 
     def agent(self, node: str) -> AgentClient:
         return AgentClient(str(Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"))

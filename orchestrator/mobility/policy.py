@@ -18,7 +18,8 @@ Triggers, on the serving AP's RSSI averaged over `averaging_window` (C.1's avera
 - pre-authenticate, once discovery is done and it is below `pre_authenticate_below`, with the
   CTNs chosen by `ctn_selection`: `top-k` (the `ctn_count` networks with the strongest heard AP)
   or `above` (every network with an AP at or above `ctn_min_rssi`; C.4's multiple CTNs). Top-k
-  also requires `ctn_min_rssi`.
+  also requires `ctn_min_rssi`. With `preparable` given, only those networks (the ones
+  discovery says have a PAA) are candidates.
 - pre-configure, once pre-authenticated and below `pre_configure_below` (None: never; the MPA
   depth "pre-authentication only" of C.6): `best`, the strongest CTN whose pre-authentication
   has begun, once it has finished (another one only if it becomes the strongest), or `all`
@@ -130,6 +131,8 @@ class Policy:
     params: PolicyParams
     networks: Mapping[str, str]
     serving: str | None = None
+    preparable: frozenset | None = None   # networks with a PAA (what discovery tells the
+                                          # MN); None: every network is a candidate
     ctns: dict[str, _Ctn] = field(default_factory=dict)
     discovery: str = NONE             # none | running | done, per serving network
     handovers: list[Action] = field(default_factory=list)
@@ -246,7 +249,9 @@ class Policy:
         if self.discovery != "done":
             return out
         ranked = sorted(((v, net, ap) for net, (ap, v) in self._best_per_network(avg).items()
-                         if v >= p.ctn_min_rssi), key=lambda x: (-x[0], x[1]))
+                         if v >= p.ctn_min_rssi
+                         and (self.preparable is None or net in self.preparable)),
+                        key=lambda x: (-x[0], x[1]))
         if s < p.pre_authenticate_below:
             chosen = ranked[:p.ctn_count] if p.ctn_selection == "top-k" else ranked
             for _, net, ap in chosen:

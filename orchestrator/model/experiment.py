@@ -23,7 +23,7 @@ repetitions, sweeps and a seed (RFC 6252 Appendix C reproductions and their exte
 
 Parameter paths address the topology file: `kinds.<kind>.<key>`, `defaults.node.<key>`,
 `defaults.link.<key>`, `nodes.<node>.<key>`, `links.<link>.<key>` (a link by its `name:` or
-by its endpoints, `links.gw-v--gw-h.delay`). A value that does not fit is reported at the
+by its endpoints, `links.gw-v--gw-h.delay`), `radio.<key>` (`radio.shadowing.sigma`). A value that does not fit is reported at the
 experiment file's line, not the topology's. What each scenario needs of the topology (a PAA
 on the target network, ...) is checked on load too (model/prerequisites.py).
 
@@ -49,6 +49,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from .emulated import emulated_values
 from .errors import MAX_PROBLEMS, ModelError, Problem, format_path, suggest, type_message
 from .load import topology_from_data
+from .movement import MovementSpec
 from .prerequisites import INTER_TECHNOLOGY_FLOWS, check_experiment
 from .topology import Count, Name, Strict, Topology
 from .counts import MAX_COUNT
@@ -62,7 +63,8 @@ _PARAM_PART = re.compile(r"[a-z_][a-z0-9_-]{0,39}\Z")
 # (`to`): reactive (non-optimized), MPA with both interfaces up, MPA with the second
 # interface activated only at the handover (experiment/scenarios.py)
 FLOWS = ("dot11i-post-authentication", "dot11i-pre-authentication", "mpa-l2-pre-authentication",
-         "sip-mpa", "sip-non-mpa", "mipv6-mpa", "mipv6-non-mpa", *INTER_TECHNOLOGY_FLOWS)
+         "sip-mpa", "sip-non-mpa", "mipv6-mpa", "mipv6-non-mpa", *INTER_TECHNOLOGY_FLOWS,
+         "movement", "switch-back")
 # a stream from the CN across the handover (C.5.1, C.5.2): a SIP call, or Mobile IPv6 (issue 14)
 MIPV6_FLOWS = ("mipv6-mpa", "mipv6-non-mpa")
 MEDIA_FLOWS = ("sip-mpa", "sip-non-mpa", *MIPV6_FLOWS, *INTER_TECHNOLOGY_FLOWS)
@@ -102,15 +104,29 @@ class Concurrent(Strict):
 
 class Scenario(Strict):
     """One handover flow between two APs (or, for the C.5.2 flows, from an AP to a base
-    station), repeated `repetitions` times per configuration."""
+    station), repeated `repetitions` times per configuration; or a movement (`flow:
+    movement`) from the AP `from`, whose policy chooses the handovers (model/movement.py)."""
     name: Name
     flow: Literal[FLOWS]  # type: ignore[valid-type]
     from_ap: Name = Field(alias="from")
-    to_ap: Name = Field(alias="to", description="the target access point; for the c52-* "
-                        "flows the target base station")
+    to_ap: Name | None = Field(None, alias="to", description="the target access point; for the "
+                               "c52-* flows the target base station; none for a movement")
     interface: Name | None = Field(
         None, description="c52-* flows: the MN's cellular interface attached to the `to` "
                           "base station; default the only one")
+    movement: MovementSpec | None = Field(
+        None, description="flow movement: the MN's path, its handover policy, the sample interval")
+    switches: Annotated[Count, Field(ge=1, le=100)] | None = Field(
+        None, description="flow switch-back: switches after the first handover (default 4)")
+    context: Literal["mpa-sa", "none"] | None = Field(
+        None, description="flow switch-back: what the networks keep when the MN leaves (C.2: "
+                          "'mpa-sa', the default; 'none': a full handover every time)")
+    bicasting: Annotated[Duration, at_most(3600.0, "bicasting")] | None = Field(
+        None, description="flow switch-back: the CN keeps a copy of its stream going to the "
+                          "address the MN left for this long after each move (C.1)")
+    mpa_sa_lifetime: Annotated[Duration, at_most(3600.0, "mpa_sa_lifetime")] | None = Field(
+        None, description="flow switch-back: how long the PAA keeps an unauthorized MPA-SA "
+                          "(default 60s)")
     description: str = ""
     buffering: Annotated[Duration, at_most(10.0, "buffering")] | None = Field(
         None, description="sip-mpa, mipv6-mpa: buffering period at the nAR (s7.6.1); absent: "
@@ -131,6 +147,21 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _options_fit_the_flow(self):
+        if self.flow == "movement":
+            if self.movement is None:
+                raise ValueError("flow movement needs 'movement: {path: ..., policy: ...}'")
+            if self.to_ap is not None:
+                raise ValueError("a movement has no 'to': its policy chooses the handovers "
+                                 "from what the MN hears along the path")
+        else:
+            if self.movement is not None:
+                raise ValueError(f"movement applies to the flow movement only (not {self.flow})")
+            if self.to_ap is None:
+                raise ValueError(f"missing required key 'to': the AP {self.flow} hands over to")
+        if self.flow != "switch-back":
+            for key in ("switches", "context", "mpa_sa_lifetime", "bicasting"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} applies to the flow switch-back only (not {self.flow})")
         if self.buffering is not None and self.flow not in BUFFERING_FLOWS:
             raise ValueError(f"buffering applies to the flows {', '.join(BUFFERING_FLOWS)} "
                              f"only (not {self.flow}): the nAR buffers for an MN that "
@@ -269,6 +300,8 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
             fields = Reference.model_fields
         elif loc[0] == "scenarios" and len(loc) == 4 and loc[2] == "concurrent":
             fields = Concurrent.model_fields
+        elif loc[0] == "scenarios" and len(loc) > 3:
+            fields = _fields_at(Scenario, loc[2:-1])
         else:
             fields = {}
         names = [f.alias or k for k, f in fields.items()] if fields else []
@@ -289,6 +322,29 @@ def _pydantic_problem(err: dict, smap: SourceMap) -> Problem:
     return smap.problem(loc, type_message(err) or err["msg"].removeprefix("Value error, "))
 
 
+def _fields_at(model, loc: tuple) -> dict:
+    """The fields of the nested model at `loc` under `model` (for suggestions)."""
+    import typing
+    from pydantic import BaseModel
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or k: f for k, f in model.model_fields.items()}
+        if part not in fields:
+            return {}
+        todo, found = [fields[part].annotation], None
+        while todo and found is None:
+            ann = todo.pop()
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                found = ann
+            else:
+                todo += list(typing.get_args(ann))
+        if found is None:
+            return {}
+        model = found
+    return model.model_fields
+
+
 def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
     """Set `path` in raw topology data: (the topology's YAML path that was set, None) or
     (None, an error message)."""
@@ -302,9 +358,10 @@ def _set_path(data: dict, path: str, value) -> tuple[tuple | None, str | None]:
                           "link a 'name:' in the topology, or name it by its endpoints: 'a--b')")
         data["links"][by_name[parts[1]]][parts[2]] = value
         return ("links", by_name[parts[1]], parts[2]), None
-    if parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks") or len(parts) < 3:
+    if (parts[0] not in ("kinds", "defaults", "nodes", "domains", "networks", "radio")
+            or len(parts) < (2 if parts[0] == "radio" else 3)):
         return None, ("expected kinds.<kind>.<key>, defaults.node.<key>, defaults.link.<key>, "
-                      "nodes.<node>.<key> or links.<link name>.<key>")
+                      "nodes.<node>.<key>, links.<link name>.<key> or radio.<key>")
     cur = data
     for i, part in enumerate(parts[:-1]):
         if not isinstance(cur.get(part, {}), dict):
@@ -408,7 +465,7 @@ def resolve(exp: Experiment, exp_path: Path, smap: SourceMap) -> list[ResolvedCo
                                              f"{suggest(ap, stations)}: {s.flow} hands over "
                                              "to a cellular interface attached to one (its "
                                              f"base stations: {', '.join(sorted(stations)) or 'none'})"))
-                elif ap not in aps:
+                elif ap is not None and ap not in aps:
                     scen_problems.append(smap.problem(("scenarios", i, key), f"'{ap}' is not an "
                                                       f"access point of {Path(rc.topology_file).name}"
                                                       f"{suggest(ap, aps)}"))
@@ -483,7 +540,12 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
             ("route optimization", "on" if s.route_optimization else None),
             ("concurrent", _describe_concurrent(s.concurrent, exp.seed))) if v)
+        if s.movement is not None:
+            path = s.movement.path.to_path()
+            extra += (f", path {path.length:.1f} m in {path.duration:.1f} s, a scan every "
+                      f"{s.movement.sample_interval * 1e3:g}ms")
         via = f" ({s.interface})" if s.interface else ""
-        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {s.to_ap}{via}{extra}")
+        to = s.to_ap or "(the policy's choice)"
+        lines.append(f"  scenario {s.name}: {s.flow} {s.from_ap} -> {to}{via}{extra}")
     lines.append("  (* set by the experiment)")
     return lines

@@ -177,6 +177,9 @@ def _allowed(loc: tuple) -> list[str]:
         return list(NODE_KINDS[loc[2]].model_fields)
     if loc[0] == "links":
         return list(Link.model_fields)
+    if loc[0] == "radio":
+        from .movement import Radio, Shadowing
+        return list((Shadowing if loc[1:2] == ("shadowing",) else Radio).model_fields)
     from . import topology as t
     models = {"domains": t.Domain, "networks": t.Network, "defaults": t.Defaults}
     if loc[0] == "defaults" and len(loc) >= 3 and loc[1] == "link":

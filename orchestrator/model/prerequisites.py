@@ -158,7 +158,7 @@ def _inter_technology_needs(t: Topology, flow: str, from_ap: str, to_bs: str, mn
     return out
 
 
-def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str, mn: str,
+def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str | None, mn: str,
                    correspondent: str | None, interface: str | None = None) -> list[str]:
     """What the topology lacks for one scenario (empty: it can run)."""
     if flow in INTER_TECHNOLOGY_FLOWS:
@@ -248,6 +248,31 @@ def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to, flow) -> list[str]
     return out
 
 
+def movement_needs(t: Topology, from_ap: str, mn: str, pre_configures: bool = False) -> list[str]:
+    """A movement (model/movement.py): every AP on the map, the MN's address on the start
+    AP's network (it pre-authenticates over IP from there), another network with a PAA
+    to pre-authenticate with, and for pre-configuration an information server (the MN
+    learns the CTN's DHCP server and access router from it, s7.1)."""
+    out = scenario_needs(t, "dot11i-post-authentication", from_ap, from_ap, mn, None)
+    aps = t.nodes_of("access_point")
+    unplaced = [ap for ap in aps if getattr(t.nodes[ap], "position", None) is None]
+    if unplaced:
+        out.append(f"access point(s) {', '.join(unplaced)} have no position: a movement needs "
+                   "every AP on the map (nodes.<ap>.position: [x, y], e.g. [0m, 20m])")
+    net_from = t.ap_network(from_ap)
+    address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
+    if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
+        out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
+                   f"'{net_from}' of the start AP '{from_ap}': MPA signals over IP from there")
+    if not any(paas_of(t, ap) for ap in aps if t.ap_network(ap) != net_from):
+        out.append(f"no other network than '{net_from}' has an authentication_agent (PAA): "
+                   "a movement pre-authenticates with the candidate target network's PAA")
+    if pre_configures and not t.nodes_of("information_server"):
+        out.append("no information_server: a policy that pre-configures (pre_configure_below "
+                   "not 'none') learns the CTN's DHCP server and access router from it (s7.1)")
+    return out
+
+
 def check_experiment(exp, confs, smap) -> list[Problem]:
     """Resolve each configuration's mobile node and check every scenario's prerequisites on
     every configuration's topology, and the `reference:` mapping. Sets `mobile_node` on the
@@ -284,8 +309,16 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                 if err:
                     problems.append(smap.problem(("scenarios", i, "interface"),
                                                  f"{topo_name} ({rc.name}): {err}"))
-            for need in scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn,
-                                       s.interface):
+            if s.flow == "movement":
+                needs = movement_needs(rc.topology, s.from_ap, mn,
+                                       s.movement.policy.pre_configure_below is not None)
+            elif s.flow == "switch-back":      # MPA with pre-configuration, with no call
+                needs = scenario_needs(rc.topology, "sip-mpa", s.from_ap, s.to_ap, mn,
+                                       correspondent="(no call)")
+            else:
+                needs = scenario_needs(rc.topology, s.flow, s.from_ap, s.to_ap, mn, cn,
+                                       s.interface)
+            for need in needs:
                 problems.append(smap.problem(("scenarios", i), f"{s.flow} on {topo_name} "
                                              f"({rc.name}): {need}"))
     return problems + reference_problems(exp, smap)

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import PrivateAttr
 
 from .counts import MAX_COUNT
+from .movement import Length, Position, Power, Radio
 from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
@@ -276,6 +277,19 @@ class AccessPoint(NodeBase):
     security: Literal["ieee8021x", "open"] = "ieee8021x"
     association_latency: Annotated[Duration, at_most(MAX_TIMER, "association_latency")] = Field(
         0.0, description="emulated radio (re)association latency; reported with results")
+    position: Position | None = Field(
+        None, description="[x, y] on the map of a movement (model/movement.py), e.g. [0m, 20m]")
+    coverage: Length | None = Field(
+        None, gt=0, description="radius at which the mean signal falls to the radio's "
+                                "sensitivity (sets the transmit power); or tx_power")
+    tx_power: Power | None = Field(None, description="default: the radio section's")
+
+    @model_validator(mode="after")
+    def _coverage_or_power(self):
+        if self.coverage is not None and self.tx_power is not None:
+            raise ValueError("give coverage or tx_power, not both: the coverage radius sets "
+                             "the transmit power")
+        return self
 
 
 class BaseStation(NodeBase):
@@ -374,6 +388,8 @@ class Topology(Strict):
     networks: dict[Name, Network] = Field(default_factory=dict)
     nodes: dict[Name, Node]
     links: list[Link] = Field(default_factory=list)
+    radio: Radio | None = Field(None, description="propagation model for movements "
+                                "(model/movement.py); default log-distance, n = 3, no shadowing")
     # entry name -> the nodes its `count:` made (model/counts.py); not part of the file's schema
     _counted: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 

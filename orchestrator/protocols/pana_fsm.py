@@ -51,6 +51,15 @@ PaC has moved to the PAA's network it sends an authenticated PNR [P] from its ne
 (active) session. That last step is our reading: RFC 5873 leaves how the PAA learns of the
 move to the PANA mobility rules of RFC 5191 s5.6.
 
+The MPA-SA after the MN leaves (RFC 6252 C.2, s6.3: "the MPA-SA ... is kept"): the PAA
+keeps the session when the PaC leaves its network (`PaaSession.detach`): it moves from
+``open`` (authorized) to ``unauthorized``, keys kept, for at most `keep` seconds (then it
+expires). When the PaC comes back it attaches again (`PacSession.detach` on leaving, then
+`attach`): its PNR [P] carries an AUTH made with the session's PANA_AUTH_KEY, the proof of
+possession, and the PAA returns to ``open`` (``authorized``) without any EAP. A PNR whose
+AUTH does not verify (another key, a forged one) is dropped, and a replayed one gets the
+cached answer without changing the state: only a fresh, authenticated request authorizes.
+
 Simplified: one EAP conversation per PAR/PAN round trip (no PaC-initiated PAR), no
 optimised initial exchange (EAP in the PAR [S]), the PAA never initiates re-authentication,
 and a session whose requests go unanswered after MRC retransmissions is closed.
@@ -566,6 +575,17 @@ class PacSession(_Endpoint):
         self._attaching = bool(out)
         return out, events
 
+    def detach(self) -> Output:
+        """The MN has left the PAA's network and keeps the MPA-SA (RFC 6252 C.2): back to
+        ``pre-authenticated``, so that `attach` proves possession of the keys on return.
+        Local: PANA has no message for it; the PAA learns it from the network (detach)."""
+        if self.state != PacState.OPEN:
+            return [], [Event("refused", f"detach in state {self.state.value}")]
+        self._pending = None
+        self._attaching = False
+        self.state = PacState.PREAUTHENTICATED
+        return [], [Event("detached", "the MN left the PAA's network; MPA-SA kept")]
+
     def terminate(self, cause: int = TerminationCause.LOGOUT) -> Output:
         out, events = super().terminate(cause)
         if out:
@@ -748,7 +768,8 @@ class PaaState(str, Enum):
     WAIT_BACKEND = "wait-backend"  # EAP Response relayed, waiting for the EAP server
     WAIT_PAN_C = "wait-pan-c"  # PAR [C] sent
     PREAUTHENTICATED = "pre-authenticated"
-    OPEN = "open"
+    OPEN = "open"                  # authorized: the PaC is attached to the PAA's network
+    UNAUTHORIZED = "unauthorized"  # RFC 6252 C.2: the PaC left; the MPA-SA is kept
     CLOSED = "closed"
 
 
@@ -782,12 +803,27 @@ class PaaSession(_Endpoint):
 
     @property
     def is_open(self) -> bool:
-        return self.state in (PaaState.OPEN, PaaState.PREAUTHENTICATED) or (
+        return self.state in (PaaState.OPEN, PaaState.PREAUTHENTICATED,
+                              PaaState.UNAUTHORIZED) or (
             self.reauthenticating and self.state != PaaState.CLOSED)
 
     @property
     def established(self) -> bool:
-        return self.state in (PaaState.OPEN, PaaState.PREAUTHENTICATED)
+        return self.state in (PaaState.OPEN, PaaState.PREAUTHENTICATED, PaaState.UNAUTHORIZED)
+
+    def detach(self, keep: float | None = None) -> Output:
+        """The PaC has left this PAA's network (RFC 6252 C.2): authorized -> unauthorized,
+        the MPA-SA kept; it expires `keep` seconds from now (None: at its Session-Lifetime,
+        whichever comes first)."""
+        if self.state != PaaState.OPEN:
+            return [], [Event("refused", f"detach in state {self.state.value}")]
+        self.state = PaaState.UNAUTHORIZED
+        self.active = False
+        if keep is not None:
+            until = self._clock() + keep
+            self.expires_at = until if self.expires_at is None else min(self.expires_at, until)
+        return [], [Event("unauthorized", "the PaC left the network; MPA-SA kept"
+                          + (f" for {keep:g} s" if keep is not None else ""))]
 
     def start(self, pci: bytes) -> Output:
         """Answer a PCI with the initial PAR [S] (RFC 5191 s4.1)."""
@@ -913,6 +949,10 @@ class PaaSession(_Endpoint):
                 self.active = True  # the PaC has moved (RFC 5873; RFC 5191 s5.6)
                 self.state = PaaState.OPEN
                 return [answer], [Event("activated")]
+            if msg.flags & FLAG_P and self.state == PaaState.UNAUTHORIZED:
+                self.active = True  # back, with proof of possession (the AUTH verified)
+                self.state = PaaState.OPEN
+                return [answer], [Event("authorized", "proof of possession of the MPA-SA")]
             return [answer], [Event("ping_received")]
         return _drop(f"unexpected {msg.name}")
 

@@ -283,3 +283,23 @@ def test_mpa_sa_lifetime_counts_from_the_pre_authentication():
     acts = p.step(6.5, scan)                          # 5.5 s old: expired, pre-authenticated again
     assert p.stage("net-a") == PRE_AUTHENTICATING
     assert [(a.kind, a.network) for a in acts] == [(PRE_AUTHENTICATE, "net-a")]
+
+
+def test_only_networks_with_a_paa_are_pre_authenticated_with():
+    """`preparable`: what discovery says has a PAA; other networks are never candidates
+    (no retry of an impossible pre-authentication at every scan), handovers to them stay."""
+    from orchestrator.mobility.policy import PRE_AUTHENTICATE, Policy, PolicyParams
+    nets = {"w": "hall", "e": "yard", "n": "lobby"}
+    params = PolicyParams(pre_configure_below=None, handover_below=None)
+    both = Policy(params, nets, "w")
+    only = Policy(params, nets, "w", preparable=frozenset({"yard"}))
+    scan = {"w": -73.0, "e": -74.0, "n": -71.0}
+    for p in (both, only):
+        p.step(0.0, scan)
+        p.completed(0.0, "discover")
+    pre = lambda p: [a.network for a in p.step(0.1, scan) if a.kind == PRE_AUTHENTICATE]
+    assert pre(both) == []                # already asked at discovery's end (lobby: strongest)
+    assert both.stage("lobby") == "pre-authenticating"
+    assert only.stage("lobby") == "none" and only.stage("yard") == "pre-authenticating"
+    acts = only.step(0.2, {"w": -80.0, "e": -74.0, "n": -70.0})
+    assert [a.ap for a in acts if a.kind == "handover"] == ["n"]

@@ -12,6 +12,13 @@
           handover) beside the RFC's prose; its claims as checks; arrivals per scheme and the
           time both interfaces were up
 
+  c6      C.6: MPA success against the MN's velocity (movements at real speed) for both
+          MPA depths, beside the limit D / budget from the phase times measured in the same
+          run; the RFC's worked example recomputed
+  c1      C.1/C.2: switch-back with the MPA-SA kept at the PAA and without context; C.2's
+          claims as checks, the PAA's state ladder
+
+
 A module here imports the pipeline (reproduction, records, parameters, plots, ladder), never
-a sibling. Figure 6 and C.6 are to come as modules of their own.
+a sibling.
 """

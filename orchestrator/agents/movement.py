@@ -1,0 +1,184 @@
+"""The mobile node's handover policy at work (RFC 6252 s6.3, Appendix C.1, C.6): the MN's
+radio reports scans (the APs heard and their signal) as the node moves; the policy
+(`mobility/policy.py`, the same code the pure simulator runs) decides when to discover,
+pre-authenticate, pre-configure and hand over, and this driver turns its decisions into the
+MN's real operations on the emulated network:
+
+    discover         the information server query (s7.1); without an information server
+                     the CTNs are those the MN was configured with (C.5.3: "the MN is able
+                     to retrieve ... all required information about AP1 and AP2")
+    pre_authenticate PANA pre-authentication with the PAA of the CTN (s6.3 step 1), PSK_ap
+                     for each of its APs
+    pre_configure    nCoA by DHCP and the proactive handover tunnel (s6.3 step 2, s7.3.3)
+    handover         pre-configured: MPA's pre-switching, switching, post-switching (steps
+                     4-6); otherwise (re)association and 802.1X with the target AP (the
+                     4-way handshake alone if its PSK_ap is installed, full EAP-TLS if not)
+
+Preparation (discovery, pre-authentication, pre-configuration) runs on one worker, one phase
+after another, and handovers on another: a handover does not wait for a preparation still
+under way (the MN has left, the way C.6 describes an MN moving too fast). The real end of
+each phase is reported to the policy, which may start the next phase at once.
+
+Events (phase "setup": they describe the movement, the MPA phases keep their own events):
+`radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
+(each phase's end as the policy is told), `movement_handover_done` (delay, what it was).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from ..events import EventLog
+from ..mobility.policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGURE,
+                               PRE_CONFIGURED, Policy, PolicyParams)
+from .control import CommandError
+
+PREPARATION = (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE)
+# an information server answers in ~5 ms here; after a layer-2 handover the MN still has the
+# address of the network it left and gets no answer: do not hold the movement 3 s for it
+DISCOVERY_TIMEOUT = 1.0
+# a pre-authentication or pre-configuration the handover overtook (its messages leave by a
+# network the MN has left) ends at this timeout; one that runs takes ~0.05-0.5 s here (AAA
+# 25 ms away, loaded machine): the movement does not wait 15 s for the lost ones
+PREPARATION_TIMEOUT = 5.0
+
+
+class PolicyDriver:
+    """One movement of the MN (`mn`: the MobileNode role). `networks`: AP -> network;
+    `paas`: network -> its PAA (node name); `t0_ns`: CLOCK_MONOTONIC time of t = 0."""
+
+    def __init__(self, mn, params: dict, networks: dict[str, str], paas: dict[str, str],
+                 serving: str, t0_ns: int, method: str = "dhcp",
+                 timeout: float = PREPARATION_TIMEOUT):
+        self.mn, self.log = mn, mn.log
+        self.policy = Policy(PolicyParams(**params), dict(networks), serving,
+                             preparable=frozenset(paas))
+        self.paas, self.t0_ns, self.method, self.timeout = dict(paas), t0_ns, method, timeout
+        self.lock = threading.Lock()
+        self.handovers: list[dict] = []
+        self.completions: list[dict] = []
+        self.actions: list[dict] = []
+        self.samples = 0
+        self._prep: queue.Queue = queue.Queue()
+        self._switch: queue.Queue = queue.Queue()
+        self._busy = 0                        # actions queued or under way
+        self._idle = threading.Condition(self.lock)
+        self._workers = [threading.Thread(target=self._work, args=(q,), daemon=True,
+                                          name=f"movement-{n}")
+                         for n, q in (("preparation", self._prep), ("switching", self._switch))]
+        for w in self._workers:
+            w.start()
+
+    def now(self) -> float:
+        return (time.perf_counter_ns() - self.t0_ns) / 1e9
+
+    # -- inputs -----------------------------------------------------------------------------
+    def radio(self, t: float, scan: dict[str, float], position: list[float] | None) -> dict:
+        """One scan at movement time t: the APs heard (dBm). Returns the policy's actions."""
+        self.log.emit("radio_sample", "setup", t=t, position=position, scan=scan,
+                      serving=self.policy.serving)
+        with self.lock:
+            self.samples += 1
+            actions = self.policy.step(t, scan)
+            self._dispatch(actions)
+            return {"actions": [a.to_dict() for a in actions], "serving": self.policy.serving}
+
+    def stop(self, wait: float = 10.0) -> dict:
+        """Wait (at most `wait` s) for the phases under way, stop the workers; the summary."""
+        deadline = time.monotonic() + wait
+        with self.lock:
+            while self._busy and time.monotonic() < deadline:
+                self._idle.wait(max(0.0, deadline - time.monotonic()))
+            unfinished = self._busy
+        for q in (self._prep, self._switch):
+            q.put(None)
+        for w in self._workers:
+            w.join(timeout=1.0)
+        return {"handovers": self.handovers, "completions": self.completions,
+                "actions": self.actions, "samples": self.samples, "unfinished": unfinished,
+                "ping_pongs": self.policy.ping_pongs, "serving": self.policy.serving,
+                "constants": {"discovery_timeout_s": DISCOVERY_TIMEOUT,
+                              "preparation_timeout_s": self.timeout,
+                              "pre_configuration_method": self.method}}
+
+    # -- the policy's decisions -----------------------------------------------------------------
+    def _dispatch(self, actions) -> None:
+        """Queue each action (lock held)."""
+        for a in actions:
+            d = a.to_dict()
+            self.actions.append(d)
+            self.log.emit("policy_action", "setup", **d)
+            if a.kind in PREPARATION:
+                self._busy += 1
+                self._prep.put(a)
+            elif a.kind == HANDOVER:
+                self._busy += 1
+                self._switch.put(a)
+
+    def _work(self, q: queue.Queue) -> None:
+        while True:
+            a = q.get()
+            if a is None:
+                return
+            try:
+                if a.kind == HANDOVER:
+                    self._handover(a)
+                else:
+                    ok, detail = self._prepare(a)
+                    t = self.now()
+                    self.completions.append({"t": t, "kind": a.kind, "network": a.network,
+                                             "ok": ok, "detail": detail})
+                    self.log.emit("policy_completed", "setup", t=t, kind=a.kind,
+                                  network=a.network, ok=ok, detail=detail)
+                    with self.lock:
+                        self._dispatch(self.policy.completed(t, a.kind, a.network, ok))
+            finally:
+                with self.lock:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def _prepare(self, a) -> tuple[bool, str]:
+        try:
+            if a.kind == DISCOVER:
+                if not self.mn.config.get("information_server"):
+                    return True, "no information server: the configured CTNs"
+                self.mn.discover(timeout=DISCOVERY_TIMEOUT)
+            elif a.kind == PRE_AUTHENTICATE:
+                paa = self.paas.get(a.network)
+                if paa is None:
+                    return False, f"no PAA on network {a.network}"
+                self.mn.preauthenticate_mpa(paa=paa, timeout=self.timeout)
+            elif a.kind == PRE_CONFIGURE:
+                self.mn.preconfigure(ctn=a.network, method=self.method, timeout=self.timeout)
+        except CommandError as exc:
+            return False, str(exc)
+        return True, ""
+
+    def _handover(self, a) -> None:
+        """Hand over to `a.ap` with what MPA prepared at this moment (not when decided)."""
+        ctn_ready = (a.network in self.mn.preconf.active and
+                     a.prepared == PRE_CONFIGURED)
+        t_start = self.now()
+        start_ns = time.perf_counter_ns()
+        kind = "mpa" if ctn_ready else "l2"
+        self.log.emit("movement_handover_start", "setup", t=t_start, ap=a.ap, source=a.source,
+                      network=a.network, prepared=a.prepared, reason=a.reason, how=kind)
+        status, error, result = "ok", "", {}
+        try:
+            if ctn_ready:
+                result = self.mn.mpa_handover(ctn=a.network, ap=a.ap)
+            else:
+                result = self.mn.handoff(ap=a.ap)
+        except CommandError as exc:
+            status, error = "failed", str(exc)
+        delay_ms = (time.perf_counter_ns() - start_ns) / 1e6
+        switching = result.get("switching", result)
+        pmksa = (switching.get("connect") or {}).get("pmksa") if isinstance(switching, dict) else None
+        record = {"t": t_start, "ap": a.ap, "source": a.source, "network": a.network,
+                  "prepared": a.prepared, "reason": a.reason, "ping_pong": a.ping_pong,
+                  "how": kind, "pmksa": pmksa, "status": status, "error": error,
+                  "delay_ms": round(delay_ms, 3), "start_ns": start_ns}
+        self.handovers.append(record)
+        self.log.emit("movement_handover_done", "setup", **{k: v for k, v in record.items()
+                                                            if k != "start_ns"})
