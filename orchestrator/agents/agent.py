@@ -137,8 +137,10 @@ class MobileNode(_RadioRole):
               "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0,
               "eap_fragment_size": 1398,
               # a multi-interface MN (agents/multi_interface.py, RFC 6252 C.5.2): cellular
-              # interfaces by name (identity, CHAP secret, base station, emulated latencies)
-              "cellular": {}}
+              # interfaces by name (identity, CHAP secret, base station, emulated latencies);
+              # the packet data gateways a PAA pre-authorizes them with (s7.6.2): PAA ->
+              # [{iface, gateway, target_id}]
+              "cellular": {}, "paa_pdgs": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -238,8 +240,14 @@ class MobileNode(_RadioRole):
         for ap in c["paa_aps"].get(paa, []):
             bssid = self._bssid(ap)
             sup.install_pmk(bssid, keys.psk_ap(mac_bytes(bssid)), "mpa")
+        # s7.6.2, C.5.2: the cellular domain pre-authenticated through the WLAN; the CHAP
+        # secret of each of its packet data gateways, as the PAA derives the one it installs
+        for pdg in c["paa_pdgs"].get(paa, []):
+            self._cellular(pdg["iface"]).preauthorize(
+                keys.pdg_chap_key(mac_bytes(pdg["target_id"])), paa, pdg["gateway"])
         return {k: v for k, v in result.items() if k not in ("msk", "pana_auth_key")} | {
-            "psk_ap": c["paa_aps"].get(paa, [])}
+            "psk_ap": c["paa_aps"].get(paa, []),
+            "chap_key": [p["gateway"] for p in c["paa_pdgs"].get(paa, [])]}
 
     @command()
     def flush(self) -> dict:
@@ -250,6 +258,8 @@ class MobileNode(_RadioRole):
             self._supplicant.pmksa.clear()
         released = [self.preconf.release(c, "flush") for c in list(self.preconf.active)]
         self.mpa_sas.clear()
+        for cell in self.cellular.values():
+            cell.preauthorized = None
         return {"flushed": n, "released": released}
 
     # -- pre-configuration (RFC 6252 s6.3 step 2, s7.1-s7.4; agents/preconfig.py) ---------
@@ -623,15 +633,20 @@ class AccessPoint(_RadioRole):
         return result
 
 
-def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
+def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log,
+                            prefix: str = ""):
     """The target side of PAA key installation (protocols.keyinstall): every PAA peer, each
-    checked with its own secret (`keyinstall_peers`: PAA address -> secret) and Sequence."""
+    checked with its own secret (`<prefix>keyinstall_peers`: PAA address -> secret) and
+    Sequence, on `<prefix>keyinstall_port`."""
     from ..protocols import keyinstall as ki
     from .keyinstall import KeyInstallServer, mac_bytes, receivers_by_address
     kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
-             "access-router": ki.TargetKind.ACCESS_ROUTER}
-    receivers = receivers_by_address(config["keyinstall_peers"], kinds[kind], mac_bytes(target_id))
-    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receivers, on_install, log).start()
+             "access-router": ki.TargetKind.ACCESS_ROUTER,
+             "packet-data-gateway": ki.TargetKind.PACKET_DATA_GATEWAY}
+    receivers = receivers_by_address(config[prefix + "keyinstall_peers"], kinds[kind],
+                                     mac_bytes(target_id))
+    return KeyInstallServer("0.0.0.0", config[prefix + "keyinstall_port"], receivers,
+                            on_install, log).start()
 
 
 @role("paa")
@@ -640,7 +655,10 @@ class Paa(Role):
     EAP to its domain's AAA server over RADIUS; on success derives PSK_ap for every AP of
     its network(s) and the MN-AR key, and installs them (Tconf, C.5.3)."""
     CONFIG = {"pana_port": 716, "pana_address": "0.0.0.0", "paa_radius": None, "stations": {},
-              "ctn_aps": [], "ctn_ars": []}
+              "ctn_aps": [], "ctn_ars": [],
+              # C.5.2 / s7.6.2: packet data gateways of the cellular network(s) this PAA
+              # serves, and identity -> MAC address of the MN's cellular interface there
+              "ctn_pdgs": [], "cellular_stations": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -655,12 +673,14 @@ class Paa(Role):
                                  on_success=self._on_success).start()
 
     def _targets(self):
-        from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, KeyTarget
+        from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, PACKET_DATA_GATEWAY, KeyTarget
         aps = [KeyTarget(a["name"], ACCESS_POINT, a["address"], a["port"], a["secret"], a["bssid"])
                for a in self.config["ctn_aps"]]
         ars = [KeyTarget(r["name"], ACCESS_ROUTER, r["address"], r["port"], r["secret"],
                          r["target_id"]) for r in self.config["ctn_ars"]]
-        return aps + ars
+        pdgs = [KeyTarget(g["name"], PACKET_DATA_GATEWAY, g["address"], g["port"], g["secret"],
+                          g["target_id"]) for g in self.config["ctn_pdgs"]]
+        return aps + ars + pdgs
 
     def _on_success(self, session) -> None:
         from .keyinstall import install_mpa_keys
@@ -669,8 +689,9 @@ class Paa(Role):
             self.log.emit("psk_install_failed", "pre-configuration", identity=session.identity,
                           reason="no station MAC known for this identity")
             return
-        self.tconf[session.identity] = install_mpa_keys(session.mpa_keys, sta, self._targets(),
-                                                        self.log)
+        self.tconf[session.identity] = install_mpa_keys(
+            session.mpa_keys, sta, self._targets(), self.log,
+            cellular_sta=self.config["cellular_stations"].get(session.identity))
 
     @command(phase="pre-configuration")
     def tconf_status(self, identity: str) -> dict:
@@ -871,7 +892,12 @@ class PacketDataGatewayRole(Role):
     concentrator, CHAP authenticator checking the MN's response with the domain's AAA
     server over RADIUS, IPCP address server (agents/cellular.py PacketDataGateway)."""
     CONFIG = {"pdg_iface": "eth0", "pdg_local": "", "pdg_pool": "", "pdg_reserved": [],
-              "pdg_radius": None, "pdg_ac_name": "pdsn"}
+              "pdg_radius": None, "pdg_ac_name": "pdsn",
+              # CHAP secrets installed by the PAAs of its networks (RFC 6252 s7.6.2; a port
+              # of its own: an access router on the same node has the usual one)
+              "pdg_keyinstall_port": 7013, "pdg_keyinstall_peers": {},
+              "pdg_keyinstall_id": None}
+    PREAUTHORIZED_S = 3600.0   # how long an installed secret stays usable (the PAA's lifetime)
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -886,6 +912,25 @@ class PacketDataGatewayRole(Role):
                                          log, c["pdg_ac_name"], reserved=tuple(c["pdg_reserved"]))
         self.loop = Loop("packet-data-gateway", log)      # its health is in `hello`
         self.gateway._thread = self.loop.start(self.gateway.serve_forever)
+        self.keyinstall = None
+        if c["pdg_keyinstall_peers"] and c["pdg_keyinstall_id"]:
+            self.keyinstall = start_keyinstall_server(
+                c, "packet-data-gateway", c["pdg_keyinstall_id"],
+                lambda sta, key: self.gateway.preauthorize(sta, key, self.PREAUTHORIZED_S),
+                log, prefix="pdg_")
+
+    @command()
+    def preauthorized(self) -> dict:
+        """The mobiles (by interface MAC) holding a CHAP secret installed by a PAA."""
+        from .cellular import _mac_str
+        return {"stations": sorted(_mac_str(h) for h in list(self.gateway.preauthorized))}
+
+    @command()
+    def flush_preauthorized(self) -> dict:
+        """Forget every installed CHAP secret (a clean start for the next repetition)."""
+        n = len(self.gateway.preauthorized)
+        self.gateway.preauthorized.clear()
+        return {"flushed": n}
 
     @command()
     def sessions(self) -> dict:
@@ -896,6 +941,8 @@ class PacketDataGatewayRole(Role):
                 "completed": g.completed, "dropped": g.counters.dropped}
 
     def close(self) -> None:
+        if self.keyinstall:
+            self.keyinstall.stop()
         self.loop.stop()
         self.gateway.stop()
 

@@ -30,7 +30,10 @@ Who does what:
   stage measured from the frames' arrival (`time.perf_counter_ns`), never slept;
   `close()`: LCP Terminate-Request, PADT, address removed;
 - `PacketDataGateway`: one thread serving any number of sessions; CHAP verdicts come
-  back from AAA worker threads through a queue.
+  back from AAA worker threads through a queue. A mobile pre-authenticated through another
+  network (RFC 6252 s7.6.2, C.5.2: MPA's PAA installed a CHAP secret for its interface's MAC
+  address, `preauthorize`) is checked against that secret here, with no AAA exchange
+  (`chap_verified` method "mpa-key"); the secret serves one session set-up.
 
 Every receive loop survives any input: a frame that does not decode, or that a state
 machine drops, is counted and recorded as `cellular_frame_dropped`, and the loop goes on.
@@ -44,6 +47,7 @@ Run inside a host (standard library only, like every agent):
 from __future__ import annotations
 
 import argparse
+import hmac
 import ipaddress
 import json
 import os
@@ -522,6 +526,7 @@ class PacketDataGateway:
         self.sessions: dict[tuple[bytes, int], _GwSession] = {}
         self.leases: set[str] = set()
         self.verdicts: queue.Queue = queue.Queue()
+        self.preauthorized: dict[bytes, tuple[bytes, float]] = {}  # host -> (secret, expiry)
         self._wake_r, self._wake_w = os.pipe()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -636,6 +641,10 @@ class PacketDataGateway:
                            lcp_ms=_ms(s.t_start, t))
             elif ev.kind == "chap-response":
                 s.user = ev.detail["name"].decode("utf-8", "replace")
+                pre = self.preauthorized.pop(s.host, None)
+                if pre is not None and pre[1] >= time.monotonic():
+                    self._verify_locally(s, pre[0], ev.detail, t)
+                    continue
                 self._emit("aaa_request", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
                            server=f"{self.aaa.server}:{self.aaa.port}", method="chap")
                 threading.Thread(target=self._verify, daemon=True, args=(
@@ -652,6 +661,29 @@ class PacketDataGateway:
             elif ev.kind == "finished":
                 self._end(s, s.link.failure or "LCP finished", padt=True)
 
+    def preauthorize(self, sta: str, secret: bytes, lifetime: float) -> None:
+        """The CHAP secret a PAA installed for the mobile whose interface has MAC `sta`
+        (RFC 6252 s7.6.2: pre-authentication through the other interface): its next CHAP
+        Response is checked against it here, for `lifetime` seconds."""
+        host = bytes(int(x, 16) for x in sta.split(":"))
+        if len(host) != 6 or not secret:
+            raise ValueError(f"a station MAC address and a secret, not {sta!r}")
+        self.preauthorized[host] = (bytes(secret), time.monotonic() + lifetime)
+        if self.log:
+            self.log.emit("chap_preauthorized", phase="pre-configuration", sta=_mac_str(host),
+                          lifetime_s=lifetime)
+
+    def _verify_locally(self, s: _GwSession, secret: bytes, detail: dict, t: int) -> None:
+        """CHAP against the pre-authorized secret (RFC 1994 s4.1: the expected response is
+        MD5(Identifier || secret || Challenge)); no AAA round trip."""
+        expected = ppp.chap_md5_response(detail["identifier"], secret, detail["challenge"])
+        ok = hmac.compare_digest(expected, bytes(detail["response"]))
+        self._emit("chap_verified", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
+                   method="mpa-key", ok=ok)
+        answer = AaaAnswer("accept" if ok else "reject",
+                           message="" if ok else "pre-authorized secret does not match")
+        self._on_verdict((s.host, s.session_id), answer, time.perf_counter_ns(), local=True)
+
     def _verify(self, key, detail: dict) -> None:
         try:
             answer = self.aaa.verify_chap(detail["name"], detail["identifier"],
@@ -662,13 +694,14 @@ class PacketDataGateway:
         self.verdicts.put((key, answer, time.perf_counter_ns()))
         os.write(self._wake_w, b"v")
 
-    def _on_verdict(self, key, answer: AaaAnswer, t: int) -> None:
+    def _on_verdict(self, key, answer: AaaAnswer, t: int, local: bool = False) -> None:
         s = self.sessions.get(key)
         if s is None:
             return
-        self._emit("aaa_answer", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
-                   server=f"{self.aaa.server}:{self.aaa.port}", code=answer.code,
-                   rtt_ms=answer.rtt_ms, attempts=answer.attempts)
+        if not local:
+            self._emit("aaa_answer", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
+                       server=f"{self.aaa.server}:{self.aaa.port}", code=answer.code,
+                       rtt_ms=answer.rtt_ms, attempts=answer.attempts)
         ok = answer.code == "accept"
         address = None
         if ok:
@@ -747,6 +780,9 @@ def main(argv=None) -> int:
     gw.add_argument("--radius-secret", required=True)
     gw.add_argument("--radius-timeout", type=float, default=1.0)
     gw.add_argument("--ac-name", default="pdsn")
+    gw.add_argument("--preauthorize", action="append", default=[], metavar="MAC=SECRET",
+                    help="a CHAP secret already installed for the mobile with this MAC "
+                         "(as a PAA does after MPA pre-authentication): checked here, no AAA")
     cl = sub.add_parser("client")
     cl.add_argument("--iface", required=True)
     cl.add_argument("--name", required=True, help="CHAP name (the AAA user)")
@@ -767,7 +803,11 @@ def main(argv=None) -> int:
         host, _, port = args.radius.rpartition(":")
         nas = RadiusNas(host, int(port), args.radius_secret, args.node, args.radius_timeout)
         gateway = PacketDataGateway(args.iface, args.local, args.pool, nas, log, args.ac_name,
-                                    dns=args.dns, phase=args.phase, timers=timers).start()
+                                    dns=args.dns, phase=args.phase, timers=timers)
+        for item in args.preauthorize:
+            sta, _, secret = item.partition("=")
+            gateway.preauthorize(sta, secret.encode(), 3600.0)
+        gateway.start()
         print(json.dumps({"status": "ready", "mac": _mac_str(gateway.link.mac)}), flush=True)
         stop.wait()
         gateway.stop()

@@ -34,7 +34,9 @@ from ..protocols.mpa_keys import MpaKeys
 from .udpserver import UdpServer
 
 ACCESS_POINT, ACCESS_ROUTER = "access-point", "access-router"
-_KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER}
+PACKET_DATA_GATEWAY = "packet-data-gateway"
+_KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER,
+          PACKET_DATA_GATEWAY: ki.TargetKind.PACKET_DATA_GATEWAY}
 PHASE = "pre-configuration"
 
 
@@ -95,10 +97,12 @@ def install(address: str, port: int, secret: str | bytes, sta: str, bssid: str |
 
 @dataclass(frozen=True)
 class KeyTarget:
-    """A node the PAA installs a key in: an AP of the CTN or its access router.
+    """A node the PAA installs a key in: an AP of the CTN, its access router, or a packet
+    data gateway of a cellular network.
 
     ``target_id`` is what the key is bound to and the target checks: an AP's BSSID (PSK_ap
-    is derived from it), the access router's MAC address on the CTN link."""
+    is derived from it), the access router's MAC address on the CTN link, the gateway's on
+    the radio network (the MAC the MN's PPPoE discovery finds)."""
 
     name: str
     kind: str  # ACCESS_POINT | ACCESS_ROUTER
@@ -110,13 +114,18 @@ class KeyTarget:
     def key(self, keys: MpaKeys) -> bytes:
         if self.kind == ACCESS_POINT:
             return keys.psk_ap(mac_bytes(self.target_id))
+        if self.kind == PACKET_DATA_GATEWAY:
+            return keys.pdg_chap_key(mac_bytes(self.target_id))
         return keys.mn_ar_key()
 
 
 def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
                      log: EventLog | None = None, *, lifetime: int = 3600,
-                     timeout: float = 0.2, retries: int = 3) -> dict:
-    """Tconf: derive and install every target's key in parallel (RFC 6252 C.5.3)."""
+                     timeout: float = 0.2, retries: int = 3,
+                     cellular_sta: str | None = None) -> dict:
+    """Tconf: derive and install every target's key in parallel (RFC 6252 C.5.3). A packet
+    data gateway's key is installed for `cellular_sta`, the MAC address of the MN's
+    cellular interface (its PPPoE host address), the others' for `sta`."""
     def emit(event: str, **attrs) -> None:
         if log:
             log.emit(event, PHASE, sta=sta, **attrs)
@@ -128,9 +137,13 @@ def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
     failed: dict[str, str] = {}
 
     def one(target: KeyTarget) -> None:
+        station = cellular_sta if target.kind == PACKET_DATA_GATEWAY else sta
         try:
+            if station is None:
+                raise KeyInstallError("no MAC address known for the MN's cellular interface")
             key = target.key(keys)  # "PSK generation" is part of Tconf
-            seconds = install(target.address, target.port, target.secret, sta, target.target_id,
+            seconds = install(target.address, target.port, target.secret, station,
+                              target.target_id,
                               key, lifetime, kind=target.kind, session_id=keys.session_id,
                               key_id=keys.key_id, timeout=timeout, retries=retries)
         except (KeyInstallError, ProtocolError, OSError, ValueError) as exc:
@@ -140,7 +153,7 @@ def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
             return
         installed[target.name] = seconds * 1000
         emit("psk_installed", target=target.name, kind=target.kind, target_id=target.target_id,
-             elapsed_ms=seconds * 1000, since_start_ms=(time.perf_counter() - t0) * 1000)
+             station=station, elapsed_ms=seconds * 1000, since_start_ms=(time.perf_counter() - t0) * 1000)
 
     threads = [threading.Thread(target=one, args=(t,), daemon=True) for t in targets]
     for th in threads:

@@ -13,7 +13,10 @@ Who does what:
   emulated `activation_latency`), wait the emulated `attach_latency` (a traffic channel:
   what emulation cannot produce; both reported in `radio_attached`), then the real data
   session set-up (agents/cellular.py: PPPoE discovery, LCP, CHAP against the AAA server,
-  IPCP), measured from its frames; afterwards a thread answers the gateway's LCP.
+  IPCP), measured from its frames; afterwards a thread answers the gateway's LCP. After MPA
+  pre-authentication of the cellular domain through the WLAN (RFC 6252 s7.6.2,
+  `preauthorize`) CHAP answers with the secret derived from the MPA-SA, which the PAA
+  installed in the gateway: the gateway checks it without an AAA round trip.
   `down()`: LCP Terminate + PADT, address removed, and with `power_off` the link down.
 - `make_active(...)`: the MN's default route through another interface (the "active
   interface"), the previous one remembered so that it can be made active again.
@@ -53,6 +56,7 @@ class CellularInterface:
         self._serve_stop = threading.Event()
         self._serve: threading.Thread | None = None
         self._loop: Loop | None = None
+        self.preauthorized: dict | None = None     # {"secret", "paa", "gateway"} from MPA
 
     def _emit(self, event: str, phase: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -64,6 +68,11 @@ class CellularInterface:
                 "base_station": self.config.get("base_station"),
                 "session": None if session is None else
                 {k: session[k] for k in ("address", "peer", "ac", "session_id")}}
+
+    def preauthorize(self, secret: bytes, paa: str, gateway: str) -> None:
+        """Hold the CHAP secret derived from the MPA-SA with `paa` for the next data session
+        with `gateway` (RFC 6252 s7.6.2: pre-authentication through the other interface)."""
+        self.preauthorized = {"secret": bytes(secret), "paa": paa, "gateway": gateway}
 
     def up(self, phase: str = "pre-configuration", timeout: float = 15.0) -> dict:
         """Activation (if down), attach, data session: RFC 6252 C.5.2's preparation of the
@@ -97,7 +106,10 @@ class CellularInterface:
         else:
             self.client.phase = phase
             self.client.counters.phase = phase
+        pre, self.preauthorized = self.preauthorized, None     # serves one set-up
+        self.client.secret = pre["secret"] if pre else self.config["secret"].encode()
         result = self.client.establish(timeout)
+        result["chap_secret"] = f"mpa-key ({pre['paa']})" if pre else "long-term"
         t_done = time.perf_counter_ns()
         if result["status"] == "ok":              # answer the gateway's LCP from now on
             self._serve_stop.clear()
