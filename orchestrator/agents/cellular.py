@@ -61,10 +61,11 @@ import time
 from dataclasses import dataclass, field
 
 from ..events import EventLog
-from ..protocols import ppp, ppp_fsm, radius
+from ..protocols import cellular_address, ppp, ppp_fsm, radius
 from ..protocols.errors import ProtocolError
 from ..protocols.ppp_fsm import Event, Output, State
 from .rtnl import Rtnl, RtnlError
+from .udpserver import UdpServer
 
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
@@ -248,6 +249,7 @@ class CellularClient:
         self._ppp: ppp_fsm.PppLink | None = None
         self._early: list[bytes] = []       # session frames received before the PADS
         self._lock = threading.Lock()
+        self.request_address: str | None = None     # IPCP asks for it (pre-configured)
 
     def _emit(self, event: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -266,7 +268,10 @@ class CellularClient:
         marks = {"start": t0}
         disc = ppp_fsm.DiscoveryClient(self.link.mac, self.service_name, ac_name=self.ac_name,
                                        **self.discovery_params)
-        link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ppp_fsm.IpcpClientPolicy(self.want_dns),
+        ipcp = ppp_fsm.IpcpClientPolicy(self.want_dns and not self.request_address)
+        if self.request_address:       # reserved through the WLAN (AddressServer): IPCP confirms it
+            ipcp.address = ipaddress.IPv4Address(self.request_address)
+        link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ipcp,
                                peer=ppp_fsm.ChapPeer(self.name, self.secret), **self.timers)
         self._disc, self._ppp = disc, link
         self._early = []
@@ -502,6 +507,7 @@ class _GwSession:
     user: str = ""
     address: str | None = None
     from_pool: bool = False
+    address_source: str = ""
 
 
 class PacketDataGateway:
@@ -527,6 +533,7 @@ class PacketDataGateway:
         self.leases: set[str] = set()
         self.verdicts: queue.Queue = queue.Queue()
         self.preauthorized: dict[bytes, tuple[bytes, float]] = {}  # host -> (secret, expiry)
+        self.reserved_for: dict[bytes, str] = {}   # host -> address reserved through the WLAN
         self._wake_r, self._wake_w = os.pipe()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -673,6 +680,30 @@ class PacketDataGateway:
             self.log.emit("chap_preauthorized", phase="pre-configuration", sta=_mac_str(host),
                           lifetime_s=lifetime)
 
+    def reserve(self, host: bytes) -> str | None:
+        """Reserve an address of the pool for the pre-authorized mobile `host` (RFC 6252
+        s7.3, s7.6.2: asked through its WLAN, AddressServer); the same one when asked again.
+        Its data session's IPCP then confirms it. None when the pool is exhausted."""
+        if host in self.reserved_for:
+            return self.reserved_for[host]
+        address = self._lease()
+        if address is not None:
+            self.leases.add(address)
+            self.reserved_for[host] = address
+            if self.log:
+                self.log.emit("cellular_address_reserved", phase="pre-configuration",
+                              sta=_mac_str(host), address=address)
+        return address
+
+    def forget_preauthorized(self) -> int:
+        """Drop every installed secret and reservation (a clean start); how many secrets."""
+        n = len(self.preauthorized)
+        self.preauthorized.clear()
+        for address in self.reserved_for.values():
+            self.leases.discard(address)
+        self.reserved_for.clear()
+        return n
+
     def _verify_locally(self, s: _GwSession, secret: bytes, detail: dict, t: int) -> None:
         """CHAP against the pre-authorized secret (RFC 1994 s4.1: the expected response is
         MD5(Identifier || secret || Challenge)); no AAA round trip."""
@@ -680,9 +711,13 @@ class PacketDataGateway:
         ok = hmac.compare_digest(expected, bytes(detail["response"]))
         self._emit("chap_verified", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
                    method="mpa-key", ok=ok)
-        answer = AaaAnswer("accept" if ok else "reject",
+        reserved = self.reserved_for.pop(s.host, None)
+        answer = AaaAnswer("accept" if ok else "reject", address=reserved if ok else None,
                            message="" if ok else "pre-authorized secret does not match")
-        self._on_verdict((s.host, s.session_id), answer, time.perf_counter_ns(), local=True)
+        if reserved and not ok:
+            self.leases.discard(reserved)
+        self._on_verdict((s.host, s.session_id), answer, time.perf_counter_ns(),
+                         local=True, source="reserved" if reserved else None)
 
     def _verify(self, key, detail: dict) -> None:
         try:
@@ -694,7 +729,8 @@ class PacketDataGateway:
         self.verdicts.put((key, answer, time.perf_counter_ns()))
         os.write(self._wake_w, b"v")
 
-    def _on_verdict(self, key, answer: AaaAnswer, t: int, local: bool = False) -> None:
+    def _on_verdict(self, key, answer: AaaAnswer, t: int, local: bool = False,
+                    source: str | None = None) -> None:
         s = self.sessions.get(key)
         if s is None:
             return
@@ -710,6 +746,7 @@ class PacketDataGateway:
                 ok, answer.message = False, "address pool exhausted"
             else:
                 s.address, s.from_pool = address, answer.address is None
+                s.address_source = source or ("pool" if s.from_pool else "aaa")
                 if s.from_pool:
                     self.leases.add(address)
         message = (answer.message or ("welcome" if ok else answer.code)).encode()
@@ -740,7 +777,7 @@ class PacketDataGateway:
         self.completed += 1
         self._emit("cellular_session_done", mono_ns=t_done, mn=s.user, sta=_mac_str(s.host),
                    address=s.address, session_id=s.session_id,
-                   address_source="pool" if s.from_pool else "aaa",
+                   address_source=s.address_source,
                    total_ms=_ms(s.t_start, t_done))
 
     def _end(self, s: _GwSession, reason: str, padt: bool) -> None:
@@ -758,6 +795,65 @@ class PacketDataGateway:
                             ("neigh_del", self.iface, s.address)])
         self._emit("cellular_session_terminated", mn=s.user or _mac_str(s.host),
                    sta=_mac_str(s.host), reason=reason, address=s.address)
+
+
+class AddressServer(UdpServer):
+    """The gateway's side of proactive address acquisition through the WLAN
+    (protocols/cellular_address.py; RFC 6252 s7.3, s7.6.2): a pre-authorized mobile's
+    authenticated Address-Request reserves an address of the pool for its next data
+    session. A request from a station with no installed secret, or one that does not
+    verify, is dropped (counted by the loop's guard)."""
+    name = "cellular-address"
+
+    def __init__(self, address: str, port: int, gateway: PacketDataGateway, lifetime: int,
+                 log: EventLog | None = None):
+        super().__init__(address, port, log=log)
+        self.gateway, self.lifetime = gateway, lifetime
+
+    def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
+        station = cellular_address.request_station(data)
+        pre = self.gateway.preauthorized.get(station)
+        if pre is None:
+            raise ProtocolError(f"no pre-authorized secret for station {_mac_str(station)}")
+        req = cellular_address.decode_request(pre[0], data)
+        if req.target_id != self.gateway.link.mac:
+            raise ProtocolError(f"an address request for gateway {_mac_str(req.target_id)}")
+        address = self.gateway.reserve(station)
+        status = (cellular_address.Status.RESERVED if address
+                  else cellular_address.Status.POOL_EXHAUSTED)
+        answer = cellular_address.AddressAnswer(status, req.nonce,
+                                                ipaddress.IPv4Address(address or 0),
+                                                self.lifetime)
+        self.sock.sendto(cellular_address.encode_answer(pre[0], answer), peer)
+
+
+def request_address(server: tuple[str, int], secret: bytes, station: bytes, target_id: bytes,
+                    timeout: float = 0.2, retries: int = 3) -> tuple[str, float]:
+    """The MN's side: ask the gateway at `server` (reached through the current interface)
+    for an address; (address, seconds). The request is retransmitted unchanged, the wait
+    doubling, `retries` times. Raises OSError on no answer, ProtocolError on a refusal."""
+    req = cellular_address.AddressRequest(bytes(station), bytes(target_id), os.urandom(16))
+    datagram = cellular_address.encode_request(secret, req)
+    t0 = time.perf_counter()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(server)
+        for _ in range(1 + retries):
+            sock.send(datagram)
+            deadline = time.perf_counter() + timeout
+            while (left := deadline - time.perf_counter()) > 0:
+                if not select.select([sock], [], [], left)[0]:
+                    break
+                try:
+                    answer = cellular_address.decode_answer(secret, sock.recv(2048))
+                except (ConnectionRefusedError, ProtocolError):
+                    continue
+                if answer.nonce != req.nonce:
+                    continue
+                if answer.status != cellular_address.Status.RESERVED:
+                    raise ProtocolError(f"{server[0]}: {answer.status.name}")
+                return str(answer.address), time.perf_counter() - t0
+            timeout *= 2
+    raise OSError(f"no address answer from {server[0]}:{server[1]} after {1 + retries} tries")
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -57,6 +57,25 @@ def test_make_before_break_metrics():
     assert "copy_forward_copies" not in got
 
 
+def test_pre_authentication_key_installation_and_aaa_in_the_session_set_up():
+    """MPA (s7.6.2): PANA through the WLAN and the gateway's key before the session, whose
+    CHAP needs no Access-Request; the reactive session's one is counted."""
+    pkts = [pkt(k, 16 * k, WLAN) for k in range(267)] + \
+        [pkt(k, 16 * k + 60, CELL) for k in range(267, 300)]
+    pre = [ev("preauth_start", 20, source=WLAN), ev("preauth_done", 50, elapsed_ms=30.0),
+           ev("psk_installed", 52, node="pdsn", sta="02:00:00:00:00:01",
+              kind="packet-data-gateway", elapsed_ms=1.5),
+           ev("aaa_request", 30, node="pdsn", mn="mn@x")]         # PANA's, before the session
+    got = it.handover_metrics(pkts, pre + _mpa_events(), "mn", 0, 5000 * MS)
+    assert got["pre_authentication"] == (30.0, "ms")
+    assert got["key_installation"] == (1.5, "ms")
+    assert got["aaa_in_session_setup"] == (0, "requests")
+    chap = ev("aaa_request", 4105, node="pdsn", mn="mn@x", method="chap")
+    got = it.handover_metrics(pkts, _mpa_events() + [chap], "mn", 0, 5000 * MS)
+    assert got["aaa_in_session_setup"] == (1, "requests")
+    assert "pre_authentication" not in got and "key_installation" not in got
+
+
 def test_reactive_metrics_run_from_the_link_loss():
     events = [ev("disassociated", 500, node="controller", sta="mn", reason="link_lost"),
               ev("link_down_detected", 800, iface="wlan0"),
