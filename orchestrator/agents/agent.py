@@ -244,7 +244,7 @@ class MobileNode(_RadioRole):
         # secret of each of its packet data gateways, as the PAA derives the one it installs
         for pdg in c["paa_pdgs"].get(paa, []):
             self._cellular(pdg["iface"]).preauthorize(
-                keys.pdg_chap_key(mac_bytes(pdg["target_id"])), paa, pdg["gateway"])
+                keys.pdg_chap_key(mac_bytes(pdg["target_id"])), paa, pdg)
         return {k: v for k, v in result.items() if k not in ("msk", "pana_auth_key")} | {
             "psk_ap": c["paa_aps"].get(paa, []),
             "chap_key": [p["gateway"] for p in c["paa_pdgs"].get(paa, [])]}
@@ -327,6 +327,23 @@ class MobileNode(_RadioRole):
         if result["status"] != "ok":
             raise CommandError(f"cellular data session failed at {result.get('stage')}: "
                                f"{result.get('reason')}")
+        return result
+
+    @command("pre-configuration")
+    def preconfigure_cellular(self, iface: str | None = None, timeout: float = 0.2) -> dict:
+        """RFC 6252 s7.3, s7.6.2: after pre-authentication of the cellular domain, reserve
+        the cellular interface's address at its packet data gateway through the current
+        (WLAN) interface, authenticated with the pre-authorized CHAP secret; the data
+        session's IPCP then asks for it and the gateway confirms it."""
+        cell = self._cellular(iface)
+        pre = cell.preauthorized
+        if pre is None:
+            raise CommandError(f"{cell.iface} is not pre-authorized: preauthenticate_mpa "
+                               "with the cellular domain's PAA first")
+        result = cell.preconfigure_address(timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"address pre-configuration of {cell.iface} failed: "
+                               f"{result['reason']}")
         return result
 
     @command("switching")
@@ -896,7 +913,10 @@ class PacketDataGatewayRole(Role):
               # CHAP secrets installed by the PAAs of its networks (RFC 6252 s7.6.2; a port
               # of its own: an access router on the same node has the usual one)
               "pdg_keyinstall_port": 7013, "pdg_keyinstall_peers": {},
-              "pdg_keyinstall_id": None}
+              "pdg_keyinstall_id": None,
+              # where pre-authorized mobiles reserve their address through the WLAN
+              # (protocols/cellular_address.py)
+              "pdg_address_port": 7014}
     PREAUTHORIZED_S = 3600.0   # how long an installed secret stays usable (the PAA's lifetime)
 
     def __init__(self, node: str, config: dict, log: EventLog):
@@ -918,6 +938,11 @@ class PacketDataGatewayRole(Role):
                 c, "packet-data-gateway", c["pdg_keyinstall_id"],
                 lambda sta, key: self.gateway.preauthorize(sta, key, self.PREAUTHORIZED_S),
                 log, prefix="pdg_")
+        from .cellular import AddressServer
+        # on the address MNs are told (their connected socket takes answers from it only)
+        self.address_server = AddressServer(c["pdg_local"], c["pdg_address_port"],
+                                            self.gateway, int(self.PREAUTHORIZED_S),
+                                            log).start()
 
     @command()
     def preauthorized(self) -> dict:
@@ -927,10 +952,9 @@ class PacketDataGatewayRole(Role):
 
     @command()
     def flush_preauthorized(self) -> dict:
-        """Forget every installed CHAP secret (a clean start for the next repetition)."""
-        n = len(self.gateway.preauthorized)
-        self.gateway.preauthorized.clear()
-        return {"flushed": n}
+        """Forget every installed CHAP secret and address reserved with it (a clean start
+        for the next repetition)."""
+        return {"flushed": self.gateway.forget_preauthorized()}
 
     @command()
     def sessions(self) -> dict:
@@ -943,6 +967,7 @@ class PacketDataGatewayRole(Role):
     def close(self) -> None:
         if self.keyinstall:
             self.keyinstall.stop()
+        self.address_server.stop()
         self.loop.stop()
         self.gateway.stop()
 

@@ -69,10 +69,32 @@ class CellularInterface:
                 "session": None if session is None else
                 {k: session[k] for k in ("address", "peer", "ac", "session_id")}}
 
-    def preauthorize(self, secret: bytes, paa: str, gateway: str) -> None:
+    def preauthorize(self, secret: bytes, paa: str, gateway: dict) -> None:
         """Hold the CHAP secret derived from the MPA-SA with `paa` for the next data session
-        with `gateway` (RFC 6252 s7.6.2: pre-authentication through the other interface)."""
-        self.preauthorized = {"secret": bytes(secret), "paa": paa, "gateway": gateway}
+        with `gateway` ({gateway (name), target_id (its MAC), address, address_port}; RFC
+        6252 s7.6.2: pre-authentication through the other interface)."""
+        self.preauthorized = {"secret": bytes(secret), "paa": paa, "gateway": dict(gateway),
+                              "address": None}
+
+    def preconfigure_address(self, timeout: float = 0.2) -> dict:
+        """Reserve the address at the pre-authorized gateway through the current (WLAN)
+        interface (protocols/cellular_address.py): `cellular_address_preconfigured`."""
+        from ..protocols.errors import ProtocolError
+        from .cellular import request_address
+        pre, g = self.preauthorized, self.preauthorized["gateway"]
+        with open(f"/sys/class/net/{self.iface}/address") as fh:
+            station = bytes(int(x, 16) for x in fh.read().strip().split(":"))
+        target = bytes(int(x, 16) for x in g["target_id"].split(":"))
+        try:
+            address, seconds = request_address((g["address"], g["address_port"]),
+                                               pre["secret"], station, target, timeout)
+        except (OSError, ProtocolError) as exc:
+            return {"status": "failed", "reason": str(exc)}
+        pre["address"] = address
+        self._emit("cellular_address_preconfigured", "pre-configuration", address=address,
+                   gateway=g["gateway"], elapsed_ms=round(seconds * 1e3, 3))
+        return {"status": "ok", "iface": self.iface, "address": address,
+                "gateway": g["gateway"], "elapsed_ms": round(seconds * 1e3, 3)}
 
     def up(self, phase: str = "pre-configuration", timeout: float = 15.0) -> dict:
         """Activation (if down), attach, data session: RFC 6252 C.5.2's preparation of the
@@ -108,8 +130,10 @@ class CellularInterface:
             self.client.counters.phase = phase
         pre, self.preauthorized = self.preauthorized, None     # serves one set-up
         self.client.secret = pre["secret"] if pre else self.config["secret"].encode()
+        self.client.request_address = pre["address"] if pre else None
         result = self.client.establish(timeout)
         result["chap_secret"] = f"mpa-key ({pre['paa']})" if pre else "long-term"
+        result["address_preconfigured"] = bool(pre and pre["address"])
         t_done = time.perf_counter_ns()
         if result["status"] == "ok":              # answer the gateway's LCP from now on
             self._serve_stop.clear()

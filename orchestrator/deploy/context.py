@@ -205,6 +205,7 @@ def ikev2(f: Facts, node: str, dest: Path) -> dict:
 
 KEYINSTALL_PORT = 7011          # PAA -> AP/AR key installation (protocols.keyinstall)
 PDG_KEYINSTALL_PORT = 7013      # PAA -> packet data gateway (C.5.2; its own: an AR may share the node)
+PDG_ADDRESS_PORT = 7014         # MN -> packet data gateway through the WLAN (protocols.cellular_address)
 PANA_PORT = 716                 # RFC 5191 s1.3 (IANA)
 SIP_PORT = 5060                 # RFC 3261
 MEDIA_PORT = 4000               # RTP of the MN and of the CN (SDP m= line)
@@ -270,7 +271,9 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        # the packet data gateways each PAA pre-authorizes this MN's cellular
                        # interfaces with (RFC 6252 s7.6.2, C.5.2)
                        "paa_pdgs": {p: [{"iface": ifname, "gateway": g["name"],
-                                         "target_id": g["target_id"]}
+                                         "target_id": g["target_id"],
+                                         "address": g["address"],
+                                         "address_port": PDG_ADDRESS_PORT}
                                         for g in paa_gateways(f, p)
                                         for ifname, bs in cellular_attachments(f, node)
                                         if bs == g["base_station"]]
@@ -302,7 +305,8 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "pdg_keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
                                                 for p in paas for _, a in addresses(plan, p)},
                        "pdg_keyinstall_id": next((i.mac for i in plan.hosts[node].interfaces
-                                                  if i.network in bs_nets), None)})
+                                                  if i.network in bs_nets), None),
+                       "pdg_address_port": PDG_ADDRESS_PORT})
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
                 if t.nodes[p].domain == t.nodes[node].domain]

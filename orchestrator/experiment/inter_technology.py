@@ -36,6 +36,11 @@ Every metric, in one line (`METRICS`; the runner writes one record row each):
   key_installation     the PAA's installation of the CHAP secret in the packet data gateway
                        (`psk_installed` of kind packet-data-gateway, elapsed_ms): the rest of
                        Tconf, after the PANA session; absent without pre-authentication.
+  address_preconfiguration  MPA (s7.3, s7.6.2): the cellular address reserved at the
+                       gateway through the WLAN (`cellular_address_preconfigured` elapsed_ms).
+  ipcp                 the data session's IPCP (the MN's `cellular_session_done` ipcp_ms):
+                       one radio round trip when it confirms a pre-configured address, more
+                       when the gateway Naks 0.0.0.0 (and Rejects the DNS request) first.
   aaa_in_session_setup Access-Requests the gateway sent (`aaa_request`) during the MN's last
                        data session set-up (`cellular_session_start` -> `_done`): 1 when CHAP
                        goes to the AAA server (reactive), 0 when the gateway checks it with
@@ -84,6 +89,9 @@ METRICS = (
                                    "new address"),
     Metric("pre_authentication", "ms", "PANA with the cellular PAA through the WLAN"),
     Metric("key_installation", "ms", "PAA -> packet data gateway: the CHAP secret installed"),
+    Metric("address_preconfiguration", "ms", "the cellular address reserved through the "
+                                             "WLAN"),
+    Metric("ipcp", "ms", "IPCP of the data session (radio round trips)"),
     Metric("aaa_in_session_setup", "requests", "Access-Requests during the data session "
                                                "set-up (0: CHAP checked by the gateway)"),
     Metric("preparation", "ms", "cellular power-on -> data session done"),
@@ -160,10 +168,14 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
         "preparation": (ms(prepared_from and prepared_from["mono_ns"], done[-1]["mono_ns"]),
                         "ms"),
         "aaa_in_session_setup": (aaa, "requests"),
+        "ipcp": (_attr(done[-1], "ipcp_ms"), "ms"),
         "both_interfaces_up": (both_up_ms(events, mn, t0, t1), "ms"),
     }
     if preauth:
         values["pre_authentication"] = (_attr(preauth[-1], "elapsed_ms"), "ms")
+    reserved = _of(events, "cellular_address_preconfigured", mn)
+    if reserved:
+        values["address_preconfiguration"] = (_attr(reserved[-1], "elapsed_ms"), "ms")
     if installed:
         values["key_installation"] = (_attr(installed[-1], "elapsed_ms"), "ms")
     if copies:

@@ -27,13 +27,16 @@ interface powered off and the stream on the WLAN address:
                                (re-INVITE) from its address: break before make
   c52-mpa-both-up              pre-authentication of the cellular domain through the WLAN
                                (PANA with its PAA, which installs the CHAP secret in the
-                               packet data gateway: s7.6.2), then the cellular interface is
+                               packet data gateway: s7.6.2) and pre-configuration (the
+                               address reserved at the gateway through the WLAN, which
+                               IPCP confirms: s7.3), then the cellular interface is
                                prepared (powered, attached, data session checked by that
                                secret, no AAA) while the stream still flows over the WLAN,
                                both stay up for `stream`, then the switch: copy-and-forward at
                                the WLAN's access router (`copy_forward:`), active interface,
                                binding update, the WLAN released (make before break)
-  c52-mpa-activate-at-handover the same pre-authentication through the WLAN; the cellular
+  c52-mpa-activate-at-handover the same pre-authentication and pre-configuration through the
+                               WLAN; the cellular
                                interface is powered up only when the handover is about to
                                occur (C.5.2's battery flavour): activation, attach and the
                                data session (CHAP against the installed secret) are at the
@@ -294,6 +297,7 @@ def c52_mpa_both_up(bed: Bed, mn: str, scenario) -> dict:
     _radio_off(bed, mn, scenario.interface)
     call = bed.call(mn, "call", cn=scenario.correspondent)
     pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
+    pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
     session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
     _stream(scenario)                   # both interfaces up, the stream still on the WLAN
     switch = _switch(bed, mn, scenario, session)
@@ -307,6 +311,7 @@ def c52_mpa_activate_at_handover(bed: Bed, mn: str, scenario) -> dict:
     _radio_off(bed, mn, scenario.interface)
     call = bed.call(mn, "call", cn=scenario.correspondent)
     pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
+    pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
     _stream(scenario)                   # only the WLAN up
     session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
     switch = _switch(bed, mn, scenario, session)

@@ -236,7 +236,10 @@ def test_the_cellular_paa_pre_authorizes_the_gateway_through_the_wlan(tmp_path):
     assert pdsn["paa_radius"]["server"] == "10.29.0.10"           # AAA_V, proxying to AAA_H
     assert mn["paas"]["pdsn"] == "10.20.0.1"
     assert mn["paa_pdgs"] == {"pdsn": [{"iface": "cdma0", "gateway": "pdsn",
-                                         "target_id": gw_if.mac}]}
+                                         "target_id": gw_if.mac, "address": "10.20.0.1",
+                                         "address_port": pdsn["pdg_address_port"]}]}
+    assert pdsn["pdg_address_port"] not in (pdsn["keyinstall_port"],
+                                            pdsn["pdg_keyinstall_port"])
 
 
 def test_a_dhcp_pool_all_assigned_in_the_topology_is_refused_by_name(tmp_path):

@@ -65,15 +65,18 @@ def test_pre_authentication_key_installation_and_aaa_in_the_session_set_up():
     pre = [ev("preauth_start", 20, source=WLAN), ev("preauth_done", 50, elapsed_ms=30.0),
            ev("psk_installed", 52, node="pdsn", sta="02:00:00:00:00:01",
               kind="packet-data-gateway", elapsed_ms=1.5),
-           ev("aaa_request", 30, node="pdsn", mn="mn@x")]         # PANA's, before the session
+           ev("aaa_request", 30, node="pdsn", mn="mn@x"),         # PANA's, before the session
+           ev("cellular_address_preconfigured", 55, address=CELL, elapsed_ms=2.5)]
     got = it.handover_metrics(pkts, pre + _mpa_events(), "mn", 0, 5000 * MS)
     assert got["pre_authentication"] == (30.0, "ms")
+    assert got["address_preconfiguration"] == (2.5, "ms")
     assert got["key_installation"] == (1.5, "ms")
     assert got["aaa_in_session_setup"] == (0, "requests")
     chap = ev("aaa_request", 4105, node="pdsn", mn="mn@x", method="chap")
     got = it.handover_metrics(pkts, _mpa_events() + [chap], "mn", 0, 5000 * MS)
     assert got["aaa_in_session_setup"] == (1, "requests")
     assert "pre_authentication" not in got and "key_installation" not in got
+    assert "address_preconfiguration" not in got
 
 
 def test_reactive_metrics_run_from_the_link_loss():

@@ -90,6 +90,29 @@ def test_mpa_pre_authenticates_the_cellular_domain_through_the_wlan(run_dir):
     assert len(chap_aaa) == 2                        # the reactive repetitions'
 
 
+def test_mpa_reserves_the_cellular_address_through_the_wlan_and_ipcp_confirms_it(run_dir):
+    """RFC 6252 s7.3, s7.6.2: the address is known before the cellular interface is powered
+    (reserved at the gateway through the WLAN); the data session gets that very address."""
+    df = pd.read_csv(run_dir / "records.csv")
+    for scen in ("both-up", "at-handover"):
+        assert all(v > 0 for v in _values(df, scen, "address_preconfiguration")), scen
+    assert _values(df, "reactive", "address_preconfiguration") == []
+    events = sorted((json.loads(line) for line in (run_dir / "events.jsonl").open()),
+                    key=lambda e: e["mono_ns"])
+    pre = [e for e in events if e["event"] == "cellular_address_preconfigured"]
+    assert len(pre) == 4
+    for p in pre:
+        after = [e for e in events if e["mono_ns"] > p["mono_ns"]]
+        powered = next(e for e in after if e["event"] == "interface_powered_on")
+        gw_done = next(e for e in after if e["event"] == "cellular_session_done"
+                       and e["node"] == "pdsn")
+        mn_done = next(e for e in after if e["event"] == "cellular_session_done"
+                       and e["node"] == "mn")
+        assert powered["mono_ns"] < mn_done["mono_ns"]
+        assert mn_done["attrs"]["address"] == gw_done["attrs"]["address"] == p["attrs"]["address"]
+        assert gw_done["attrs"]["address_source"] == "reserved"
+
+
 def test_copy_and_forward_explains_the_duplicates(run_dir):
     df = pd.read_csv(run_dir / "records.csv")
     copies = _values(df, "both-up", "copy_forward_copies")
