@@ -65,7 +65,7 @@ from ..protocols import cellular_address, ppp, ppp_fsm, radius
 from ..protocols.errors import ProtocolError
 from ..protocols.ppp_fsm import Event, Output, State
 from .rtnl import Rtnl, RtnlError
-from .udpserver import UdpServer
+from .udpserver import UdpServer, request
 
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
@@ -827,6 +827,10 @@ class AddressServer(UdpServer):
         self.sock.sendto(cellular_address.encode_answer(pre[0], answer), peer)
 
 
+class _Refused(Exception):
+    """The gateway's authenticated refusal (not swallowed like a bad datagram)."""
+
+
 def request_address(server: tuple[str, int], secret: bytes, station: bytes, target_id: bytes,
                     timeout: float = 0.2, retries: int = 3) -> tuple[str, float]:
     """The MN's side: ask the gateway at `server` (reached through the current interface)
@@ -835,24 +839,20 @@ def request_address(server: tuple[str, int], secret: bytes, station: bytes, targ
     req = cellular_address.AddressRequest(bytes(station), bytes(target_id), os.urandom(16))
     datagram = cellular_address.encode_request(secret, req)
     t0 = time.perf_counter()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect(server)
-        for _ in range(1 + retries):
-            sock.send(datagram)
-            deadline = time.perf_counter() + timeout
-            while (left := deadline - time.perf_counter()) > 0:
-                if not select.select([sock], [], [], left)[0]:
-                    break
-                try:
-                    answer = cellular_address.decode_answer(secret, sock.recv(2048))
-                except (ConnectionRefusedError, ProtocolError):
-                    continue
-                if answer.nonce != req.nonce:
-                    continue
-                if answer.status != cellular_address.Status.RESERVED:
-                    raise ProtocolError(f"{server[0]}: {answer.status.name}")
-                return str(answer.address), time.perf_counter() - t0
-            timeout *= 2
+
+    def answer(data: bytes):
+        ans = cellular_address.decode_answer(secret, data)
+        if ans.nonce != req.nonce:
+            return None
+        if ans.status != cellular_address.Status.RESERVED:
+            raise _Refused(f"{server[0]}: {ans.status.name}")
+        return ans
+    try:
+        ans = request(server, datagram, answer, timeout, retries)
+    except _Refused as exc:
+        raise ProtocolError(str(exc)) from None
+    if ans is not None:
+        return str(ans.address), time.perf_counter() - t0
     raise OSError(f"no address answer from {server[0]}:{server[1]} after {1 + retries} tries")
 
 

@@ -19,8 +19,6 @@ protocol; RFC 6252 does not specify one). UDP port: configurable, nothing is reg
 from __future__ import annotations
 
 import os
-import select
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from ..protocols import keyinstall as ki
 from ..protocols import mgmt
 from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
-from .udpserver import UdpServer
+from .udpserver import UdpServer, request
 
 ACCESS_POINT, ACCESS_ROUTER = "access-point", "access-router"
 PACKET_DATA_GATEWAY = "packet-data-gateway"
@@ -73,25 +71,16 @@ def install(address: str, port: int, secret: str | bytes, sta: str, bssid: str |
                             mac_bytes(bssid) if bssid else bytes(6), session_id, key_id, psk)
     datagram = ki.encode_request(secret, req)
     t0 = time.perf_counter()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((address, port))
-        for _attempt in range(1 + retries):
-            sock.send(datagram)
-            deadline = time.perf_counter() + timeout
-            while (left := deadline - time.perf_counter()) > 0:
-                if not select.select([sock], [], [], left)[0]:
-                    break
-                try:
-                    data = sock.recv(2048)
-                    answer = ki.decode_answer(secret, data)
-                except (ConnectionRefusedError, ProtocolError):
-                    continue  # not (yet) an answer we can trust; keep waiting
-                if answer.sequence != req.sequence or answer.nonce != req.nonce:
-                    continue
-                if answer.status != ki.Status.INSTALLED:
-                    raise KeyInstallError(f"{address}:{port} refused: {answer.status.name}")
-                return time.perf_counter() - t0
-            timeout *= 2
+
+    def answer(data: bytes):
+        ans = ki.decode_answer(secret, data)
+        if ans.sequence != req.sequence or ans.nonce != req.nonce:
+            return None                       # not the answer to this request
+        if ans.status != ki.Status.INSTALLED:
+            raise KeyInstallError(f"{address}:{port} refused: {ans.status.name}")
+        return ans
+    if request((address, port), datagram, answer, timeout, retries) is not None:
+        return time.perf_counter() - t0
     raise KeyInstallError(f"no answer from {address}:{port} after {1 + retries} attempts")
 
 
