@@ -249,7 +249,8 @@ class CellularClient:
         self._ppp: ppp_fsm.PppLink | None = None
         self._early: list[bytes] = []       # session frames received before the PADS
         self._lock = threading.Lock()
-        self.request_address: str | None = None     # IPCP asks for it (pre-configured)
+        # (address, DNS server or None) IPCP asks for (pre-configured through the WLAN)
+        self.request_address: tuple[str, str | None] | None = None
 
     def _emit(self, event: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -268,9 +269,12 @@ class CellularClient:
         marks = {"start": t0}
         disc = ppp_fsm.DiscoveryClient(self.link.mac, self.service_name, ac_name=self.ac_name,
                                        **self.discovery_params)
-        ipcp = ppp_fsm.IpcpClientPolicy(self.want_dns and not self.request_address)
-        if self.request_address:       # reserved through the WLAN (AddressServer): IPCP confirms it
-            ipcp.address = ipaddress.IPv4Address(self.request_address)
+        pre = self.request_address       # (address, DNS or None) reserved through the WLAN
+        ipcp = ppp_fsm.IpcpClientPolicy(self.want_dns and (not pre or bool(pre[1])))
+        if pre:                          # (AddressServer): IPCP confirms them
+            ipcp.address = ipaddress.IPv4Address(pre[0])
+            if pre[1] and ipcp.dns is not None:
+                ipcp.dns = ipaddress.IPv4Address(pre[1])
         link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ipcp,
                                peer=ppp_fsm.ChapPeer(self.name, self.secret), **self.timers)
         self._disc, self._ppp = disc, link
@@ -821,8 +825,10 @@ class AddressServer(UdpServer):
         address = self.gateway.reserve(station)
         status = (cellular_address.Status.RESERVED if address
                   else cellular_address.Status.POOL_EXHAUSTED)
+        dns = self.gateway.dns[0] if self.gateway.dns else None
         answer = cellular_address.AddressAnswer(status, req.nonce,
                                                 ipaddress.IPv4Address(address or 0),
+                                                dns and ipaddress.IPv4Address(dns),
                                                 self.lifetime)
         self.sock.sendto(cellular_address.encode_answer(pre[0], answer), peer)
 
@@ -832,9 +838,9 @@ class _Refused(Exception):
 
 
 def request_address(server: tuple[str, int], secret: bytes, station: bytes, target_id: bytes,
-                    timeout: float = 0.2, retries: int = 3) -> tuple[str, float]:
+                    timeout: float = 0.2, retries: int = 3) -> tuple[str, str | None, float]:
     """The MN's side: ask the gateway at `server` (reached through the current interface)
-    for an address; (address, seconds). The request is retransmitted unchanged, the wait
+    for an address; (address, DNS server or None, seconds). The request is retransmitted unchanged, the wait
     doubling, `retries` times. Raises OSError on no answer, ProtocolError on a refusal."""
     req = cellular_address.AddressRequest(bytes(station), bytes(target_id), os.urandom(16))
     datagram = cellular_address.encode_request(secret, req)
@@ -852,7 +858,7 @@ def request_address(server: tuple[str, int], secret: bytes, station: bytes, targ
     except _Refused as exc:
         raise ProtocolError(str(exc)) from None
     if ans is not None:
-        return str(ans.address), time.perf_counter() - t0
+        return (str(ans.address), ans.dns and str(ans.dns), time.perf_counter() - t0)
     raise OSError(f"no address answer from {server[0]}:{server[1]} after {1 + retries} tries")
 
 

@@ -86,14 +86,14 @@ class CellularInterface:
             station = bytes(int(x, 16) for x in fh.read().strip().split(":"))
         target = bytes(int(x, 16) for x in g["target_id"].split(":"))
         try:
-            address, seconds = request_address((g["address"], g["address_port"]),
-                                               pre["secret"], station, target, timeout)
+            address, dns, seconds = request_address((g["address"], g["address_port"]),
+                                                    pre["secret"], station, target, timeout)
         except (OSError, ProtocolError) as exc:
             return {"status": "failed", "reason": str(exc)}
-        pre["address"] = address
+        pre["address"] = (address, dns)
         self._emit("cellular_address_preconfigured", "pre-configuration", address=address,
-                   gateway=g["gateway"], elapsed_ms=round(seconds * 1e3, 3))
-        return {"status": "ok", "iface": self.iface, "address": address,
+                   dns=dns, gateway=g["gateway"], elapsed_ms=round(seconds * 1e3, 3))
+        return {"status": "ok", "iface": self.iface, "address": address, "dns": dns,
                 "gateway": g["gateway"], "elapsed_ms": round(seconds * 1e3, 3)}
 
     def up(self, phase: str = "pre-configuration", timeout: float = 15.0) -> dict:

@@ -45,6 +45,11 @@ Every metric, in one line (`METRICS`; the runner writes one record row each):
                        data session set-up (`cellular_session_start` -> `_done`): 1 when CHAP
                        goes to the AAA server (reactive), 0 when the gateway checks it with
                        the pre-authorized secret (MPA).
+  at_handover          what remains at the handover: its start -> first packet on the new
+                       address (ms). The start is the link loss (reactive), the cellular
+                       interface's power-on when it belongs to the handover (the battery
+                       flavour powers up only then: `interface_powered_on` in phase
+                       switching), else the switch of the active interface (both up).
   preparation          the cellular interface's power-on (else its data session's start) ->
                        its data session done: what MPA does ahead of the switch (ms).
   both_interfaces_up   how long both radios were up at once (C.5.2's battery argument): the
@@ -94,6 +99,8 @@ METRICS = (
     Metric("ipcp", "ms", "IPCP of the data session (radio round trips)"),
     Metric("aaa_in_session_setup", "requests", "Access-Requests during the data session "
                                                "set-up (0: CHAP checked by the gateway)"),
+    Metric("at_handover", "ms", "what remains at the handover: link lost / power-on at the "
+                                "handover / switch -> first packet on the new address"),
     Metric("preparation", "ms", "cellular power-on -> data session done"),
     Metric("both_interfaces_up", "ms", "time both radios were up at once"),
     Metric("copy_forward_copies", "packets", "packets the old AR copied to the new address"),
@@ -139,6 +146,8 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     powered = _of(events, "interface_powered_on", mn)
     started = _of(events, "cellular_session_start", mn)
     trigger = lost or (changed[-1] if changed else None)
+    powered_at_handover = [e for e in powered if e.get("phase") == "switching"]
+    start = lost or (powered_at_handover[-1] if powered_at_handover else None) or trigger
     prepared_from = (powered[-1] if powered else None) or (started[-1] if started else None)
     first_new = next((p["mono_ns"] for p in pkts if p["dst"].rsplit(":", 1)[0] == new), None)
     copies = [e for e in events if e["event"] == "copy_forward_done" and subject(e) == mn]
@@ -165,6 +174,7 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
         "switch": (_attr(changed[-1], "elapsed_ms") if changed else None, "ms"),
         "binding_update": (ms(bu_start and bu_start["mono_ns"], bu and bu["mono_ns"]), "ms"),
         "handover_total": (ms(trigger and trigger["mono_ns"], first_new), "ms"),
+        "at_handover": (ms(start and start["mono_ns"], first_new), "ms"),
         "preparation": (ms(prepared_from and prepared_from["mono_ns"], done[-1]["mono_ns"]),
                         "ms"),
         "aaa_in_session_setup": (aaa, "requests"),

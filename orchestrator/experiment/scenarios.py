@@ -313,7 +313,8 @@ def c52_mpa_activate_at_handover(bed: Bed, mn: str, scenario) -> dict:
     pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
     pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
     _stream(scenario)                   # only the WLAN up
-    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
+    # the handover starts: the prepared interface powered up, its data session, the switch
+    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="switching")
     switch = _switch(bed, mn, scenario, session)
     _stream(scenario)
     bed.call(mn, "hangup")

@@ -27,8 +27,12 @@ Address-Answer (gateway -> MN)::
     0   Version 1, Type 2, Status 1 (0 reserved, 1 pool exhausted), Reserved 1
     4   Nonce         16  the request's
     20  Address       4   the reserved IPv4 address (0.0.0.0 unless Status is 0)
-    24  Lifetime      4   seconds the reservation is held
-    28  MAC           32  HMAC-SHA256(K, octets 0 .. 27)
+    24  DNS           4   the primary DNS server IPCP will offer (RFC 1877), 0.0.0.0: none
+    28  Lifetime      4   seconds the reservation is held
+    32  MAC           32  HMAC-SHA256(K, octets 0 .. 31)
+
+With both known, the data session's IPCP Configure-Request carries exactly what the gateway
+will acknowledge: the reserved address, and the DNS option only when there is a server.
 
 K = HKDF-SHA256(the CHAP secret, empty salt, "MPA cellular address", 32) (RFC 5869): only the
 MN and the gateway hold the secret, the PAA derived it from the MPA-SA. The MAC is checked
@@ -57,7 +61,7 @@ TYPE_REQUEST, TYPE_ANSWER = 1, 2
 LABEL = b"MPA cellular address"
 MAC_LENGTH = 32
 _REQUEST = struct.Struct("!BBH6s6s16s")      # 32 octets
-_ANSWER = struct.Struct("!BBBB16s4sI")        # 28 octets
+_ANSWER = struct.Struct("!BBBB16s4s4sI")      # 32 octets
 
 
 class Status(IntEnum):
@@ -77,6 +81,7 @@ class AddressAnswer:
     status: Status
     nonce: bytes
     address: IPv4Address
+    dns: IPv4Address | None          # None: the gateway offers no DNS server
     lifetime: int
 
 
@@ -126,17 +131,19 @@ def encode_answer(secret: bytes, ans: AddressAnswer) -> bytes:
     if len(ans.nonce) != 16 or not 0 <= ans.lifetime < 1 << 32:
         raise ProtocolError("Nonce is 16 octets, Lifetime 32 bits")
     body = _ANSWER.pack(VERSION, TYPE_ANSWER, int(ans.status), 0, ans.nonce,
-                        IPv4Address(ans.address).packed, ans.lifetime)
+                        IPv4Address(ans.address).packed, IPv4Address(ans.dns or 0).packed,
+                        ans.lifetime)
     return body + _mac(address_key(secret), body)
 
 
 def decode_answer(secret: bytes, data: bytes) -> AddressAnswer:
     body = _verified(address_key(secret), data, _ANSWER)
-    version, kind, status, _reserved, nonce, address, lifetime = _ANSWER.unpack(body)
+    version, kind, status, _reserved, nonce, address, dns, lifetime = _ANSWER.unpack(body)
     if (version, kind) != (VERSION, TYPE_ANSWER):
         raise ProtocolError(f"version {version} type {kind}: not an Address-Answer")
     try:
         status = Status(status)
     except ValueError:
         raise ProtocolError(f"unknown Status {status}") from None
-    return AddressAnswer(status, nonce, IPv4Address(address), lifetime)
+    return AddressAnswer(status, nonce, IPv4Address(address),
+                         IPv4Address(dns) if any(dns) else None, lifetime)

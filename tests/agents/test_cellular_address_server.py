@@ -20,7 +20,7 @@ STA_B = bytes.fromhex(STA.replace(":", ""))
 def gateway():
     gw = PacketDataGateway("lo", "10.20.0.1", "10.20.0.0/29",
                            RadiusNas("127.0.0.1", 9, "x", "t"), configure=False,
-                           reserved=("10.20.0.2",))
+                           reserved=("10.20.0.2",), dns=["10.20.0.53"])
     server = AddressServer("127.0.0.1", 0, gw, 60).start()
     yield gw, ("127.0.0.1", server.port)
     server.stop()
@@ -30,8 +30,9 @@ def gateway():
 def test_a_preauthorized_station_reserves_an_address_once(gateway):
     gw, where = gateway
     gw.preauthorize(STA, b"k" * 32, 60)
-    address, seconds = request_address(where, b"k" * 32, STA_B, gw.link.mac)
+    address, dns, seconds = request_address(where, b"k" * 32, STA_B, gw.link.mac)
     assert address == "10.20.0.3" and seconds > 0          # .1 the gateway, .2 static
+    assert dns == "10.20.0.53"                               # what its IPCP offers
     assert request_address(where, b"k" * 32, STA_B, gw.link.mac)[0] == address
     assert gw.reserved_for == {STA_B: address} and address in gw.leases
     assert gw._lease() == "10.20.0.4"                       # not handed out twice

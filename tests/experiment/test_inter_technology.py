@@ -29,7 +29,8 @@ def ev(name: str, t_ms: float, node: str = "mn", **attrs) -> dict:
 def _mpa_events(powered_on: float = 100.0) -> list[dict]:
     """Power-up at 100 ms, session done at 4110, switch at 4200, re-INVITE 4201-4323, the
     WLAN left at 4330 (controller), end at 5000."""
-    return [ev("interface_powered_on", powered_on, iface="cdma0"),
+    return [dict(ev("interface_powered_on", powered_on, iface="cdma0"),
+                 phase="pre-configuration"),                    # prepared before the handover
             ev("radio_attached", powered_on + 4000, activation_ms=3000.0, attach_ms=1000.0),
             ev("cellular_session_start", powered_on + 4001),
             ev("cellular_session_done", powered_on + 4010, address=CELL, total_ms=9.0),
@@ -49,6 +50,12 @@ def test_make_before_break_metrics():
     assert got["packet_loss"] == (0, "packets") and got["duplicates"] == (0, "packets")
     assert got["on_old_address"][0] == 267 and got["on_new_address"][0] == 33
     assert got["handover_total"][0] == pytest.approx(4332 - 4200)      # from the switch
+    assert got["at_handover"] == got["handover_total"]                # both up: the same
+    battery = [dict(e, phase="switching") if e["event"] == "interface_powered_on" else e
+               for e in _mpa_events()]
+    got = it.handover_metrics(pkts, battery, "mn", 0, 5000 * MS)
+    assert got["at_handover"][0] == pytest.approx(4332 - 100)         # from the power-on
+    assert got["handover_total"][0] == pytest.approx(4332 - 4200)
     assert got["preparation"][0] == pytest.approx(4010)               # power-on -> session
     assert got["both_interfaces_up"][0] == pytest.approx(4330 - 100)  # until the WLAN left
     assert got["binding_update"][0] == pytest.approx(122)

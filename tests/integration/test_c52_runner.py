@@ -66,6 +66,10 @@ def test_mpa_pre_authenticates_the_cellular_domain_through_the_wlan(run_dir):
         assert _values(df, scen, "aaa_in_session_setup") == [0, 0], scen
     assert _values(df, "reactive", "aaa_in_session_setup") == [1, 1]
     assert _values(df, "reactive", "pre_authentication") == []
+    # what remains at the handover: the battery flavour powers up (200 ms) and attaches
+    # (100 ms) in it; with both up only the switch and the binding are left
+    assert all(v >= 300 for v in _values(df, "at-handover", "at_handover"))
+    assert _values(df, "both-up", "at_handover") == _values(df, "both-up", "handover_total")
     events = sorted((json.loads(line) for line in (run_dir / "events.jsonl").open()),
                     key=lambda e: e["mono_ns"])
     verified = [e for e in events if e["event"] == "chap_verified"]

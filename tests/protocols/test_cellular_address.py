@@ -39,12 +39,17 @@ def test_request_layout_matches_the_documented_format():
 
 
 def test_answer_layout_and_round_trip():
-    ans = ca.AddressAnswer(ca.Status.RESERVED, NONCE, IPv4Address("10.20.0.2"), 3600)
+    ans = ca.AddressAnswer(ca.Status.RESERVED, NONCE, IPv4Address("10.20.0.2"),
+                           IPv4Address("10.20.0.53"), 3600)
     raw = ca.encode_answer(SECRET, ans)
-    assert len(raw) == 60 and raw[:4] == bytes((1, 2, 0, 0)) and raw[4:20] == NONCE
-    assert raw[20:24] == bytes((10, 20, 0, 2)) and struct.unpack("!I", raw[24:28]) == (3600,)
-    assert raw[28:] == hmac.new(reference_key(SECRET), raw[:28], hashlib.sha256).digest()
+    assert len(raw) == 64 and raw[:4] == bytes((1, 2, 0, 0)) and raw[4:20] == NONCE
+    assert raw[20:24] == bytes((10, 20, 0, 2)) and raw[24:28] == bytes((10, 20, 0, 53))
+    assert struct.unpack("!I", raw[28:32]) == (3600,)
+    assert raw[32:] == hmac.new(reference_key(SECRET), raw[:32], hashlib.sha256).digest()
     assert ca.decode_answer(SECRET, raw) == ans
+    none = ca.encode_answer(SECRET, ca.AddressAnswer(ca.Status.RESERVED, NONCE,
+                                                     IPv4Address("10.20.0.2"), None, 60))
+    assert none[24:28] == bytes(4) and ca.decode_answer(SECRET, none).dns is None
 
 
 @pytest.mark.parametrize("index", [0, 1, 4, 12, 20, 31, 32, 63])
@@ -75,7 +80,7 @@ def test_seeded_fuzz_only_protocol_errors():
     key = reference_key(SECRET)
     samples = [ca.encode_request(SECRET, ca.AddressRequest(STA, GW, NONCE)),
                ca.encode_answer(SECRET, ca.AddressAnswer(ca.Status.RESERVED, NONCE,
-                                                         IPv4Address("10.20.0.9"), 60))]
+                                                         IPv4Address("10.20.0.9"), None, 60))]
     for _ in range(3000):
         data = mutate(rnd, rnd.choice(samples))
         if rnd.random() < 0.5 and len(data) > 32:
