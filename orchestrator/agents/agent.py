@@ -330,7 +330,8 @@ class MobileNode(_RadioRole):
         return result
 
     @command("pre-configuration")
-    def preconfigure_cellular(self, iface: str | None = None, timeout: float = 0.2) -> dict:
+    def preconfigure_cellular(self, iface: str | None = None,
+                              timeout: float | None = None) -> dict:
         """RFC 6252 s7.3, s7.6.2: after pre-authentication of the cellular domain, reserve
         the cellular interface's address at its packet data gateway through the current
         (WLAN) interface, authenticated with the pre-authorized CHAP secret; the data
@@ -1185,8 +1186,18 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["ppp_max_configure"] = c(ppp_fsm.MAX_CONFIGURE, "", "RFC 1661 s4.6 Max-Configure")
         out["pppoe_discovery_timeout"] = c(ppp_fsm.DISCOVERY_TIMEOUT_S * 1e3, "ms",
                                            "protocols/ppp_fsm.py (doubling; RFC 2516 leaves it open)")
+    if config.get("cellular"):
+        cellular = module(".cellular")
+        out["cellular_address_timeout"] = c(
+            cellular.ADDRESS_TIMEOUT_S * 1e3, "ms",
+            "agents/cellular.py request_address (first wait, doubling; MPA pre-configuration)")
+        out["cellular_address_retries"] = c(cellular.ADDRESS_RETRIES, "",
+                                            "agents/cellular.py request_address")
     if "packet-data-gateway" in roles:
         cellular = module(".cellular")
+        out["pdg_preauthorized_lifetime"] = c(
+            PacketDataGatewayRole.PREAUTHORIZED_S * 1e3, "ms",
+            "agents/agent.py: how long a PAA-installed CHAP secret is accepted")
         out["pdg_radius_timeout"] = c(cellular.RADIUS_TIMEOUT_S * 1e3, "ms",
                                       "agents/cellular.py RadiusNas (fixed, unchanged request: RFC 5080 s2.2.1)")
         out["pdg_radius_retries"] = c(cellular.RADIUS_RETRIES, "", "agents/cellular.py RadiusNas")

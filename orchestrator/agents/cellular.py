@@ -71,6 +71,8 @@ PHASES = ("switching", "pre-configuration")     # where a session set-up may be 
 DEFAULT_SERVICE = b""
 RADIUS_TIMEOUT_S, RADIUS_RETRIES = 1.0, 3     # the NAS's retransmission (RFC 5080 s2.2.1)
 MAX_EARLY = 8           # session frames kept while the PADS is awaited (they may overtake it)
+# the MN's Address-Request through the WLAN (request_address): first wait, doubling, retries
+ADDRESS_TIMEOUT_S, ADDRESS_RETRIES = 0.2, 3
 
 
 def _ms(t0: int, t1: int) -> float:
@@ -817,7 +819,7 @@ class AddressServer(UdpServer):
     def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
         station = cellular_address.request_station(data)
         pre = self.gateway.preauthorized.get(station)
-        if pre is None:
+        if pre is None or pre[1] < time.monotonic():
             raise ProtocolError(f"no pre-authorized secret for station {_mac_str(station)}")
         req = cellular_address.decode_request(pre[0], data)
         if req.target_id != self.gateway.link.mac:
@@ -838,7 +840,7 @@ class _Refused(Exception):
 
 
 def request_address(server: tuple[str, int], secret: bytes, station: bytes, target_id: bytes,
-                    timeout: float = 0.2, retries: int = 3) -> tuple[str, str | None, float]:
+                    timeout: float = ADDRESS_TIMEOUT_S, retries: int = ADDRESS_RETRIES) -> tuple[str, str | None, float]:
     """The MN's side: ask the gateway at `server` (reached through the current interface)
     for an address; (address, DNS server or None, seconds). The request is retransmitted unchanged, the wait
     doubling, `retries` times. Raises OSError on no answer, ProtocolError on a refusal."""

@@ -76,18 +76,19 @@ class CellularInterface:
         self.preauthorized = {"secret": bytes(secret), "paa": paa, "gateway": dict(gateway),
                               "address": None}
 
-    def preconfigure_address(self, timeout: float = 0.2) -> dict:
+    def preconfigure_address(self, timeout: float | None = None) -> dict:
         """Reserve the address at the pre-authorized gateway through the current (WLAN)
         interface (protocols/cellular_address.py): `cellular_address_preconfigured`."""
         from ..protocols.errors import ProtocolError
-        from .cellular import request_address
+        from .cellular import ADDRESS_TIMEOUT_S, request_address
         pre, g = self.preauthorized, self.preauthorized["gateway"]
         with open(f"/sys/class/net/{self.iface}/address") as fh:
             station = bytes(int(x, 16) for x in fh.read().strip().split(":"))
         target = bytes(int(x, 16) for x in g["target_id"].split(":"))
         try:
             address, dns, seconds = request_address((g["address"], g["address_port"]),
-                                                    pre["secret"], station, target, timeout)
+                                                    pre["secret"], station, target,
+                                                    timeout or ADDRESS_TIMEOUT_S)
         except (OSError, ProtocolError) as exc:
             return {"status": "failed", "reason": str(exc)}
         pre["address"] = (address, dns)
