@@ -49,3 +49,18 @@ def test_no_answer_without_the_installed_secret(gateway, case):
     with pytest.raises(OSError, match="no address answer"):
         request_address(where, secret, station, target, timeout=0.05, retries=1)
     assert gw.reserved_for == {}
+
+
+def test_junk_and_replays_do_not_stop_the_server(gateway):
+    """Anything at all is dropped (the loop's guard, agents/health.py) and the server goes
+    on answering; a replayed
+    request only gets the same answer (the reservation is per station)."""
+    import socket
+    gw, where = gateway
+    gw.preauthorize(STA, b"k" * 32, 60)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for junk in (b"", b"\x01", b"\x01\x01" + bytes(62), bytes(200)):
+            s.sendto(junk, where)
+    first = request_address(where, b"k" * 32, STA_B, gw.link.mac)[0]
+    assert request_address(where, b"k" * 32, STA_B, gw.link.mac)[0] == first
+    assert list(gw.reserved_for.values()) == [first]
