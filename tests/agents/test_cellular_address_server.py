@@ -53,8 +53,7 @@ def test_no_answer_without_the_installed_secret(gateway, case):
 
 def test_junk_and_replays_do_not_stop_the_server(gateway):
     """Anything at all is dropped (the loop's guard, agents/health.py) and the server goes
-    on answering; a replayed
-    request only gets the same answer (the reservation is per station)."""
+    on answering; a replayed request only gets the same answer (one reservation a station)."""
     import socket
     gw, where = gateway
     gw.preauthorize(STA, b"k" * 32, 60)
