@@ -86,6 +86,11 @@ CELLULAR_SESSION: tuple[str, ...] = (
     "cellular_session_start", "pppoe_discovery_done", "lcp_opened", "chap_success",
     "chap_failure", "ipcp_opened", "cellular_session_done", "cellular_session_failed",
     "cellular_session_terminated", "cellular_frame_dropped", "aaa_request", "aaa_answer",
+    # MPA pre-authentication of the cellular domain through the WLAN (RFC 6252 s7.6.2): the
+    # gateway holds a CHAP secret a PAA installed, and checks a response against it itself
+    "chap_preauthorized", "chap_verified",
+    # ... and the address reserved through the WLAN (protocols/cellular_address.py)
+    "cellular_address_reserved", "cellular_address_preconfigured",
     # agents/multi_interface.py: the emulated attach, the active interface (C.5.2)
     "radio_attached", "active_interface_changed", "active_interface_failed",
     # the handovers of C.5.2 (experiment/inter_technology.py): which radios are powered and

@@ -138,8 +138,10 @@ class MobileNode(_RadioRole):
               "buffering_port": 7012, "dad_probes": 0, "dad_interval": 1.0,
               "eap_fragment_size": 1398,
               # a multi-interface MN (agents/multi_interface.py, RFC 6252 C.5.2): cellular
-              # interfaces by name (identity, CHAP secret, base station, emulated latencies)
-              "cellular": {}}
+              # interfaces by name (identity, CHAP secret, base station, emulated latencies);
+              # the packet data gateways a PAA pre-authorizes them with (s7.6.2): PAA ->
+              # [{iface, gateway, target_id}]
+              "cellular": {}, "paa_pdgs": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -245,8 +247,14 @@ class MobileNode(_RadioRole):
         for ap in c["paa_aps"].get(paa, []):
             bssid = self._bssid(ap)
             sup.install_pmk(bssid, keys.psk_ap(mac_bytes(bssid)), "mpa")
+        # s7.6.2, C.5.2: the cellular domain pre-authenticated through the WLAN; the CHAP
+        # secret of each of its packet data gateways, as the PAA derives the one it installs
+        for pdg in c["paa_pdgs"].get(paa, []):
+            self._cellular(pdg["iface"]).preauthorize(
+                keys.pdg_chap_key(mac_bytes(pdg["target_id"])), paa, pdg)
         return {k: v for k, v in result.items() if k not in ("msk", "pana_auth_key")} | {
-            "psk_ap": c["paa_aps"].get(paa, [])}
+            "psk_ap": c["paa_aps"].get(paa, []),
+            "chap_key": [p["gateway"] for p in c["paa_pdgs"].get(paa, [])]}
 
     @command()
     def flush(self) -> dict:
@@ -260,6 +268,8 @@ class MobileNode(_RadioRole):
         for pac in self.pacs.values():
             pac.close()
         self.pacs.clear()
+        for cell in self.cellular.values():
+            cell.preauthorized = None
         return {"flushed": n, "released": released}
 
     # -- the kept PANA sessions (RFC 5873 attach; RFC 6252 C.2 MPA-SA) ----------------------
@@ -359,6 +369,24 @@ class MobileNode(_RadioRole):
         if result["status"] != "ok":
             raise CommandError(f"cellular data session failed at {result.get('stage')}: "
                                f"{result.get('reason')}")
+        return result
+
+    @command("pre-configuration")
+    def preconfigure_cellular(self, iface: str | None = None,
+                              timeout: float | None = None) -> dict:
+        """RFC 6252 s7.3, s7.6.2: after pre-authentication of the cellular domain, reserve
+        the cellular interface's address at its packet data gateway through the current
+        (WLAN) interface, authenticated with the pre-authorized CHAP secret; the data
+        session's IPCP then asks for it and the gateway confirms it."""
+        cell = self._cellular(iface)
+        pre = cell.preauthorized
+        if pre is None:
+            raise CommandError(f"{cell.iface} is not pre-authorized: preauthenticate_mpa "
+                               "with the cellular domain's PAA first")
+        result = cell.preconfigure_address(timeout)
+        if result["status"] != "ok":
+            raise CommandError(f"address pre-configuration of {cell.iface} failed: "
+                               f"{result['reason']}")
         return result
 
     @command("switching")
@@ -703,15 +731,20 @@ class AccessPoint(_RadioRole):
         return result
 
 
-def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log):
+def start_keyinstall_server(config: dict, kind: str, target_id: str, on_install, log,
+                            prefix: str = ""):
     """The target side of PAA key installation (protocols.keyinstall): every PAA peer, each
-    checked with its own secret (`keyinstall_peers`: PAA address -> secret) and Sequence."""
+    checked with its own secret (`<prefix>keyinstall_peers`: PAA address -> secret) and
+    Sequence, on `<prefix>keyinstall_port`."""
     from ..protocols import keyinstall as ki
     from .keyinstall import KeyInstallServer, mac_bytes, receivers_by_address
     kinds = {"access-point": ki.TargetKind.ACCESS_POINT,
-             "access-router": ki.TargetKind.ACCESS_ROUTER}
-    receivers = receivers_by_address(config["keyinstall_peers"], kinds[kind], mac_bytes(target_id))
-    return KeyInstallServer("0.0.0.0", config["keyinstall_port"], receivers, on_install, log).start()
+             "access-router": ki.TargetKind.ACCESS_ROUTER,
+             "packet-data-gateway": ki.TargetKind.PACKET_DATA_GATEWAY}
+    receivers = receivers_by_address(config[prefix + "keyinstall_peers"], kinds[kind],
+                                     mac_bytes(target_id))
+    return KeyInstallServer("0.0.0.0", config[prefix + "keyinstall_port"], receivers,
+                            on_install, log).start()
 
 
 @role("paa")
@@ -720,7 +753,10 @@ class Paa(Role):
     EAP to its domain's AAA server over RADIUS; on success derives PSK_ap for every AP of
     its network(s) and the MN-AR key, and installs them (Tconf, C.5.3)."""
     CONFIG = {"pana_port": 716, "pana_address": "0.0.0.0", "paa_radius": None, "stations": {},
-              "ctn_aps": [], "ctn_ars": []}
+              "ctn_aps": [], "ctn_ars": [],
+              # C.5.2 / s7.6.2: packet data gateways of the cellular network(s) this PAA
+              # serves, and identity -> MAC address of the MN's cellular interface there
+              "ctn_pdgs": [], "cellular_stations": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -735,12 +771,14 @@ class Paa(Role):
                                  on_success=self._on_success).start()
 
     def _targets(self):
-        from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, KeyTarget
+        from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, PACKET_DATA_GATEWAY, KeyTarget
         aps = [KeyTarget(a["name"], ACCESS_POINT, a["address"], a["port"], a["secret"], a["bssid"])
                for a in self.config["ctn_aps"]]
         ars = [KeyTarget(r["name"], ACCESS_ROUTER, r["address"], r["port"], r["secret"],
                          r["target_id"]) for r in self.config["ctn_ars"]]
-        return aps + ars
+        pdgs = [KeyTarget(g["name"], PACKET_DATA_GATEWAY, g["address"], g["port"], g["secret"],
+                          g["target_id"]) for g in self.config["ctn_pdgs"]]
+        return aps + ars + pdgs
 
     def _on_success(self, session) -> None:
         from .keyinstall import install_mpa_keys
@@ -749,8 +787,9 @@ class Paa(Role):
             self.log.emit("psk_install_failed", "pre-configuration", identity=session.identity,
                           reason="no station MAC known for this identity")
             return
-        self.tconf[session.identity] = install_mpa_keys(session.mpa_keys, sta, self._targets(),
-                                                        self.log)
+        self.tconf[session.identity] = install_mpa_keys(
+            session.mpa_keys, sta, self._targets(), self.log,
+            cellular_sta=self.config["cellular_stations"].get(session.identity))
 
     @command(phase="pre-configuration")
     def tconf_status(self, identity: str) -> dict:
@@ -965,7 +1004,15 @@ class PacketDataGatewayRole(Role):
     concentrator, CHAP authenticator checking the MN's response with the domain's AAA
     server over RADIUS, IPCP address server (agents/cellular.py PacketDataGateway)."""
     CONFIG = {"pdg_iface": "eth0", "pdg_local": "", "pdg_pool": "", "pdg_reserved": [],
-              "pdg_radius": None, "pdg_ac_name": "pdsn"}
+              "pdg_radius": None, "pdg_ac_name": "pdsn",
+              # CHAP secrets installed by the PAAs of its networks (RFC 6252 s7.6.2; a port
+              # of its own: an access router on the same node has the usual one)
+              "pdg_keyinstall_port": 7013, "pdg_keyinstall_peers": {},
+              "pdg_keyinstall_id": None,
+              # where pre-authorized mobiles reserve their address through the WLAN
+              # (protocols/cellular_address.py)
+              "pdg_address_port": 7014}
+    PREAUTHORIZED_S = 3600.0   # how long an installed secret stays usable (the PAA's lifetime)
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -980,6 +1027,29 @@ class PacketDataGatewayRole(Role):
                                          log, c["pdg_ac_name"], reserved=tuple(c["pdg_reserved"]))
         self.loop = Loop("packet-data-gateway", log)      # its health is in `hello`
         self.gateway._thread = self.loop.start(self.gateway.serve_forever)
+        self.keyinstall = None
+        if c["pdg_keyinstall_peers"] and c["pdg_keyinstall_id"]:
+            self.keyinstall = start_keyinstall_server(
+                c, "packet-data-gateway", c["pdg_keyinstall_id"],
+                lambda sta, key: self.gateway.preauthorize(sta, key, self.PREAUTHORIZED_S),
+                log, prefix="pdg_")
+        from .cellular import AddressServer
+        # on the address MNs are told (their connected socket takes answers from it only)
+        self.address_server = AddressServer(c["pdg_local"], c["pdg_address_port"],
+                                            self.gateway, int(self.PREAUTHORIZED_S),
+                                            log).start()
+
+    @command()
+    def preauthorized(self) -> dict:
+        """The mobiles (by interface MAC) holding a CHAP secret installed by a PAA."""
+        from .cellular import _mac_str
+        return {"stations": sorted(_mac_str(h) for h in list(self.gateway.preauthorized))}
+
+    @command()
+    def flush_preauthorized(self) -> dict:
+        """Forget every installed CHAP secret and address reserved with it (a clean start
+        for the next repetition)."""
+        return {"flushed": self.gateway.forget_preauthorized()}
 
     @command()
     def sessions(self) -> dict:
@@ -990,6 +1060,9 @@ class PacketDataGatewayRole(Role):
                 "completed": g.completed, "dropped": g.counters.dropped}
 
     def close(self) -> None:
+        if self.keyinstall:
+            self.keyinstall.stop()
+        self.address_server.stop()
         self.loop.stop()
         self.gateway.stop()
 
@@ -1453,8 +1526,18 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["ppp_max_configure"] = c(ppp_fsm.MAX_CONFIGURE, "", "RFC 1661 s4.6 Max-Configure")
         out["pppoe_discovery_timeout"] = c(ppp_fsm.DISCOVERY_TIMEOUT_S * 1e3, "ms",
                                            "protocols/ppp_fsm.py (doubling; RFC 2516 leaves it open)")
+    if config.get("cellular"):
+        cellular = module(".cellular")
+        out["cellular_address_timeout"] = c(
+            cellular.ADDRESS_TIMEOUT_S * 1e3, "ms",
+            "agents/cellular.py request_address (first wait, doubling; MPA pre-configuration)")
+        out["cellular_address_retries"] = c(cellular.ADDRESS_RETRIES, "",
+                                            "agents/cellular.py request_address")
     if "packet-data-gateway" in roles:
         cellular = module(".cellular")
+        out["pdg_preauthorized_lifetime"] = c(
+            PacketDataGatewayRole.PREAUTHORIZED_S * 1e3, "ms",
+            "agents/agent.py: how long a PAA-installed CHAP secret is accepted")
         out["pdg_radius_timeout"] = c(cellular.RADIUS_TIMEOUT_S * 1e3, "ms",
                                       "agents/cellular.py RadiusNas (fixed, unchanged request: RFC 5080 s2.2.1)")
         out["pdg_radius_retries"] = c(cellular.RADIUS_RETRIES, "", "agents/cellular.py RadiusNas")

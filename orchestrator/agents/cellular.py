@@ -30,7 +30,10 @@ Who does what:
   stage measured from the frames' arrival (`time.perf_counter_ns`), never slept;
   `close()`: LCP Terminate-Request, PADT, address removed;
 - `PacketDataGateway`: one thread serving any number of sessions; CHAP verdicts come
-  back from AAA worker threads through a queue.
+  back from AAA worker threads through a queue. A mobile pre-authenticated through another
+  network (RFC 6252 s7.6.2, C.5.2: MPA's PAA installed a CHAP secret for its interface's MAC
+  address, `preauthorize`) is checked against that secret here, with no AAA exchange
+  (`chap_verified` method "mpa-key"); the secret serves one session set-up.
 
 Every receive loop survives any input: a frame that does not decode, or that a state
 machine drops, is counted and recorded as `cellular_frame_dropped`, and the loop goes on.
@@ -44,6 +47,7 @@ Run inside a host (standard library only, like every agent):
 from __future__ import annotations
 
 import argparse
+import hmac
 import ipaddress
 import json
 import os
@@ -57,15 +61,18 @@ import time
 from dataclasses import dataclass, field
 
 from ..events import EventLog
-from ..protocols import ppp, ppp_fsm, radius
+from ..protocols import cellular_address, ppp, ppp_fsm, radius
 from ..protocols.errors import ProtocolError
 from ..protocols.ppp_fsm import Event, Output, State
 from .rtnl import Rtnl, RtnlError
+from .udpserver import UdpServer, request
 
 PHASES = ("switching", "pre-configuration")     # where a session set-up may be recorded
 DEFAULT_SERVICE = b""
 RADIUS_TIMEOUT_S, RADIUS_RETRIES = 1.0, 3     # the NAS's retransmission (RFC 5080 s2.2.1)
 MAX_EARLY = 8           # session frames kept while the PADS is awaited (they may overtake it)
+# the MN's Address-Request through the WLAN (request_address): first wait, doubling, retries
+ADDRESS_TIMEOUT_S, ADDRESS_RETRIES = 0.2, 3
 
 
 def _ms(t0: int, t1: int) -> float:
@@ -244,6 +251,8 @@ class CellularClient:
         self._ppp: ppp_fsm.PppLink | None = None
         self._early: list[bytes] = []       # session frames received before the PADS
         self._lock = threading.Lock()
+        # (address, DNS server or None) IPCP asks for (pre-configured through the WLAN)
+        self.request_address: tuple[str, str | None] | None = None
 
     def _emit(self, event: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -262,7 +271,13 @@ class CellularClient:
         marks = {"start": t0}
         disc = ppp_fsm.DiscoveryClient(self.link.mac, self.service_name, ac_name=self.ac_name,
                                        **self.discovery_params)
-        link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ppp_fsm.IpcpClientPolicy(self.want_dns),
+        pre = self.request_address       # (address, DNS or None) reserved through the WLAN
+        ipcp = ppp_fsm.IpcpClientPolicy(self.want_dns and (not pre or bool(pre[1])))
+        if pre:                          # (AddressServer): IPCP confirms them
+            ipcp.address = ipaddress.IPv4Address(pre[0])
+            if pre[1] and ipcp.dns is not None:
+                ipcp.dns = ipaddress.IPv4Address(pre[1])
+        link = ppp_fsm.PppLink(ppp_fsm.LcpPolicy(), ipcp,
                                peer=ppp_fsm.ChapPeer(self.name, self.secret), **self.timers)
         self._disc, self._ppp = disc, link
         self._early = []
@@ -498,6 +513,7 @@ class _GwSession:
     user: str = ""
     address: str | None = None
     from_pool: bool = False
+    address_source: str = ""
 
 
 class PacketDataGateway:
@@ -522,6 +538,8 @@ class PacketDataGateway:
         self.sessions: dict[tuple[bytes, int], _GwSession] = {}
         self.leases: set[str] = set()
         self.verdicts: queue.Queue = queue.Queue()
+        self.preauthorized: dict[bytes, tuple[bytes, float]] = {}  # host -> (secret, expiry)
+        self.reserved_for: dict[bytes, str] = {}   # host -> address reserved through the WLAN
         self._wake_r, self._wake_w = os.pipe()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -636,6 +654,10 @@ class PacketDataGateway:
                            lcp_ms=_ms(s.t_start, t))
             elif ev.kind == "chap-response":
                 s.user = ev.detail["name"].decode("utf-8", "replace")
+                pre = self.preauthorized.pop(s.host, None)
+                if pre is not None and pre[1] >= time.monotonic():
+                    self._verify_locally(s, pre[0], ev.detail, t)
+                    continue
                 self._emit("aaa_request", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
                            server=f"{self.aaa.server}:{self.aaa.port}", method="chap")
                 threading.Thread(target=self._verify, daemon=True, args=(
@@ -652,6 +674,57 @@ class PacketDataGateway:
             elif ev.kind == "finished":
                 self._end(s, s.link.failure or "LCP finished", padt=True)
 
+    def preauthorize(self, sta: str, secret: bytes, lifetime: float) -> None:
+        """The CHAP secret a PAA installed for the mobile whose interface has MAC `sta`
+        (RFC 6252 s7.6.2: pre-authentication through the other interface): its next CHAP
+        Response is checked against it here, for `lifetime` seconds."""
+        host = bytes(int(x, 16) for x in sta.split(":"))
+        if len(host) != 6 or not secret:
+            raise ValueError(f"a station MAC address and a secret, not {sta!r}")
+        self.preauthorized[host] = (bytes(secret), time.monotonic() + lifetime)
+        if self.log:
+            self.log.emit("chap_preauthorized", phase="pre-configuration", sta=_mac_str(host),
+                          lifetime_s=lifetime)
+
+    def reserve(self, host: bytes) -> str | None:
+        """Reserve an address of the pool for the pre-authorized mobile `host` (RFC 6252
+        s7.3, s7.6.2: asked through its WLAN, AddressServer); the same one when asked again.
+        Its data session's IPCP then confirms it. None when the pool is exhausted."""
+        if host in self.reserved_for:
+            return self.reserved_for[host]
+        address = self._lease()
+        if address is not None:
+            self.leases.add(address)
+            self.reserved_for[host] = address
+            if self.log:
+                self.log.emit("cellular_address_reserved", phase="pre-configuration",
+                              sta=_mac_str(host), address=address)
+        return address
+
+    def forget_preauthorized(self) -> int:
+        """Drop every installed secret and reservation (a clean start); how many secrets."""
+        n = len(self.preauthorized)
+        self.preauthorized.clear()
+        for address in self.reserved_for.values():
+            self.leases.discard(address)
+        self.reserved_for.clear()
+        return n
+
+    def _verify_locally(self, s: _GwSession, secret: bytes, detail: dict, t: int) -> None:
+        """CHAP against the pre-authorized secret (RFC 1994 s4.1: the expected response is
+        MD5(Identifier || secret || Challenge)); no AAA round trip."""
+        expected = ppp.chap_md5_response(detail["identifier"], secret, detail["challenge"])
+        ok = hmac.compare_digest(expected, bytes(detail["response"]))
+        self._emit("chap_verified", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
+                   method="mpa-key", ok=ok)
+        reserved = self.reserved_for.pop(s.host, None)
+        answer = AaaAnswer("accept" if ok else "reject", address=reserved if ok else None,
+                           message="" if ok else "pre-authorized secret does not match")
+        if reserved and not ok:
+            self.leases.discard(reserved)
+        self._on_verdict((s.host, s.session_id), answer, time.perf_counter_ns(),
+                         local=True, source="reserved" if reserved else None)
+
     def _verify(self, key, detail: dict) -> None:
         try:
             answer = self.aaa.verify_chap(detail["name"], detail["identifier"],
@@ -662,13 +735,15 @@ class PacketDataGateway:
         self.verdicts.put((key, answer, time.perf_counter_ns()))
         os.write(self._wake_w, b"v")
 
-    def _on_verdict(self, key, answer: AaaAnswer, t: int) -> None:
+    def _on_verdict(self, key, answer: AaaAnswer, t: int, local: bool = False,
+                    source: str | None = None) -> None:
         s = self.sessions.get(key)
         if s is None:
             return
-        self._emit("aaa_answer", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
-                   server=f"{self.aaa.server}:{self.aaa.port}", code=answer.code,
-                   rtt_ms=answer.rtt_ms, attempts=answer.attempts)
+        if not local:
+            self._emit("aaa_answer", mono_ns=t, mn=s.user, sta=_mac_str(s.host),
+                       server=f"{self.aaa.server}:{self.aaa.port}", code=answer.code,
+                       rtt_ms=answer.rtt_ms, attempts=answer.attempts)
         ok = answer.code == "accept"
         address = None
         if ok:
@@ -677,6 +752,7 @@ class PacketDataGateway:
                 ok, answer.message = False, "address pool exhausted"
             else:
                 s.address, s.from_pool = address, answer.address is None
+                s.address_source = source or ("pool" if s.from_pool else "aaa")
                 if s.from_pool:
                     self.leases.add(address)
         message = (answer.message or ("welcome" if ok else answer.code)).encode()
@@ -707,7 +783,7 @@ class PacketDataGateway:
         self.completed += 1
         self._emit("cellular_session_done", mono_ns=t_done, mn=s.user, sta=_mac_str(s.host),
                    address=s.address, session_id=s.session_id,
-                   address_source="pool" if s.from_pool else "aaa",
+                   address_source=s.address_source,
                    total_ms=_ms(s.t_start, t_done))
 
     def _end(self, s: _GwSession, reason: str, padt: bool) -> None:
@@ -725,6 +801,67 @@ class PacketDataGateway:
                             ("neigh_del", self.iface, s.address)])
         self._emit("cellular_session_terminated", mn=s.user or _mac_str(s.host),
                    sta=_mac_str(s.host), reason=reason, address=s.address)
+
+
+class AddressServer(UdpServer):
+    """The gateway's side of proactive address acquisition through the WLAN
+    (protocols/cellular_address.py; RFC 6252 s7.3, s7.6.2): a pre-authorized mobile's
+    authenticated Address-Request reserves an address of the pool for its next data
+    session. A request from a station with no installed secret, or one that does not
+    verify, is dropped (counted by the loop's guard)."""
+    name = "cellular-address"
+
+    def __init__(self, address: str, port: int, gateway: PacketDataGateway, lifetime: int,
+                 log: EventLog | None = None):
+        super().__init__(address, port, log=log)
+        self.gateway, self.lifetime = gateway, lifetime
+
+    def datagram(self, data: bytes, peer: tuple[str, int], ancillary: list) -> None:
+        station = cellular_address.request_station(data)
+        pre = self.gateway.preauthorized.get(station)
+        if pre is None or pre[1] < time.monotonic():
+            raise ProtocolError(f"no pre-authorized secret for station {_mac_str(station)}")
+        req = cellular_address.decode_request(pre[0], data)
+        if req.target_id != self.gateway.link.mac:
+            raise ProtocolError(f"an address request for gateway {_mac_str(req.target_id)}")
+        address = self.gateway.reserve(station)
+        status = (cellular_address.Status.RESERVED if address
+                  else cellular_address.Status.POOL_EXHAUSTED)
+        dns = self.gateway.dns[0] if self.gateway.dns else None
+        answer = cellular_address.AddressAnswer(status, req.nonce,
+                                                ipaddress.IPv4Address(address or 0),
+                                                dns and ipaddress.IPv4Address(dns),
+                                                self.lifetime)
+        self.sock.sendto(cellular_address.encode_answer(pre[0], answer), peer)
+
+
+class _Refused(Exception):
+    """The gateway's authenticated refusal (not swallowed like a bad datagram)."""
+
+
+def request_address(server: tuple[str, int], secret: bytes, station: bytes, target_id: bytes,
+                    timeout: float = ADDRESS_TIMEOUT_S, retries: int = ADDRESS_RETRIES) -> tuple[str, str | None, float]:
+    """The MN's side: ask the gateway at `server` (reached through the current interface)
+    for an address; (address, DNS server or None, seconds). The request is retransmitted unchanged, the wait
+    doubling, `retries` times. Raises OSError on no answer, ProtocolError on a refusal."""
+    req = cellular_address.AddressRequest(bytes(station), bytes(target_id), os.urandom(16))
+    datagram = cellular_address.encode_request(secret, req)
+    t0 = time.perf_counter()
+
+    def answer(data: bytes):
+        ans = cellular_address.decode_answer(secret, data)
+        if ans.nonce != req.nonce:
+            return None
+        if ans.status != cellular_address.Status.RESERVED:
+            raise _Refused(f"{server[0]}: {ans.status.name}")
+        return ans
+    try:
+        ans = request(server, datagram, answer, timeout, retries)
+    except _Refused as exc:
+        raise ProtocolError(str(exc)) from None
+    if ans is not None:
+        return (str(ans.address), ans.dns and str(ans.dns), time.perf_counter() - t0)
+    raise OSError(f"no address answer from {server[0]}:{server[1]} after {1 + retries} tries")
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -747,6 +884,9 @@ def main(argv=None) -> int:
     gw.add_argument("--radius-secret", required=True)
     gw.add_argument("--radius-timeout", type=float, default=1.0)
     gw.add_argument("--ac-name", default="pdsn")
+    gw.add_argument("--preauthorize", action="append", default=[], metavar="MAC=SECRET",
+                    help="a CHAP secret already installed for the mobile with this MAC "
+                         "(as a PAA does after MPA pre-authentication): checked here, no AAA")
     cl = sub.add_parser("client")
     cl.add_argument("--iface", required=True)
     cl.add_argument("--name", required=True, help="CHAP name (the AAA user)")
@@ -767,7 +907,11 @@ def main(argv=None) -> int:
         host, _, port = args.radius.rpartition(":")
         nas = RadiusNas(host, int(port), args.radius_secret, args.node, args.radius_timeout)
         gateway = PacketDataGateway(args.iface, args.local, args.pool, nas, log, args.ac_name,
-                                    dns=args.dns, phase=args.phase, timers=timers).start()
+                                    dns=args.dns, phase=args.phase, timers=timers)
+        for item in args.preauthorize:
+            sta, _, secret = item.partition("=")
+            gateway.preauthorize(sta, secret.encode(), 3600.0)
+        gateway.start()
         print(json.dumps({"status": "ready", "mac": _mac_str(gateway.link.mac)}), flush=True)
         stop.wait()
         gateway.stop()

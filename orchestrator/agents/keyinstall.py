@@ -19,8 +19,6 @@ protocol; RFC 6252 does not specify one). UDP port: configurable, nothing is reg
 from __future__ import annotations
 
 import os
-import select
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -31,10 +29,12 @@ from ..protocols import keyinstall as ki
 from ..protocols import mgmt
 from ..protocols.errors import ProtocolError
 from ..protocols.mpa_keys import MpaKeys
-from .udpserver import UdpServer
+from .udpserver import UdpServer, request
 
 ACCESS_POINT, ACCESS_ROUTER = "access-point", "access-router"
-_KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER}
+PACKET_DATA_GATEWAY = "packet-data-gateway"
+_KINDS = {ACCESS_POINT: ki.TargetKind.ACCESS_POINT, ACCESS_ROUTER: ki.TargetKind.ACCESS_ROUTER,
+          PACKET_DATA_GATEWAY: ki.TargetKind.PACKET_DATA_GATEWAY}
 PHASE = "pre-configuration"
 
 
@@ -71,34 +71,27 @@ def install(address: str, port: int, secret: str | bytes, sta: str, bssid: str |
                             mac_bytes(bssid) if bssid else bytes(6), session_id, key_id, psk)
     datagram = ki.encode_request(secret, req)
     t0 = time.perf_counter()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((address, port))
-        for _attempt in range(1 + retries):
-            sock.send(datagram)
-            deadline = time.perf_counter() + timeout
-            while (left := deadline - time.perf_counter()) > 0:
-                if not select.select([sock], [], [], left)[0]:
-                    break
-                try:
-                    data = sock.recv(2048)
-                    answer = ki.decode_answer(secret, data)
-                except (ConnectionRefusedError, ProtocolError):
-                    continue  # not (yet) an answer we can trust; keep waiting
-                if answer.sequence != req.sequence or answer.nonce != req.nonce:
-                    continue
-                if answer.status != ki.Status.INSTALLED:
-                    raise KeyInstallError(f"{address}:{port} refused: {answer.status.name}")
-                return time.perf_counter() - t0
-            timeout *= 2
+
+    def answer(data: bytes):
+        ans = ki.decode_answer(secret, data)
+        if ans.sequence != req.sequence or ans.nonce != req.nonce:
+            return None                       # not the answer to this request
+        if ans.status != ki.Status.INSTALLED:
+            raise KeyInstallError(f"{address}:{port} refused: {ans.status.name}")
+        return ans
+    if request((address, port), datagram, answer, timeout, retries) is not None:
+        return time.perf_counter() - t0
     raise KeyInstallError(f"no answer from {address}:{port} after {1 + retries} attempts")
 
 
 @dataclass(frozen=True)
 class KeyTarget:
-    """A node the PAA installs a key in: an AP of the CTN or its access router.
+    """A node the PAA installs a key in: an AP of the CTN, its access router, or a packet
+    data gateway of a cellular network.
 
     ``target_id`` is what the key is bound to and the target checks: an AP's BSSID (PSK_ap
-    is derived from it), the access router's MAC address on the CTN link."""
+    is derived from it), the access router's MAC address on the CTN link, the gateway's on
+    the radio network (the MAC the MN's PPPoE discovery finds)."""
 
     name: str
     kind: str  # ACCESS_POINT | ACCESS_ROUTER
@@ -110,13 +103,18 @@ class KeyTarget:
     def key(self, keys: MpaKeys) -> bytes:
         if self.kind == ACCESS_POINT:
             return keys.psk_ap(mac_bytes(self.target_id))
+        if self.kind == PACKET_DATA_GATEWAY:
+            return keys.pdg_chap_key(mac_bytes(self.target_id))
         return keys.mn_ar_key()
 
 
 def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
                      log: EventLog | None = None, *, lifetime: int = 3600,
-                     timeout: float = 0.2, retries: int = 3) -> dict:
-    """Tconf: derive and install every target's key in parallel (RFC 6252 C.5.3)."""
+                     timeout: float = 0.2, retries: int = 3,
+                     cellular_sta: str | None = None) -> dict:
+    """Tconf: derive and install every target's key in parallel (RFC 6252 C.5.3). A packet
+    data gateway's key is installed for `cellular_sta`, the MAC address of the MN's
+    cellular interface (its PPPoE host address), the others' for `sta`."""
     def emit(event: str, **attrs) -> None:
         if log:
             log.emit(event, PHASE, sta=sta, **attrs)
@@ -128,9 +126,13 @@ def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
     failed: dict[str, str] = {}
 
     def one(target: KeyTarget) -> None:
+        station = cellular_sta if target.kind == PACKET_DATA_GATEWAY else sta
         try:
+            if station is None:
+                raise KeyInstallError("no MAC address known for the MN's cellular interface")
             key = target.key(keys)  # "PSK generation" is part of Tconf
-            seconds = install(target.address, target.port, target.secret, sta, target.target_id,
+            seconds = install(target.address, target.port, target.secret, station,
+                              target.target_id,
                               key, lifetime, kind=target.kind, session_id=keys.session_id,
                               key_id=keys.key_id, timeout=timeout, retries=retries)
         except (KeyInstallError, ProtocolError, OSError, ValueError) as exc:
@@ -140,7 +142,7 @@ def install_mpa_keys(keys: MpaKeys, sta: str, targets: list[KeyTarget],
             return
         installed[target.name] = seconds * 1000
         emit("psk_installed", target=target.name, kind=target.kind, target_id=target.target_id,
-             elapsed_ms=seconds * 1000, since_start_ms=(time.perf_counter() - t0) * 1000)
+             station=station, elapsed_ms=seconds * 1000, since_start_ms=(time.perf_counter() - t0) * 1000)
 
     threads = [threading.Thread(target=one, args=(t,), daemon=True) for t in targets]
     for th in threads:

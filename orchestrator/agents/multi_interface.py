@@ -13,7 +13,10 @@ Who does what:
   emulated `activation_latency`), wait the emulated `attach_latency` (a traffic channel:
   what emulation cannot produce; both reported in `radio_attached`), then the real data
   session set-up (agents/cellular.py: PPPoE discovery, LCP, CHAP against the AAA server,
-  IPCP), measured from its frames; afterwards a thread answers the gateway's LCP.
+  IPCP), measured from its frames; afterwards a thread answers the gateway's LCP. After MPA
+  pre-authentication of the cellular domain through the WLAN (RFC 6252 s7.6.2,
+  `preauthorize`) CHAP answers with the secret derived from the MPA-SA, which the PAA
+  installed in the gateway: the gateway checks it without an AAA round trip.
   `down()`: LCP Terminate + PADT, address removed, and with `power_off` the link down.
 - `make_active(...)`: the MN's default route through another interface (the "active
   interface"), the previous one remembered so that it can be made active again.
@@ -53,6 +56,7 @@ class CellularInterface:
         self._serve_stop = threading.Event()
         self._serve: threading.Thread | None = None
         self._loop: Loop | None = None
+        self.preauthorized: dict | None = None     # {"secret", "paa", "gateway"} from MPA
 
     def _emit(self, event: str, phase: str, mono_ns: int | None = None, **attrs) -> None:
         if self.log:
@@ -64,6 +68,34 @@ class CellularInterface:
                 "base_station": self.config.get("base_station"),
                 "session": None if session is None else
                 {k: session[k] for k in ("address", "peer", "ac", "session_id")}}
+
+    def preauthorize(self, secret: bytes, paa: str, gateway: dict) -> None:
+        """Hold the CHAP secret derived from the MPA-SA with `paa` for the next data session
+        with `gateway` ({gateway (name), target_id (its MAC), address, address_port}; RFC
+        6252 s7.6.2: pre-authentication through the other interface)."""
+        self.preauthorized = {"secret": bytes(secret), "paa": paa, "gateway": dict(gateway),
+                              "address": None}
+
+    def preconfigure_address(self, timeout: float | None = None) -> dict:
+        """Reserve the address at the pre-authorized gateway through the current (WLAN)
+        interface (protocols/cellular_address.py): `cellular_address_preconfigured`."""
+        from ..protocols.errors import ProtocolError
+        from .cellular import ADDRESS_TIMEOUT_S, request_address
+        pre, g = self.preauthorized, self.preauthorized["gateway"]
+        with open(f"/sys/class/net/{self.iface}/address") as fh:
+            station = bytes(int(x, 16) for x in fh.read().strip().split(":"))
+        target = bytes(int(x, 16) for x in g["target_id"].split(":"))
+        try:
+            address, dns, seconds = request_address((g["address"], g["address_port"]),
+                                                    pre["secret"], station, target,
+                                                    timeout or ADDRESS_TIMEOUT_S)
+        except (OSError, ProtocolError) as exc:
+            return {"status": "failed", "reason": str(exc)}
+        pre["address"] = (address, dns)
+        self._emit("cellular_address_preconfigured", "pre-configuration", address=address,
+                   dns=dns, gateway=g["gateway"], elapsed_ms=round(seconds * 1e3, 3))
+        return {"status": "ok", "iface": self.iface, "address": address, "dns": dns,
+                "gateway": g["gateway"], "elapsed_ms": round(seconds * 1e3, 3)}
 
     def up(self, phase: str = "pre-configuration", timeout: float = 15.0) -> dict:
         """Activation (if down), attach, data session: RFC 6252 C.5.2's preparation of the
@@ -97,7 +129,12 @@ class CellularInterface:
         else:
             self.client.phase = phase
             self.client.counters.phase = phase
+        pre, self.preauthorized = self.preauthorized, None     # serves one set-up
+        self.client.secret = pre["secret"] if pre else self.config["secret"].encode()
+        self.client.request_address = pre["address"] if pre else None
         result = self.client.establish(timeout)
+        result["chap_secret"] = f"mpa-key ({pre['paa']})" if pre else "long-term"
+        result["address_preconfigured"] = bool(pre and pre["address"])
         t_done = time.perf_counter_ns()
         if result["status"] == "ok":              # answer the gateway's LCP from now on
             self._serve_stop.clear()

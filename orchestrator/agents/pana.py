@@ -152,7 +152,7 @@ class PaC:
         self._open_socket()
         t0 = time.perf_counter_ns()
         self._emit("preauth_start", paa=f"{self.paa[0]}:{self.paa[1]}", identity=self.identity,
-                   preauth=preauth)
+                   preauth=preauth, source=self.sock.getsockname()[0])
         event = self._exchange(self.session.start(), {"established", "auth_failed"}, timeout)
         elapsed_ms = (time.perf_counter_ns() - t0) / 1e6
         s = self.session

@@ -7,6 +7,10 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 from .health import Loop
 
@@ -49,3 +53,29 @@ class UdpServer:
         if self._thread is not None:
             self._thread.join(timeout=2)
         self.sock.close()
+
+
+def request(server: tuple[str, int], datagram: bytes, answer: Callable[[bytes], T | None],
+            timeout: float, retries: int) -> T | None:
+    """The client side of a one-datagram request: send `datagram` to `server` (a connected
+    socket: only its answers count), retransmitted unchanged `retries` times, the wait
+    doubling from `timeout`. `answer(data)` returns the result, None to keep waiting (not
+    ours), or raises (a `ProtocolError`, a `ConnectionRefusedError` is skipped; anything
+    else ends the request). None when nothing answered."""
+    from ..protocols.errors import ProtocolError
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(server)
+        for _attempt in range(1 + retries):
+            sock.send(datagram)
+            deadline = time.perf_counter() + timeout
+            while (left := deadline - time.perf_counter()) > 0:
+                if not select.select([sock], [], [], left)[0]:
+                    break
+                try:
+                    result = answer(sock.recv(2048))
+                except (ConnectionRefusedError, ProtocolError):
+                    continue
+                if result is not None:
+                    return result
+            timeout *= 2
+    return None

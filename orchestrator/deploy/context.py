@@ -92,9 +92,12 @@ def aaa(f: Facts, node: str, dest: Path) -> dict:
             continue
         if t.nodes[other].domain in served and roles & {"access_point", "authentication_agent",
                                                          "packet_data_gateway"}:
-            what = ("authentication agent (PAA)" if "authentication_agent" in roles
-                    else "access point (802.1X authenticator)" if "access_point" in roles
-                    else "packet data gateway (CHAP of the cellular data session, C.5.2)")
+            what = ", ".join(w for r, w in (
+                ("authentication_agent", "authentication agent (PAA)"),
+                ("access_point", "access point (802.1X authenticator)"),
+                ("packet_data_gateway",
+                 "packet data gateway (CHAP of the cellular data session, C.5.2)"))
+                if r in roles)
         elif "aaa_server" in roles:
             what = "AAA server that proxies to this one (roaming, RFC 6252 Figure 9)"
         else:
@@ -206,6 +209,8 @@ def ikev2(f: Facts, node: str, dest: Path) -> dict:
 
 
 KEYINSTALL_PORT = 7011          # PAA -> AP/AR key installation (protocols.keyinstall)
+PDG_KEYINSTALL_PORT = 7013      # PAA -> packet data gateway (C.5.2; its own: an AR may share the node)
+PDG_ADDRESS_PORT = 7014         # MN -> packet data gateway through the WLAN (protocols.cellular_address)
 PANA_PORT = 716                 # RFC 5191 s1.3 (IANA)
 SIP_PORT = 5060                 # RFC 3261
 MEDIA_PORT = 4000               # RTP of the MN and of the CN (SDP m= line)
@@ -270,7 +275,17 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "dad_probes": t.nodes[node].dad_probes,
                        "dad_interval": t.nodes[node].dad_interval,
                        "eap_fragment_size": t.nodes[node].eap_fragment_size,
-                       "cellular": cellular_config(f, node)})
+                       "cellular": cellular_config(f, node),
+                       # the packet data gateways each PAA pre-authorizes this MN's cellular
+                       # interfaces with (RFC 6252 s7.6.2, C.5.2)
+                       "paa_pdgs": {p: [{"iface": ifname, "gateway": g["name"],
+                                         "target_id": g["target_id"],
+                                         "address": g["address"],
+                                         "address_port": PDG_ADDRESS_PORT}
+                                        for g in paa_gateways(f, p)
+                                        for ifname, bs in cellular_attachments(f, node)
+                                        if bs == g["base_station"]]
+                                    for p in t.nodes_of("authentication_agent")}})
     if "correspondent_node" in roles:
         config.update({"sip_address": str(addresses(plan, node)[0][1]), "sip_port": SIP_PORT,
                        "media_port": MEDIA_PORT, "rtp_interval": t.nodes[node].rtp_interval})
@@ -291,6 +306,15 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        **ctn.ar_agent_config(f, node, node_dir)})
     if "packet_data_gateway" in roles:
         config.update(packet_data_gateway_config(f, node))
+        bs_nets = {t.nodes[b].network for b in t.nodes_of("base_station")
+                   if t.nodes[b].packet_data_gateway == node}
+        paas = [p for p in t.nodes_of("authentication_agent") if _networks_of(f, p) & bs_nets]
+        config.update({"pdg_keyinstall_port": PDG_KEYINSTALL_PORT,
+                       "pdg_keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
+                                                for p in paas for _, a in addresses(plan, p)},
+                       "pdg_keyinstall_id": next((i.mac for i in plan.hosts[node].interfaces
+                                                  if i.network in bs_nets), None),
+                       "pdg_address_port": PDG_ADDRESS_PORT})
     config.update(ipv6_agent_config(f, node))
     if "access_point" in roles:
         paas = [p for p in t.nodes_of("authentication_agent")
@@ -322,8 +346,42 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                                     "address": str(addresses(plan, a.name)[0][1]),
                                     "port": KEYINSTALL_PORT,
                                     "secret": f.secrets.pair("keyinstall", a.name, node)}
-                                   for a in targets]})
+                                   for a in targets],
+                       # C.5.2, s7.6.2: the packet data gateways of its cellular networks
+                       "ctn_pdgs": [{k: g[k] for k in ("name", "address", "port", "secret",
+                                                       "target_id")}
+                                    for g in paa_gateways(f, node)],
+                       "cellular_stations": {
+                           t.identity(m): mac for m in t.nodes_of("mobile_node")
+                           for ifname, bs in cellular_attachments(f, m)
+                           for g in paa_gateways(f, node) if g["base_station"] == bs
+                           for mac in [next(i.mac for i in plan.hosts[m].interfaces
+                                            if i.name == ifname)]}})
     return config
+
+
+def cellular_attachments(f: Facts, mn: str) -> list[tuple[str, str]]:
+    """(interface, base station) of each cellular radio of the MN."""
+    return [(ifname, radio.attach) for ifname, radio in f.topo.nodes[mn].radios().items()
+            if radio.technology == "cellular"]
+
+
+def paa_gateways(f: Facts, paa: str) -> list[dict]:
+    """The packet data gateways a PAA pre-authorizes mobiles with (RFC 6252 s7.6.2, C.5.2):
+    those of the base stations whose network the PAA is on, each with its base station,
+    the MAC address its key is bound to (its interface on that network: the AC address the
+    MN's PPPoE discovery finds), its address, port and the secret it shares with the PAA."""
+    t, plan = f.topo, f.plan
+    out = []
+    for bs in t.nodes_of("base_station"):
+        net, pdg = t.nodes[bs].network, t.nodes[bs].packet_data_gateway
+        if net not in _networks_of(f, paa):
+            continue
+        iface = next(i for i in plan.hosts[pdg].interfaces if i.network == net)
+        out.append({"name": pdg, "base_station": bs, "target_id": iface.mac,
+                    "address": str(iface.address.ip), "port": PDG_KEYINSTALL_PORT,
+                    "secret": f.secrets.pair("keyinstall", pdg, paa)})
+    return out
 
 
 def port_control_mode() -> str:

@@ -30,6 +30,26 @@ Every metric, in one line (`METRICS`; the runner writes one record row each):
                        and binding update all follow it), or the switch of the active
                        interface (MPA: the preparation went before, while the stream still
                        flowed over the WLAN) (ms).
+  pre_authentication   MPA (RFC 6252 s7.6.2): PANA with the cellular domain's PAA through the
+                       WLAN, the MN's `preauth_start` -> `preauth_done` (ms; absent when the
+                       flow does not pre-authenticate: reactive).
+  key_installation     the PAA's installation of the CHAP secret in the packet data gateway
+                       (`psk_installed` of kind packet-data-gateway, elapsed_ms): the rest of
+                       Tconf, after the PANA session; absent without pre-authentication.
+  address_preconfiguration  MPA (s7.3, s7.6.2): the cellular address reserved at the
+                       gateway through the WLAN (`cellular_address_preconfigured` elapsed_ms).
+  ipcp                 the data session's IPCP (the MN's `cellular_session_done` ipcp_ms):
+                       one radio round trip when it confirms a pre-configured address, more
+                       when the gateway Naks 0.0.0.0 (and Rejects the DNS request) first.
+  aaa_in_session_setup Access-Requests the gateway sent (`aaa_request`) during the MN's last
+                       data session set-up (`cellular_session_start` -> `_done`): 1 when CHAP
+                       goes to the AAA server (reactive), 0 when the gateway checks it with
+                       the pre-authorized secret (MPA).
+  at_handover          what remains at the handover: its start -> first packet on the new
+                       address (ms). The start is the link loss (reactive), the cellular
+                       interface's power-on when it belongs to the handover (the battery
+                       flavour powers up only then: `interface_powered_on` in phase
+                       switching), else the switch of the active interface (both up).
   preparation          the cellular interface's power-on (else its data session's start) ->
                        its data session done: what MPA does ahead of the switch (ms).
   both_interfaces_up   how long both radios were up at once (C.5.2's battery argument): the
@@ -72,6 +92,15 @@ METRICS = (
     Metric("binding_update", "ms", "re-INVITE from the cellular address until 200 OK"),
     Metric("handover_total", "ms", "trigger (link lost / switch) -> first packet on the "
                                    "new address"),
+    Metric("pre_authentication", "ms", "PANA with the cellular PAA through the WLAN"),
+    Metric("key_installation", "ms", "PAA -> packet data gateway: the CHAP secret installed"),
+    Metric("address_preconfiguration", "ms", "the cellular address reserved through the "
+                                             "WLAN"),
+    Metric("ipcp", "ms", "IPCP of the data session (radio round trips)"),
+    Metric("aaa_in_session_setup", "requests", "Access-Requests during the data session "
+                                               "set-up (0: CHAP checked by the gateway)"),
+    Metric("at_handover", "ms", "what remains at the handover: link lost / power-on at the "
+                                "handover / switch -> first packet on the new address"),
     Metric("preparation", "ms", "cellular power-on -> data session done"),
     Metric("both_interfaces_up", "ms", "time both radios were up at once"),
     Metric("copy_forward_copies", "packets", "packets the old AR copied to the new address"),
@@ -117,9 +146,19 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     powered = _of(events, "interface_powered_on", mn)
     started = _of(events, "cellular_session_start", mn)
     trigger = lost or (changed[-1] if changed else None)
+    powered_at_handover = [e for e in powered if e.get("phase") == "switching"]
+    start = lost or (powered_at_handover[-1] if powered_at_handover else None) or trigger
     prepared_from = (powered[-1] if powered else None) or (started[-1] if started else None)
     first_new = next((p["mono_ns"] for p in pkts if p["dst"].rsplit(":", 1)[0] == new), None)
     copies = [e for e in events if e["event"] == "copy_forward_done" and subject(e) == mn]
+    preauth = _of(events, "preauth_done", mn)
+    # the PAA names the MN by MAC: the flows run one MN, so any gateway key of the window
+    installed = [e for e in events if e["event"] == "psk_installed"
+                 and _attr(e, "kind") == "packet-data-gateway"]
+    aaa = None
+    if started:
+        aaa = sum(1 for e in events if e["event"] == "aaa_request"
+                  and started[-1]["mono_ns"] <= e["mono_ns"] <= done[-1]["mono_ns"])
     ms = lambda a, b: None if a is None or b is None else (b - a) / 1e6   # noqa: E731
     values = {
         "handoff_delay": (switch["handoff_delay_ms"], "ms"),
@@ -135,10 +174,20 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
         "switch": (_attr(changed[-1], "elapsed_ms") if changed else None, "ms"),
         "binding_update": (ms(bu_start and bu_start["mono_ns"], bu and bu["mono_ns"]), "ms"),
         "handover_total": (ms(trigger and trigger["mono_ns"], first_new), "ms"),
+        "at_handover": (ms(start and start["mono_ns"], first_new), "ms"),
         "preparation": (ms(prepared_from and prepared_from["mono_ns"], done[-1]["mono_ns"]),
                         "ms"),
+        "aaa_in_session_setup": (aaa, "requests"),
+        "ipcp": (_attr(done[-1], "ipcp_ms"), "ms"),
         "both_interfaces_up": (both_up_ms(events, mn, t0, t1), "ms"),
     }
+    if preauth:
+        values["pre_authentication"] = (_attr(preauth[-1], "elapsed_ms"), "ms")
+    reserved = _of(events, "cellular_address_preconfigured", mn)
+    if reserved:
+        values["address_preconfiguration"] = (_attr(reserved[-1], "elapsed_ms"), "ms")
+    if installed:
+        values["key_installation"] = (_attr(installed[-1], "elapsed_ms"), "ms")
     if copies:
         values["copy_forward_copies"] = (sum(int(_attr(e, "copies") or 0) for e in copies),
                                          "packets")

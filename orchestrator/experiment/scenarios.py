@@ -25,14 +25,22 @@ interface powered off and the stream on the WLAN address:
                                up (activation, attach), sets up its data session (PPP: LCP,
                                CHAP, IPCP), makes it active and sends the binding update
                                (re-INVITE) from its address: break before make
-  c52-mpa-both-up              the cellular interface is prepared (powered, attached, data
-                               session) while the stream still flows over the WLAN, both stay
-                               up for `stream`, then the switch: copy-and-forward at the
-                               WLAN's access router (`copy_forward:`), active interface,
+  c52-mpa-both-up              pre-authentication of the cellular domain through the WLAN
+                               (PANA with its PAA, which installs the CHAP secret in the
+                               packet data gateway: s7.6.2) and pre-configuration (the
+                               address reserved at the gateway through the WLAN, which
+                               IPCP confirms: s7.3), then the cellular interface is
+                               prepared (powered, attached, data session checked by that
+                               secret, no AAA) while the stream still flows over the WLAN,
+                               both stay up for `stream`, then the switch: copy-and-forward at
+                               the WLAN's access router (`copy_forward:`), active interface,
                                binding update, the WLAN released (make before break)
-  c52-mpa-activate-at-handover the same, with the cellular interface powered up only when the
-                               handover is about to occur (C.5.2's battery flavour): the
-                               switch follows its preparation at once
+  c52-mpa-activate-at-handover the same pre-authentication and pre-configuration through the
+                               WLAN; the cellular
+                               interface is powered up only when the handover is about to
+                               occur (C.5.2's battery flavour): activation, attach and the
+                               data session (CHAP against the installed secret) are at the
+                               handover (phase switching), the switch follows at once
 
 The steps of the both-up flavour are also callable on their own (bench/c52_handover.py):
 `inter_technology_both_up`.
@@ -146,11 +154,16 @@ def mpa(bed: Bed, mn: str, scenario) -> dict:
 def pre_authenticate(bed: Bed, mn: str, to_ap: str) -> dict:
     """PANA with the PAA of `to_ap`'s network, until that PAA has installed the keys (Tconf:
     PSK_ap in its APs, the MN-AR key in its AR)."""
-    paa = bed.paa_for(to_ap)
+    return _pre_authenticate_with(bed, mn, bed.paa_for(to_ap))
+
+
+def _pre_authenticate_with(bed: Bed, mn: str, paa: str) -> dict:
+    """PANA with `paa` from the MN's current network, then until the PAA has installed the
+    keys it derives from the MPA-SA (Tconf)."""
     pre = bed.call(mn, "preauthenticate_mpa", paa=paa)
     identity = _identity(bed, mn)
     deadline = time.monotonic() + bed.timeout
-    while True:                       # the MN moves once the PAA has installed PSK_ap
+    while True:                       # the MN moves once the PAA has installed its keys
         try:
             tconf = bed.call(paa, "tconf_status", identity=identity)
             break
@@ -161,6 +174,20 @@ def pre_authenticate(bed: Bed, mn: str, to_ap: str) -> dict:
     if tconf["status"] != "ok":
         raise AgentError(f"{paa}: key installation failed: {tconf['failed']}", "error", "tconf")
     return {"preauth": pre, "tconf": tconf, "paa": paa}
+
+
+def pre_authenticate_cellular(bed: Bed, mn: str, iface: str | None) -> dict:
+    """RFC 6252 s7.6.2, C.5.2: "pre-authentication at the CDMA network can be performed via
+    the WiFi interface": PANA (EAP-TLS) with the cellular domain's PAA over the WLAN, which
+    then installs the CHAP secret of the MN's data session in the packet data gateway; the
+    session set-up checks CHAP there, with no AAA round trip. The PAA is the one the MN's
+    configuration names for its cellular interface `iface` (else its first one)."""
+    paas = _agent_config(bed, mn).get("paa_pdgs", {})
+    found = [p for p, pdgs in paas.items() if any(iface in (None, g["iface"]) for g in pdgs)]
+    if not found:
+        raise LookupError(f"no authentication agent pre-authorizes {mn}'s cellular interface "
+                          f"{iface or ''} (a PAA on its base station's network)")
+    return _pre_authenticate_with(bed, mn, found[0])
 
 
 def _stream(scenario) -> None:
@@ -299,8 +326,11 @@ def inter_technology_both_up(bed: Bed, mn: str, cn: str, iface: str | None = Non
 
 def _radio_off(bed: Bed, mn: str, iface: str | None) -> None:
     """C.5.2's start: the cellular interface powered off (its data session closed), the WLAN
-    the active interface (the caller's clean state put the MN back at its start AP)."""
+    the active interface (the caller's clean state put the MN back at its start AP), no
+    CHAP secret left in a packet data gateway by an earlier pre-authentication."""
     bed.call(mn, "cellular_down", iface=iface, power_off=True)
+    for gateway in bed.nodes_with("packet_data_gateway"):
+        bed.call(gateway, "flush_preauthorized")
 
 
 def _previous_access_router(bed: Bed, mn: str) -> tuple[str, str]:
@@ -354,27 +384,36 @@ def c52_reactive(bed: Bed, mn: str, scenario) -> dict:
 def c52_mpa_both_up(bed: Bed, mn: str, scenario) -> dict:
     _radio_off(bed, mn, scenario.interface)
     call = bed.call(mn, "call", cn=scenario.correspondent)
+    pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
+    pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
     session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
     _stream(scenario)                   # both interfaces up, the stream still on the WLAN
     switch = _switch(bed, mn, scenario, session)
     _stream(scenario)
     bed.call(mn, "hangup")
-    return {"call": call, "cellular_session": session, **switch, "media": True}
+    return {"call": call, **pre, "cellular_session": session, **switch, "media": True}
 
 
 @flow("c52-mpa-activate-at-handover")
 def c52_mpa_activate_at_handover(bed: Bed, mn: str, scenario) -> dict:
     _radio_off(bed, mn, scenario.interface)
     call = bed.call(mn, "call", cn=scenario.correspondent)
+    pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
+    pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
     _stream(scenario)                   # only the WLAN up
-    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
+    # the handover starts: the prepared interface powered up, its data session, the switch
+    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="switching")
     switch = _switch(bed, mn, scenario, session)
     _stream(scenario)
     bed.call(mn, "hangup")
-    return {"call": call, "cellular_session": session, **switch, "media": True}
+    return {"call": call, **pre, "cellular_session": session, **switch, "media": True}
+
+
+def _agent_config(bed: Bed, node: str) -> dict:
+    import json
+    return json.loads((Path(bed.journal.dir) / "nodes" / node / "mpa-agent" / "agent.json")
+                      .read_text())
 
 
 def _identity(bed: Bed, mn: str) -> str:
-    import json
-    conf = json.loads((Path(bed.journal.dir) / "nodes" / mn / "mpa-agent" / "agent.json").read_text())
-    return conf["identity"]
+    return _agent_config(bed, mn)["identity"]

@@ -10,13 +10,16 @@ Install-Request (PAA -> target), network byte order::
 
     0   Version       1   = 1
     1   Type          1   1 = Install-Request, 2 = Install-Answer
-    2   Target-Kind   1   1 = access point (key = PSK_ap), 2 = access router (key = MN-AR key)
+    2   Target-Kind   1   1 = access point (key = PSK_ap), 2 = access router (key = MN-AR key),
+                          3 = packet data gateway (key = the CHAP secret of the MN's cellular
+                          data session, mpa_keys.pdg_chap_key; RFC 6252 s7.6.2, C.5.2)
     3   Status        1   0 in a request
     4   Sequence      8   strictly increasing per sender (replay protection)
     12  Nonce         16  random per request, echoed in the answer
     28  Lifetime      4   seconds the key may be used
-    32  Station       6   MAC address of the mobile node the key belongs to
-    38  Target-Id     6   BSSID of the AP the key is bound to (access router: its own id)
+    32  Station       6   MAC address of the mobile node's interface the key belongs to
+    38  Target-Id     6   BSSID of the AP the key is bound to (access router, packet data
+                          gateway: its MAC address on the network the key serves)
     44  Session-Id    4   PANA Session Identifier of the MPA-SA the key comes from
     48  Key-Id        4   PANA Key-Id of that MPA-SA
     52  Wrapped-Len   2   n, octets of Wrapped-Key (a multiple of 8, at least 24)
@@ -90,6 +93,7 @@ _ANSWER_HEAD = struct.Struct("!BBBBQ16s")  # 28 octets
 class TargetKind(IntEnum):
     ACCESS_POINT = 1
     ACCESS_ROUTER = 2
+    PACKET_DATA_GATEWAY = 3
 
 
 class Status(IntEnum):

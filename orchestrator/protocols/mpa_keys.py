@@ -25,6 +25,8 @@ mn_ca_key       MPA-SA PRK  -- (HKDF-Expand only)       "MPA MN-CA key"         
 mn_ar_key       MPA-SA PRK  -- (HKDF-Expand only)       "MPA MN-AR key"           32
 pmk             MPA-SA PRK  -- (HKDF-Expand only)       "MPA PMK"                 32
 psk_ap(BSSID)   pmk         empty (HashLen zeros)       "MPA PSK-AP" || BSSID(6)  32
+pdg_chap_key    MPA-SA PRK  -- (HKDF-Expand only)       "MPA PDG CHAP key" ||     32
+ (gateway MAC)                                           gateway MAC(6)
 ==============  ==========  ==========================  ========================  ======
 
 Labels are ASCII without a terminating NUL; Session-Id and Key-Id are the PANA Session
@@ -35,6 +37,13 @@ full HKDF (extract and expand) of the PMK with the AP's 6-octet BSSID in ``info`
 gets a distinct key that is bound to its MAC address (a PSK leaked by one AP is useless at
 another) and the PAA can compute it for each AP of the CTN before the MN moves. ``psk_ap`` is
 the PMK of that AP's 4-way handshake (`orchestrator.protocols.eapol`).
+
+``pdg_chap_key`` (our addition for RFC 6252 s7.6.2 / C.5.2: "pre-authentication at the CDMA
+network can be performed via the WiFi interface"): the PAA of the cellular domain installs
+it in the packet data gateway (the PDSN), bound to the gateway's MAC address on the radio
+network; the MN's cellular data session then answers the gateway's CHAP challenge with it
+(RFC 1994: MD5(Identifier || secret || Challenge)), which the gateway checks itself, with
+no AAA round trip at the handover.
 """
 
 from __future__ import annotations
@@ -51,6 +60,7 @@ __all__ = [
     "LABEL_MN_AR",
     "LABEL_PMK",
     "LABEL_PSK_AP",
+    "LABEL_PDG_CHAP",
     "KEY_LENGTH",
     "MpaKeys",
 ]
@@ -62,6 +72,7 @@ LABEL_MN_CA = b"MPA MN-CA key"
 LABEL_MN_AR = b"MPA MN-AR key"
 LABEL_PMK = b"MPA PMK"
 LABEL_PSK_AP = b"MPA PSK-AP"
+LABEL_PDG_CHAP = b"MPA PDG CHAP key"
 KEY_LENGTH = 32
 MIN_MSK_LENGTH = 64  # RFC 3748 s7.10: the MSK is at least 64 octets
 
@@ -125,3 +136,11 @@ class MpaKeys:
         if len(ap_bssid) != 6:
             raise ValueError(f"a BSSID is 6 octets, got {len(ap_bssid)}")
         return hkdf(self.pmk(), b"", LABEL_PSK_AP + ap_bssid, KEY_LENGTH)
+
+    def pdg_chap_key(self, gateway_mac: bytes) -> bytes:
+        """The CHAP secret of the cellular data session with the packet data gateway whose
+        MAC address on the radio network is `gateway_mac` (module docstring)."""
+        gateway_mac = bytes(gateway_mac)
+        if len(gateway_mac) != 6:
+            raise ValueError(f"a MAC address is 6 octets, got {len(gateway_mac)}")
+        return hkdf_expand(self.mpa_sa_prk, LABEL_PDG_CHAP + gateway_mac, KEY_LENGTH)

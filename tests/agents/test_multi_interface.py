@@ -37,3 +37,7 @@ def test_cellular_timers_are_reported_as_constants():
     mn = agent_constants(["mobile-node"], agent(cellular={"cdma0": {}}))
     assert "ppp_restart_timer" in mn and "pdg_radius_timeout" not in mn
     assert "ppp_restart_timer" not in agent_constants(["mobile-node"], agent(cellular={}))
+    # MPA through the WLAN: the address request's timer (MN), the secret's lifetime (gateway)
+    from orchestrator.agents.cellular import ADDRESS_TIMEOUT_S
+    assert mn["cellular_address_timeout"]["value"] == ADDRESS_TIMEOUT_S * 1e3
+    assert "pdg_preauthorized_lifetime" in gw and "pdg_preauthorized_lifetime" not in mn

@@ -16,12 +16,15 @@ SCENARIOS = {"reactive": "c52-reactive", "mpa-both-up": "c52-mpa-both-up",
              "mpa-at-handover": "c52-mpa-activate-at-handover"}
 VALUES = {   # per scenario: what a run that behaves like the RFC measures
     "reactive": {"handoff_delay": 4470, "packet_loss": 275, "duplicates": 0,
-                 "handover_total": 4470, "both_interfaces_up": 0, "link_down_detection": 300},
+                 "handover_total": 4470, "both_interfaces_up": 0, "link_down_detection": 300,
+                 "aaa_in_session_setup": 2},     # (1, 2, 3 over the repetitions: >= 1)
     "mpa-both-up": {"handoff_delay": 76, "packet_loss": 0, "duplicates": 8,
-                    "copy_forward_copies": 9, "handover_total": 140, "both_interfaces_up": 4700},
+                    "copy_forward_copies": 9, "handover_total": 140, "both_interfaces_up": 4700,
+                    "pre_authentication": 40, "aaa_in_session_setup": 0},
     "mpa-at-handover": {"handoff_delay": 75, "packet_loss": 0, "duplicates": 9,
                         "copy_forward_copies": 9, "handover_total": 139,
-                        "both_interfaces_up": 4200},
+                        "both_interfaces_up": 4200, "pre_authentication": 41,
+                        "aaa_in_session_setup": 0},
 }
 
 
@@ -80,15 +83,16 @@ def test_table_beside_the_rfc_pairs_each_scenario_with_its_case(tmp_path):
 def test_checks_pass_on_a_run_like_the_rfc_and_fail_when_it_is_not(tmp_path):
     good = c52.checks(RunData.load(_run_dir(tmp_path / "good", _records())))
     assert good and all(c["ok"] for c in good), [c for c in good if not c["ok"]]
-    assert {c["id"] for c in good} == {"a", "b", "c", "d", "e"}
+    assert {c["id"] for c in good} == {"a", "b", "c", "d", "e", "f"}
     bad_values = json.loads(json.dumps(VALUES))
     bad_values["mpa-both-up"].update(packet_loss=3, handoff_delay=400, duplicates=30)
     bad_values["reactive"].update(handover_total=300, packet_loss=10)
-    bad_values["mpa-at-handover"].update(both_interfaces_up=9000)
+    bad_values["mpa-at-handover"].update(both_interfaces_up=9000, aaa_in_session_setup=1)
+    del bad_values["mpa-both-up"]["pre_authentication"]
     bad = c52.checks(RunData.load(_run_dir(tmp_path / "bad", _records(bad_values))))
     failed = {(c["id"], c["check"].split(":")[0]) for c in bad if c["ok"] is False}
     assert failed >= {("a", "mpa-both-up"), ("b", "mpa-both-up"), ("c", "reactive"),
-                      ("d", "mpa-both-up")}
+                      ("d", "mpa-both-up"), ("f", "mpa-both-up"), ("f", "mpa-at-handover")}
     assert any(c["id"] == "e" and c["ok"] is False for c in bad)
 
 
@@ -106,7 +110,7 @@ def test_report_has_the_table_checks_and_both_figures(tmp_path):
     paths = report.report(run)
     assert "figures/c52_arrivals.png" in paths and "figures/c52_both_up.svg" in paths
     readme = (run / "README.md").read_text()
-    assert "RFC 6252 C.5.2 beside this run" in readme and "Must-show checks: 10 ok, 0 failed" in readme
+    assert "RFC 6252 C.5.2 beside this run" in readme and "Must-show checks: 13 ok, 0 failed" in readme
     assert "link_rtt" in (run / "tables" / "c52_beside_rfc.md").read_text()
     lines = c52.summary(RunData.load(run), c52.checks(RunData.load(run)))
     assert any("MPA, both interfaces up" in line and "lost 0" in line for line in lines)

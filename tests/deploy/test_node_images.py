@@ -214,6 +214,34 @@ def test_cellular_chap_user_gateway_client_and_agent_configs(tmp_path):
     assert gw["pdg_radius"]["secret"] == client["secret"]
 
 
+def test_the_cellular_paa_pre_authorizes_the_gateway_through_the_wlan(tmp_path):
+    """C.5.2, RFC 6252 s7.6.2 (issue 15): the PAA co-located with the PDSN installs the CHAP
+    secret in the gateway (its own key installation port and shared secret), bound to the
+    gateway's MAC on the base station's network, for the MN's cellular interface's MAC; the
+    MN knows which gateway a pre-authentication with that PAA serves, and reaches the PAA at
+    an address routed through the WLAN (its address on the cellular domain's networks)."""
+    from orchestrator.deploy.context import agent_config
+    facts, _ = _render_all(tmp_path, "c52-wlan-cellular.yaml")
+    pdsn, mn = agent_config(facts, "pdsn"), agent_config(facts, "mn")
+    gw_if = next(i for i in facts.plan.hosts["pdsn"].interfaces if i.network == "cell-net")
+    cdma = next(i for i in facts.plan.hosts["mn"].interfaces if i.name == "cdma0")
+    [target] = pdsn["ctn_pdgs"]
+    assert target == {"name": "pdsn", "address": "10.20.0.1", "port": 7013,
+                      "secret": target["secret"], "target_id": gw_if.mac}
+    assert pdsn["pdg_keyinstall_id"] == gw_if.mac and pdsn["pdg_keyinstall_port"] == 7013
+    assert set(pdsn["pdg_keyinstall_peers"].values()) == {target["secret"]}
+    assert "10.20.0.1" in pdsn["pdg_keyinstall_peers"]
+    assert pdsn["keyinstall_port"] != pdsn["pdg_keyinstall_port"]   # the AR's own server
+    assert pdsn["cellular_stations"] == {"mn@wlan.example": cdma.mac}
+    assert pdsn["paa_radius"]["server"] == "10.29.0.10"           # AAA_V, proxying to AAA_H
+    assert mn["paas"]["pdsn"] == "10.20.0.1"
+    assert mn["paa_pdgs"] == {"pdsn": [{"iface": "cdma0", "gateway": "pdsn",
+                                         "target_id": gw_if.mac, "address": "10.20.0.1",
+                                         "address_port": pdsn["pdg_address_port"]}]}
+    assert pdsn["pdg_address_port"] not in (pdsn["keyinstall_port"],
+                                            pdsn["pdg_keyinstall_port"])
+
+
 def test_a_dhcp_pool_all_assigned_in_the_topology_is_refused_by_name(tmp_path):
     """100 MNs at .100-.199 took the whole pool: dnsmasq started with no range, never bound
     port 67 and the deploy failed 10 s later with "not ready" (issue 17)."""

@@ -29,7 +29,8 @@ def ev(name: str, t_ms: float, node: str = "mn", **attrs) -> dict:
 def _mpa_events(powered_on: float = 100.0) -> list[dict]:
     """Power-up at 100 ms, session done at 4110, switch at 4200, re-INVITE 4201-4323, the
     WLAN left at 4330 (controller), end at 5000."""
-    return [ev("interface_powered_on", powered_on, iface="cdma0"),
+    return [dict(ev("interface_powered_on", powered_on, iface="cdma0"),
+                 phase="pre-configuration"),                    # prepared before the handover
             ev("radio_attached", powered_on + 4000, activation_ms=3000.0, attach_ms=1000.0),
             ev("cellular_session_start", powered_on + 4001),
             ev("cellular_session_done", powered_on + 4010, address=CELL, total_ms=9.0),
@@ -49,12 +50,40 @@ def test_make_before_break_metrics():
     assert got["packet_loss"] == (0, "packets") and got["duplicates"] == (0, "packets")
     assert got["on_old_address"][0] == 267 and got["on_new_address"][0] == 33
     assert got["handover_total"][0] == pytest.approx(4332 - 4200)      # from the switch
+    assert got["at_handover"] == got["handover_total"]                # both up: the same
+    battery = [dict(e, phase="switching") if e["event"] == "interface_powered_on" else e
+               for e in _mpa_events()]
+    got = it.handover_metrics(pkts, battery, "mn", 0, 5000 * MS)
+    assert got["at_handover"][0] == pytest.approx(4332 - 100)         # from the power-on
+    assert got["handover_total"][0] == pytest.approx(4332 - 4200)
     assert got["preparation"][0] == pytest.approx(4010)               # power-on -> session
     assert got["both_interfaces_up"][0] == pytest.approx(4330 - 100)  # until the WLAN left
     assert got["binding_update"][0] == pytest.approx(122)
     assert got["link_down_detection"][0] is None                       # no link lost
     assert (got["activation"][0], got["attach"][0], got["cellular_session"][0]) == (3000, 1000, 9)
     assert "copy_forward_copies" not in got
+
+
+def test_pre_authentication_key_installation_and_aaa_in_the_session_set_up():
+    """MPA (s7.6.2): PANA through the WLAN and the gateway's key before the session, whose
+    CHAP needs no Access-Request; the reactive session's one is counted."""
+    pkts = [pkt(k, 16 * k, WLAN) for k in range(267)] + \
+        [pkt(k, 16 * k + 60, CELL) for k in range(267, 300)]
+    pre = [ev("preauth_start", 20, source=WLAN), ev("preauth_done", 50, elapsed_ms=30.0),
+           ev("psk_installed", 52, node="pdsn", sta="02:00:00:00:00:01",
+              kind="packet-data-gateway", elapsed_ms=1.5),
+           ev("aaa_request", 30, node="pdsn", mn="mn@x"),         # PANA's, before the session
+           ev("cellular_address_preconfigured", 55, address=CELL, elapsed_ms=2.5)]
+    got = it.handover_metrics(pkts, pre + _mpa_events(), "mn", 0, 5000 * MS)
+    assert got["pre_authentication"] == (30.0, "ms")
+    assert got["address_preconfiguration"] == (2.5, "ms")
+    assert got["key_installation"] == (1.5, "ms")
+    assert got["aaa_in_session_setup"] == (0, "requests")
+    chap = ev("aaa_request", 4105, node="pdsn", mn="mn@x", method="chap")
+    got = it.handover_metrics(pkts, _mpa_events() + [chap], "mn", 0, 5000 * MS)
+    assert got["aaa_in_session_setup"] == (1, "requests")
+    assert "pre_authentication" not in got and "key_installation" not in got
+    assert "address_preconfiguration" not in got
 
 
 def test_reactive_metrics_run_from_the_link_loss():

@@ -55,6 +55,68 @@ def test_make_before_break_loses_nothing_and_the_stream_moves(run_dir):
     assert _values(df, "both-up", "activation") == [200, 200]
 
 
+def test_mpa_pre_authenticates_the_cellular_domain_through_the_wlan(run_dir):
+    """RFC 6252 s7.6.2: both MPA flavours authenticate with the cellular domain's PAA over
+    the WLAN before the switch; the PAA's key lets the gateway check CHAP itself, so the
+    data session set-up sends no Access-Request; the reactive one asks the AAA server."""
+    df = pd.read_csv(run_dir / "records.csv")
+    for scen in ("both-up", "at-handover"):
+        assert all(v > 0 for v in _values(df, scen, "pre_authentication")), scen
+        assert all(v > 0 for v in _values(df, scen, "key_installation")), scen
+        assert _values(df, scen, "aaa_in_session_setup") == [0, 0], scen
+    assert _values(df, "reactive", "aaa_in_session_setup") == [1, 1]
+    assert _values(df, "reactive", "pre_authentication") == []
+    # what remains at the handover: the battery flavour powers up (200 ms) and attaches
+    # (100 ms) in it; with both up only the switch and the binding are left
+    assert all(v >= 300 for v in _values(df, "at-handover", "at_handover"))
+    assert _values(df, "both-up", "at_handover") == _values(df, "both-up", "handover_total")
+    events = sorted((json.loads(line) for line in (run_dir / "events.jsonl").open()),
+                    key=lambda e: e["mono_ns"])
+    verified = [e for e in events if e["event"] == "chap_verified"]
+    assert len(verified) == 4 and all(e["attrs"]["method"] == "mpa-key" and e["attrs"]["ok"]
+                                      for e in verified)
+    for v in verified:
+        before = [e for e in events if e["mono_ns"] < v["mono_ns"]]
+        start = [e for e in before if e["event"] == "preauth_start"][-1]
+        done = [e for e in before if e["event"] == "preauth_done"][-1]
+        # through the WLAN: from the WLAN address, with the cellular interface still off
+        assert start["node"] == "mn" and start["attrs"]["source"] == "10.1.0.100"
+        powered = [e for e in before if e["event"] == "interface_powered_on"][-1]
+        assert start["mono_ns"] < done["mono_ns"] < powered["mono_ns"]
+        switch = next(e for e in events if e["event"] == "active_interface_changed"
+                      and e["mono_ns"] > v["mono_ns"])
+        assert switch["attrs"]["iface"] == "cdma0"
+        # no AAA exchange from the pre-authentication's end to the switch
+        assert not [e for e in events if e["event"] == "aaa_request"
+                    and done["mono_ns"] < e["mono_ns"] < switch["mono_ns"]]
+    chap_aaa = [e for e in events if e["event"] == "aaa_request"
+                and e["attrs"].get("method") == "chap"]
+    assert len(chap_aaa) == 2                        # the reactive repetitions'
+
+
+def test_mpa_reserves_the_cellular_address_through_the_wlan_and_ipcp_confirms_it(run_dir):
+    """RFC 6252 s7.3, s7.6.2: the address is known before the cellular interface is powered
+    (reserved at the gateway through the WLAN); the data session gets that very address."""
+    df = pd.read_csv(run_dir / "records.csv")
+    for scen in ("both-up", "at-handover"):
+        assert all(v > 0 for v in _values(df, scen, "address_preconfiguration")), scen
+    assert _values(df, "reactive", "address_preconfiguration") == []
+    events = sorted((json.loads(line) for line in (run_dir / "events.jsonl").open()),
+                    key=lambda e: e["mono_ns"])
+    pre = [e for e in events if e["event"] == "cellular_address_preconfigured"]
+    assert len(pre) == 4
+    for p in pre:
+        after = [e for e in events if e["mono_ns"] > p["mono_ns"]]
+        powered = next(e for e in after if e["event"] == "interface_powered_on")
+        gw_done = next(e for e in after if e["event"] == "cellular_session_done"
+                       and e["node"] == "pdsn")
+        mn_done = next(e for e in after if e["event"] == "cellular_session_done"
+                       and e["node"] == "mn")
+        assert powered["mono_ns"] < mn_done["mono_ns"]
+        assert mn_done["attrs"]["address"] == gw_done["attrs"]["address"] == p["attrs"]["address"]
+        assert gw_done["attrs"]["address_source"] == "reserved"
+
+
 def test_copy_and_forward_explains_the_duplicates(run_dir):
     df = pd.read_csv(run_dir / "records.csv")
     copies = _values(df, "both-up", "copy_forward_copies")

@@ -10,6 +10,7 @@ valid (PPPoED, PPPoES with LCP, CHAP, IPCP; RADIUS with CHAP-Password).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -105,6 +106,45 @@ def test_wrong_secret_is_refused_by_freeradius(bed):
                                 for e in bed.events("bs")))
     answers = [e["attrs"]["code"] for e in bed.events("bs") if e["event"] == "aaa_answer"]
     assert answers[-1] == "reject"
+
+
+@contextlib.contextmanager
+def preauthorized_gateway(bed, mac: str, secret: str):
+    """The bed's gateway restarted holding `secret` for the mobile `mac` (as a PAA installs
+    it), then back to a plain one; yields the count of Access-Requests so far."""
+    bed.stop(bed.gateway)
+    bed.gateway = bed.start_gateway(gateway_args=("--preauthorize", f"{mac}={secret}"))
+    try:
+        yield sum(e["event"] == "aaa_request" for e in bed.events("bs"))
+    finally:
+        bed.stop(bed.gateway)
+        bed.gateway = bed.start_gateway()
+
+
+def test_a_preauthorized_secret_is_checked_by_the_gateway_without_aaa(bed):
+    """RFC 6252 s7.6.2 (C.5.2, MPA): a PAA installed a CHAP secret for the mobile's interface;
+    the gateway checks the response itself (no Access-Request), once; a wrong one is refused
+    without the AAA server too, and the next set-up goes to the AAA server again."""
+    mac = bed.run("mn", "cat", "/sys/class/net/cdma0/address").stdout.strip()
+    aaa = lambda: sum(e["event"] == "aaa_request" for e in bed.events("bs"))  # noqa: E731
+    with preauthorized_gateway(bed, mac, "mpa-derived-secret") as n_aaa:
+        result = client_result(bed.client("mn1", "mpa-derived-secret"))
+        assert result["status"] == "ok", result
+        assert wait_for(lambda: any(e["event"] == "cellular_session_done"
+                                    and e["attrs"].get("address") == result["address"]
+                                    for e in bed.events("bs")))
+        verified = [e["attrs"] for e in bed.events("bs") if e["event"] == "chap_verified"]
+        assert verified[-1] == {**verified[-1], "method": "mpa-key", "ok": True, "mn": "mn1"}
+        assert aaa() == n_aaa
+        # used once: the long-term secret goes to FreeRADIUS again
+        assert client_result(bed.client("mn1", USERS["mn1"]["password"]))["status"] == "ok"
+        assert aaa() == n_aaa + 1
+    with preauthorized_gateway(bed, mac, "mpa-derived-secret") as n_aaa:
+        result = client_result(bed.client("mn1", "a-wrong-secret"))
+        assert result == {**result, "status": "failed", "stage": "chap"}
+        assert wait_for(lambda: any(e["event"] == "chap_verified" and not e["attrs"]["ok"]
+                                    for e in bed.events("bs")))
+        assert aaa() == n_aaa
 
 
 def test_the_gateway_survives_malformed_frames(bed):

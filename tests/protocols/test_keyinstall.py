@@ -75,6 +75,21 @@ def test_access_router_gets_the_mn_ar_key():
     assert installed.key == KEYS.mn_ar_key()
 
 
+def test_packet_data_gateway_gets_the_chap_key_and_refuses_other_kinds():
+    pdg_id = bytes.fromhex("0200000000f1")
+    rx = Receiver(SECRET, TargetKind.PACKET_DATA_GATEWAY, pdg_id)
+    req = request(target=pdg_id, key=KEYS.pdg_chap_key(pdg_id),
+                  kind=TargetKind.PACKET_DATA_GATEWAY)
+    raw = encode_request(SECRET, req)
+    assert raw[2] == 3                                  # Target-Kind 3 on the wire
+    ack, installed, _ = rx.handle(raw)
+    assert installed.key == KEYS.pdg_chap_key(pdg_id)
+    assert decode_answer(SECRET, ack).kind == TargetKind.PACKET_DATA_GATEWAY
+    ack, installed, reason = rx.handle(encode_request(SECRET, request(
+        target=pdg_id, key=KEYS.mn_ar_key(), kind=TargetKind.ACCESS_ROUTER, sequence=9)))
+    assert installed is None and decode_answer(SECRET, ack).status == Status.WRONG_KIND
+
+
 @pytest.mark.parametrize("index", [0, 3, 5, 20, 30, 40, 60, 100, -1])
 def test_tampered_request_is_rejected(index):
     raw = bytearray(encode_request(SECRET, request()))

@@ -83,11 +83,14 @@ def test_derivations_match_the_documented_table():
     assert k.mn_ar_key() == reference_hkdf(MSK, salt, b"MPA MN-AR key")
     assert k.pmk() == reference_hkdf(MSK, salt, b"MPA PMK")
     assert k.psk_ap(AP1) == reference_hkdf(k.pmk(), None, b"MPA PSK-AP" + AP1)
+    # HKDF-Expand only: the reference's extract with the MSK and this salt gives the PRK
+    assert k.pdg_chap_key(AP2) == reference_hkdf(MSK, salt, b"MPA PDG CHAP key" + AP2)
 
 
 def test_keys_are_32_octets_and_pairwise_distinct():
     k = keys()
-    derived = [k.mn_ca_key(), k.mn_ar_key(), k.pmk(), k.psk_ap(AP1), k.psk_ap(AP2)]
+    derived = [k.mn_ca_key(), k.mn_ar_key(), k.pmk(), k.psk_ap(AP1), k.psk_ap(AP2),
+               k.pdg_chap_key(AP1), k.pdg_chap_key(AP2)]
     assert all(len(x) == 32 for x in derived)
     assert len(set(derived)) == len(derived)
 

@@ -249,6 +249,36 @@ def test_session_lcp_chap_ipcp_opened():
     assert cl.lcp_policy.remote["magic"] == gw.lcp_policy.magic
 
 
+def test_a_pre_configured_address_is_confirmed_in_one_configure_request():
+    """RFC 6252 s7.3 / s7.6.2 (C.5.2, MPA): the mobile reserved its address through the WLAN
+    and the DNS server (none, or the one the gateway offers) through the WLAN and asks for
+    exactly those: the gateway's Configure-Ack comes for its first IPCP Configure-Request;
+    asking for 0.0.0.0 and the DNS takes more (Reject, Nak, then Ack)."""
+    def ipcp_requests(client_policy, dns=()):
+        gw, _ = pair(dns=dns)
+        cl = f.PppLink(f.LcpPolicy(rng(4)), client_policy, rng(5),
+                       peer=f.ChapPeer(b"mn1", b"mn1-secret"))
+        sent = []
+        receive = cl.receive
+
+        def spy(protocol, info, now):
+            out = receive(protocol, info, now)
+            sent.extend(out.packets)
+            return out
+        cl.receive = spy
+        ev = shuttle(gw, cl, gw.lower_up(0).packets, cl.lower_up(0).packets)
+        up = next(e for s, e in ev if s == "cl" and e.kind == "ipcp-up").detail
+        return up["address"], sum(1 for p, info in sent if p == ppp.PROTO_IPCP and info[0] == 1)
+    pre = f.IpcpClientPolicy(want_dns=False)       # the reservation said: no DNS server
+    pre.address = IPv4Address("10.20.0.7")
+    assert ipcp_requests(pre) == ("10.20.0.7", 1)
+    pre = f.IpcpClientPolicy()                      # ... it said 10.20.0.53
+    pre.address, pre.dns = IPv4Address("10.20.0.7"), IPv4Address("10.20.0.53")
+    assert ipcp_requests(pre, dns=("10.20.0.53",)) == ("10.20.0.7", 1)
+    address, n = ipcp_requests(f.IpcpClientPolicy())
+    assert address == "10.20.0.7" and n >= 2
+
+
 def test_wrong_secret_fails_and_terminates_lcp():
     gw, cl = pair(client_secret=b"wrong")
     ev = shuttle(gw, cl, gw.lower_up(0).packets, cl.lower_up(0).packets)

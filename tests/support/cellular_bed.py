@@ -114,11 +114,12 @@ class CellularBed:
         return [AGENT_PYTHON, "-S", "-m", "orchestrator.agents.cellular",
                 "--events", str(self.dir / "events" / f"{node}.jsonl"), "--node", node, *args]
 
-    def start_gateway(self, *extra: str) -> subprocess.Popen:
+    def start_gateway(self, *extra: str, gateway_args: tuple[str, ...] = ()) -> subprocess.Popen:
+        """`extra`: options before the subcommand (--restart ...); `gateway_args`: after."""
         proc = self.spawn("bs", *self.agent(
             "bs", *extra, "gateway", "--iface", "bs0", "--local", GATEWAY, "--pool", POOL,
             "--dns", DNS, "--radius", f"{CORE_AAA}:{self.radius.auth_port}",
-            "--radius-secret", RADIUS_SECRET))
+            "--radius-secret", RADIUS_SECRET, *gateway_args))
         line = proc.stdout.readline()
         if not line:
             raise RuntimeError(f"gateway did not start: {proc.stderr.read()[-2000:]}")
