@@ -33,7 +33,9 @@ def to_dot(t: Topology) -> str:
 
     def net_line(name):
         net = t.networks[name]
-        label = name + chr(10) + str(net.subnet) + (chr(10) + str(net.ipv6.prefix) if net.ipv6 else "")
+        parts = [name] + ([str(net.subnet)] if net.subnet else []) \
+            + ([str(net.ipv6.prefix)] if net.ipv6 else [])
+        label = "\n".join(parts)
         return f"    {_q(name)} [shape=ellipse, style=dashed, label={_q(label)}];"
 
     placed = set()

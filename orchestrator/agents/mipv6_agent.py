@@ -168,6 +168,7 @@ class MobileIpv6Node:
 
     def __init__(self, config: dict, log) -> None:
         self.config, self.log = config, log
+        self._forget: list[str] | None = None      # pre-switching -> post-switching
         self.home_address = str(IPv6Address(config["home_address"]))
         self.iface = config.get("iface", "wlan0")
         # s11.3.1: the home address stays the MN's own while away; on the loopback (a /128,
@@ -301,6 +302,9 @@ class MobileIpv6Node:
         self.log.emit("pre_switching_start", "pre-switching")
         plane = self.runner.plane
         self.runner.do(lambda now: plane.close_tunnel())
+        # what the old link taught the interface, read now: post-switching on the new link
+        # then runs one command (s6.3 step 4: the MN "caches" what it needs after the move)
+        self._forget = forget_link_commands(self.iface)
         self.log.emit("pht_deleted", "pre-switching", end="mn")
         self.log.emit("pre_switching_done", "pre-switching")
         return {"care_of_address": str(plane.care_of_address)}
@@ -314,14 +318,16 @@ class MobileIpv6Node:
         self.log.emit("post_switching_start", "post-switching")
         plane = self.runner.plane
         self.runner.do(lambda now: plane.forget_tunnel())
-        ncoa = str(plane.care_of_address)
-        forget_link(self.iface)
-        for argv in (["ip", "-6", "addr", "replace", f"{ncoa}/64", "dev", self.iface, "nodad"],
-                     ["ip", "-6", "route", "replace", "default", "via", router, "dev",
-                      self.iface]):
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+        ncoa, router = str(plane.care_of_address), str(IPv6Address(router))
+        forget, self._forget = self._forget, None
+        setup = [f"addr replace {ncoa}/64 dev {self.iface} nodad",
+                 f"route replace default via {router} dev {self.iface}"]
+        r = ip_batch([*(forget if forget is not None else forget_link_commands(self.iface)),
+                      *setup])
+        if r.returncode != 0:                  # a line failed: which one matters?
+            r = ip_batch(setup)
             if r.returncode != 0:
-                raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+                raise RuntimeError(f"post-switching on {self.iface}: {r.stderr.strip()}")
         index = socket.if_nametoindex(self.iface)
         with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
             s.sendto(unsolicited_advertisement(ncoa, self._mac()),
@@ -360,14 +366,14 @@ class MobileIpv6Node:
         self.runner.stop()
 
 
-def forget_link(ifname: str) -> None:
-    """What the previous link taught the interface goes: its global addresses, the on-link
-    prefix routes of its Router Advertisements (the kernel keeps those after the address is
-    gone: the old prefix would stay "on-link" and its router unreachable through it) and the
-    default routes learnt from them. Link-local addresses and routes stay."""
-    for a in global_addresses(ifname):
-        subprocess.run(["ip", "-6", "addr", "del", f"{a['address']}/{a['prefixlen']}", "dev",
-                        ifname], capture_output=True, timeout=5)
+def forget_link_commands(ifname: str) -> list[str]:
+    """`ip -batch` lines that make the interface forget what its link taught it: its global
+    addresses, the on-link prefix routes of Router Advertisements (the kernel keeps those
+    after the address is gone: the old prefix would stay "on-link" and its router unreachable
+    through it) and the default routes learnt from them. Link-local addresses and routes
+    stay. (Addresses and prefixes are the kernel's, never YAML text.)"""
+    lines = [f"addr del {a['address']}/{a['prefixlen']} dev {ifname}"
+             for a in global_addresses(ifname)]
     out = subprocess.run(["ip", "-j", "-6", "route", "show", "dev", ifname],
                          capture_output=True, text=True, timeout=5)
     try:
@@ -377,9 +383,23 @@ def forget_link(ifname: str) -> None:
     for r in routes:
         dst = r.get("dst", "")
         if dst == "default" or not dst.startswith("fe80:"):
-            subprocess.run(["ip", "-6", "route", "del", dst, "dev", ifname,
-                            *(["via", r["gateway"]] if r.get("gateway") else [])],
-                           capture_output=True, timeout=5)
+            lines.append(f"route del {dst} dev {ifname}"
+                         + (f" via {r['gateway']}" if r.get("gateway") else ""))
+    return lines
+
+
+def ip_batch(lines: list[str]) -> subprocess.CompletedProcess:
+    """Every IPv6 line in one `ip -6 -force -batch -` (one process: each `ip` costs
+    milliseconds)."""
+    return subprocess.run(["ip", "-6", "-force", "-batch", "-"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, timeout=5)
+
+
+def forget_link(ifname: str) -> None:
+    """See `forget_link_commands`."""
+    lines = forget_link_commands(ifname)
+    if lines:
+        ip_batch(lines)
 
 
 def solicit_router(ifname: str, timeout: float) -> tuple[IPv6Network | None, int]:

@@ -67,7 +67,7 @@ class _Index:
                     self.networks_of[n] += nets
         # networks sorted by first address (they do not overlap once _networks passed)
         self.ranges = sorted((int(n.subnet.network_address), int(n.subnet.broadcast_address),
-                              name) for name, n in t.networks.items())
+                              name) for name, n in t.networks.items() if n.subnet is not None)
         self.starts = [r[0] for r in self.ranges]
 
     def network_overlapping(self, subnet: IPv4Network) -> str | None:
@@ -140,7 +140,8 @@ def _special(subnet: IPv4Network) -> str | None:
 
 def _networks(t: Topology, idx: _Index) -> Iterator[Check]:
     # sorted sweep: each subnet against the one reaching furthest among those before it
-    order = sorted(enumerate(t.networks.items()),
+    order = sorted(((i, item) for i, item in enumerate(t.networks.items())
+                    if item[1].subnet is not None),         # IPv6-only ones: checks6.py
                    key=lambda x: (int(x[1][1].subnet.network_address), x[0]))
     reach: tuple[int, str] | None = None
     for _, (name, net) in order:
@@ -152,6 +153,8 @@ def _networks(t: Topology, idx: _Index) -> Iterator[Check]:
         if reach is None or end > reach[0]:
             reach = (end, name)
     for name, net in t.networks.items():
+        if net.subnet is None:
+            continue
         path = ("networks", name, "subnet")
         special = _special(net.subnet)
         if special:
@@ -250,12 +253,21 @@ def _links(t: Topology, idx: _Index) -> Iterator[Check]:
             if key not in nodes:
                 yield ("links", i, "addresses", key), f"'{key}' is not a node endpoint of " \
                                                       f"this link{suggest(key, nodes)}", True
+        v4 = not nets or t.networks[nets[0]].subnet is not None
         for node in nodes:
             addr = link.addresses.get(node)
             if addr is None:
-                if isinstance(t.nodes[node], AccessPoint) or nets:
+                if isinstance(t.nodes[node], AccessPoint) or (nets and v4):
                     yield ("links", i), f"missing address for endpoint '{node}' " \
                                         f"(add 'addresses: {{{node}: <ip>}}')", False
+                elif nets and node not in link.addresses6:
+                    yield ("links", i), f"missing address for endpoint '{node}' on the " \
+                        f"IPv6-only network '{nets[0]}' (add 'addresses6: {{{node}: <ip>}}')", False
+                continue
+            if not v4:
+                yield ("links", i, "addresses", node), f"network '{nets[0]}' has no IPv4 " \
+                    f"subnet: give '{node}' an IPv6 address (addresses6) there, or the " \
+                    "network a 'subnet'", False
                 continue
             apath = ("links", i, "addresses", node)
             bad = _address_problem(addr.ip)
@@ -365,7 +377,8 @@ def _mobile_nodes(t: Topology, idx: _Index) -> Iterator[Check]:
             yield path, f"'{radio.associate}' is {article(t.nodes[radio.associate].kind)}, not an " \
                         "access_point", False
             continue
-        nets = idx.networks_of.get(radio.associate, [])
+        nets = [n for n in idx.networks_of.get(radio.associate, [])
+                if t.networks[n].subnet is not None]
         if radio.address is not None and nets and not _special(IPv4Network(radio.address.ip)):
             subnet = t.networks[nets[0]].subnet
             problem = _in_subnet(radio.address, subnet, f"network '{nets[0]}' (the network "

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 from typing import Iterator
 
-from .topology import AccessPoint, MobileNode, Topology
+from .topology import AccessPoint, BaseStation, MobileNode, Topology
 
 Check = tuple[tuple, str, bool]
 
@@ -50,11 +50,36 @@ def _address6_problem(ip: IPv6Address, prefix: IPv6Network | None, where: str,
     return None
 
 
+# roles whose protocols run over IPv4 in this testbed (RADIUS, PANA, DHCP, the key
+# installation, discovery, PPP's IPCP): their networks need an IPv4 subnet
+IPV4_ROLES = ("access_point", "authentication_agent", "configuration_agent", "aaa_server",
+              "information_server", "packet_data_gateway")
+
+
 def ipv6_checks(t: Topology, idx) -> Iterator[Check]:
+    yield from _ipv6_only(t, idx)
     yield from _prefixes(t)
     yield from _addresses6(t)
     yield from _gateways6(t, idx)
     yield from _mobile_ipv6(t, idx)
+
+
+def _ipv6_only(t: Topology, idx) -> Iterator[Check]:
+    """An IPv6-only network holds no node whose protocols run over IPv4 here."""
+    for name in t.nodes:
+        roles = [r for r in IPV4_ROLES if r in t.roles(name)]
+        if not roles:
+            continue
+        for net in idx.networks_of.get(name, ()):
+            if t.networks[net].subnet is None:
+                yield ("networks", net), f"network '{net}' is IPv6-only, but '{name}' " \
+                    f"({', '.join(roles)}) speaks IPv4 here (RADIUS, PANA, DHCP, key " \
+                    "installation, discovery): give the network an IPv4 'subnet'", True
+    for name, node in t.nodes.items():
+        if isinstance(node, BaseStation) and node.network in t.networks \
+                and t.networks[node.network].subnet is None:
+            yield ("nodes", name, "network"), f"network '{node.network}' of base station " \
+                f"'{name}' is IPv6-only: the data sessions' IPCP gives IPv4 addresses", False
 
 
 def _prefixes(t: Topology) -> Iterator[Check]:

@@ -259,9 +259,9 @@ def build_plan(t: Topology) -> NetworkPlan:
     return plan
 
 
-def _with_prefix(addr: IPv4Interface | None, subnet: IPv4Network) -> IPv4Interface | None:
-    if addr is None:
-        return None
+def _with_prefix(addr: IPv4Interface | None, subnet: IPv4Network | None) -> IPv4Interface | None:
+    if addr is None or subnet is None:
+        return addr
     if addr.network.prefixlen == 32:
         return IPv4Interface(f"{addr.ip}/{subnet.prefixlen}")
     return addr

@@ -176,7 +176,8 @@ def scenario_needs(t: Topology, flow: str, from_ap: str, to_ap: str | None, mn: 
                        "on its access router)")
     if flow in ("mpa-l2-pre-authentication", "mipv6-mpa", *SIP_FLOWS):
         address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
-        if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
+        subnet = t.networks[net_from].subnet if net_from else None
+        if address is None or subnet is None or address.ip not in subnet:
             out.append(f"mobile node '{mn}' needs its address (nodes.{mn}.address) on network "
                        f"'{net_from}' of the start AP '{from_ap}': {flow} signals over IP from "
                        "the current network")

@@ -138,14 +138,22 @@ class Ipv6(Strict):
 
 
 class Network(Strict):
-    """One subnet / broadcast domain, built as one layer-2 switch. `ipv6:` makes it dual
-    stack (the IPv4 subnet stays: the testbed's control traffic and daemons use it)."""
-    subnet: Subnet
+    """One subnet / broadcast domain, built as one layer-2 switch: IPv4 (`subnet`), IPv6
+    (`ipv6`) or both. Access networks (APs, PAAs, DHCP, AAA: their protocols run over IPv4
+    here) need the IPv4 subnet; a home network or a backbone may be IPv6-only."""
+    subnet: Subnet | None = Field(None, description="IPv4 subnet, e.g. '10.1.0.0/24'")
     ipv6: Ipv6 | None = Field(None, description="IPv6 prefix of the network and whether its "
                                                 "gateway sends Router Advertisements")
     domain: Name | None = Field(None, description="owning domain; none for inter-domain links")
     gateway: Name | None = Field(None, description="default router for hosts on this network")
     description: Text = ""
+
+    @model_validator(mode="after")
+    def _a_family(self):
+        if self.subnet is None and self.ipv6 is None:
+            raise ValueError("a network needs an IPv4 'subnet', an 'ipv6: {prefix: ...}', or "
+                             "both")
+        return self
 
 
 class LinkParams(Strict):

@@ -181,8 +181,9 @@ def _peer_on_network(plan: NetworkPlan, host: str, network: str) -> tuple[str, s
         if h.name == host or h.name in plan.stations:
             continue
         for i in h.interfaces:
-            if i.network == network and i.address is not None:
-                return h.name, str(i.address.ip)
+            address = i.address or i.address6          # an IPv6-only network: IPv6
+            if i.network == network and address is not None:
+                return h.name, str(address.ip)
     return None
 
 
@@ -217,7 +218,8 @@ def verify(plan: NetworkPlan, journal: Journal, progress) -> list[dict]:
             continue
         if not other.is_switch:
             iface = next(i for i in plan.hosts[other.node].interfaces if i.name == other.intf)
-            dst_node, dst_addr = other.node, str(iface.address.ip) if iface.address else None
+            address = iface.address or iface.address6
+            dst_node, dst_addr = other.node, str(address.ip) if address else None
             expected = 2 * lp.params.delay
         else:
             peer = _peer_on_network(plan, src.node, other.node)

@@ -255,6 +255,15 @@ def _ipv6_cases() -> dict:
         "mipv6-unknown-home-agent": _mipv6("{home_address: '2001:db8:3::100', home_agent: hq}"),
         "mipv6-home-address-off-home-link": _mipv6("{home_address: '2001:db8:7::100', home_agent: aaa}"),
         "mipv6-without-care-of-address": _mipv6(address6=""),
+        "network-without-subnet-or-prefix": ("  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}",
+                                             "  lan: {domain: home, subnet: 10.1.0.0/24, gateway: ar}\n  void: {domain: home}"),
+        "ipv6-only-network-with-an-access-point": _ipv6(extra=(("subnet: 10.1.0.0/24, ", ""),)),
+        "ipv6-only-network-with-an-ipv4-address": [
+            (HOME[0], HOME[1].replace("subnet: 10.3.0.0/24, ", "")),
+            (LINK, LINK + "\n  - {endpoints: [ar, homenet], addresses: {ar: 10.3.0.1}}"), AR6],
+        "ipv6-only-network-without-addresses6": [
+            (HOME[0], HOME[1].replace("subnet: 10.3.0.0/24, ", "")),
+            (LINK, LINK + "\n  - {endpoints: [ar, homenet]}"), AR6],
         "mipv6-domain-without-mipv6-settings": ("aaa_server: aaa}", "aaa_server: aaa, mobility_protocol: mipv6}"),
         "mipv6-lifetime-bare-number": _mipv6("{home_address: '2001:db8:3::100', home_agent: aaa, lifetime: 420}"),
     }
