@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -176,9 +177,15 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         if prepared is not None:
             from ..deploy.lifecycle import start_early
             start_early(prepared.result(), journal, progress)
+
+    def ap_daemons() -> None:
+        """Once the MNs are associated: the APs' agents, while the links are verified."""
+        if prepared is not None:
+            from ..deploy.lifecycle import start_after_associations
+            start_after_associations(prepared.result(), journal, progress)
     try:
         _network_up(topo, plan, journal, progress, verify, switches, bridges, port,
-                    early_daemons)
+                    early_daemons, ap_daemons)
     finally:
         background.shutdown(wait=True)     # nothing of it outlives a failed deploy
     # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
@@ -240,10 +247,11 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
 
 def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
                 verify: bool, switches: dict, bridges: dict, port: int,
-                switches_up=lambda: None) -> None:
+                switches_up=lambda: None, associated=lambda: None) -> None:
     """Switches started and connected (then `switches_up()`), link impairments, their RTT
     verified while the initial associations are made (one does not touch the other's
-    links)."""
+    links; then `associated()`, once the impairments are in place: both write the
+    journal)."""
     # -- start switches ----------------------------------------------------------------------
     progress("starting switches and waiting for the controller")
     r = subprocess.run(ovs_start_argv(
@@ -259,9 +267,14 @@ def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: P
     # element, and the delayed links carry no management frame ---------------------------
     from concurrent.futures import ThreadPoolExecutor
 
+    applied = threading.Event()
+
     def emulate() -> list | None:
-        journal.emulation = impairments.apply(plan, journal, progress)
-        journal.save()                 # the only writer until the associations are done
+        try:
+            journal.emulation = impairments.apply(plan, journal, progress)
+            journal.save()             # the journal's only writer until `applied` is set
+        finally:
+            applied.set()
         return impairments.verify(plan, journal, progress) if verify else None
 
     def associate(sta) -> None:
@@ -273,6 +286,9 @@ def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: P
         emulated = pool.submit(emulate)
         try:
             _in_parallel(associate, [sta for sta in plan.stations.values() if sta.associate])
+            applied.wait()
+            if not emulated.done() or emulated.exception() is None:
+                associated()
         finally:
             report = emulated.result()
     if report is not None:
