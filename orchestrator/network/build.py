@@ -166,7 +166,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         from ..deploy.lifecycle import prepare_images
         prepared = background.submit(prepare_images, topo, plan, journal, progress, flows=flows)
     try:
-        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes)
+        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes, port)
     except BaseException:
         background.shutdown(wait=True)     # nothing of it outlives a failed deploy
         raise
@@ -199,9 +199,9 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
 
 
 def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, hosts: dict,
-                     bridges: dict, mn_nodes: list) -> dict:
-    """Bridges (not started yet), links, and every host's addresses and routes; returns
-    the switches by name."""
+                     bridges: dict, mn_nodes: list, port: int) -> dict:
+    """Bridges, links, every host's addresses and routes, and the bridges started (their
+    controller at `port`); returns the switches by name."""
     from mininet.link import Link
     from mininet.node import OVSSwitch
     # -- switches --------------------------------------------------------------------------
@@ -231,6 +231,14 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
                 ends.append((hosts[end.node], end.intf, None, mac))
         (n1, i1, p1, m1), (n2, i2, p2, m2) = ends
         Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
+    # -- start switches (ovs-vsctl), while the hosts are configured: one does not touch the
+    # other (the switches' ports are the root-namespace ends of the links) ---------------------
+    progress("starting switches and waiting for the controller")
+    ovs = subprocess.Popen(ovs_start_argv(
+        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
+          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
+         for s, sw in switches.items()], port), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     # -- configure hosts -------------------------------------------------------------------
     progress("configuring addresses and routes")
     for hname, hp in plan.hosts.items():
@@ -239,9 +247,14 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
              "address": str(iface.address) if iface.address else None,
              "network": iface.network, "peer": iface.peer,
              "technology": iface.technology, "start": iface.start} for iface in hp.interfaces]
-    _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
-                 list(plan.hosts))
-    journal.save()
+    try:
+        _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
+                     list(plan.hosts))
+        journal.save()
+    finally:
+        _, err = ovs.communicate(timeout=90)
+    if ovs.returncode != 0:
+        raise DeployError(f"ovs-vsctl could not create the bridges: {err.strip()[:500]}")
     return switches
 
 
@@ -252,14 +265,7 @@ def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: P
     verified while the initial associations are made (one does not touch the other's
     links; then `associated()`, once the impairments are in place: both write the
     journal)."""
-    # -- start switches ----------------------------------------------------------------------
-    progress("starting switches and waiting for the controller")
-    r = subprocess.run(ovs_start_argv(
-        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
-          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
-         for s, sw in switches.items()], port), capture_output=True, text=True, timeout=90)
-    if r.returncode != 0:
-        raise DeployError(f"ovs-vsctl could not create the bridges: {r.stderr.strip()[:500]}")
+    # -- switches (started with the hosts' configuration) connected ------------------------
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
     switches_up()
     # -- link impairments and their verification, beside the initial associations: the
