@@ -125,6 +125,19 @@ def start_early(prepared: Prepared, journal: Journal, progress: Progress) -> Non
         progress(f"images: started {len(prepared.early)} daemons before the associations")
 
 
+def start_after_associations(prepared: Prepared, journal: Journal, progress: Progress) -> None:
+    """Once the initial associations are made: the APs' agents (and every other daemon of
+    a node that is not a mobile node), while the delayed links are still being verified;
+    start_images waits for them with the others."""
+    rest = [u for u in prepared.units if u not in prepared.early
+            and journal.nodes[u.node]["kind"] != "mobile_node"]
+    for u in rest:
+        _start(u, journal)
+    prepared.early += rest
+    if rest:
+        progress(f"images: started {len(rest)} daemons of access points")
+
+
 def prepare_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
                    extra_path: list[str | Path] | None = None,
                    flows: Iterable[str] | None = None,

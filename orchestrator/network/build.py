@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -178,7 +179,7 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         prepared = background.submit(prepare_images, topo, plan, journal, progress, flows=flows,
                                      bridges=bridges)
     try:
-        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes)
+        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes, port)
     except BaseException:
         background.shutdown(wait=True)     # nothing of it outlives a failed deploy
         raise
@@ -189,9 +190,15 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         if prepared is not None:
             from ..deploy.lifecycle import start_early
             start_early(prepared.result(), journal, progress)
+
+    def ap_daemons() -> None:
+        """Once the MNs are associated: the APs' agents, while the links are verified."""
+        if prepared is not None:
+            from ..deploy.lifecycle import start_after_associations
+            start_after_associations(prepared.result(), journal, progress)
     try:
         _network_up(topo, plan, journal, progress, verify, switches, bridges, port,
-                    early_daemons)
+                    early_daemons, ap_daemons)
     finally:
         background.shutdown(wait=True)     # nothing of it outlives a failed deploy
     # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
@@ -205,9 +212,9 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
 
 
 def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, hosts: dict,
-                     bridges: dict, mn_nodes: list) -> dict:
-    """Bridges (not started yet), links, and every host's addresses and routes; returns
-    the switches by name."""
+                     bridges: dict, mn_nodes: list, port: int) -> dict:
+    """Bridges, links, every host's addresses and routes, and the bridges started (their
+    controller at `port`); returns the switches by name."""
     from mininet.link import Link
     from mininet.node import OVSSwitch
     # -- switches --------------------------------------------------------------------------
@@ -237,6 +244,15 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
                 ends.append((hosts[end.node], end.intf, None, mac))
         (n1, i1, p1, m1), (n2, i2, p2, m2) = ends
         Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
+    # -- start switches (ovs-vsctl), while the hosts are configured: one does not touch the
+    # other (the switches' ports are the root-namespace ends of the links) ---------------------
+    progress("starting switches and waiting for the controller")
+    ovs = subprocess.Popen(ovs_start_argv(
+        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
+          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
+         for s, sw in switches.items()], port,
+        {bridges["air"]: (air_mgmt_ifname(bridges), AIR_MGMT_PORT)}),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # -- configure hosts -------------------------------------------------------------------
     progress("configuring addresses and routes")
     for hname, hp in plan.hosts.items():
@@ -246,35 +262,33 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
              "address6": str(iface.address6) if iface.address6 else None,
              "network": iface.network, "peer": iface.peer,
              "technology": iface.technology, "start": iface.start} for iface in hp.interfaces]
-    _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
-                 list(plan.hosts))
-    journal.save()
-    return switches
-
-
-def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-                verify: bool, switches: dict, bridges: dict, port: int,
-                switches_up=lambda: None) -> None:
-    """Switches started and connected (then `switches_up()`), link impairments, their RTT
-    verified while the initial associations are made (one does not touch the other's
-    links)."""
-    # -- start switches ----------------------------------------------------------------------
-    progress("starting switches and waiting for the controller")
-    r = subprocess.run(ovs_start_argv(
-        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
-          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
-         for s, sw in switches.items()], port,
-        {bridges["air"]: (air_mgmt_ifname(bridges), AIR_MGMT_PORT)}),
-        capture_output=True, text=True, timeout=90)
-    if r.returncode != 0:
-        raise DeployError(f"ovs-vsctl could not create the bridges: {r.stderr.strip()[:500]}")
-    # the management port's tap (root namespace, removed with its bridge): no IPv6 chatter
+    try:
+        _in_parallel(lambda h: configure_host(journal.nodes[h]["netns"], plan.hosts[h]),
+                     list(plan.hosts))
+        journal.save()
+    finally:
+        _, err = ovs.communicate(timeout=90)
+    if ovs.returncode != 0:
+        raise DeployError(f"ovs-vsctl could not create the bridges: {err.strip()[:500]}")
+    # the radio switch's management port (a tap in the root namespace, removed with its
+    # bridge; controller/app.py reads stations' management frames there): up, no IPv6 chatter
     mgmt_if = air_mgmt_ifname(bridges)
     for argv in (["sysctl", "-qw", f"net.ipv6.conf.{mgmt_if}.disable_ipv6=1"],
                  ["ip", "link", "set", mgmt_if, "up"]):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise DeployError(f"{' '.join(argv)}: {r.stderr.strip()[:300]}")
+    return switches
+
+
+def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
+                verify: bool, switches: dict, bridges: dict, port: int,
+                switches_up=lambda: None, associated=lambda: None) -> None:
+    """Switches started and connected (then `switches_up()`), link impairments, their RTT
+    verified while the initial associations are made (one does not touch the other's
+    links; then `associated()`, once the impairments are in place: both write the
+    journal)."""
+    # -- switches (started with the hosts' configuration) connected ------------------------
     _wait_connected(journal, [s for s, p in plan.switches.items() if p.controlled])
     switches_up()
     # -- link impairments and their verification, beside the initial associations: the
@@ -282,9 +296,14 @@ def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: P
     # element, and the delayed links carry no management frame ---------------------------
     from concurrent.futures import ThreadPoolExecutor
 
+    applied = threading.Event()
+
     def emulate() -> list | None:
-        journal.emulation = impairments.apply(plan, journal, progress)
-        journal.save()                 # the only writer until the associations are done
+        try:
+            journal.emulation = impairments.apply(plan, journal, progress)
+            journal.save()             # the journal's only writer until `applied` is set
+        finally:
+            applied.set()
         return impairments.verify(plan, journal, progress) if verify else None
 
     def associate(sta) -> None:
@@ -296,6 +315,9 @@ def _network_up(topo: Topology, plan: NetworkPlan, journal: Journal, progress: P
         emulated = pool.submit(emulate)
         try:
             _in_parallel(associate, [sta for sta in plan.stations.values() if sta.associate])
+            applied.wait()
+            if not emulated.done() or emulated.exception() is None:
+                associated()
         finally:
             report = emulated.result()
     if report is not None:
