@@ -66,7 +66,7 @@ def test_unknown_command_is_an_error_that_lists_the_known_ones(agent):
     with pytest.raises(AgentError) as err:
         client.call("associat")
     assert err.value.kind == "error"
-    assert "unknown command 'associat' for role correspondent; known: calls, health, hello, ping" in str(err.value)
+    assert "unknown command 'associat' for role correspondent; known: bicast, calls, health, hello, ping" in str(err.value)
 
 
 def test_wrong_arguments_are_an_error_with_the_usage(agent):
