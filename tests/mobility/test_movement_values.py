@@ -87,6 +87,9 @@ def test_with_pre_configuration_success_is_mpas_own_handover():
     assert movement_values(events, l2, "walker")["mpa_completed"] == (0.0, "bool")
     v = movement_values(events, mpa, "walker")
     assert v["mpa_completed"] == (1.0, "bool") and v["Tconf"] == (90.0, "ms")
+    # C.4's costs: one PANA session, one tunnel held from 520 ms to the last event (1511)
+    assert v["preauthentications"] == (1, "count") and v["preconfigurations"] == (1, "count")
+    assert v["tunnel_seconds"][0] == pytest.approx(0.991)
 
 
 def test_same_network_handovers_do_not_count_and_none_is_no_verdict():
