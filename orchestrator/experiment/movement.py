@@ -154,8 +154,9 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
     inter = [h for h in summary["handovers"] if h["prepared"] != SAME_NETWORK
              and h["reason"] != "attach"]
     # C.4: what preparing this handover cost: the PANA sessions and pre-configurations made
-    # before it, and how long each of those nCoAs + tunnels was held (to its release, or
-    # the end of the run)
+    # before it, and how long each of those nCoAs + tunnels was held (to its release; the
+    # entered network's to the handover, where it becomes the MN's address; or to the end
+    # of the run)
     limit = inter[0]["start_ns"] if inter else None
     mine = [e for e in events if e["node"] == mn]
     before = [e for e in mine if limit is None or e["mono_ns"] <= limit]
@@ -168,7 +169,10 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
         ctn = (e.get("attrs") or {}).get("ctn")
         rel = next((r for r in mine if r["event"] == "pht_released" and r["mono_ns"] >= e["mono_ns"]
                     and (r.get("attrs") or {}).get("ctn") == ctn), None)
-        held += ((rel["mono_ns"] if rel else end) - e["mono_ns"]) / 1e9
+        until = rel["mono_ns"] if rel else end
+        if inter and ctn == inter[0]["network"]:
+            until = min(until, inter[0]["start_ns"])
+        held += (until - e["mono_ns"]) / 1e9
     out["tunnel_seconds"] = (held, "s")
     if not inter:
         out["mpa_completed"] = (None, "bool")
