@@ -31,7 +31,7 @@ import time
 
 from ..events import EventLog
 from ..mobility.policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGURE,
-                               PRE_CONFIGURED, Policy, PolicyParams)
+                               PRE_CONFIGURED, SAME_NETWORK, Policy, PolicyParams)
 from .control import CommandError
 
 PREPARATION = (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE)
@@ -182,3 +182,14 @@ class PolicyDriver:
         self.handovers.append(record)
         self.log.emit("movement_handover_done", "setup", **{k: v for k, v in record.items()
                                                             if k != "start_ns"})
+        if status == "ok" and a.prepared != SAME_NETWORK:
+            self._commit(a.network)
+
+    def _commit(self, network: str) -> None:
+        """C.4: after the handover into `network` the other CTNs' pre-configurations (nCoA,
+        tunnel) are released; their MPA-SAs stay (C.2)."""
+        for ctn in [c for c in list(self.mn.preconf.active) if c != network]:
+            try:
+                self.mn.preconf.release(ctn, f"committed to {network}")
+            except CommandError as exc:
+                self.log.emit("policy_release_failed", "setup", ctn=ctn, reason=str(exc))

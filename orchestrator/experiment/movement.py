@@ -153,6 +153,27 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
                                     for t in eap) for h in summary["handovers"]), "count")
     inter = [h for h in summary["handovers"] if h["prepared"] != SAME_NETWORK
              and h["reason"] != "attach"]
+    # C.4: what preparing this handover cost: the PANA sessions and pre-configurations made
+    # before it, and how long each of those nCoAs + tunnels was held (to its release; the
+    # entered network's to the handover, where it becomes the MN's address; or to the end
+    # of the run)
+    limit = inter[0]["start_ns"] if inter else None
+    mine = [e for e in events if e["node"] == mn]
+    before = [e for e in mine if limit is None or e["mono_ns"] <= limit]
+    out["preauthentications"] = (sum(e["event"] == "preauth_done" for e in before), "count")
+    up = [e for e in before if e["event"] == "pht_established"]
+    out["preconfigurations"] = (len(up), "count")
+    end = max((e["mono_ns"] for e in events), default=0)
+    held = 0.0
+    for e in up:
+        ctn = (e.get("attrs") or {}).get("ctn")
+        rel = next((r for r in mine if r["event"] == "pht_released" and r["mono_ns"] >= e["mono_ns"]
+                    and (r.get("attrs") or {}).get("ctn") == ctn), None)
+        until = rel["mono_ns"] if rel else end
+        if inter and ctn == inter[0]["network"]:
+            until = min(until, inter[0]["start_ns"])
+        held += (until - e["mono_ns"]) / 1e9
+    out["tunnel_seconds"] = (held, "s")
     if not inter:
         out["mpa_completed"] = (None, "bool")
         return out

@@ -81,12 +81,16 @@ def test_a_handover_that_needed_eap_is_not_a_success():
 
 def test_with_pre_configuration_success_is_mpas_own_handover():
     params = {"pre_configure_below": -75.0}
-    events = EVENTS + [ev("walker", "address_request", 430), ev("walker", "pht_established", 520)]
+    events = EVENTS + [ev("walker", "address_request", 430), ev("walker", "pht_established", 520, ctn="yard")]
     l2 = detail([handover(1.5, 1499, "mpa", how="l2")], [], params)
     mpa = detail([handover(1.5, 1499, "mpa", how="mpa", prepared="pre-configured")], [], params)
     assert movement_values(events, l2, "walker")["mpa_completed"] == (0.0, "bool")
     v = movement_values(events, mpa, "walker")
     assert v["mpa_completed"] == (1.0, "bool") and v["Tconf"] == (90.0, "ms")
+    # C.4's costs: one PANA session, one tunnel held from 520 ms to the handover (1499 ms),
+    # where it becomes the MN's address
+    assert v["preauthentications"] == (1, "count") and v["preconfigurations"] == (1, "count")
+    assert v["tunnel_seconds"][0] == pytest.approx(0.979)
 
 
 def test_same_network_handovers_do_not_count_and_none_is_no_verdict():
