@@ -11,7 +11,7 @@ from orchestrator.analysis.reference import columns, load
 from orchestrator.experiment import inter_technology as it
 from orchestrator.experiment.media import MediaError
 
-RFC = Path(__file__).resolve().parents[3] / "shared" / "rfc6252.md"
+RFC = Path(__file__).resolve().parents[2] / "docs" / "rfc" / "rfc6252.md"
 MS = 1_000_000
 WLAN, CELL = "10.1.0.100", "10.20.0.2"
 
