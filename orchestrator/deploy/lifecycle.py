@@ -48,8 +48,10 @@ OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_image
 # images a node needs only for some experiment flows (model/experiment.py FLOWS): a testbed
 # deployed for other flows does not start them (issue 17: 100 MNs' charons, ~30% of an MN's
 # bring-up, for flows that never set up a tunnel). The MN's charon is the proactive handover
-# tunnel's end (s7.4), used by sip-mpa only.
-FLOW_IMAGES: dict[str, tuple[str, ...]] = {"ikev2-strongswan-mn": ("sip-mpa",)}
+# tunnel's end (s7.4), used by the flows that pre-configure with the tunnel (`preconfigure`):
+# sip-mpa, and switch-back and movement (issue 16), which pre-configure as sip-mpa does.
+FLOW_IMAGES: dict[str, tuple[str, ...]] = {
+    "ikev2-strongswan-mn": ("sip-mpa", "switch-back", "movement")}
 POLL = 0.01
 PARALLEL_CHECKS = 4          # images rendered and checked at once
 

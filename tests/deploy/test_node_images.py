@@ -99,6 +99,17 @@ def test_node_to_image_mapping_fig9():
     assert got["ap0"] == got["gw-v"] == set()
 
 
+@pytest.mark.parametrize("flow", ["sip-mpa", "switch-back", "movement"])
+def test_flows_that_preconfigure_with_the_tunnel_get_the_mns_charon(flow):
+    """`preconfigure` needs the MN's charon (the proactive handover tunnel's end): a testbed
+    deployed for these flows starts it (a merge once left switch-back and movement without
+    it: every repetition of `make c1` failed 'no charon on this MN')."""
+    topo = load_topology(REPO / "topologies/fig9-l2-preauth-roaming.yaml")
+    assert "ikev2-strongswan-mn" in images_for(topo, "mn", [DEFAULT_IMAGE_DIR], [flow])
+    assert "ikev2-strongswan-mn" not in images_for(topo, "mn", [DEFAULT_IMAGE_DIR],
+                                                   ["dot11i-post-authentication"])
+
+
 def test_daemon_says_picks_the_complaint():
     out = "banner\nincluding x\n/x/eap.conf[31]: EOF reached without closing brace\nbye\n"
     assert daemon_says(out) == "    /x/eap.conf[31]: EOF reached without closing brace"
