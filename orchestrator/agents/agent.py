@@ -1480,7 +1480,7 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["fourway_msg1_timeout"] = c(dot1x.MSG1_TIMEOUT * 1e3, "ms", "agents/dot1x.py (as hostapd)")
         out["fourway_msg1_timeout_later"] = c(dot1x.MSG1_TIMEOUT_SUBSEQ * 1e3, "ms",
                                               "agents/dot1x.py (as hostapd)")
-        out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py")
+        out["fourway_msg1_retries"] = c(dot1x.MSG1_RETRIES, "", "agents/dot1x.py (as hostapd: 4 sends)")
     if {"access-point", "paa"} & set(roles):
         radius_client = module(".radius_client")
         if radius_client is not None:

@@ -41,8 +41,11 @@ PMK_LENGTH = 32
 START_PERIOD, MAX_START = 1.0, 3       # EAPOL-Start retransmission (802.1X startPeriod, maxStart)
 # 4-way message 1 retransmission, as hostapd (src/ap/wpa_auth.c eapol_key_timeout_first,
 # eapol_key_timeout_subseq): 100 ms after the first send, 1 s after each later one. 100 ms
-# throughout gave a crowd up: 100 MNs at one AP answered after 0.5 s (issue 17)
-MSG1_TIMEOUT, MSG1_TIMEOUT_SUBSEQ, MSG1_RETRIES = 0.1, 1.0, 4
+# throughout gave a crowd up: 100 MNs at one AP answered after 0.5 s (issue 17). hostapd
+# sends message 1 at most wpa_pairwise_update_count = 4 times (dot11RSNAConfigPairwiseUpdate-
+# Count; PTKSTART: "No point in sending the EAPOL-Key" once TimeoutCtr exceeds it), so 3
+# retransmissions, and gives the station up one timeout after the last (3.1 s after the first)
+MSG1_TIMEOUT, MSG1_TIMEOUT_SUBSEQ, MSG1_RETRIES = 0.1, 1.0, 3
 # A station holding a PMKSA for the AP waits for message 1 this long before it reminds the
 # AP with an EAPOL-Start: until the AP's own resends of message 1 must have run out. An
 # EAPOL-Start the AP receives while its handshake waits for message 2 means "no matching

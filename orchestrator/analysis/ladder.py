@@ -78,7 +78,7 @@ MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
            "post_auth_done": "post-auth done", "fourway_done": "4-way done",
            "port_authorized": "port open",
            # C.5.1 (Figure 7): SIP mobility
-           "pht_established": "tunnel up", "binding_update_start": "BU (re-INVITE) start",
+           "pht_established": "tunnel up", "binding_update_start": "BU start",
            "binding_update_done": "BU done", "buffering_start": "buffering on",
            "buffering_flushed": "buffer flushed", "address_request": "address request",
            "address_acquired": "address acquired", "dad_start": "DAD start",
@@ -463,8 +463,21 @@ def ladder_markers(events: list[dict], lanes: set[str]) -> list[Marker]:
         lane = next((c for c in (e.get("node"), attrs.get("ap"), attrs.get("mn"), attrs.get("sta"))
                      if c in lanes), None)
         if lane:
-            out.append(Marker(float(e["wall"]), lane, MARKERS[e["event"]]))
+            out.append(Marker(float(e["wall"]), lane, _marker_label(e["event"], attrs)))
     return out
+
+
+# a binding update's marker names its message by the mobility protocol of its event: s7.5
+# SIP's re-INVITE, RFC 6275's BU to the home agent or to a correspondent
+def _marker_label(event: str, attrs: dict) -> str:
+    if event == "binding_update_start":
+        mobility = attrs.get("mobility", "sip")
+        if mobility == "mipv6":
+            return {"home_agent": "BU to HA start"}.get(attrs.get("peer"), "BU to CN start") \
+                if isinstance(attrs.get("peer"), str) else "BU start"
+        if mobility == "sip":
+            return "BU (re-INVITE) start"
+    return MARKERS[event]
 
 
 # lanes from left to right by role (a node with several roles: its first), with the RFC's

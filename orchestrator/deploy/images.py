@@ -193,6 +193,24 @@ def render_argv(argv: list[str], context: dict, where: str) -> list[str]:
     return [render_text(a, context, where) for a in argv]
 
 
+# Linux's sockaddr_un.sun_path holds 108 bytes with the terminating NUL (unix(7)): a daemon
+# told to listen on a longer path fails at start with a message far from the cause
+SUN_PATH_MAX = 107
+_UNIX_URI = re.compile(r"unix://(\S+)")
+
+
+def check_unix_sockets(text: str, where: str) -> None:
+    """Refuse a rendered config naming a `unix://` socket path the kernel cannot bind."""
+    for m in _UNIX_URI.finditer(text):
+        path = m.group(1).strip("\"'")
+        if len(path.encode()) > SUN_PATH_MAX:
+            line = text.count("\n", 0, m.start()) + 1
+            raise ImageError([Problem(where, line, m.start() - text.rfind("\n", 0, m.start()), "",
+                                      f"socket path {path} is {len(path.encode())} bytes, more than "
+                                      f"a Unix socket address holds ({SUN_PATH_MAX}): give the "
+                                      "testbed a shorter name (--name) or a shorter run directory")])
+
+
 def render_image(image: Image, context: dict, dest: Path) -> list[Path]:
     """Write the image's files into `dest` (fragments first, then files); returns the paths."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -215,7 +233,9 @@ def render_image(image: Image, context: dict, dest: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         if f.template is not None:
             src = image.folder / f.template
-            data = render_text(src.read_text(), ctx, str(src)).encode()
+            text = render_text(src.read_text(), ctx, str(src))
+            check_unix_sockets(text, str(src))
+            data = text.encode()
         else:
             data = Path(render_text(f.copy_from, ctx, str(image.file))).read_bytes()
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f.mode, 8))

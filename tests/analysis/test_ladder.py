@@ -163,3 +163,19 @@ def test_ladder_dirs_of_configurations_with_a_sweep_point(tmp_path):
     assert [(c, s) for c, s, _ in figures.ladder_dirs(tmp_path)] == [
         ("non-roaming", "mpa"), ("roaming", "mpa"), ("roaming/wan.delay=50ms", "post-auth")]
     assert figures.slug("roaming/wan.delay=50ms") == "roaming_wan.delay=50ms"
+
+
+def test_binding_update_markers_name_the_message_of_their_mobility_protocol():
+    """A MIPv6 BU is not labelled a re-INVITE; a hostile attrs value labels, never raises."""
+    from orchestrator.analysis.ladder import ladder_markers
+    events = [
+        {"event": "binding_update_start", "node": "phone", "wall": 1.0, "attrs": {}},
+        {"event": "binding_update_start", "node": "phone", "wall": 2.0,
+         "attrs": {"mobility": "mipv6", "peer": "home_agent"}},
+        {"event": "binding_update_start", "node": "phone", "wall": 3.0,
+         "attrs": {"mobility": "mipv6", "peer": "2001:db8::7"}},
+        {"event": "binding_update_start", "node": "phone", "wall": 4.0,
+         "attrs": {"mobility": ["x"], "peer": {"y": 1}}},
+    ]
+    labels = [m.label for m in ladder_markers(events, {"phone"})]
+    assert labels == ["BU (re-INVITE) start", "BU to HA start", "BU to CN start", "BU start"]

@@ -74,6 +74,21 @@ def test_renderer_names_file_and_line_of_an_unknown_variable():
                                      "(did you mean 'secret'?)")
 
 
+def test_a_socket_path_longer_than_a_unix_address_is_refused_at_rendering(tmp_path):
+    """strongSwan's VICI socket lives under the node's image directory: a long testbed name
+    used to make charon fail at start, far from the cause."""
+    from orchestrator.deploy.images import SUN_PATH_MAX, check_unix_sockets
+    image = load_image("ikev2-strongswan")
+    conf = (image.folder / "strongswan.conf").read_text()
+    assert "unix://{{ dir }}/run/charon.vici" in conf      # what the check guards
+    short, long = tmp_path / "tb" / "ar", tmp_path / ("t" * 80) / "ar"
+    check_unix_sockets(conf.replace("{{ dir }}", str(short)), "strongswan.conf")
+    with pytest.raises(ImageError, match=r"^strongswan\.conf:\d+:\d+: socket path .* more than "
+                                         rf"a Unix socket address holds \({SUN_PATH_MAX}\): give "
+                                         "the testbed a shorter name"):
+        check_unix_sockets(conf.replace("{{ dir }}", str(long)), "strongswan.conf")
+
+
 def test_image_path_env_comes_first(tmp_path, monkeypatch):
     monkeypatch.setenv("MPA_IMAGE_PATH", str(tmp_path))
     assert image_path() == [tmp_path, DEFAULT_IMAGE_DIR]
