@@ -31,6 +31,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from ..events import EventLog
 from ..protocols import arp
+from ..protocols.checksum import internet_checksum
 from .ike import Charon, EventListener, ViciError
 
 PHASE = "pre-configuration"
@@ -76,15 +77,6 @@ class MnTunnelRouting:
             run(["ip", "addr", "del", f"{ncoa}/32", "dev", self.tun], check=False)
 
 
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
 def icmp_echo(src: str, dst: str, timeout: float = 1.0, attempts: int = 3) -> float | None:
     """Seconds until an ICMP echo from `src` to `dst` was answered, or None."""
     ident = os.getpid() & 0xFFFF
@@ -93,7 +85,7 @@ def icmp_echo(src: str, dst: str, timeout: float = 1.0, attempts: int = 3) -> fl
         for seq in range(1, attempts + 1):
             payload = struct.pack("!d", time.perf_counter())
             head = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-            pkt = struct.pack("!BBHHH", 8, 0, _checksum(head + payload), ident, seq) + payload
+            pkt = struct.pack("!BBHHH", 8, 0, internet_checksum(head + payload), ident, seq) + payload
             t0 = time.perf_counter()
             s.sendto(pkt, (dst, 0))
             deadline = t0 + timeout / attempts

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from ipaddress import IPv4Address, IPv4Network
 
+from .checksum import internet_checksum
 from .errors import ProtocolError
 
 __all__ = ["BOOTREQUEST", "BOOTREPLY", "MessageType", "Option", "DhcpMessage", "Lease",
@@ -325,15 +326,6 @@ IPPROTO_UDP = 17
 _ETH = struct.Struct("!6s6sH")
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")          # 20 octets, no options
 _UDP = struct.Struct("!HHHH")
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071: the one's complement of the one's complement sum of 16-bit words."""
-    data = bytes(data) + b"\0" * (len(data) % 2)
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def udp_frame(payload: bytes, src_mac: bytes, dst_mac: bytes = BROADCAST_MAC,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from ipaddress import IPv4Address
 
-from .dhcp import internet_checksum
+from .checksum import internet_checksum
 from .errors import ProtocolError
 
 IPPROTO_TCP, IPPROTO_UDP = 6, 17

@@ -25,6 +25,7 @@ import struct
 from dataclasses import dataclass, replace
 from ipaddress import AddressValueError, IPv6Address
 
+from .checksum import internet_checksum
 from .errors import ProtocolError
 
 __all__ = [
@@ -180,16 +181,6 @@ def join(headers: list[ExtensionHeader] | tuple[ExtensionHeader, ...], upper_pro
 
 
 # ---- checksums --------------------------------------------------------------------------
-
-
-def internet_checksum(data: bytes) -> int:
-    """The 16-bit one's complement of the one's complement sum (RFC 1071)."""
-    if len(data) % 2:
-        data = bytes(data) + b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def pseudo_header(src: IPv6Address, dst: IPv6Address, length: int, next_header: int) -> bytes:

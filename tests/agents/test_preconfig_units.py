@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.agents.discovery import answer
 from orchestrator.agents.preconfig import _ike_failure, mn_connection
-from orchestrator.agents.tunnel import _checksum, _in_ranges, _sta_of, _u32_for_chaddr
+from orchestrator.agents.tunnel import _in_ranges, _sta_of, _u32_for_chaddr
 from orchestrator.deploy import ctn
 from orchestrator.deploy.context import CONTEXTS, Facts, agent_config, pki_names
 from orchestrator.deploy.images import DEFAULT_IMAGE_DIR, load_image, render_image
@@ -16,6 +16,7 @@ from orchestrator.deploy.pki import Pki
 from orchestrator.deploy.secrets import Secrets
 from orchestrator.model import load_topology
 from orchestrator.model.plan import build_plan
+from orchestrator.protocols.checksum import internet_checksum
 
 REPO = Path(__file__).resolve().parents[2]
 FIG1 = REPO / "topologies/fig1-inter-domain.yaml"
@@ -137,7 +138,7 @@ def test_small_helpers():
     assert _in_ranges(IPv4Address("10.1.0.150"), [["10.1.0.100", "10.1.0.199"]])
     assert not _in_ranges(IPv4Address("10.1.0.6"), [["10.1.0.100", "10.1.0.199"]])
     # RFC 1071 example: 0001 f203 f4f5 f6f7 -> checksum ~0xddf2 = 0x220d
-    assert _checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
+    assert internet_checksum(bytes.fromhex("0001f203f4f5f6f7")) == 0x220D
     lines = ["sending packet", "received AUTHENTICATION_FAILED notify error"]
     assert "AUTHENTICATION_FAILED" in _ike_failure("establishing CHILD_SA 'pht' failed", lines)
 
