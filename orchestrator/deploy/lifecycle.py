@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -207,13 +206,8 @@ def start_images(prepared: Prepared, journal: Journal,
         progress(f"images: started {len(wave)} daemons"
                  f"{' of mobile nodes' if wave is waves[1] else ''}; waiting until they are ready")
         _wait_ready(wave)
-    # the load steps (swanctl --load-all: ~0.1 s each) of different daemons at the same time
-    loading = [u for u in units if u.image.spec.load]
-    if loading:
-        with ThreadPoolExecutor(max_workers=min(8, len(loading))) as pool:
-            for f in [pool.submit(_load, u) for u in loading]:
-                f.result()
     for u in units:
+        _load(u)
         journal.nodes[u.node]["images"][u.image.name]["ready_s"] = u.ready_s
     journal.save()
     slowest = max(units, key=lambda u: u.ready_s or 0)
