@@ -18,24 +18,35 @@ Pure data and checks; no Mininet here (the placer that needs it is in network/cl
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .errors import suggest
 
 ServerName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
                                   description="lower-case letters, digits and '-', at most 20 chars")]
-HostAddress = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$",
-                                   description="an IPv4 address or DNS name")]
 LOOPBACK = "loopback"
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")
+
+
+def check_server_address(value: str) -> str:
+    """'loopback', an IPv4 address or a DNS name (it goes into an ssh configuration)."""
+    if value != LOOPBACK and not _HOST.match(value):
+        raise ValueError(f"server address {value[:80]!r} must be 'loopback', an IPv4 address "
+                         "or a DNS name (letters, digits, '.' and '-')")
+    return value
+
+
+ServerAddress = Annotated[str, Field(strict=True), AfterValidator(check_server_address)]
 
 
 class Server(BaseModel):
     """One server of a split testbed: the first is the machine mpa-testbed runs on (no
     address); any other is reached over SSH as root with a key (no password)."""
     model_config = ConfigDict(extra="forbid", frozen=True)
-    address: Literal["loopback"] | HostAddress | None = Field(
+    address: ServerAddress | None = Field(
         None, description="'loopback': this machine through an sshd the testbed starts on a "
                           "loopback address (a stand-in for a real server, as Mininet's own "
                           "cluster tests use localhost); otherwise the server's address")

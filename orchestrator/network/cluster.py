@@ -30,6 +30,7 @@ routes, link emulation, daemons, agents, teardown) reach namespaces on this mach
 """
 from __future__ import annotations
 
+import getpass
 import random
 import shlex
 import subprocess
@@ -57,21 +58,26 @@ class ClusterError(RuntimeError):
 def placement(p: Placement, plan: NetworkPlan) -> dict[str, str]:
     """Node or switch (plan names) -> server. Listed ones as listed; the radio switch on
     the first server (the controller reads its management port there); the others on the
-    first server, or with `auto` by Mininet's SwitchBinPlacer: switches binned evenly over
-    the servers, each host with the last non-radio switch it is linked to."""
+    first server, or with `auto` by Mininet's SwitchBinPlacer: the networks' switches binned
+    evenly over the servers, an AP's own bridge with the network it uplinks to, each host
+    with the last non-radio switch it is linked to (SwitchBinPlacer's rule). An AP's host
+    and its bridge share its name, and so a server."""
     where = {n: s for n, s in p.nodes.items() if n in plan.hosts or n in plan.switches}
-    servers = list(p.servers)
     where["air"] = p.first
-    free = [s for s in plan.switches if s not in where]
-    where.update(SwitchBinPlacer.bin(free, servers) if p.auto else dict.fromkeys(free, p.first))
-    switch_of = {}
+    if not p.auto:
+        return {n: where.get(n, p.first) for n in [*plan.switches, *plan.hosts]}
+    nets = [s for s, sp in plan.switches.items() if sp.role == "network" and s not in where]
+    where.update(SwitchBinPlacer.bin(nets, list(p.servers)))
+    linked: dict[str, str] = {}                 # node -> last non-radio switch it links to
     for lp in plan.links:
-        for host, other in ((lp.a, lp.b), (lp.b, lp.a)):
-            if not host.is_switch and other.is_switch and other.node != "air":
-                switch_of[host.node] = other.node
+        for a, b in ((lp.a, lp.b), (lp.b, lp.a)):
+            if b.is_switch and b.node != "air" and plan.switches.get(b.node, None) is not None \
+                    and (not a.is_switch or plan.switches[b.node].role == "network"):
+                linked[a.node] = b.node
+    for s in plan.switches:                     # APs' bridges: with their network
+        where.setdefault(s, where.get(linked.get(s), p.first))
     for h in plan.hosts:
-        if h not in where:
-            where[h] = where[switch_of[h]] if p.auto and h in switch_of else p.first
+        where.setdefault(h, where.get(linked.get(h), p.first))
     return where
 
 
@@ -135,6 +141,10 @@ class Cluster:
                     "over SSH) can be deployed for now; on other machines the testbed's own "
                     "steps after Mininet's (addresses, daemons, agents, teardown) would have to "
                     "go through that server's SSH (README 'Across several servers')")
+            if server.address == LOOPBACK and server.user != getpass.getuser():
+                raise ClusterError(f"placement.servers.{name}: a loopback server logs in as "
+                                   f"the user mpa-testbed runs as ({getpass.getuser()}), not "
+                                   f"'{server.user}'")
         self.journal, self.p = journal, p
         self.where = placement(p, plan)
         self.ssh_dir = journal.dir / "ssh"

@@ -1,0 +1,128 @@
+"""Issue 17 item 4(b): one emulated network split across two servers by Mininet's cluster
+edition (network/cluster.py), the second server being this machine reached over SSH through
+an sshd the testbed starts itself (as Mininet's own cluster tests use localhost).
+
+Topology tests/integration/topologies/split.yaml: the MN, its AP and the radio on `main`;
+network A, the access router and the core (AAA server, CN) on `second`. The AP's uplink
+is therefore an SSH Ethernet tunnel: the MN's 802.1X authentication (the AP's RADIUS
+exchange with the AAA server) and its traffic to the CN cross it.
+"""
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.agents.control import AgentClient
+from orchestrator.events import read_events
+from orchestrator.network.build import deploy
+from orchestrator.network.cleanup import leftovers
+from orchestrator.network.nsexec import ping_rtts
+from orchestrator.network.state import deployed
+from orchestrator.testbed import destroy
+from tests.conftest import root_objects_with
+
+REPO = Path(__file__).resolve().parents[2]
+TOPOLOGY = REPO / "tests/integration/topologies/split.yaml"
+NAME = "t-split"
+pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+ON_SECOND = {"nar", "aaa", "cn", "net-a", "core"}
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    journal = deploy(str(TOPOLOGY), name=NAME, results=str(results))
+    yield journal
+    if NAME in deployed():
+        destroy(NAME)
+
+
+def ns(j, node):
+    return j.nodes[node]["netns"]
+
+
+def alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def tunnel_ports(j):
+    """The journaled root-namespace interfaces that are tap devices (the tunnel's ends)."""
+    return [ln for ln in j.links if Path(f"/sys/class/net/{ln}/tun_flags").exists()]
+
+
+def packets(ifname):
+    stats = Path(f"/sys/class/net/{ifname}/statistics")
+    return int((stats / "rx_packets").read_text()) + int((stats / "tx_packets").read_text())
+
+
+def test_nodes_are_made_on_their_servers_through_ssh(bed):
+    servers = {**{n: v["server"] for n, v in bed.nodes.items()},
+               **{s: v["server"] for s, v in bed.switches.items()}}
+    assert {n for n, s in servers.items() if s == "second"} == ON_SECOND
+    assert servers["air"] == servers["mn"] == servers["ap1"] == "main"
+    sshd = next(p for p in bed.processes if p["what"] == "sshd")
+    assert alive(sshd["pid"]) and bed.servers["second"]["sshd"].startswith("127.0.0.1:")
+    # every object of `second` was made by a command that logged in through that sshd:
+    # one session per host and switch shell, the bridges' ovs-vsctl, the tunnel
+    log = Path(bed.run_dir, "logs", "server-second", "sshd.log").read_text()
+    assert log.count("Accepted publickey for root from 127.0.0.1") >= len(ON_SECOND) + 2
+    shells = [p for p in bed.processes if p["what"].startswith("ssh to the")]
+    assert {p["node"] for p in shells} == ON_SECOND
+
+
+def test_the_split_link_is_one_ssh_ethernet_tunnel(bed):
+    [tunnel] = [p for p in bed.processes if p["what"].startswith("ssh tunnel")]
+    assert alive(tunnel["pid"])
+    argv = Path(f"/proc/{tunnel['pid']}/cmdline").read_bytes().split(b"\0")
+    assert argv[0] == b"ssh" and b"Tunnel=ethernet" in argv and b"-w" in argv
+    ports = tunnel_ports(bed)
+    prefix = bed.prefix
+    # the AP's bridge (main) and network A's bridge (second), each on its own tap
+    assert sorted(p.split("-")[0] for p in ports) == [f"{prefix}ap1", f"{prefix}neta"]
+
+
+def test_traffic_and_8021x_cross_the_split(bed):
+    ports = tunnel_ports(bed)
+    before = {p: packets(p) for p in ports}
+    rtts = ping_rtts(ns(bed, "ap1"), "10.9.0.20", count=5, interval=0.05)   # ap1 -> cn
+    assert len(rtts) == 5
+    assert all(packets(p) >= before[p] + 10 for p in ports)   # 5 requests + 5 replies each
+    # 802.1X with EAP-TLS: the MN at ap1 (main), the AAA server on `second`
+    t0 = time.perf_counter_ns()
+    before = {p: packets(p) for p in ports}
+    mn = AgentClient(str(bed.dir / "nodes" / "mn" / "mpa-agent" / "control.sock"))
+    r = mn.call("connect", ap="ap1", timeout=60)
+    assert r["status"] == "ok" and r["pmksa"] == "eap"
+    ev = [e for e in read_events(bed.run_dir) if e["mono_ns"] >= t0]
+    assert [e for e in ev if e["node"] == "ap1" and e["event"] == "eap_done"
+            and e["attrs"]["mode"] == "eap"]
+    # EAP-TLS takes several RADIUS round trips, each through the tunnel
+    assert all(packets(p) >= before[p] + 8 for p in ports)
+    # the authorized MN reaches the CN on the other server
+    assert len(ping_rtts(ns(bed, "mn"), "10.9.0.20", count=3, interval=0.05)) == 3
+
+
+def test_destroy_leaves_nothing_on_either_server(bed):
+    pids = [p["pid"] for p in bed.processes]
+    destroy(NAME)
+    assert leftovers(bed) == []
+    assert root_objects_with(bed.prefix) == []
+    assert [p for p in pids if alive(p)] == []
+    assert not [ln for ln in bed.links if Path(f"/sys/class/net/{ln}").exists()]
+    # nothing is left of the sshd's sessions either (children of the server's sshd)
+    sshd = next(p["pid"] for p in bed.processes if p["what"] == "sshd")
+    orphans = [d.name for d in Path("/proc").iterdir() if d.name.isdigit()
+               and _ppid(d.name) == sshd]
+    assert orphans == []
+    assert NAME not in deployed() and not os.path.exists(bed.dir)
+
+
+def _ppid(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
