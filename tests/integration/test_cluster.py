@@ -126,3 +126,43 @@ def _ppid(pid):
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def test_kill_9_once_the_tunnel_is_up_then_clean_leaves_nothing(tmp_path):
+    """The tunnel's ssh and the remote shells run in sessions of their own (they outlive a
+    deploy on purpose): `clean` must find them in the journal after a kill -9."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from orchestrator.network.state import Journal, state_root
+    name = "t-split-kill"
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "deploy", str(TOPOLOGY),
+                             "--name", name, "--results", str(tmp_path), "--no-images"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads((state_root() / name / "state.json").read_text())
+        except (OSError, ValueError):
+            state = {}
+        if any(p["what"].startswith("ssh tunnel") for p in state.get("processes", [])):
+            break
+        time.sleep(0.005)
+    else:
+        pytest.fail("the deploy never started its tunnel")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    j = Journal.load(name)
+    sshd = next(p["pid"] for p in j.processes if p["what"] == "sshd")
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "clean", name], cwd=REPO,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert leftovers(j) == []
+    assert root_objects_with(j.prefix) == []
+    assert [p["pid"] for p in j.processes if alive(p["pid"])] == []
+    assert not [ln for ln in j.links if Path(f"/sys/class/net/{ln}").exists()]
+    assert [d.name for d in Path("/proc").iterdir() if d.name.isdigit()
+            and _ppid(d.name) == sshd] == []
+    assert name not in deployed()
