@@ -119,7 +119,8 @@ class ClusterLink(RemoteLink):
                                "this machine; place one end on the first server")
         tunnel, taps = self.cluster.open_tunnel(node2.serverIP, f"{node1.name}-{node2.name}")
         for node, tap in zip((node1, node2), taps):
-            if not self.moveIntf(tap, node):
+            # a switch's end stays where ssh made it (the root namespace): no session spent
+            if node.inNamespace and not self.moveIntf(tap, node):
                 raise ClusterError(f"could not move {tap} into {node.name}")
         for node, tap, intf, addr in ((node1, taps[0], intfname1, addr1),
                                       (node2, taps[1], intfname2, addr2)):
@@ -167,12 +168,36 @@ class Cluster:
                 f"  User {self.p.servers[server].user}", f"  IdentityFile {keys.client_key}",
                 "  IdentitiesOnly yes", f"  UserKnownHostsFile {keys.known_hosts}",
                 "  StrictHostKeyChecking yes", "  BatchMode yes", "  ConnectTimeout 10",
-                "  ServerAliveInterval 5", "  LogLevel ERROR", ""]))
+                "  ServerAliveInterval 5", "  LogLevel ERROR",
+                f"  ControlPath {self.ssh_dir / f'cm-{server}'}", "  ControlMaster no", ""]))
         self.config.write_text("\n".join(blocks))
+        for server in self.alias:
+            self._master(server)
         self.journal.servers = {s: {"alias": self.alias.get(s), **(
             {"sshd": f"{self.sshd[s].address}:{self.sshd[s].port}"} if s in self.sshd else {})}
             for s in self.p.servers}
         self.journal.save()
+
+    def _master(self, server: str) -> None:
+        """One SSH connection to `server` that the shells and commands for its nodes share
+        (OpenSSH's connection multiplexing: a login each was ~0.3 s of a remote node's
+        bring-up). Journaled; its sessions end with it."""
+        sock = self.ssh_dir / f"cm-{server}"
+        log = self.log_dir / f"server-{server}" / "ssh-master.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(["ssh", "-F", str(self.config), "-M", "-N", "-o",
+                                     "ControlPersist=no", self.alias[server]],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True)
+        self.journal.started(proc.pid, f"ssh connection to server {server}")
+        deadline = time.monotonic() + TUNNEL_TIMEOUT
+        while not sock.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise ClusterError(f"no SSH connection to server '{server}' (exit "
+                                   f"{proc.poll()}): {log.read_text(errors='replace')[-300:]}")
+            time.sleep(0.01)
 
     def _server_args(self, node: str) -> dict:
         server = self.where[node]
@@ -211,7 +236,8 @@ class Cluster:
         with open(log_path, "ab") as log:
             log.write(f"{what}: tap{n1} <-> {alias}:tap{n2}\n".encode())
             proc = subprocess.Popen(
-                ["ssh", "-F", str(self.config), "-n", "-o", "Tunnel=ethernet",
+                ["ssh", "-F", str(self.config), "-n", "-o", "ControlPath=none",
+                 "-o", "Tunnel=ethernet",
                  "-o", "ExitOnForwardFailure=yes", "-w", f"{n1}:{n2}", alias, "echo @"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         self.journal.started(proc.pid, f"ssh tunnel {what}")

@@ -3,11 +3,13 @@ edition (network/cluster.py), the second server being this machine reached over 
 an sshd the testbed starts itself (as Mininet's own cluster tests use localhost).
 
 Topology tests/integration/topologies/split.yaml: the MN, its AP and the radio on `main`;
-network A, the access router and the core (AAA server, CN) on `second`. The AP's uplink
-is therefore an SSH Ethernet tunnel: the MN's 802.1X authentication (the AP's RADIUS
-exchange with the AAA server) and its traffic to the CN cross it.
+network A, the access router and the core network with the AAA server on `second`; the CN
+on `main` on the core network. The AP's uplink and the CN's link are therefore SSH
+Ethernet tunnels: the MN's 802.1X authentication (the AP's RADIUS exchange with the AAA
+server) crosses one, its traffic to the CN both (there and back).
 """
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "tests/integration/topologies/split.yaml"
 NAME = "t-split"
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
-ON_SECOND = {"nar", "aaa", "cn", "net-a", "core"}
+ON_SECOND = {"nar", "aaa", "net-a", "core"}
 
 
 @pytest.fixture(scope="module")
@@ -66,23 +68,31 @@ def test_nodes_are_made_on_their_servers_through_ssh(bed):
     assert servers["air"] == servers["mn"] == servers["ap1"] == "main"
     sshd = next(p for p in bed.processes if p["what"] == "sshd")
     assert alive(sshd["pid"]) and bed.servers["second"]["sshd"].startswith("127.0.0.1:")
-    # every object of `second` was made by a command that logged in through that sshd:
-    # one session per host and switch shell, the bridges' ovs-vsctl, the tunnel
+    # every object of `second` was made through that sshd: one login for the connection
+    # that the shells and commands share, one per tunnel; a session per host and switch
+    # shell, and more for the bridges' ovs-vsctl and a tunnel's end in a namespace
     log = Path(bed.run_dir, "logs", "server-second", "sshd.log").read_text()
-    assert log.count("Accepted publickey for root from 127.0.0.1") >= len(ON_SECOND) + 2
+    assert log.count("Accepted publickey for root from 127.0.0.1") == 1 + 2
+    assert log.count("Starting session: command") >= len(ON_SECOND) + 2
     shells = [p for p in bed.processes if p["what"].startswith("ssh to the")]
     assert {p["node"] for p in shells} == ON_SECOND
 
 
-def test_the_split_link_is_one_ssh_ethernet_tunnel(bed):
-    [tunnel] = [p for p in bed.processes if p["what"].startswith("ssh tunnel")]
-    assert alive(tunnel["pid"])
-    argv = Path(f"/proc/{tunnel['pid']}/cmdline").read_bytes().split(b"\0")
-    assert argv[0] == b"ssh" and b"Tunnel=ethernet" in argv and b"-w" in argv
+def test_the_split_links_are_ssh_ethernet_tunnels(bed):
+    tunnels = [p for p in bed.processes if p["what"].startswith("ssh tunnel")]
+    assert len(tunnels) == 2
+    for t in tunnels:
+        assert alive(t["pid"])
+        argv = Path(f"/proc/{t['pid']}/cmdline").read_bytes().split(b"\0")
+        assert argv[0] == b"ssh" and b"Tunnel=ethernet" in argv and b"-w" in argv
+    # in the root namespace: the AP's bridge (main), network A's and the core's (second)
     ports = tunnel_ports(bed)
-    prefix = bed.prefix
-    # the AP's bridge (main) and network A's bridge (second), each on its own tap
-    assert sorted(p.split("-")[0] for p in ports) == [f"{prefix}ap1", f"{prefix}neta"]
+    assert sorted(p.split("-")[0] for p in ports) == [bed.prefix + s
+                                                      for s in ("ap1", "core", "neta")]
+    # the CN's end is its eth0, a tap in its namespace
+    r = subprocess.run(["ip", "-n", ns(bed, "cn"), "-d", "link", "show", "eth0"],
+                       capture_output=True, text=True)
+    assert "tun type tap" in r.stdout
 
 
 def test_traffic_and_8021x_cross_the_split(bed):
@@ -100,8 +110,8 @@ def test_traffic_and_8021x_cross_the_split(bed):
     ev = [e for e in read_events(bed.run_dir) if e["mono_ns"] >= t0]
     assert [e for e in ev if e["node"] == "ap1" and e["event"] == "eap_done"
             and e["attrs"]["mode"] == "eap"]
-    # EAP-TLS takes several RADIUS round trips, each through the tunnel
-    assert all(packets(p) >= before[p] + 8 for p in ports)
+    # EAP-TLS takes several RADIUS round trips, each through the AP's tunnel
+    assert all(packets(p) >= before[p] + 8 for p in ports if "core" not in p)
     # the authorized MN reaches the CN on the other server
     assert len(ping_rtts(ns(bed, "mn"), "10.9.0.20", count=3, interval=0.05)) == 3
 

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""A network split across two servers (Mininet's cluster edition, network/cluster.py)
+against the same network on one server: bring-up, teardown, RTT and TCP throughput.
+
+The topology is tests/integration/topologies/split.yaml (5 hosts, 4 bridges; the AP's
+uplink crosses from server `main` to server `second`, this machine over SSH through the
+testbed's own sshd); "single" is the same file without its `placement:`. Both are built in
+the same run, alternating, with no node images (the network only) unless --images.
+
+Measured per build: bring-up and teardown (deploy / destroy wall time) and the bring-up's
+stages from the deploy's progress messages; ping RTT (user to user, `ping -U`) ap1 -> nar,
+which crosses the SSH tunnel in the split build and a veth in the single one, and aaa ->
+nar, a veth in both (on `second` in the split); TCP throughput ap1 -> nar (iperf 2, 3 s).
+
+    sudo .venv/bin/python bench/cluster.py [--reps 3] [--pings 100] [--images]
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from orchestrator.network.build import deploy  # noqa: E402
+from orchestrator.network.nsexec import ping_rtts  # noqa: E402
+from orchestrator.testbed import destroy  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SPLIT = REPO / "tests/integration/topologies/split.yaml"
+STAGES = (("server '", "private sshd for `second`"),
+          ("creating 5 hosts", "hosts (remote ones: a shell over ssh each)"),
+          ("creating 4 Open", "bridges (remote ones: a shell over ssh each)"),
+          ("creating 8 links", "links (the split one: the SSH tunnel)"),
+          ("starting switches", "switches started, addresses, controller"),
+          ("associating", "initial association and the rest"))
+
+
+def one(topology: str, name: str, results: str, pings: int, images: bool) -> dict:
+    marks = []
+    t0 = time.monotonic()
+    j = deploy(topology, name=name, results=results, images=images,
+               progress=lambda msg: marks.append((time.monotonic(), msg)))
+    up = time.monotonic() - t0
+    stages = {}
+    for i, (t, msg) in enumerate(marks):
+        key = next((label for head, label in STAGES if msg.startswith(head)), None)
+        if key:
+            end = next((t2 for t2, m2 in marks[i + 1:]
+                        if any(m2.startswith(h) for h, _ in STAGES)), t0 + up)
+            stages[key] = end - t
+    ns = {n: v["netns"] for n, v in j.nodes.items()}
+    out = {"up": up, "stages": stages,
+           "ap1->nar": ping_rtts(ns["ap1"], "10.9.1.1", count=pings, interval=0.01),
+           "aaa->nar": ping_rtts(ns["aaa"], "10.9.0.1", count=pings, interval=0.01),
+           "tcp": iperf(ns["nar"], ns["ap1"], "10.9.1.1")}
+    t1 = time.monotonic()
+    destroy(name)
+    out["down"] = time.monotonic() - t1
+    return out
+
+
+def iperf(server_ns: str, client_ns: str, address: str) -> float:
+    """Mbit/s of one 3 s TCP stream (iperf 2), client -> server."""
+    srv = subprocess.Popen(["ip", "netns", "exec", server_ns, "iperf", "-s", "-p", "5201"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        r = subprocess.run(["ip", "netns", "exec", client_ns, "iperf", "-c", address, "-p",
+                            "5201", "-t", "3", "-y", "C"], capture_output=True, text=True,
+                           timeout=30)
+        lines = [ln for ln in r.stdout.splitlines() if ln.count(",") >= 8]
+        return int(lines[-1].split(",")[8]) / 1e6 if lines else float("nan")
+    finally:
+        srv.terminate()
+        srv.wait(5)
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pct(xs, q):
+    return statistics.quantiles(xs, n=100)[q - 1] if len(xs) > 1 else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--pings", type=int, default=100)
+    ap.add_argument("--images", action="store_true", help="start the node images too")
+    args = ap.parse_args()
+    data = yaml.safe_load(SPLIT.read_text())
+    data.pop("placement")
+    runs = {"split": [], "single": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        single = Path(tmp, "single.yaml")
+        single.write_text(yaml.safe_dump(data, sort_keys=False))
+        for rep in range(args.reps):
+            for kind, topo in (("split", str(SPLIT)), ("single", str(single))):
+                runs[kind].append(one(topo, f"bench-{kind}", tmp, args.pings, args.images))
+                print(f"rep {rep + 1} {kind}: up {runs[kind][-1]['up']:.2f} s", flush=True)
+    print(f"\n{args.reps} repetitions each, alternating; images {'on' if args.images else 'off'}; "
+          f"{args.pings} pings per pair per build at 10 ms intervals\n")
+    print("| | split (2 servers) | single server | split / single |\n|---|---:|---:|---:|")
+    for key, label in (("up", "bring-up s (median)"), ("down", "teardown s (median)")):
+        s, o = med([r[key] for r in runs["split"]]), med([r[key] for r in runs["single"]])
+        print(f"| {label} | {s:.2f} | {o:.2f} | {s / o:.2f}x |")
+    for pair, what in (("ap1->nar", "ap1 -> nar RTT ms (split: the SSH tunnel)"),
+                       ("aaa->nar", "aaa -> nar RTT ms (a veth in both)")):
+        s = [x for r in runs["split"] for x in r[pair]]
+        o = [x for r in runs["single"] for x in r[pair]]
+        print(f"| {what}, median [p90] | {med(s):.3f} [{pct(s, 90):.3f}] | "
+              f"{med(o):.3f} [{pct(o, 90):.3f}] | {med(s) / med(o):.2f}x |")
+    s, o = med([r["tcp"] for r in runs["split"]]), med([r["tcp"] for r in runs["single"]])
+    print(f"| TCP ap1 -> nar Mbit/s (iperf 2, 3 s, median) | {s:.0f} | {o:.0f} | {s / o:.2f}x |")
+    print("\nbring-up stages, median s (split | single):")
+    for _, label in STAGES:
+        s = [r["stages"].get(label) for r in runs["split"] if label in r["stages"]]
+        o = [r["stages"].get(label) for r in runs["single"] if label in r["stages"]]
+        print(f"  {label:<48} {med(s) if s else float('nan'):6.2f} | "
+              f"{med(o) if o else float('nan'):6.2f}")
+    lost = {k: sum(args.pings * 2 - len(r["ap1->nar"]) - len(r["aaa->nar"]) for r in v)
+            for k, v in runs.items()}
+    print(f"\npings lost: {lost}")
+
+
+if __name__ == "__main__":
+    main()
