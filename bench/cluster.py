@@ -8,9 +8,10 @@ testbed's own sshd); "single" is the same file without its `placement:`. Both ar
 the same run, alternating, with no node images (the network only) unless --images.
 
 Measured per build: bring-up and teardown (deploy / destroy wall time) and the bring-up's
-stages from the deploy's progress messages; ping RTT (user to user, `ping -U`) ap1 -> nar,
-which crosses the SSH tunnel in the split build and a veth in the single one, and aaa ->
-nar, a veth in both (on `second` in the split); TCP throughput ap1 -> nar (iperf 2, 3 s).
+stages from the deploy's progress messages; ping RTT (user to user, `ping -U`): cn -> aaa
+through the core's switch, where the CN's link is an SSH tunnel in the split build and a
+veth in the single one; ap1 -> nar (the AP's uplink tunnel in the split); aaa -> nar, veths
+in both (on `second` in the split); TCP throughput ap1 -> nar (iperf 2, 3 s).
 
     sudo .venv/bin/python bench/cluster.py [--reps 3] [--pings 100] [--images]
 """
@@ -35,7 +36,7 @@ SPLIT = REPO / "tests/integration/topologies/split.yaml"
 STAGES = (("server '", "private sshd for `second`"),
           ("creating 5 hosts", "hosts (remote ones: a shell over ssh each)"),
           ("creating 4 Open", "bridges (remote ones: a shell over ssh each)"),
-          ("creating 8 links", "links (the split one: the SSH tunnel)"),
+          ("creating 8 links", "links (the two split ones: SSH tunnels)"),
           ("starting switches", "switches started, addresses, controller"),
           ("associating", "initial association and the rest"))
 
@@ -57,6 +58,7 @@ def one(topology: str, name: str, results: str, pings: int, images: bool) -> dic
     out = {"up": up, "stages": stages,
            "ap1->nar": ping_rtts(ns["ap1"], "10.9.1.1", count=pings, interval=0.01),
            "aaa->nar": ping_rtts(ns["aaa"], "10.9.0.1", count=pings, interval=0.01),
+           "cn->aaa": ping_rtts(ns["cn"], "10.9.0.10", count=pings, interval=0.01),
            "tcp": iperf(ns["nar"], ns["ap1"], "10.9.1.1")}
     t1 = time.monotonic()
     destroy(name)
@@ -110,8 +112,9 @@ def main() -> None:
     for key, label in (("up", "bring-up s (median)"), ("down", "teardown s (median)")):
         s, o = med([r[key] for r in runs["split"]]), med([r[key] for r in runs["single"]])
         print(f"| {label} | {s:.2f} | {o:.2f} | {s / o:.2f}x |")
-    for pair, what in (("ap1->nar", "ap1 -> nar RTT ms (split: the SSH tunnel)"),
-                       ("aaa->nar", "aaa -> nar RTT ms (a veth in both)")):
+    for pair, what in (("cn->aaa", "cn -> aaa RTT ms (one switch; split: the CN's tunnel)"),
+                       ("ap1->nar", "ap1 -> nar RTT ms (split: the AP's uplink tunnel)"),
+                       ("aaa->nar", "aaa -> nar RTT ms (one switch, veths in both)")):
         s = [x for r in runs["split"] for x in r[pair]]
         o = [x for r in runs["single"] for x in r[pair]]
         print(f"| {what}, median [p90] | {med(s):.3f} [{pct(s, 90):.3f}] | "
@@ -124,8 +127,8 @@ def main() -> None:
         o = [r["stages"].get(label) for r in runs["single"] if label in r["stages"]]
         print(f"  {label:<48} {med(s) if s else float('nan'):6.2f} | "
               f"{med(o) if o else float('nan'):6.2f}")
-    lost = {k: sum(args.pings * 2 - len(r["ap1->nar"]) - len(r["aaa->nar"]) for r in v)
-            for k, v in runs.items()}
+    lost = {k: sum(args.pings * 3 - len(r["ap1->nar"]) - len(r["aaa->nar"]) - len(r["cn->aaa"])
+                   for r in v) for k, v in runs.items()}
     print(f"\npings lost: {lost}")
 
 
