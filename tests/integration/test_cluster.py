@@ -9,6 +9,7 @@ Ethernet tunnels: the MN's 802.1X authentication (the AP's RADIUS exchange with 
 server) crosses one, its traffic to the CN both (there and back).
 """
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,7 +28,12 @@ from tests.conftest import root_objects_with
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "tests/integration/topologies/split.yaml"
 NAME = "t-split"
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.root, pytest.mark.timeout(300),
+              pytest.mark.skipif(not (shutil.which("ssh") and os.path.exists("/usr/sbin/sshd")
+                                      and os.path.exists("/dev/net/tun")),
+                                 reason="SSH to this machine cannot be arranged: needs "
+                                        "OpenSSH's ssh and sshd (scripts/setup.sh installs "
+                                        "them) and /dev/net/tun")]
 ON_SECOND = {"nar", "aaa", "net-a", "core"}
 
 
