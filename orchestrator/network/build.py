@@ -248,6 +248,8 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
             journal.switches[sname]["server"] = cluster.where[sname]
     # -- links -----------------------------------------------------------------------------
     progress(f"creating {len(plan.links)} links")
+    if cluster:
+        cluster.open_tunnels(plan)
     for lp in plan.links:
         ends = []
         for end in (lp.a, lp.b):

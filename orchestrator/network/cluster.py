@@ -148,10 +148,18 @@ class Cluster:
                                    f"'{server.user}'")
         self.journal, self.p = journal, p
         self.where = placement(p, plan)
+        for lp in plan.links:
+            ends = {self.where[lp.a.node], self.where[lp.b.node]}
+            if len(ends) == 2 and p.first not in ends:
+                raise ClusterError(
+                    f"{lp.source or 'a link'} ({lp.a.node} - {lp.b.node}) joins servers "
+                    f"{' and '.join(sorted(ends))}: a tunnel starts on the first server "
+                    f"('{p.first}'); place one end there")
         self.ssh_dir = journal.dir / "ssh"
         self.config = self.ssh_dir / "ssh_config"
         self.alias = {s: f"{journal.prefix}-{s}" for s in p.servers if s != p.first}
         self.sshd: dict[str, object] = {}
+        self.ready: dict[str, list] = {}        # alias -> tunnels opened ahead of their links
         self.log_dir = Path(journal.run_dir, "logs")
 
     def start(self, progress=lambda s: None) -> None:
@@ -222,9 +230,28 @@ class Cluster:
             return list(argv)
         return ["ssh", "-F", str(self.config), "-n", self.alias[server], shlex.join(argv)]
 
+    def open_tunnels(self, plan: NetworkPlan) -> None:
+        """Open the tunnels of every link between servers at once (a login each, ~0.3 s
+        here), before Mininet makes the links one after the other and takes them in order."""
+        pending = []
+        for lp in plan.links:
+            a, b = self.where[lp.a.node], self.where[lp.b.node]
+            if a != b:
+                other = b if a == self.p.first else a
+                pending.append(self._spawn(self.alias[other], f"{lp.a.node}-{lp.b.node}"))
+        for t in self._wait(pending):
+            self.ready.setdefault(t[3], []).append(t[:2])
+
     def open_tunnel(self, alias: str, what: str) -> tuple[subprocess.Popen, tuple[str, str]]:
         """An SSH Ethernet tunnel to the server `alias`: (the ssh process, (local tap,
-        remote tap)). The taps are journaled before ssh creates them; the process after."""
+        remote tap)); one opened by `open_tunnels` if any is left."""
+        if self.ready.get(alias):
+            return self.ready[alias].pop(0)
+        return self._wait([self._spawn(alias, what)])[0][:2]
+
+    def _spawn(self, alias: str, what: str) -> tuple:
+        """Start ssh for one tunnel: its taps are journaled before ssh creates them, the
+        process after; (process, taps, log, alias, what)."""
         while True:
             n1, n2 = (random.randrange(10**6, 2**31 - 2) for _ in range(2))
             taps = (f"tap{n1}", f"tap{n2}")
@@ -241,13 +268,23 @@ class Cluster:
                  "-o", "ExitOnForwardFailure=yes", "-w", f"{n1}:{n2}", alias, "echo @"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         self.journal.started(proc.pid, f"ssh tunnel {what}")
+        return proc, taps, log_path, alias, what
+
+    @staticmethod
+    def _wait(tunnels: list[tuple]) -> list[tuple]:
+        """Until each tunnel's remote command has answered (both taps exist then)."""
         deadline = time.monotonic() + TUNNEL_TIMEOUT
-        while True:
-            out = log_path.read_bytes().split(b"\n", 1)[1]
-            if b"@" in out:
-                return proc, taps
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise ClusterError(f"SSH tunnel for {what} did not come up (exit "
-                                   f"{proc.poll()}): {out.decode(errors='replace').strip()[:300]}")
+        waiting = list(tunnels)
+        while waiting:
+            for t in list(waiting):
+                proc, _, log_path, _, what = t
+                out = log_path.read_bytes().split(b"\n", 1)[1]
+                if b"@" in out:
+                    waiting.remove(t)
+                elif proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise ClusterError(f"SSH tunnel for {what} did not come up (exit "
+                                       f"{proc.poll()}): "
+                                       f"{out.decode(errors='replace').strip()[:300]}")
             time.sleep(0.01)
+        return tunnels

@@ -100,3 +100,12 @@ def test_commands_for_another_server_go_through_ssh_word_for_word(tmp_path):
     remote = c.on("b", argv)
     assert remote[:5] == ["ssh", "-F", str(c.config), "-n", "mabc-b"]
     assert shlex.split(remote[5]) == argv          # the remote shell sees the same words
+
+
+def test_a_link_between_two_other_servers_is_refused_before_anything_is_made(tmp_path):
+    """A tunnel's ssh runs on the first server (ssh between two other servers would need
+    keys there)."""
+    t = _topo("placement:\n  servers: {a: {}, b: {address: loopback}, c: {address: loopback}}\n"
+              "  nodes: {n2: b, aaa: c}\n")
+    with pytest.raises(ClusterError, match=r"links\[4\] \(aaa - n2\) joins servers b and c"):
+        Cluster(_journal(tmp_path), t.placement, build_plan(t))
