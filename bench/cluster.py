@@ -14,8 +14,14 @@ veth in the single one; ap1 -> nar (the AP's uplink tunnel in the split); aaa ->
 in both (on `second` in the split); TCP throughput ap1 -> nar (iperf 2, 3 s).
 
     sudo .venv/bin/python bench/cluster.py [--reps 3] [--pings 100] [--images]
+    sudo .venv/bin/python bench/cluster.py --topology topologies/campus.yaml   # auto placement
+
+With --topology, any topology is split by `placement: {auto: true}` over two servers (this
+machine and this machine over SSH; Mininet's SwitchBinPlacer) and only bring-up and teardown
+are compared.
 """
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -33,29 +39,36 @@ from orchestrator.testbed import destroy  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SPLIT = REPO / "tests/integration/topologies/split.yaml"
-STAGES = (("server '", "private sshd for `second`"),
-          ("creating 5 hosts", "hosts (remote ones: a shell over ssh each)"),
-          ("creating 4 Open", "bridges (remote ones: a shell over ssh each)"),
-          ("creating 8 links", "links (the two split ones: SSH tunnels)"),
-          ("starting switches", "switches started, addresses, controller"),
-          ("associating", "initial association and the rest"))
+STAGES = ((r"server '", "private sshd for `second`"),
+          (r"creating \d+ hosts", "hosts (remote ones: a shell over ssh each)"),
+          (r"creating \d+ Open", "bridges (remote ones: a shell over ssh each)"),
+          (r"creating \d+ links", "links (between servers: SSH tunnels)"),
+          (r"starting switches", "switches started, addresses, controller"),
+          (r"associating", "initial associations and the rest"))
 
 
-def one(topology: str, name: str, results: str, pings: int, images: bool) -> dict:
+def one(topology: str, name: str, results: str, pings: int, images: bool,
+        measure: bool = True) -> dict:
     marks = []
     t0 = time.monotonic()
     j = deploy(topology, name=name, results=results, images=images,
                progress=lambda msg: marks.append((time.monotonic(), msg)))
     up = time.monotonic() - t0
-    stages = {}
+    spans = {}
     for i, (t, msg) in enumerate(marks):
-        key = next((label for head, label in STAGES if msg.startswith(head)), None)
-        if key:
+        key = next((label for head, label in STAGES if re.match(head, msg)), None)
+        if key and key not in spans:
             end = next((t2 for t2, m2 in marks[i + 1:]
-                        if any(m2.startswith(h) for h, _ in STAGES)), t0 + up)
-            stages[key] = end - t
+                        if any(re.match(h, m2) for h, _ in STAGES)
+                        and not re.match(dict(map(reversed, STAGES))[key], m2)), t0 + up)
+            spans[key] = end - t
     ns = {n: v["netns"] for n, v in j.nodes.items()}
-    out = {"up": up, "stages": stages,
+    tunnels = sum(p["what"].startswith("ssh tunnel") for p in j.processes)
+    if not measure:
+        t1 = time.monotonic()
+        destroy(name)
+        return {"up": up, "down": time.monotonic() - t1, "stages": spans, "tunnels": tunnels}
+    out = {"up": up, "stages": spans, "tunnels": tunnels,
            "ap1->nar": ping_rtts(ns["ap1"], "10.9.1.1", count=pings, interval=0.01),
            "aaa->nar": ping_rtts(ns["aaa"], "10.9.0.1", count=pings, interval=0.01),
            "cn->aaa": ping_rtts(ns["cn"], "10.9.0.10", count=pings, interval=0.01),
@@ -95,17 +108,30 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--pings", type=int, default=100)
     ap.add_argument("--images", action="store_true", help="start the node images too")
+    ap.add_argument("--topology", help="split this topology automatically; bring-up only")
     args = ap.parse_args()
-    data = yaml.safe_load(SPLIT.read_text())
-    data.pop("placement")
     runs = {"split": [], "single": []}
     with tempfile.TemporaryDirectory() as tmp:
-        single = Path(tmp, "single.yaml")
+        split, single = Path(tmp, "split.yaml"), Path(tmp, "single.yaml")
+        data = yaml.safe_load(Path(args.topology or SPLIT).read_text())
+        if args.topology:
+            data["placement"] = {"servers": {"main": {}, "second": {"address": "loopback"}},
+                                 "auto": True}
+        split.write_text(yaml.safe_dump(data, sort_keys=False))
+        data.pop("placement")
         single.write_text(yaml.safe_dump(data, sort_keys=False))
         for rep in range(args.reps):
-            for kind, topo in (("split", str(SPLIT)), ("single", str(single))):
-                runs[kind].append(one(topo, f"bench-{kind}", tmp, args.pings, args.images))
-                print(f"rep {rep + 1} {kind}: up {runs[kind][-1]['up']:.2f} s", flush=True)
+            for kind, topo in (("split", split), ("single", single)):
+                runs[kind].append(one(str(topo), f"bench-{kind}", tmp, args.pings, args.images,
+                                      measure=not args.topology))
+                print(f"rep {rep + 1} {kind}: up {runs[kind][-1]['up']:.2f} s, "
+                      f"{runs[kind][-1]['tunnels']} tunnels", flush=True)
+    if args.topology:
+        for key, label in (("up", "bring-up"), ("down", "teardown")):
+            s, o = med([r[key] for r in runs["split"]]), med([r[key] for r in runs["single"]])
+            print(f"{label} s, median: split {s:.2f}, single {o:.2f}, {s / o:.2f}x")
+        stages(runs)
+        return
     print(f"\n{args.reps} repetitions each, alternating; images {'on' if args.images else 'off'}; "
           f"{args.pings} pings per pair per build at 10 ms intervals\n")
     print("| | split (2 servers) | single server | split / single |\n|---|---:|---:|---:|")
@@ -121,15 +147,19 @@ def main() -> None:
               f"{med(o):.3f} [{pct(o, 90):.3f}] | {med(s) / med(o):.2f}x |")
     s, o = med([r["tcp"] for r in runs["split"]]), med([r["tcp"] for r in runs["single"]])
     print(f"| TCP ap1 -> nar Mbit/s (iperf 2, 3 s, median) | {s:.0f} | {o:.0f} | {s / o:.2f}x |")
+    stages(runs)
+    lost = {k: sum(args.pings * 3 - len(r["ap1->nar"]) - len(r["aaa->nar"]) - len(r["cn->aaa"])
+                   for r in v) for k, v in runs.items()}
+    print(f"\npings lost: {lost}")
+
+
+def stages(runs: dict) -> None:
     print("\nbring-up stages, median s (split | single):")
     for _, label in STAGES:
         s = [r["stages"].get(label) for r in runs["split"] if label in r["stages"]]
         o = [r["stages"].get(label) for r in runs["single"] if label in r["stages"]]
         print(f"  {label:<48} {med(s) if s else float('nan'):6.2f} | "
               f"{med(o) if o else float('nan'):6.2f}")
-    lost = {k: sum(args.pings * 3 - len(r["ap1->nar"]) - len(r["aaa->nar"]) - len(r["cn->aaa"])
-                   for r in v) for k, v in runs.items()}
-    print(f"\npings lost: {lost}")
 
 
 if __name__ == "__main__":

@@ -160,12 +160,11 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         cluster.start(progress)
     progress(f"creating {len(plan.hosts)} hosts")
     counted_from = {n: entry for entry, names in topo.counted.items() for n in names}
+    made = cluster.make(list(plan.hosts), cluster.host) if cluster else {}
     for hname, hp in plan.hosts.items():
-        host = cluster.host(hname) if cluster else Host(hname)
+        host = made[hname] if cluster else Host(hname)
         mn_nodes.append(host)
         journal.started(host.pid, "mininet host shell", hname)
-        if getattr(host, "isRemote", False):     # its shell's ssh client, here
-            journal.started(host.shell.pid, "ssh to the host's server", hname)
         ns = f"mpa-{journal.prefix}-{hname}"
         journal.will_create_netns(ns)
         hosts[hname] = host
@@ -231,16 +230,18 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
     # -- switches --------------------------------------------------------------------------
     switches: dict = {}
     progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")
+    opts = {s: dict(dpid=f"{sp.dpid:016x}", datapath="user", protocols="OpenFlow13",
+                    failMode="secure" if sp.controlled else "standalone", inNamespace=False)
+            for s, sp in plan.switches.items()}
+    for sname in plan.switches:
+        journal.will_create_bridge(bridges[sname])
+    made = cluster.make(list(plan.switches), lambda s: cluster.switch(
+        s, bridges[s], **opts[s])) if cluster else {}
     for sname, sp in plan.switches.items():
         br = bridges[sname]
-        journal.will_create_bridge(br)
-        opts = dict(dpid=f"{sp.dpid:016x}", datapath="user", protocols="OpenFlow13",
-                    failMode="secure" if sp.controlled else "standalone", inNamespace=False)
-        sw = cluster.switch(sname, br, **opts) if cluster else OVSSwitch(br, **opts)
+        sw = made[sname] if cluster else OVSSwitch(br, **opts[sname])
         mn_nodes.append(sw)
         journal.started(sw.pid, "mininet switch shell", sname)
-        if getattr(sw, "isRemote", False):
-            journal.started(sw.shell.pid, "ssh to the switch's server", sname)
         switches[sname] = sw
         journal.switches[sname] = {"bridge": br, "dpid": sp.dpid, "role": sp.role,
                                    "controlled": sp.controlled}

@@ -34,6 +34,7 @@ import getpass
 import random
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,7 @@ mn_cluster.ClusterCleanup.add = classmethod(lambda cls, server, user="": None)
 
 LOCAL = "localhost"          # Mininet's name for the server it runs on
 TUNNEL_TIMEOUT = 20.0        # s for ssh to log in and open both taps
+PARALLEL_SHELLS = 8          # remote shells started at once
 
 
 class ClusterError(RuntimeError):
@@ -84,16 +86,20 @@ def placement(p: Placement, plan: NetworkPlan) -> dict[str, str]:
 class _OverSsh:
     """Mix-in before Mininet's RemoteMixin: the testbed's ssh configuration, root, no sudo."""
 
-    def __init__(self, name, ssh_config: str | None = None, **kwargs):
+    def __init__(self, name, ssh_config: str | None = None, spawned=None, **kwargs):
         if ssh_config:
             self.sshbase = [*mn_cluster.RemoteMixin.sshbase, "-F", ssh_config]
+        self.spawned = spawned          # told the PID of the shell's ssh as soon as it runs
         super().__init__(name, **kwargs)
 
     def _popen(self, cmd, sudo=True, tt=True, **params):
         if self.isRemote and self.sshcmd[:1] == ["sudo"]:
             self.sshcmd = self.sshcmd[4:]            # ['sudo', '-E', '-u', user] dropped
         # remote: no `sudo` before the command; local: RemoteMixin adds one when sudo=False
-        return super()._popen(cmd, sudo=not self.isRemote, tt=tt, **params)
+        proc = super()._popen(cmd, sudo=not self.isRemote, tt=tt, **params)
+        if self.shell is None and self.isRemote and self.spawned:   # startShell's ssh
+            self.spawned(proc.pid)
+        return proc
 
 
 class ClusterHost(_OverSsh, RemoteHost):
@@ -160,6 +166,7 @@ class Cluster:
         self.alias = {s: f"{journal.prefix}-{s}" for s in p.servers if s != p.first}
         self.sshd: dict[str, object] = {}
         self.ready: dict[str, list] = {}        # alias -> tunnels opened ahead of their links
+        self.lock = threading.Lock()            # journal writes from the shells' threads
         self.log_dir = Path(journal.run_dir, "logs")
 
     def start(self, progress=lambda s: None) -> None:
@@ -211,8 +218,24 @@ class Cluster:
         server = self.where[node]
         if server == self.p.first:
             return {"server": LOCAL, "serverIP": "127.0.0.1", "user": "root"}
+
+        def spawned(pid: int) -> None:
+            with self.lock:
+                self.journal.started(pid, f"ssh to {node}'s server", node)
         return {"server": server, "serverIP": self.alias[server], "user": "root",
-                "ssh_config": str(self.config)}
+                "ssh_config": str(self.config), "spawned": spawned}
+
+    def make(self, names: list[str], make) -> dict:
+        """`make(name)` for each name: those on this machine one after the other, those on
+        other servers PARALLEL_SHELLS at a time (each waits for its shell's prompt over
+        SSH; Mininet makes them one after the other)."""
+        from concurrent.futures import ThreadPoolExecutor
+        out = {n: make(n) for n in names if self.where[n] == self.p.first}
+        remote = [n for n in names if self.where[n] != self.p.first]
+        with ThreadPoolExecutor(max_workers=PARALLEL_SHELLS) as pool:
+            for n, obj in zip(remote, pool.map(make, remote)):
+                out[n] = obj
+        return {n: out[n] for n in names}
 
     def host(self, name: str):
         return ClusterHost(name, **self._server_args(name))

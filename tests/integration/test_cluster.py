@@ -80,7 +80,7 @@ def test_nodes_are_made_on_their_servers_through_ssh(bed):
     log = Path(bed.run_dir, "logs", "server-second", "sshd.log").read_text()
     assert log.count("Accepted publickey for root from 127.0.0.1") == 1 + 2
     assert log.count("Starting session: command") >= len(ON_SECOND) + 2
-    shells = [p for p in bed.processes if p["what"].startswith("ssh to the")]
+    shells = [p for p in bed.processes if p["what"].endswith("'s server")]
     assert {p["node"] for p in shells} == ON_SECOND
 
 
