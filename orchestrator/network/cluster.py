@@ -9,15 +9,19 @@ networks when `placement.auto` is on (model/placement.py says what a topology wr
 
 Ours are tiny subclasses, one or two methods each (STYLE.md: Mininet's `RemoteController`):
 - `ClusterHost`/`ClusterSwitch`: ssh reads the testbed's own client configuration (`-F`,
-  keys and known hosts under the journal's directory) and logs in as root with a key; no
-  `sudo` on either side (Mininet's cluster runs ssh through `sudo -u <user>` and commands
-  through `sudo` on the server; Debian here has no sudo).
+  keys and known hosts under the journal's directory; never ~/.ssh or /etc/ssh) and logs in
+  as root with a key; no `sudo` on either side (Mininet's cluster runs ssh through
+  `sudo -u <user>` and commands through `sudo` on the server; Debian here has no sudo). The
+  shells and commands of one server share one SSH connection (a journaled master,
+  OpenSSH's multiplexing), the shell's ssh is journaled the moment it runs, and the remote
+  shells start PARALLEL_SHELLS at a time (`Cluster.make`).
 - `ClusterLink.makeTunnel`: Mininet's hard-wires `tap9` on both servers; here the two
   servers can be one machine, and other testbeds tunnel at the same time, so each tunnel
   gets tap numbers of its own, journaled before ssh creates them, and ssh's output goes to
   a log that is waited on with a timeout (Mininet's blocking read never returns if ssh
-  hangs). The tunnel's ssh runs in a session of its own: it outlives the deploy and is
-  stopped by its journaled PID; its taps vanish with it (not persistent).
+  hangs); all tunnels open at once before the links are made (`Cluster.open_tunnels`), each
+  on its own SSH connection. The tunnel's ssh runs in a session of its own: it outlives the
+  deploy and is stopped by its journaled PID; its taps vanish with it (not persistent).
 - Nothing of the cluster's cleanup ever runs: `ClusterCleanup.add` would register
   `ssh <server> sudo mn -c` with mininet.clean (disabled below), and `MininetCluster` (its
   precheck calls sys.exit, it writes ~/.ssh/mn) is not used. Teardown is the journal's.
