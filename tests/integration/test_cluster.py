@@ -103,10 +103,15 @@ def test_the_split_links_are_ssh_ethernet_tunnels(bed):
 
 def test_traffic_and_8021x_cross_the_split(bed):
     ports = tunnel_ports(bed)
+    ap_uplink = [p for p in ports if "core" not in p]
     before = {p: packets(p) for p in ports}
-    rtts = ping_rtts(ns(bed, "ap1"), "10.9.0.20", count=5, interval=0.05)   # ap1 -> cn
-    assert len(rtts) == 5
-    assert all(packets(p) >= before[p] + 10 for p in ports)   # 5 requests + 5 replies each
+    # a host on `main` to a host on `second`: through the AP's uplink tunnel
+    assert len(ping_rtts(ns(bed, "ap1"), "10.9.0.10", count=5, interval=0.05)) == 5  # -> aaa
+    assert all(packets(p) >= before[p] + 10 for p in ap_uplink)   # 5 requests + 5 replies
+    # to the CN (main) through `second`: out by one tunnel, back through the other
+    before = {p: packets(p) for p in ports}
+    assert len(ping_rtts(ns(bed, "ap1"), "10.9.0.20", count=5, interval=0.05)) == 5
+    assert all(packets(p) >= before[p] + 10 for p in ports)
     # 802.1X with EAP-TLS: the MN at ap1 (main), the AAA server on `second`
     t0 = time.perf_counter_ns()
     before = {p: packets(p) for p in ports}
@@ -117,9 +122,10 @@ def test_traffic_and_8021x_cross_the_split(bed):
     assert [e for e in ev if e["node"] == "ap1" and e["event"] == "eap_done"
             and e["attrs"]["mode"] == "eap"]
     # EAP-TLS takes several RADIUS round trips, each through the AP's tunnel
-    assert all(packets(p) >= before[p] + 8 for p in ports if "core" not in p)
-    # the authorized MN reaches the CN on the other server
-    assert len(ping_rtts(ns(bed, "mn"), "10.9.0.20", count=3, interval=0.05)) == 3
+    assert all(packets(p) >= before[p] + 8 for p in ap_uplink)
+    # the authorized MN reaches its access router and the AAA server on the other server
+    for address in ("10.9.1.1", "10.9.0.10"):
+        assert len(ping_rtts(ns(bed, "mn"), address, count=3, interval=0.05)) == 3
 
 
 def test_destroy_leaves_nothing_on_either_server(bed):
