@@ -132,6 +132,10 @@ def cmd_inspect(args) -> int:
             counted.setdefault(info["counted_from"], []).append(node)
     for line in counted_lines(counted):
         print(f"from {line}")
+    for server, info in j.servers.items():          # a split testbed (network/cluster.py)
+        placed = [n for n, v in [*j.nodes.items(), *j.switches.items()] if v.get("server") == server]
+        how = f"over SSH, sshd {info['sshd']}" if info.get("sshd") else "this machine"
+        print(f"server {server} ({how}): {', '.join(dict.fromkeys(placed))}")
     assoc = status.get("associations", {})
     auth = set(status.get("authorized", []))
     print(f"{'node':<8} {'kind':<20} {'interfaces':<44} associated")

@@ -62,7 +62,9 @@ def node_address(journal: Journal, node: str) -> str:
 
 
 def sshd_config(address: str, port: int, keys: SshKeys, node: str, user: str,
-                pidfile: Path) -> str:
+                pidfile: Path, tunnel: str = "no") -> str:
+    """`tunnel`: PermitTunnel ('ethernet' for the SSH tap tunnels of a split testbed,
+    network/cluster.py)."""
     return "\n".join([
         f"# private sshd of node {node} (mpa-testbed, orchestrator/deploy/sshd.py)",
         f"ListenAddress {address}",
@@ -84,7 +86,7 @@ def sshd_config(address: str, port: int, keys: SshKeys, node: str, user: str,
         "AllowStreamLocalForwarding no",
         "AllowAgentForwarding no",
         "X11Forwarding no",
-        "PermitTunnel no",
+        f"PermitTunnel {tunnel}",
         "PermitUserEnvironment no",
         "UseDNS no",
         "PrintMotd no",
@@ -106,18 +108,36 @@ def _ensure_privsep_dir() -> None:
 
 def start_sshd(journal: Journal, node: str, port: int = DEFAULT_PORT,
                address: str | None = None, timeout: float = 10.0) -> Sshd:
+    if node not in journal.nodes:
+        raise SshdError(f"unknown node '{node}'; nodes: {', '.join(journal.nodes)}")
+    return _launch(journal, node, journal.nodes[node]["netns"],
+                   address or node_address(journal, node), port, timeout)
+
+
+def start_server_sshd(journal: Journal, server: str, timeout: float = 10.0) -> Sshd:
+    """This machine as server `server` of a split testbed (network/cluster.py): an sshd in
+    the root namespace on 127.0.0.1 and a free port, allowing Ethernet tunnels (`ssh -w`),
+    root by key only. Its log is `<run>/logs/server-<server>/sshd.log`."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return _launch(journal, f"server-{server}", None, "127.0.0.1", port, timeout,
+                   tunnel="ethernet")
+
+
+def _launch(journal: Journal, node: str, netns: str | None, address: str, port: int,
+            timeout: float, tunnel: str = "no") -> Sshd:
+    """Write `node`'s sshd configuration, check it (`sshd -t`), start sshd in `netns`
+    (None: the root namespace), journal its PID and wait until it listens."""
     if not os.path.exists(SSHD):
         raise SshdError(f"{SSHD} not found: install Debian's openssh-server "
                         "(scripts/setup.sh lists it)")
-    if node not in journal.nodes:
-        raise SshdError(f"unknown node '{node}'; nodes: {', '.join(journal.nodes)}")
-    netns = journal.nodes[node]["netns"]
-    address = address or node_address(journal, node)
     user = getpass.getuser()
     keys = SshKeys.ensure(journal.dir / "ssh", journal.name)
     config = journal.dir / "ssh" / f"sshd-{node}.conf"
     pidfile = journal.dir / "ssh" / f"sshd-{node}.pid"
-    config.write_text(sshd_config(address, port, keys, node, user, pidfile))
+    config.write_text(sshd_config(address, port, keys, node, user, pidfile, tunnel))
     log = Path(journal.run_dir, "logs", node, "sshd.log")
     _ensure_privsep_dir()
     host = LocalTransport(netns)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from .checks import check_topology
 from .counts import expand_counts
+from .placement import check_placement
 from .errors import MAX_PROBLEMS, Problem, TopologyError, suggest, type_message
 from .errors import describe as _describe
 from .topology import NODE_KINDS, Link, LinkParams, Topology
@@ -65,6 +66,9 @@ def topology_from_data(data: object, smap: SourceMap) -> Topology:
     if problems:
         raise TopologyError(problems)
     topo.counted.update(groups)
+    problems = [smap.problem(path, msg, key=key) for path, msg, key in check_placement(topo)]
+    if problems:
+        raise TopologyError(problems)
     return topo
 
 
@@ -180,6 +184,9 @@ def _allowed(loc: tuple) -> list[str]:
     if loc[0] == "radio":
         from .movement import Radio, Shadowing
         return list((Shadowing if loc[1:2] == ("shadowing",) else Radio).model_fields)
+    if loc[0] == "placement":
+        from .placement import Placement, Server
+        return list((Server if loc[1:2] == ("servers",) else Placement).model_fields)
     from . import topology as t
     models = {"domains": t.Domain, "networks": t.Network, "defaults": t.Defaults}
     if loc[0] == "defaults" and len(loc) >= 3 and loc[1] == "link":

@@ -22,6 +22,7 @@ from pydantic import PrivateAttr
 
 from .counts import MAX_COUNT
 from .movement import Length, Position, Power, Radio
+from .placement import Placement
 from .units import Bandwidth, Duration, Percent, at_least, at_most, format_duration
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$",
@@ -398,6 +399,9 @@ class Topology(Strict):
     links: list[Link] = Field(default_factory=list)
     radio: Radio | None = Field(None, description="propagation model for movements "
                                 "(model/movement.py); default log-distance, n = 3, no shadowing")
+    placement: Placement | None = Field(
+        None, description="split the network across servers (model/placement.py); default: "
+                          "everything on this machine")
     # entry name -> the nodes its `count:` made (model/counts.py); not part of the file's schema
     _counted: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 

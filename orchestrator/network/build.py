@@ -153,10 +153,16 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     # -- hosts -----------------------------------------------------------------------------
     mn_nodes = []
     hosts = {}
+    cluster = None
+    if topo.placement is not None:           # split across servers (network/cluster.py)
+        from .cluster import Cluster
+        cluster = Cluster(journal, topo.placement, plan)
+        cluster.start(progress)
     progress(f"creating {len(plan.hosts)} hosts")
     counted_from = {n: entry for entry, names in topo.counted.items() for n in names}
+    made = cluster.make(list(plan.hosts), cluster.host) if cluster else {}
     for hname, hp in plan.hosts.items():
-        host = Host(hname)
+        host = made[hname] if cluster else Host(hname)
         mn_nodes.append(host)
         journal.started(host.pid, "mininet host shell", hname)
         ns = f"mpa-{journal.prefix}-{hname}"
@@ -164,6 +170,8 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         hosts[hname] = host
         journal.nodes[hname] = {"netns": ns, "kind": hp.kind, "roles": hp.roles,
                                 "interfaces": [], "routes": [asdict(r) for r in hp.routes]}
+        if cluster:
+            journal.nodes[hname]["server"] = cluster.where[hname]
         if hname in counted_from:              # made by a `count:` entry (model/counts.py)
             journal.nodes[hname]["counted_from"] = counted_from[hname]
     # every namespace journaled above; named (ip netns attach) PARALLEL_STEPS at a time
@@ -179,7 +187,8 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
         prepared = background.submit(prepare_images, topo, plan, journal, progress, flows=flows,
                                      bridges=bridges)
     try:
-        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes, port)
+        switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes, port,
+                                    cluster)
     except BaseException:
         background.shutdown(wait=True)     # nothing of it outlives a failed deploy
         raise
@@ -212,26 +221,36 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
 
 
 def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, hosts: dict,
-                     bridges: dict, mn_nodes: list, port: int) -> dict:
+                     bridges: dict, mn_nodes: list, port: int, cluster=None) -> dict:
     """Bridges, links, every host's addresses and routes, and the bridges started (their
-    controller at `port`); returns the switches by name."""
+    controller at `port`); returns the switches by name. `cluster`: a split testbed's
+    servers (network/cluster.py): nodes on their servers, tunnels between servers."""
     from mininet.link import Link
     from mininet.node import OVSSwitch
     # -- switches --------------------------------------------------------------------------
     switches: dict = {}
     progress(f"creating {len(plan.switches)} Open vSwitch bridges (userspace datapath)")
+    opts = {s: dict(dpid=f"{sp.dpid:016x}", datapath="user", protocols="OpenFlow13",
+                    failMode="secure" if sp.controlled else "standalone", inNamespace=False)
+            for s, sp in plan.switches.items()}
+    for sname in plan.switches:
+        journal.will_create_bridge(bridges[sname])
+    made = cluster.make(list(plan.switches), lambda s: cluster.switch(
+        s, bridges[s], **opts[s])) if cluster else {}
     for sname, sp in plan.switches.items():
         br = bridges[sname]
-        journal.will_create_bridge(br)
-        sw = OVSSwitch(br, dpid=f"{sp.dpid:016x}", datapath="user", protocols="OpenFlow13",
-                       failMode="secure" if sp.controlled else "standalone", inNamespace=False)
+        sw = made[sname] if cluster else OVSSwitch(br, **opts[sname])
         mn_nodes.append(sw)
         journal.started(sw.pid, "mininet switch shell", sname)
         switches[sname] = sw
         journal.switches[sname] = {"bridge": br, "dpid": sp.dpid, "role": sp.role,
                                    "controlled": sp.controlled}
+        if cluster:
+            journal.switches[sname]["server"] = cluster.where[sname]
     # -- links -----------------------------------------------------------------------------
     progress(f"creating {len(plan.links)} links")
+    if cluster:
+        cluster.open_tunnels(plan)
     for lp in plan.links:
         ends = []
         for end in (lp.a, lp.b):
@@ -243,16 +262,22 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
                 mac = next(i.mac for i in plan.hosts[end.node].interfaces if i.name == end.intf)
                 ends.append((hosts[end.node], end.intf, None, mac))
         (n1, i1, p1, m1), (n2, i2, p2, m2) = ends
-        Link(n1, n2, port1=p1, port2=p2, intfName1=i1, intfName2=i2, addr1=m1, addr2=m2)
+        (cluster.link if cluster else Link)(n1, n2, port1=p1, port2=p2, intfName1=i1,
+                                            intfName2=i2, addr1=m1, addr2=m2)
     # -- start switches (ovs-vsctl), while the hosts are configured: one does not touch the
     # other (the switches' ports are the root-namespace ends of the links) ---------------------
     progress("starting switches and waiting for the controller")
-    ovs = subprocess.Popen(ovs_start_argv(
-        [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
-          [(intf.name, sw.ports[intf]) for intf in sw.intfList() if sw.ports[intf] and not intf.IP()])
-         for s, sw in switches.items()], port,
-        {bridges["air"]: (air_mgmt_ifname(bridges), AIR_MGMT_PORT)}),
+    on_server = {s: cluster.where[s] if cluster else None for s in switches}
+    ovs = [subprocess.Popen(
+        (cluster.on(server, argv) if cluster else argv),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for server in dict.fromkeys(on_server.values())
+        for argv in [ovs_start_argv(
+            [(bridges[s], plan.switches[s].dpid, plan.switches[s].controlled,
+              [(intf.name, sw.ports[intf]) for intf in sw.intfList()
+               if sw.ports[intf] and not intf.IP()])
+             for s, sw in switches.items() if on_server[s] == server], port,
+            {bridges["air"]: (air_mgmt_ifname(bridges), AIR_MGMT_PORT)})]]
     # -- configure hosts -------------------------------------------------------------------
     progress("configuring addresses and routes")
     for hname, hp in plan.hosts.items():
@@ -267,9 +292,10 @@ def _network_objects(plan: NetworkPlan, journal: Journal, progress: Progress, ho
                      list(plan.hosts))
         journal.save()
     finally:
-        _, err = ovs.communicate(timeout=90)
-    if ovs.returncode != 0:
-        raise DeployError(f"ovs-vsctl could not create the bridges: {err.strip()[:500]}")
+        errs = [(proc, proc.communicate(timeout=90)[1]) for proc in ovs]
+    for proc, err in errs:
+        if proc.returncode != 0:
+            raise DeployError(f"ovs-vsctl could not create the bridges: {err.strip()[:500]}")
     # the radio switch's management port (a tap in the root namespace, removed with its
     # bridge; controller/app.py reads stations' management frames there): up, no IPv6 chatter
     mgmt_if = air_mgmt_ifname(bridges)

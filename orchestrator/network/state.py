@@ -45,6 +45,7 @@ class Journal:
     switches: dict[str, dict] = field(default_factory=dict)  # model name -> {bridge, dpid}
     controller: dict = field(default_factory=dict)
     emulation: dict = field(default_factory=dict)          # report of delays, verification
+    servers: dict = field(default_factory=dict)            # split testbeds: server -> {alias, sshd}
     created_at: float = 0.0
 
     @property

@@ -271,5 +271,17 @@ def _ipv6_cases() -> dict:
 # issue 14: IPv6 networks and Mobile IPv6 (model/checks6.py)
 CASES.update(_ipv6_cases())
 
+# issue 17: one network split across servers (model/placement.py)
+PLACED = LINK + "\nplacement:\n  servers:\n    main: {}\n    second: {address: loopback}\n"
+CASES.update({
+    "placement-unknown-node": (LINK, PLACED + "  nodes: {aab: second}"),
+    "placement-unknown-server": (LINK, PLACED + "  nodes: {lan: secnd}"),
+    "placement-first-server-with-address": (LINK, PLACED.replace("main: {}", "main: {address: loopback}")),
+    "placement-server-without-address": (LINK, PLACED.replace("{address: loopback}", "{port: 2222}")),
+    "placement-one-server": (LINK, LINK + "\nplacement:\n  servers: {main: {}}"),
+    "placement-misspelt-key": (LINK, PLACED + "  node: {lan: second}"),
+    "placement-server-address-with-space": (LINK, PLACED.replace("loopback", "'10.0.0.1; reboot'")),
+})
+
 if __name__ == "__main__":
     write_cases(CASES, BASE, HERE / "errors")
