@@ -76,7 +76,8 @@ def cmd_deploy(args) -> int:
     from .network.build import deploy
     t0 = time.monotonic()
     journal = deploy(args.topology, name=args.name, results=args.results, progress=_progress,
-                     verify=not args.no_verify, images=not args.no_images)
+                     verify=not args.no_verify, images=not args.no_images,
+                     inventory=args.inventory)
     print(f"testbed '{journal.name}' is up in {time.monotonic() - t0:.1f}s; run directory "
           f"{journal.run_dir}")
     _print_emulation(journal.emulation)
@@ -253,6 +254,7 @@ def cmd_run(args) -> int:
     from .experiment.runner import execute, new_run, resume_run
     run = (resume_run(args.experiment, args.results) if args.resume
            else new_run(args.experiment, args.results, args.repetitions))
+    run.inventory = args.inventory
     t0 = time.monotonic()
     run_dir = execute(run, progress=_progress)
     print(f"run {run_dir} done in {time.monotonic() - t0:.0f}s")
@@ -298,6 +300,8 @@ def main(argv=None) -> int:
     s.add_argument("--no-verify", action="store_true", help="skip the RTT check of delayed links")
     s.add_argument("--no-images", action="store_true",
                    help="build the network only: start no node images (daemons, agents)")
+    s.add_argument("--inventory", help="inventory file: its nodes run their images on machines "
+                   "reached over SSH, the others emulated (docs/real-hardware.md)")
     s.set_defaults(fn=cmd_deploy)
     for verb, fn, helptext in (("destroy", cmd_destroy, "tear down a deployed testbed"),
                                ("clean", cmd_clean, "remove what testbeds left (all, or one)")):
@@ -346,6 +350,8 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="results")
     s.add_argument("--repetitions", type=int, help="override the file's repetitions")
     s.add_argument("--resume", action="store_true", help="continue the latest run")
+    s.add_argument("--inventory", help="inventory file: its nodes on machines reached over SSH "
+                   "(as deploy --inventory)")
     s.add_argument("--dry-run", action="store_true",
                    help="validate and print the plan (as `check`), run nothing")
     s.set_defaults(fn=cmd_run)

@@ -105,7 +105,11 @@ def _ensure_privsep_dir() -> None:
 
 
 def start_sshd(journal: Journal, node: str, port: int = DEFAULT_PORT,
-               address: str | None = None, timeout: float = 10.0) -> Sshd:
+               address: str | None = None, timeout: float = 10.0, user: str | None = None,
+               authorize: str | None = None) -> Sshd:
+    """`user`: the login it allows (default: the orchestrator's own user); `authorize`: a
+    public key line it accepts as well as the testbed's own key (an inventory's key, in a
+    rehearsal: deploy/remote.py)."""
     if not os.path.exists(SSHD):
         raise SshdError(f"{SSHD} not found: install Debian's openssh-server "
                         "(scripts/setup.sh lists it)")
@@ -113,8 +117,10 @@ def start_sshd(journal: Journal, node: str, port: int = DEFAULT_PORT,
         raise SshdError(f"unknown node '{node}'; nodes: {', '.join(journal.nodes)}")
     netns = journal.nodes[node]["netns"]
     address = address or node_address(journal, node)
-    user = getpass.getuser()
+    user = user or getpass.getuser()
     keys = SshKeys.ensure(journal.dir / "ssh", journal.name)
+    if authorize:
+        keys.authorize(authorize)
     config = journal.dir / "ssh" / f"sshd-{node}.conf"
     pidfile = journal.dir / "ssh" / f"sshd-{node}.pid"
     config.write_text(sshd_config(address, port, keys, node, user, pidfile))

@@ -45,6 +45,8 @@ class Journal:
     switches: dict[str, dict] = field(default_factory=dict)  # model name -> {bridge, dpid}
     controller: dict = field(default_factory=dict)
     emulation: dict = field(default_factory=dict)          # report of delays, verification
+    # node -> SSH target and node-side root of a node on a machine (deploy/remote.py)
+    remote: dict[str, dict] = field(default_factory=dict)
     created_at: float = 0.0
 
     @property
