@@ -83,6 +83,7 @@ class Unit:
     log: Path                  # node-side (a Site's node: on the machine)
     host: Transport
     site: "Site | None" = None     # a node on a machine reached over SSH (deploy/remote.py)
+    pushed: list[Path] = field(default_factory=list)   # files outside dest it needs there
     ctx: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     pid: int | None = None
@@ -191,10 +192,12 @@ def prepare_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress
                               site.transport if site else
                               LocalTransport(journal.nodes[node]["netns"]), site))
     checks = [(u, _render(u, facts)) for u in units]    # contexts: one at a time
-    # the daemons' config checks are processes in the nodes: PARALLEL_CHECKS at a time
+    # the daemons' config checks are processes in the nodes (and a machine's images are
+    # pushed to it first): PARALLEL_CHECKS at a time
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
-        list(pool.map(lambda uc: _check(*uc), [(u, c) for u, c in checks if c]))
+        list(pool.map(lambda uc: _push_and_check(*uc),
+                      [(u, c) for u, c in checks if c or u.site is not None]))
     if units:
         progress(f"images: rendered and checked {len(units)} "
                  f"({', '.join(sorted({u.image.name for u in units}))})")
@@ -250,11 +253,18 @@ def _render(unit: Unit, facts: Facts) -> list[str] | None:
         unit.env = {k: render_argv([v], unit.ctx, str(image.file))[0]
                     for k, v in image.spec.env.items()}
         if site is not None:
-            site.push(unit.dest, referenced)
+            unit.pushed = referenced              # pushed with the image (_push_and_check)
             unit.env["PYTHONPATH"] = site.bundle      # the agent, without an install
         return render_argv(image.spec.check, unit.ctx, str(image.file)) if image.spec.check else None
     except (ImageError, ValueError) as exc:           # ValueError: a context cannot be made
         raise unit.fail(str(exc)) from None
+
+
+def _push_and_check(unit: Unit, check: list[str] | None) -> None:
+    if unit.site is not None:
+        unit.site.push(unit.dest, unit.pushed)
+    if check:
+        _check(unit, check)
 
 
 def _check(unit: Unit, check: list[str]) -> None:

@@ -34,7 +34,6 @@ SshTransport shell-quotes for the remote shell (its `command_line`).
 from __future__ import annotations
 
 import re
-import signal
 import tempfile
 import threading
 import time
@@ -51,6 +50,7 @@ AGENT_SOCKET = ("mpa-agent", "control.sock")       # <image dir>/control.sock (n
 _TRANSPORTS: dict[tuple[str, str], SshTransport] = {}
 _CLIENTS: dict[tuple[str, str], AgentClient] = {}
 _LOCK = threading.Lock()
+PARALLEL_NODES = 8            # machines reached, and torn down, at once
 
 
 class RemoteError(RuntimeError):
@@ -165,37 +165,51 @@ def attach(journal: Journal, inventory: Inventory, progress=lambda s: None) -> d
             sshd = start_sshd(journal, node, port=t.port, address=t.host, user=t.user,
                               authorize=public_key_line(t.key))
             known_hosts = str(sshd.keys.known_hosts)
-    sites: dict[str, Site] = {}
-    for node in inventory.nodes:
-        t = inventory.target(node)
-        netns = journal.nodes[t.via]["netns"] if t.via else None
-        transport = SshTransport(t.host, t.port, t.user, t.key, known_hosts or t.known_hosts,
-                                 netns=netns)
-        root = node_root(t, journal.name)
-        site = Site(node, root, t.python, transport,
-                    ((str(journal.dir), f"{root}/state"), (str(journal.run_dir), f"{root}/run")))
-        sock = f"{root}/state/nodes/{node}/{'/'.join(AGENT_SOCKET)}"
-        if len(sock.encode()) > 107:
-            raise RemoteError(f"node '{node}': the agent's control socket {sock} would be "
-                              f"{len(sock.encode())} bytes, more than a Unix socket path "
-                              "holds (107): give a shorter 'workdir' in the inventory")
-        if transport.exists(root):
-            transport.close()
-            raise RemoteError(f"node '{node}' ({transport}): {root} already exists there (left "
-                              f"by an earlier testbed named '{journal.name}'?); remove it or "
-                              "deploy under another name")
-        journal.remote[node] = {"host": t.host, "port": t.port, "user": t.user, "key": t.key,
-                                "known_hosts": transport.known_hosts, "via": t.via,
-                                "netns": netns, "root": root, "python": t.python}
-        journal.save()                        # before anything is created there
+    # the nodes are independent: reached, journaled and prepared side by side
+    from concurrent.futures import ThreadPoolExecutor
+    lock = threading.Lock()
+    with tempfile.TemporaryDirectory(prefix="mpa-bundle-") as tmp, \
+            ThreadPoolExecutor(max_workers=PARALLEL_NODES) as pool:
+        bundle = build_bundle(Path(tmp) / BUNDLE)
+        return dict(zip(inventory.nodes, pool.map(
+            lambda n: _attach_node(journal, inventory, n, known_hosts, bundle, lock, progress),
+            inventory.nodes)))
+
+
+def _attach_node(journal: Journal, inventory: Inventory, node: str, known_hosts: str | None,
+                 bundle: Path, lock: threading.Lock, progress) -> Site:
+    t = inventory.target(node)
+    netns = journal.nodes[t.via]["netns"] if t.via else None
+    transport = SshTransport(t.host, t.port, t.user, t.key, known_hosts or t.known_hosts,
+                             netns=netns)
+    root = node_root(t, journal.name)
+    site = Site(node, root, t.python, transport,
+                ((str(journal.dir), f"{root}/state"), (str(journal.run_dir), f"{root}/run")))
+    sock = f"{root}/state/nodes/{node}/{'/'.join(AGENT_SOCKET)}"
+    if len(sock.encode()) > 107:
+        raise RemoteError(f"node '{node}': the agent's control socket {sock} would be "
+                          f"{len(sock.encode())} bytes, more than a Unix socket path "
+                          "holds (107): give a shorter 'workdir' in the inventory")
+    if transport.exists(root):
+        transport.close()
+        raise RemoteError(f"node '{node}' ({transport}): {root} already exists there (left "
+                          f"by an earlier testbed named '{journal.name}'?); remove it or "
+                          "deploy under another name")
+    with lock:
+        journal.remote[node] = {"host": t.host, "port": t.port, "user": t.user,
+                                "key": t.key, "known_hosts": transport.known_hosts,
+                                "via": t.via, "netns": netns, "root": root,
+                                "python": t.python}
+        journal.save()                    # before anything is created there
+    with _LOCK:
         _TRANSPORTS[(journal.name, node)] = transport
-        site.run(["mkdir", "-p", "--", f"{root}/state", f"{root}/run/events",
-                  f"{root}/run/logs/{node}", f"{root}/run/media"])
-        with tempfile.TemporaryDirectory(prefix="mpa-bundle-") as tmp:
-            transport.put(build_bundle(Path(tmp) / BUNDLE), site.bundle, mode=0o644)
-        sites[node] = site
-        progress(f"{node}: reached over SSH ({transport}), files under {root}")
-    return sites
+    site.run(["mkdir", "-p", "--", f"{root}/state", f"{root}/run/events",
+              f"{root}/run/logs/{node}", f"{root}/run/media"])
+    transport.put(bundle, site.bundle, mode=0o644)
+    progress(f"{node}: reached over SSH ({transport}), files under {root}")
+    return site
+
+
 
 
 def public_key_line(key_file: str) -> str:
@@ -259,26 +273,10 @@ def fetch(journal: Journal) -> list[Path]:
 def fetch_node(journal: Journal, node: str) -> list[Path]:
     t, base = transport(journal, node), f"{journal.remote[node]['root']}/run"
     out = []
-    for rel in _files(t, base):
+    for rel in t.files(base):
         dest = Path(journal.run_dir, rel)
         t.get(f"{base}/{rel}", dest)
         out.append(dest)
-    return out
-
-
-def _files(t: SshTransport, base: str, rel: str = "") -> list[str]:
-    import stat
-    try:
-        entries = t.sftp().listdir_attr(f"{base}/{rel}" if rel else base)
-    except FileNotFoundError:
-        return []
-    out = []
-    for e in entries:
-        sub = f"{rel}/{e.filename}" if rel else e.filename
-        if stat.S_ISDIR(e.st_mode):
-            out += _files(t, base, sub)
-        elif stat.S_ISREG(e.st_mode):
-            out.append(sub)
     return out
 
 
@@ -287,51 +285,61 @@ def teardown(journal: Journal) -> list[str]:
     """Stop what the testbed started on each node (its stop signal, SIGKILL after its grace
     time), fetch the node's run directory, remove its node-side root. Best effort per node:
     an unreachable machine is reported, not fatal (the rest of the teardown goes on)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=PARALLEL_NODES) as pool:
+        per_node = list(pool.map(lambda n: _teardown_node(journal, n), list(journal.remote)))
+    return [line for lines in per_node for line in lines]
+
+
+def _teardown_node(journal: Journal, node: str) -> list[str]:
     removed: list[str] = []
-    for node, r in list(journal.remote.items()):
-        key = (journal.name, node)
-        try:
-            t = transport(journal, node)
-            with _LOCK:
-                client = _CLIENTS.pop(key, None)
-            if client is not None:
-                client.close()
-            removed += _stop(journal, node, t)
-            try:                              # after the stop: the agents' last events
-                fetched = fetch_node(journal, node)
-                removed += [f"fetched {len(fetched)} files from {node}"] if fetched else []
-            except (OSError, TransportError) as exc:
-                removed.append(f"could not fetch from {node}: {exc}")
-            if t.exists(r["root"]):
-                t.run(["rm", "-rf", "--", r["root"]], timeout=60)
-                removed.append(f"{r['root']} on {node} ({t})")
-            # <workdir>/<testbed>, once no other node of the testbed has files there
-            t.run(["rmdir", "--ignore-fail-on-non-empty", "--", str(Path(r["root"]).parent)],
-                  timeout=30)
-        except (OSError, TransportError, RemoteError) as exc:
-            removed.append(f"could not tear down {node} over SSH: {exc}")
-        finally:
-            with _LOCK:
-                tr = _TRANSPORTS.pop(key, None)
-            if tr is not None:
-                tr.close()
+    r = journal.remote[node]
+    key = (journal.name, node)
+    try:
+        t = transport(journal, node)
+        with _LOCK:
+            client = _CLIENTS.pop(key, None)
+        if client is not None:
+            client.close()
+        removed += _stop(journal, node, t)
+        try:                              # after the stop: the agents' last events
+            fetched = fetch_node(journal, node)
+            removed += [f"fetched {len(fetched)} files from {node}"] if fetched else []
+        except (OSError, TransportError) as exc:
+            removed.append(f"could not fetch from {node}: {exc}")
+        if t.exists(r["root"]):
+            # the node's root, then <workdir>/<testbed> once no other node of the testbed
+            # has files there; one command (each costs the user's shell start-up), the
+            # paths as arguments of a constant script
+            t.run(["sh", "-c", 'rm -rf -- "$1" && rmdir --ignore-fail-on-non-empty -- "$2"',
+                   "sh", r["root"], str(Path(r["root"]).parent)], timeout=60)
+            removed.append(f"{r['root']} on {node} ({t})")
+    except (OSError, TransportError, RemoteError) as exc:
+        removed.append(f"could not tear down {node} over SSH: {exc}")
+    finally:
+        with _LOCK:
+            tr = _TRANSPORTS.pop(key, None)
+        if tr is not None:
+            tr.close()
     return removed
 
 
+
+
 def _stop(journal: Journal, node: str, t: Transport) -> list[str]:
-    """Stop the node's images started over SSH, by PID and start time."""
-    procs = []
-    for name, rec in journal.nodes.get(node, {}).get("images", {}).items():
-        if not rec.get("remote"):
-            continue
-        if rec["start"] is not None and _stat_start(t.read_text(f"/proc/{int(rec['pid'])}/stat")) \
-                == rec["start"] and t.alive(rec["pid"]):
-            t.kill(rec["pid"], getattr(signal, "SIG" + rec["stop_signal"]))
-            procs.append((name, rec))
+    """Stop the node's images started over SSH, by PID and start time: one `kill` per
+    signal, liveness read over SFTP, SIGKILL after the longest grace time."""
+    procs = [(name, rec) for name, rec in journal.nodes.get(node, {}).get("images", {}).items()
+             if rec.get("remote") and rec["start"] is not None
+             and _stat_start(t.read_text(f"/proc/{int(rec['pid'])}/stat")) == rec["start"]]
+    for sig in sorted({rec["stop_signal"] for _, rec in procs}):
+        t.run(["kill", f"-{sig}", *(str(int(r["pid"])) for _, r in procs
+                                     if r["stop_signal"] == sig)], timeout=30)
     deadline = time.monotonic() + max((r["stop_grace"] for _, r in procs), default=0)
-    while time.monotonic() < deadline and any(t.alive(r["pid"]) for _, r in procs):
-        time.sleep(0.05)
-    for _, rec in procs:
-        if t.alive(rec["pid"]):
-            t.kill(rec["pid"], signal.SIGKILL)
+    left = list(procs)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = [(n, r) for n, r in left if t.alive(r["pid"])]
+    if left:
+        t.run(["kill", "-KILL", *(str(int(r["pid"])) for _, r in left)], timeout=30)
     return [f"{name} on {node} (pid {rec['pid']} over SSH)" for name, rec in procs]
