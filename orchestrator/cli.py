@@ -214,7 +214,8 @@ def agent_args(pairs: list[str]) -> dict:
 def cmd_agent(args) -> int:
     """Send one command to a node's mpa-agent (its roles' commands: `hello` lists them)."""
     _need_root()
-    from .agents.control import AgentClient, AgentError
+    from .agents.control import AgentError
+    from .deploy.remote import agent_client, has_agent
     from .testbed import resolve
     j = resolve(args.name)
     if args.node not in j.nodes:
@@ -223,11 +224,10 @@ def cmd_agent(args) -> int:
         cmd_args = agent_args(args.args)
     except ValueError as exc:
         sys.exit(f"mpa-testbed agent: {exc}")
-    sock = j.dir / "nodes" / args.node / "mpa-agent" / "control.sock"
-    if not sock.exists():
+    if not has_agent(j, args.node):
         sys.exit(f"{args.node} runs no mpa-agent")
-    try:
-        result = AgentClient(str(sock)).request(args.cmd, cmd_args, args.timeout)
+    try:       # its control socket, or over SSH for a node of an inventory (deploy/remote.py)
+        result = agent_client(j, args.node).request(args.cmd, cmd_args, args.timeout)
     except AgentError as exc:
         print(f"mpa-testbed agent: {exc}", file=sys.stderr)
         return 1

@@ -115,17 +115,10 @@ class Site:
     def push(self, local_dir: Path, extra: list[Path]) -> None:
         """Copy a rendered image directory (files and empty directories, modes kept) and
         the files it references to their node-side paths."""
-        dirs = [local_dir, *(d for d in sorted(local_dir.rglob("*")) if d.is_dir())]
-        self.run(["mkdir", "-p", "--", *(self.path(d) for d in dirs)])
+        for d in [local_dir, *(d for d in sorted(local_dir.rglob("*")) if d.is_dir())]:
+            self.transport.makedirs(self.path(d))
         for f in [*(f for f in sorted(local_dir.rglob("*")) if f.is_file()), *extra]:
             self.transport.put(f, self.path(f), mode=f.stat().st_mode & 0o777)
-
-    def run(self, argv: list[str], timeout: float = 60.0):
-        r = self.transport.run(argv, timeout=timeout)
-        if r.returncode != 0:
-            raise RemoteError(f"node '{self.node}' ({self.transport}): `{' '.join(argv)}` "
-                              f"failed (exit {r.returncode}): {r.stdout.strip()[-500:]}")
-        return r
 
     def start_time(self, pid: int) -> int | None:
         """The process's start time on the machine (/proc/<pid>/stat field 22), to tell it
@@ -203,8 +196,8 @@ def _attach_node(journal: Journal, inventory: Inventory, node: str, known_hosts:
         journal.save()                    # before anything is created there
     with _LOCK:
         _TRANSPORTS[(journal.name, node)] = transport
-    site.run(["mkdir", "-p", "--", f"{root}/state", f"{root}/run/events",
-              f"{root}/run/logs/{node}", f"{root}/run/media"])
+    for d in ("state", "run/events", f"run/logs/{node}", "run/media"):
+        transport.makedirs(f"{root}/{d}")
     transport.put(bundle, site.bundle, mode=0o644)
     progress(f"{node}: reached over SSH ({transport}), files under {root}")
     return site
@@ -308,12 +301,10 @@ def _teardown_node(journal: Journal, node: str) -> list[str]:
         except (OSError, TransportError) as exc:
             removed.append(f"could not fetch from {node}: {exc}")
         if t.exists(r["root"]):
-            # the node's root, then <workdir>/<testbed> once no other node of the testbed
-            # has files there; one command (each costs the user's shell start-up), the
-            # paths as arguments of a constant script
-            t.run(["sh", "-c", 'rm -rf -- "$1" && rmdir --ignore-fail-on-non-empty -- "$2"',
-                   "sh", r["root"], str(Path(r["root"]).parent)], timeout=60)
+            t.run(["rm", "-rf", "--", r["root"]], timeout=60)
             removed.append(f"{r['root']} on {node} ({t})")
+        # <workdir>/<testbed>, once no other node of the testbed has files there
+        t.rmdir(str(Path(r["root"]).parent))
     except (OSError, TransportError, RemoteError) as exc:
         removed.append(f"could not tear down {node} over SSH: {exc}")
     finally:

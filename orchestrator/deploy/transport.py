@@ -369,6 +369,20 @@ class SshTransport(Transport):
         except FileNotFoundError:
             return False
 
+    def makedirs(self, path: str) -> None:
+        """mkdir -p over SFTP (no command, so no login shell)."""
+        with self._sftp_lock:
+            self._mkdir_p(str(path))
+
+    def rmdir(self, path: str) -> bool:
+        """Remove an empty directory over SFTP; False if it is not empty or not there."""
+        try:
+            with self._sftp_lock:
+                self.sftp().rmdir(str(path))
+            return True
+        except OSError:
+            return False
+
     def files(self, base: str) -> list[str]:
         """Paths (relative to `base`) of the regular files below the node-side directory
         `base`; [] if it does not exist."""

@@ -126,6 +126,10 @@ def test_authentication_through_the_aaa_on_a_machine(bed):
     health = b.call("nar", "health")
     assert health["ok"] and not health["dead"]
     assert not Path(bed.dir, "nodes/nar/mpa-agent/control.sock").exists()
+    # and so does `mpa-testbed agent`
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "agent", "--name", NAME,
+                        "nar", "health"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"], r.stderr
 
 
 def test_a_hostile_value_reaches_the_machine_as_one_word(bed, lab):
