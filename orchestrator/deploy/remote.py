@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..agents.control import AgentClient
-from ..network.state import Journal
+from ..network.state import Journal, stat_start_time
 from .inventory import Inventory, Target
 from .mpa_agent import BUNDLE, agent_client as transport_agent_client, build_bundle
 from .transport import SshTransport, Transport, TransportError
@@ -72,12 +72,12 @@ class Site:
 
     def path(self, local: str | Path) -> str:
         """The node-side path of a local path under the state or run directory."""
-        return _PATHS(self.roots).sub(lambda m: dict(self.roots)[m.group(1)], str(local))
+        return _root_pattern(self.roots).sub(lambda m: dict(self.roots)[m.group(1)], str(local))
 
     def local(self, remote: str) -> str:
         """The inverse of `path` (an image's `copy:` source is read locally)."""
         back = tuple((r, l) for l, r in self.roots)
-        return _PATHS(back).sub(lambda m: dict(back)[m.group(1)], remote)
+        return _root_pattern(back).sub(lambda m: dict(back)[m.group(1)], remote)
 
     def translate(self, ctx):
         """A template context with every local path replaced by the node's (recursively;
@@ -123,20 +123,13 @@ class Site:
     def start_time(self, pid: int) -> int | None:
         """The process's start time on the machine (/proc/<pid>/stat field 22), to tell it
         from a later process with the same PID."""
-        return _stat_start(self.transport.read_text(f"/proc/{int(pid)}/stat"))
+        return stat_start_time(self.transport.read_text(f"/proc/{int(pid)}/stat"))
 
 
-def _PATHS(roots) -> re.Pattern:
+def _root_pattern(roots) -> re.Pattern:
     """Any of the roots' directories, as a whole path component prefix."""
     alts = "|".join(re.escape(a) for a, _ in sorted(roots, key=lambda r: -len(r[0])))
     return re.compile(rf"({alts})(?=/|$|[\s\"',;])")
-
-
-def _stat_start(stat: str) -> int | None:
-    try:
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (IndexError, ValueError):
-        return None
 
 
 # -- bring-up ----------------------------------------------------------------------------------
@@ -322,7 +315,7 @@ def _stop(journal: Journal, node: str, t: Transport) -> list[str]:
     signal, liveness read over SFTP, SIGKILL after the longest grace time."""
     procs = [(name, rec) for name, rec in journal.nodes.get(node, {}).get("images", {}).items()
              if rec.get("remote") and rec["start"] is not None
-             and _stat_start(t.read_text(f"/proc/{int(rec['pid'])}/stat")) == rec["start"]]
+             and stat_start_time(t.read_text(f"/proc/{int(rec['pid'])}/stat")) == rec["start"]]
     for sig in sorted({rec["stop_signal"] for _, rec in procs}):
         t.run(["kill", f"-{sig}", *(str(int(r["pid"])) for _, r in procs
                                      if r["stop_signal"] == sig)], timeout=30)
