@@ -145,6 +145,12 @@ def cmd_inspect(args) -> int:
     print("processes:")
     for p in procs:
         print(f"  {p['node']:<8} {p['pid']:>7} {p['cmd'][:90]}")
+    if j.remote:
+        print("on machines (deploy --inventory; PIDs there):")
+    for node, r in j.remote.items():
+        pids = ", ".join(f"{name} {rec['pid']}" for name, rec in
+                         j.nodes[node].get("images", {}).items() if rec.get("remote"))
+        print(f"  {node:<8} {r['user']}@{r['host']}:{r['port']} {r['root']}: {pids}")
     print("agents (receive loops):")
     for node, h in health.items():
         state = (h["error"] if "error" in h else "ok" if h["ok"] else
@@ -255,6 +261,9 @@ def cmd_run(args) -> int:
     run = (resume_run(args.experiment, args.results) if args.resume
            else new_run(args.experiment, args.results, args.repetitions))
     run.inventory = args.inventory
+    if args.inventory:          # the run's directory keeps what it ran with
+        import shutil
+        shutil.copyfile(args.inventory, run.dir / "inventory.yaml")
     t0 = time.monotonic()
     run_dir = execute(run, progress=_progress)
     print(f"run {run_dir} done in {time.monotonic() - t0:.0f}s")

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -386,7 +387,6 @@ class SshTransport(Transport):
     def files(self, base: str) -> list[str]:
         """Paths (relative to `base`) of the regular files below the node-side directory
         `base`; [] if it does not exist."""
-        import stat
 
         def walk(rel: str) -> list[str]:
             try:
@@ -416,7 +416,18 @@ class SshTransport(Transport):
                 missing.append(str(p))
                 p = p.parent
         for d in reversed(missing):
-            sftp.mkdir(d)
+            try:
+                sftp.mkdir(d)
+            except OSError as exc:
+                # made meanwhile by another session (two nodes on one machine)? SFTP says
+                # only "Failure"
+                try:
+                    made = stat.S_ISDIR(sftp.stat(d).st_mode)
+                except OSError:
+                    made = False
+                if not made:
+                    raise TransportError(f"ssh {self.host}: cannot make directory {d}: "
+                                         f"{exc}") from None
 
     # -- processes ---------------------------------------------------------------------------
     def command_line(self, argv: Sequence[str], env: dict | None = None,
@@ -488,8 +499,8 @@ class SshTransport(Transport):
     def alive(self, pid):
         """Read over SFTP (/proc/<pid>/stat's state), not by a command: an exec channel
         starts the user's shell, 0.3-0.7 s each on a loaded machine."""
-        stat = self.read_text(f"/proc/{int(pid)}/stat")
+        text = self.read_text(f"/proc/{int(pid)}/stat")
         try:
-            return stat.rsplit(")", 1)[1].split()[0] != "Z"
+            return text.rsplit(")", 1)[1].split()[0] != "Z"
         except IndexError:
             return False

@@ -126,6 +126,9 @@ def test_authentication_through_the_aaa_on_a_machine(bed):
     health = b.call("nar", "health")
     assert health["ok"] and not health["dead"]
     assert not Path(bed.dir, "nodes/nar/mpa-agent/control.sock").exists()
+    r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "inspect", NAME], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert f"nar      root@10.0.0.3:2222 {bed.remote['nar']['root']}: " in r.stdout, r.stdout
     # and so does `mpa-testbed agent`
     r = subprocess.run([sys.executable, "-m", "orchestrator.cli", "agent", "--name", NAME,
                         "nar", "health"], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -168,6 +171,7 @@ def test_runner_with_the_inventory_records_a_pre_authentication(lab):
                        cwd=REPO, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
     run = next((out / "inv").iterdir())
+    assert (run / "inventory.yaml").read_text() == lab["inventory"].read_text()
     rows = list(csv.DictReader((run / "records.csv").open()))
     assert {row["status"] for row in rows} == {"ok"}, rows
     # Tauth: PANA to the PAA and EAP-TLS to the AAA, both on machines; Tconf: the PAA's
