@@ -112,3 +112,35 @@ def test_hostile_words_reach_the_remote_command_as_words(tmp_path, shell):
         time.sleep(0.01)
     assert log.read_text().split("\0")[:-1] == words
     assert not mark.exists() and not (cwd / "pwned").exists() and not Path("pwned").exists()
+
+
+def _journal(tmp_path, name="t", remote=None, images=None):
+    from orchestrator.network.state import Journal
+    return Journal(name=name, prefix="mx", topology_file="t.yaml",
+                   run_dir=str(tmp_path / "run"), remote=remote or {},
+                   nodes={"nar": {"netns": "none", "images": images or {}}})
+
+
+def test_a_workdir_too_long_for_the_agents_socket_is_refused_before_connecting(tmp_path):
+    from orchestrator.deploy.inventory import load_inventory_text
+    from orchestrator.deploy.remote import RemoteError, attach
+    inv = load_inventory_text("defaults: {key: k}\nnodes:\n  nar: {host: 192.0.2.1, workdir: "
+                              "/var/tmp/a-rather-long-directory-name/for-the-testbed-files}\n")
+    with pytest.raises(RemoteError, match="control socket .* more than a Unix socket path holds"
+                                          ".*give a shorter 'workdir'"):
+        attach(_journal(tmp_path, name="a-testbed-name-of-forty-characters-long"), inv)
+
+
+def test_teardown_of_an_unreachable_machine_is_reported_not_fatal(tmp_path):
+    """Port 1 of loopback refuses the connection: the teardown says so and goes on."""
+    from orchestrator.deploy.remote import teardown
+    keys = SshKeys.ensure(tmp_path / "keys", "lab")
+    j = _journal(tmp_path, remote={"nar": {
+        "host": "127.0.0.1", "port": 1, "user": "root", "key": str(keys.client_key),
+        "known_hosts": str(keys.known_hosts), "via": None, "netns": None,
+        "root": "/var/tmp/mpa-testbed/t/nar", "python": "python3"}},
+        images={"mpa-agent": {"pid": 4242, "start": 1, "remote": True,
+                              "stop_signal": "TERM", "stop_grace": 1}})
+    out = teardown(j)
+    assert len(out) == 1 and out[0].startswith("could not tear down nar over SSH: ssh "
+                                               "root@127.0.0.1:1: cannot connect")
