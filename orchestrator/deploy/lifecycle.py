@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,8 +220,12 @@ def start_images(prepared: Prepared, journal: Journal,
              [u for u in units if journal.nodes[u.node]["kind"] == "mobile_node"]]
     for wave in (w for w in waves if w):
         for u in wave:
-            if u not in prepared.early:
+            if u not in prepared.early and u.site is None:
                 _start(u, journal)
+        # daemons on machines: side by side (each start is an SSH command, which starts
+        # the login shell there: 0.3-0.7 s each on this machine)
+        _in_threads(_start, [u for u in wave if u not in prepared.early and u.site],
+                    journal)
         progress(f"images: started {len(wave)} daemons"
                  f"{' of mobile nodes' if wave is waves[1] else ''}; waiting until they are ready")
         _wait_ready(wave)
@@ -276,19 +281,32 @@ def _check(unit: Unit, check: list[str]) -> None:
                         r.stdout, check_log)
 
 
+_JOURNAL_LOCK = threading.Lock()        # _start runs in threads for machines' daemons
+
+
+def _in_threads(fn, units: list[Unit], journal: Journal) -> None:
+    if units:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
+            for f in [pool.submit(fn, u, journal) for u in units]:
+                f.result()
+
+
 def _start(u: Unit, journal: Journal) -> None:
     argv = render_argv(u.image.spec.start, u.ctx, str(u.image.file))
     u.started = time.perf_counter()
     u.pid = u.host.spawn(argv, u.env, u.log)
-    if u.site is None:
-        journal.started(u.pid, u.image.name, u.node)      # before anything waits on it
+    start = u.site.start_time(u.pid) if u.site else proc_start_time(u.pid)
     stop = u.image.spec.stop
-    journal.nodes[u.node].setdefault("images", {})[u.image.name] = {
-        "pid": u.pid, "start": u.site.start_time(u.pid) if u.site else proc_start_time(u.pid),
-        "dir": u.site.path(u.dest) if u.site else str(u.dest), "log": str(u.log),
-        "daemon": u.image.spec.daemon, "stop_signal": stop.signal, "stop_grace": stop.grace,
-        "ready_s": None, "remote": u.site is not None}
-    journal.save()
+    with _JOURNAL_LOCK:
+        if u.site is None:
+            journal.started(u.pid, u.image.name, u.node)  # before anything waits on it
+        journal.nodes[u.node].setdefault("images", {})[u.image.name] = {
+            "pid": u.pid, "start": start,
+            "dir": u.site.path(u.dest) if u.site else str(u.dest), "log": str(u.log),
+            "daemon": u.image.spec.daemon, "stop_signal": stop.signal,
+            "stop_grace": stop.grace, "ready_s": None, "remote": u.site is not None}
+        journal.save()
 
 
 def _wait_ready(units: list[Unit]) -> None:
