@@ -198,6 +198,11 @@ def _topology_problems(inv: Inventory, node: str, topology: Topology,
         from ..model.plan import build_plan
         mine = [str(i.address.ip) for i in build_plan(topology).hosts[node].interfaces
                 if i.address is not None]
+        if entry.via is None and inv.defaults.via is None:
+            out.append(smap.problem(("nodes", node), "in a rehearsal the machines are emulated "
+                                    "hosts, which the orchestrator's own namespace does not "
+                                    "reach: set 'via' (here or in 'defaults') to an emulated "
+                                    "node on their network, e.g. a correspondent node", key=True))
         if entry.host not in mine:
             out.append(smap.problem(("nodes", node, "host"), "in a rehearsal the node's "
                                     "emulated host plays the machine: 'host' must be one of "

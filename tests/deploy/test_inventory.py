@@ -74,7 +74,10 @@ def test_nodes_inherit_defaults_and_paths_are_relative_to_the_file(tmp_path, fig
     ("defaults: {key: k}\nnodes:\n  cn: {host: h}\n  nar: {host: h, via: cn}\n",
      "inv.yaml:4:23: nodes.nar.via: 'via' names node 'cn', which is in the inventory"),
     # a rehearsal's machine is the node's emulated host
-    ("rehearsal: true\ndefaults: {key: k}\nnodes:\n  aaa-h: {host: 10.0.0.10}\n",
+    ("rehearsal: true\ndefaults: {key: k}\nnodes:\n  aaa-h: {host: 10.9.0.10}\n",
+     "inv.yaml:4:3: nodes.aaa-h: in a rehearsal the machines are emulated hosts, which the "
+     "orchestrator's own namespace does not reach: set 'via'"),
+    ("rehearsal: true\ndefaults: {key: k, via: cn}\nnodes:\n  aaa-h: {host: 10.0.0.10}\n",
      "inv.yaml:4:17: nodes.aaa-h.host: in a rehearsal the node's emulated host plays the "
      "machine: 'host' must be one of its addresses (10.9.0.10), not '10.0.0.10'"),
     ("rehearsl: true\nnodes: {}\n", "inv.yaml:1:1: rehearsl: unknown key 'rehearsl' (did you "
