@@ -76,7 +76,8 @@ def cmd_deploy(args) -> int:
     from .network.build import deploy
     t0 = time.monotonic()
     journal = deploy(args.topology, name=args.name, results=args.results, progress=_progress,
-                     verify=not args.no_verify, images=not args.no_images)
+                     verify=not args.no_verify, images=not args.no_images,
+                     inventory=args.inventory)
     print(f"testbed '{journal.name}' is up in {time.monotonic() - t0:.1f}s; run directory "
           f"{journal.run_dir}")
     _print_emulation(journal.emulation)
@@ -148,6 +149,12 @@ def cmd_inspect(args) -> int:
     print("processes:")
     for p in procs:
         print(f"  {p['node']:<8} {p['pid']:>7} {p['cmd'][:90]}")
+    if j.remote:
+        print("on machines (deploy --inventory; PIDs there):")
+    for node, r in j.remote.items():
+        pids = ", ".join(f"{name} {rec['pid']}" for name, rec in
+                         j.nodes[node].get("images", {}).items() if rec.get("remote"))
+        print(f"  {node:<8} {r['user']}@{r['host']}:{r['port']} {r['root']}: {pids}")
     print("agents (receive loops):")
     for node, h in health.items():
         state = (h["error"] if "error" in h else "ok" if h["ok"] else
@@ -217,7 +224,8 @@ def agent_args(pairs: list[str]) -> dict:
 def cmd_agent(args) -> int:
     """Send one command to a node's mpa-agent (its roles' commands: `hello` lists them)."""
     _need_root()
-    from .agents.control import AgentClient, AgentError
+    from .agents.control import AgentError
+    from .deploy.remote import agent_client, has_agent
     from .testbed import resolve
     j = resolve(args.name)
     if args.node not in j.nodes:
@@ -226,11 +234,10 @@ def cmd_agent(args) -> int:
         cmd_args = agent_args(args.args)
     except ValueError as exc:
         sys.exit(f"mpa-testbed agent: {exc}")
-    sock = j.dir / "nodes" / args.node / "mpa-agent" / "control.sock"
-    if not sock.exists():
+    if not has_agent(j, args.node):
         sys.exit(f"{args.node} runs no mpa-agent")
-    try:
-        result = AgentClient(str(sock)).request(args.cmd, cmd_args, args.timeout)
+    try:       # its control socket, or over SSH for a node of an inventory (deploy/remote.py)
+        result = agent_client(j, args.node).request(args.cmd, cmd_args, args.timeout)
     except AgentError as exc:
         print(f"mpa-testbed agent: {exc}", file=sys.stderr)
         return 1
@@ -257,6 +264,10 @@ def cmd_run(args) -> int:
     from .experiment.runner import execute, new_run, resume_run
     run = (resume_run(args.experiment, args.results) if args.resume
            else new_run(args.experiment, args.results, args.repetitions))
+    run.inventory = args.inventory
+    if args.inventory:          # the run's directory keeps what it ran with
+        import shutil
+        shutil.copyfile(args.inventory, run.dir / "inventory.yaml")
     t0 = time.monotonic()
     run_dir = execute(run, progress=_progress)
     print(f"run {run_dir} done in {time.monotonic() - t0:.0f}s")
@@ -302,6 +313,8 @@ def main(argv=None) -> int:
     s.add_argument("--no-verify", action="store_true", help="skip the RTT check of delayed links")
     s.add_argument("--no-images", action="store_true",
                    help="build the network only: start no node images (daemons, agents)")
+    s.add_argument("--inventory", help="inventory file: its nodes run their images on machines "
+                   "reached over SSH, the others emulated (docs/real-hardware.md)")
     s.set_defaults(fn=cmd_deploy)
     for verb, fn, helptext in (("destroy", cmd_destroy, "tear down a deployed testbed"),
                                ("clean", cmd_clean, "remove what testbeds left (all, or one)")):
@@ -350,6 +363,8 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="results")
     s.add_argument("--repetitions", type=int, help="override the file's repetitions")
     s.add_argument("--resume", action="store_true", help="continue the latest run")
+    s.add_argument("--inventory", help="inventory file: its nodes on machines reached over SSH "
+                   "(as deploy --inventory)")
     s.add_argument("--dry-run", action="store_true",
                    help="validate and print the plan (as `check`), run nothing")
     s.set_defaults(fn=cmd_run)

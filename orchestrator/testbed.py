@@ -72,13 +72,13 @@ def processes(journal: Journal) -> list[dict]:
 
 def agent_health(journal: Journal) -> dict[str, dict]:
     """Each running agent's receive loops (agents/health.py), or {"error": ...} per node."""
-    from .agents.control import AgentClient, AgentError
+    from .agents.control import AgentError
+    from .deploy.remote import agent_client, has_agent
     out = {}
     for node in journal.nodes:
-        sock = Path(journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"
-        if sock.exists():
+        if has_agent(journal, node):
             try:
-                out[node] = AgentClient(str(sock)).call("health", timeout=2)
+                out[node] = agent_client(journal, node).call("health", timeout=2)
             except AgentError as exc:
                 out[node] = {"error": str(exc)}
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -211,8 +211,11 @@ def check_unix_sockets(text: str, where: str) -> None:
                                       "testbed a shorter name (--name) or a shorter run directory")])
 
 
-def render_image(image: Image, context: dict, dest: Path) -> list[Path]:
-    """Write the image's files into `dest` (fragments first, then files); returns the paths."""
+def render_image(image: Image, context: dict, dest: Path,
+                 source: Callable[[str], str] = str) -> list[Path]:
+    """Write the image's files into `dest` (fragments first, then files); returns the paths.
+    `source` maps a rendered `copy:` path to the local file to read (the context may hold
+    another machine's paths: deploy/remote.py)."""
     dest.mkdir(parents=True, exist_ok=True)
     ctx = dict(context)
     for name, frag in image.spec.fragments.items():
@@ -237,7 +240,7 @@ def render_image(image: Image, context: dict, dest: Path) -> list[Path]:
             check_unix_sockets(text, str(src))
             data = text.encode()
         else:
-            data = Path(render_text(f.copy_from, ctx, str(image.file))).read_bytes()
+            data = Path(source(render_text(f.copy_from, ctx, str(image.file)))).read_bytes()
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f.mode, 8))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

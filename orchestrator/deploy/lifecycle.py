@@ -7,16 +7,22 @@ daemon in its node's network namespace (its PID is journaled before anything wai
 (4) wait until each is ready, (5) run its `load` step. Daemon output goes to
 `<run>/logs/<node>/<daemon>.log`. Any failure raises DeployError naming the node, the
 image and the daemon's own words; `deploy` then tears everything down by PID.
+
+A node of an inventory (deploy/remote.py) goes through the same stages over SSH: its images
+are rendered here with the node's paths, pushed with the files they reference, and checked,
+started, waited for and loaded through its SshTransport; its PIDs are journaled as the
+machine's (`remote`), never among the local processes teardown kills.
 """
 from __future__ import annotations
 
 import os
 import re
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..model.plan import NetworkPlan
 from ..model.topology import Topology
@@ -26,9 +32,11 @@ from .context import CONTEXTS, Facts, pki_names
 from .images import Image, ImageError, find_image, image_path, load_image, render_argv, render_image
 from .pki import Pki
 from .secrets import Secrets
-from .transport import LocalTransport
+from .transport import LocalTransport, Transport
 
 Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    from .remote import Site
 
 # role (a node's kind or a co-located role) -> the images a node with that role runs.
 # The one table to extend; an image in OPTIONAL_IMAGES is used only where it exists.
@@ -73,8 +81,10 @@ class Unit:
     node: str
     image: Image
     dest: Path
-    log: Path
-    host: LocalTransport
+    log: Path                  # node-side (a Site's node: on the machine)
+    host: Transport
+    site: "Site | None" = None     # a node on a machine reached over SSH (deploy/remote.py)
+    pushed: list[Path] = field(default_factory=list)   # files outside dest it needs there
     ctx: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     pid: int | None = None
@@ -143,16 +153,20 @@ def start_after_associations(prepared: Prepared, journal: Journal, progress: Pro
 def prepare_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
                    extra_path: list[str | Path] | None = None,
                    flows: Iterable[str] | None = None,
-                   bridges: dict[str, str] | None = None) -> Prepared:
+                   bridges: dict[str, str] | None = None,
+                   exclude: Iterable[str] = (), sites: "dict[str, Site] | None" = None) -> Prepared:
     """Stages 1-2: select, render and check every image (files and the daemons' own config
     checks in the nodes' namespaces). Needs the hosts, not the network's links or
     associations, so the deploy runs it while it starts the switches and verifies links
     (network/build.py); writes nothing to the journal but the images a node does not run.
     `bridges` (model switch -> OVS bridge; default the journal's): the APs' own switches,
-    which their agents program (agents/port_driver.py), named before they exist."""
+    which their agents program (agents/port_driver.py), named before they exist.
+    `exclude`: nodes not prepared (those of an inventory, before they are reached);
+    `sites`: prepare only these nodes, on their machines (deploy/remote.py)."""
     path = image_path(extra_path)
-    wanted = {n: images_for(topo, n, path, flows) for n in plan.hosts}
-    skipped = {n: [i for i in images_for(topo, n, path) if i not in wanted[n]] for n in plan.hosts}
+    hosts = [n for n in plan.hosts if n not in set(exclude) and (sites is None or n in sites)]
+    wanted = {n: images_for(topo, n, path, flows) for n in hosts}
+    skipped = {n: [i for i in images_for(topo, n, path) if i not in wanted[n]] for n in hosts}
     skipped = {n: i for n, i in skipped.items() if i}
     if skipped:
         names = sorted({i for v in skipped.values() for i in v})
@@ -172,14 +186,19 @@ def prepare_images(topo: Topology, plan: NetworkPlan, journal: Journal, progress
                 image = cache.get(name) or cache.setdefault(name, load_image(name, path))
             except ImageError as exc:
                 raise DeployError(f"node '{node}', image '{name}': {exc}") from None
+            log = Path(journal.run_dir, "logs", node, f"{image.spec.daemon}.log")
+            site = (sites or {}).get(node)
             units.append(Unit(node, image, journal.dir / "nodes" / node / image.name,
-                              Path(journal.run_dir, "logs", node, f"{image.spec.daemon}.log"),
-                              LocalTransport(journal.nodes[node]["netns"])))
+                              Path(site.path(log)) if site else log,
+                              site.transport if site else
+                              LocalTransport(journal.nodes[node]["netns"]), site))
     checks = [(u, _render(u, facts)) for u in units]    # contexts: one at a time
-    # the daemons' config checks are processes in the nodes: PARALLEL_CHECKS at a time
+    # the daemons' config checks are processes in the nodes (and a machine's images are
+    # pushed to it first): PARALLEL_CHECKS at a time
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
-        list(pool.map(lambda uc: _check(*uc), [(u, c) for u, c in checks if c]))
+        list(pool.map(lambda uc: _push_and_check(*uc),
+                      [(u, c) for u, c in checks if c or u.site is not None]))
     if units:
         progress(f"images: rendered and checked {len(units)} "
                  f"({', '.join(sorted({u.image.name for u in units}))})")
@@ -201,8 +220,12 @@ def start_images(prepared: Prepared, journal: Journal,
              [u for u in units if journal.nodes[u.node]["kind"] == "mobile_node"]]
     for wave in (w for w in waves if w):
         for u in wave:
-            if u not in prepared.early:
+            if u not in prepared.early and u.site is None:
                 _start(u, journal)
+        # daemons on machines: side by side (each start is an SSH command, which starts
+        # the login shell there: 0.3-0.7 s each on this machine)
+        _in_threads(_start, [u for u in wave if u not in prepared.early and u.site],
+                    journal)
         progress(f"images: started {len(wave)} daemons"
                  f"{' of mobile nodes' if wave is waves[1] else ''}; waiting until they are ready")
         _wait_ready(wave)
@@ -227,35 +250,63 @@ def _render(unit: Unit, facts: Facts) -> list[str] | None:
                         + ", ".join(CONTEXTS)) from None
     try:
         unit.ctx = build(facts, unit.node, unit.dest)
-        render_image(image, unit.ctx, unit.dest)
+        site = unit.site
+        if site is not None:            # the node's paths; what the templates name, pushed
+            referenced = site.referenced(unit.ctx, unit.dest)
+            unit.ctx = site.translate(unit.ctx)
+        render_image(image, unit.ctx, unit.dest, source=site.local if site else str)
         unit.env = {k: render_argv([v], unit.ctx, str(image.file))[0]
                     for k, v in image.spec.env.items()}
+        if site is not None:
+            unit.pushed = referenced              # pushed with the image (_push_and_check)
+            unit.env["PYTHONPATH"] = site.bundle      # the agent, without an install
         return render_argv(image.spec.check, unit.ctx, str(image.file)) if image.spec.check else None
     except (ImageError, ValueError) as exc:           # ValueError: a context cannot be made
         raise unit.fail(str(exc)) from None
 
 
+def _push_and_check(unit: Unit, check: list[str] | None) -> None:
+    if unit.site is not None:
+        unit.site.push(unit.dest, unit.pushed)
+    if check:
+        _check(unit, check)
+
+
 def _check(unit: Unit, check: list[str]) -> None:
     r = unit.host.run(check, unit.env, timeout=60)
-    unit.log.parent.mkdir(parents=True, exist_ok=True)
-    check_log = unit.log.with_suffix(".check.log")
+    check_log = _local_log(unit, ".check.log")
     check_log.write_text(f"$ {' '.join(check)}\n{r.stdout}")
     if r.returncode != 0:
         raise unit.fail(f"config check `{' '.join(check)}` failed (exit {r.returncode}):",
                         r.stdout, check_log)
 
 
+_JOURNAL_LOCK = threading.Lock()        # _start runs in threads for machines' daemons
+
+
+def _in_threads(fn, units: list[Unit], journal: Journal) -> None:
+    if units:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(PARALLEL_CHECKS) as pool:
+            for f in [pool.submit(fn, u, journal) for u in units]:
+                f.result()
+
+
 def _start(u: Unit, journal: Journal) -> None:
     argv = render_argv(u.image.spec.start, u.ctx, str(u.image.file))
     u.started = time.perf_counter()
     u.pid = u.host.spawn(argv, u.env, u.log)
-    journal.started(u.pid, u.image.name, u.node)          # before anything waits on it
+    start = u.site.start_time(u.pid) if u.site else proc_start_time(u.pid)
     stop = u.image.spec.stop
-    journal.nodes[u.node].setdefault("images", {})[u.image.name] = {
-        "pid": u.pid, "start": proc_start_time(u.pid), "dir": str(u.dest), "log": str(u.log),
-        "daemon": u.image.spec.daemon, "stop_signal": stop.signal, "stop_grace": stop.grace,
-        "ready_s": None}
-    journal.save()
+    with _JOURNAL_LOCK:
+        if u.site is None:
+            journal.started(u.pid, u.image.name, u.node)  # before anything waits on it
+        journal.nodes[u.node].setdefault("images", {})[u.image.name] = {
+            "pid": u.pid, "start": start,
+            "dir": u.site.path(u.dest) if u.site else str(u.dest), "log": str(u.log),
+            "daemon": u.image.spec.daemon, "stop_signal": stop.signal,
+            "stop_grace": stop.grace, "ready_s": None, "remote": u.site is not None}
+        journal.save()
 
 
 def _wait_ready(units: list[Unit]) -> None:
@@ -301,11 +352,20 @@ def _load(u: Unit) -> None:
         return
     argv = render_argv(u.image.spec.load, u.ctx, str(u.image.file))
     r = u.host.run(argv, u.env, timeout=60)
-    load_log = u.log.with_suffix(".load.log")
+    load_log = _local_log(u, ".load.log")
     load_log.write_text(f"$ {' '.join(argv)}\n{r.stdout}")
     if r.returncode != 0:
         raise u.fail(f"config load `{' '.join(argv)}` failed (exit {r.returncode}):", r.stdout,
                      load_log)
+
+
+def _local_log(u: Unit, suffix: str) -> Path:
+    """Where the output of a check or load step goes: beside the daemon's log in the run
+    directory (also for a node on a machine: the step's output came back over SSH)."""
+    log = Path(u.log if u.site is None else
+               Path(u.site.local(str(u.log)))).with_suffix(suffix)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return log
 
 
 _COMPLAINT = re.compile(r"error|fail|bad |invalid|unknown|cannot|can't|unable|not found|"
@@ -325,6 +385,8 @@ def stop_images(journal: Journal) -> list[str]:
     procs = []
     for node, info in journal.nodes.items():
         for name, rec in info.get("images", {}).items():
+            if rec.get("remote"):            # on a machine: deploy/remote.py stops it
+                continue
             if proc_start_time(rec["pid"]) == rec["start"] and _running(rec["pid"]):
                 procs.append((node, name, rec))
                 _kill(rec["pid"], getattr(signal, "SIG" + rec["stop_signal"]))

@@ -107,11 +107,16 @@ def _ensure_privsep_dir() -> None:
 
 
 def start_sshd(journal: Journal, node: str, port: int = DEFAULT_PORT,
-               address: str | None = None, timeout: float = 10.0) -> Sshd:
+               address: str | None = None, timeout: float = 10.0, user: str | None = None,
+               authorize: str | None = None) -> Sshd:
+    """`user`: the login it allows (default: the orchestrator's own user); `authorize`: a
+    public key line it accepts as well as the testbed's own key (an inventory's key, in a
+    rehearsal: deploy/remote.py)."""
     if node not in journal.nodes:
         raise SshdError(f"unknown node '{node}'; nodes: {', '.join(journal.nodes)}")
     return _launch(journal, node, journal.nodes[node]["netns"],
-                   address or node_address(journal, node), port, timeout)
+                   address or node_address(journal, node), port, timeout, user=user,
+                   authorize=authorize)
 
 
 def start_server_sshd(journal: Journal, server: str, timeout: float = 10.0) -> Sshd:
@@ -127,14 +132,17 @@ def start_server_sshd(journal: Journal, server: str, timeout: float = 10.0) -> S
 
 
 def _launch(journal: Journal, node: str, netns: str | None, address: str, port: int,
-            timeout: float, tunnel: str = "no") -> Sshd:
+            timeout: float, tunnel: str = "no", user: str | None = None,
+            authorize: str | None = None) -> Sshd:
     """Write `node`'s sshd configuration, check it (`sshd -t`), start sshd in `netns`
     (None: the root namespace), journal its PID and wait until it listens."""
     if not os.path.exists(SSHD):
         raise SshdError(f"{SSHD} not found: install Debian's openssh-server "
                         "(scripts/setup.sh lists it)")
-    user = getpass.getuser()
+    user = user or getpass.getuser()
     keys = SshKeys.ensure(journal.dir / "ssh", journal.name)
+    if authorize:
+        keys.authorize(authorize)
     config = journal.dir / "ssh" / f"sshd-{node}.conf"
     pidfile = journal.dir / "ssh" / f"sshd-{node}.pid"
     config.write_text(sshd_config(address, port, keys, node, user, pidfile, tunnel))

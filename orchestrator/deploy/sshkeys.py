@@ -75,6 +75,13 @@ class SshKeys:
         ensure_key(path, f"host-{node}")
         return path
 
+    def authorize(self, public_line: str) -> None:
+        """Accept another public key (one line of authorized_keys, added once)."""
+        line = " ".join(public_line.split()[:2])
+        lines = self.authorized_keys.read_text().splitlines()
+        if not any(" ".join(ln.split()[:2]) == line for ln in lines):
+            self.authorized_keys.write_text("\n".join([*lines, line]) + "\n")
+
     def trust(self, node: str, address: str, port: int) -> None:
         """Record `node`'s host key for address:port in known_hosts (replacing old lines)."""
         name = address if port == 22 else f"[{address}]:{port}"

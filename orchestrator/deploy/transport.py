@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -267,6 +268,9 @@ class SshTransport(Transport):
         self._client = None
         self._sftp = None
         self._lock = threading.Lock()
+        # one SFTP session, one request at a time: paramiko's SFTPClient hung with requests
+        # from several threads (the lifecycle pushes a node's images side by side)
+        self._sftp_lock = threading.RLock()
 
     def __repr__(self) -> str:
         via = f" from netns {self.netns}" if self.netns else ""
@@ -337,31 +341,68 @@ class SshTransport(Transport):
 
     # -- files -----------------------------------------------------------------------------
     def put(self, local, remote, mode=None):
-        self._mkdir_p(str(Path(remote).parent))
-        sftp = self.sftp()
-        sftp.put(str(local), remote)
-        sftp.chmod(remote, mode if mode is not None else os.stat(local).st_mode & 0o777)
+        with self._sftp_lock:
+            self._mkdir_p(str(Path(remote).parent))
+            sftp = self.sftp()
+            sftp.put(str(local), remote)
+            sftp.chmod(remote, mode if mode is not None else os.stat(local).st_mode & 0o777)
 
     def get(self, remote, local):
         Path(local).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.sftp().get(remote, str(local))
+            with self._sftp_lock:
+                self.sftp().get(remote, str(local))
         except FileNotFoundError:
             raise TransportError(f"ssh {self.host}: no file {remote} to fetch") from None
 
     def read_text(self, path):
         try:
-            with self.sftp().open(str(path), "r") as fh:
+            with self._sftp_lock, self.sftp().open(str(path), "r") as fh:
                 return fh.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
     def exists(self, path):
         try:
-            self.sftp().stat(str(path))
+            with self._sftp_lock:
+                self.sftp().stat(str(path))
             return True
         except FileNotFoundError:
             return False
+
+    def makedirs(self, path: str) -> None:
+        """mkdir -p over SFTP (no command, so no login shell)."""
+        with self._sftp_lock:
+            self._mkdir_p(str(path))
+
+    def rmdir(self, path: str) -> bool:
+        """Remove an empty directory over SFTP; False if it is not empty or not there."""
+        try:
+            with self._sftp_lock:
+                self.sftp().rmdir(str(path))
+            return True
+        except OSError:
+            return False
+
+    def files(self, base: str) -> list[str]:
+        """Paths (relative to `base`) of the regular files below the node-side directory
+        `base`; [] if it does not exist."""
+
+        def walk(rel: str) -> list[str]:
+            try:
+                with self._sftp_lock:
+                    entries = self.sftp().listdir_attr(f"{base}/{rel}" if rel else base)
+            except FileNotFoundError:
+                return []
+            out = []
+            for e in entries:
+                sub = f"{rel}/{e.filename}" if rel else e.filename
+                if stat.S_ISDIR(e.st_mode):
+                    out += walk(sub)
+                elif stat.S_ISREG(e.st_mode):
+                    out.append(sub)
+            return out
+        return walk("")
 
     def _mkdir_p(self, path: str) -> None:
         sftp = self.sftp()
@@ -375,7 +416,18 @@ class SshTransport(Transport):
                 missing.append(str(p))
                 p = p.parent
         for d in reversed(missing):
-            sftp.mkdir(d)
+            try:
+                sftp.mkdir(d)
+            except OSError as exc:
+                # made meanwhile by another session (two nodes on one machine)? SFTP says
+                # only "Failure"
+                try:
+                    made = stat.S_ISDIR(sftp.stat(d).st_mode)
+                except OSError:
+                    made = False
+                if not made:
+                    raise TransportError(f"ssh {self.host}: cannot make directory {d}: "
+                                         f"{exc}") from None
 
     # -- processes ---------------------------------------------------------------------------
     def command_line(self, argv: Sequence[str], env: dict | None = None,
@@ -445,7 +497,10 @@ class SshTransport(Transport):
         return self._exec(f"kill -{int(sig)} {int(pid)}", 10).returncode == 0
 
     def alive(self, pid):
-        pid = int(pid)
-        r = self._exec(f"test -e /proc/{pid} && ! grep -q '^State:[[:space:]]*Z' "
-                       f"/proc/{pid}/status", 10)
-        return r.returncode == 0
+        """Read over SFTP (/proc/<pid>/stat's state), not by a command: an exec channel
+        starts the user's shell, 0.3-0.7 s each on a loaded machine."""
+        text = self.read_text(f"/proc/{int(pid)}/stat")
+        try:
+            return text.rsplit(")", 1)[1].split()[0] != "Z"
+        except IndexError:
+            return False

@@ -79,6 +79,7 @@ class Run:
     configurations: list[ResolvedConfiguration]
     dir: Path
     done: set = field(default_factory=set)
+    inventory: str | None = None     # nodes on machines reached over SSH (deploy/remote.py)
 
     @property
     def run_id(self) -> str:
@@ -261,7 +262,8 @@ class _Testbed:
         progress(f"{conf.name}: bringing up {Path(conf.topology_file).name}")
         journal = deploy(str(run.dir / "topologies" / f"{slug}.yaml"), name=name,
                          results=str(run.dir / "testbeds"),
-                         flows={s.flow for s in run.experiment.scenarios})
+                         flows={s.flow for s in run.experiment.scenarios},
+                         inventory=run.inventory)
         mn = conf.mobile_node
         media = any(s.flow in MEDIA_FLOWS for s in run.experiment.scenarios)
         kinds = MEDIA_KINDS if media else CAPTURE_KINDS
@@ -309,6 +311,7 @@ class _Testbed:
             detail = FLOWS[scenario.flow](self.bed, mn, scenario)
             t1 = time.perf_counter_ns()
             self.bed.check_health()
+            self.bed.fetch_events()
             events = [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
             if media_flow:
                 values = self._media(run, scenario, rep, events, t0, t1)
@@ -335,6 +338,8 @@ class _Testbed:
             if not expected:
                 traceback.print_exc(file=sys.stderr)
             t1 = time.perf_counter_ns()
+            if not events:
+                self.bed.fetch_events()
             events = events or [e for e in read_events(journal.run_dir) if t0 <= e["mono_ns"] <= t1]
         finally:
             if ladder_caps:
@@ -421,6 +426,7 @@ class _Testbed:
     def down(self, run: Run) -> None:
         try:
             self.caps.stop()
+            self.bed.fetch_events()
             events = read_events(self.journal.run_dir)
             with open(run.dir / "events.jsonl", "a") as fh:
                 fh.writelines(json.dumps({**e, "configuration": self.conf.name}) + "\n"

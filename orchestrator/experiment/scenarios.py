@@ -78,7 +78,16 @@ class Bed:
     topology: object = None         # the configuration's resolved Topology (movement flow)
 
     def agent(self, node: str) -> AgentClient:
-        return AgentClient(str(Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock"))
+        """The node's agent: its control socket, or over SSH (a node of an inventory)."""
+        from ..deploy.remote import agent_client
+        return agent_client(self.journal, node)
+
+    def fetch_events(self) -> None:
+        """Copy the events (and logs) of the nodes on machines reached over SSH into the
+        run directory, where the runner reads them (nothing to do without an inventory)."""
+        if self.journal.remote:
+            from ..deploy.remote import fetch
+            fetch(self.journal)
 
     def call(self, node: str, cmd: str, **args):
         return self.agent(node).call(cmd, timeout=self.timeout, **args)
@@ -87,8 +96,9 @@ class Bed:
         """Every agent's receive loops still run (agents/health.py): a loop that died makes
         the repetition fail loudly (AgentError naming node, loop and cause)."""
         dead = []
+        from ..deploy.remote import has_agent
         for node in self.journal.nodes:
-            if not (Path(self.journal.dir) / "nodes" / node / "mpa-agent" / "control.sock").exists():
+            if not has_agent(self.journal, node):
                 continue
             report = self.call(node, "health")
             dead += [f"{node}: {name} ({report['loops'][name]['died']})" for name in report["dead"]]

@@ -104,10 +104,16 @@ def bridge_names(prefix: str, plan: NetworkPlan) -> dict[str, str]:
 
 def deploy(topology_file: str, name: str | None = None, results: str = "results",
            progress: Progress = lambda s: None, verify: bool = True,
-           images: bool = True, flows=None) -> Journal:
+           images: bool = True, flows=None, inventory: str | None = None) -> Journal:
     """Build `topology_file` and start its daemons; `flows`: the experiment flows it is for
-    (only the images they need, deploy/lifecycle.py FLOW_IMAGES), None: every image."""
+    (only the images they need, deploy/lifecycle.py FLOW_IMAGES), None: every image;
+    `inventory`: an inventory file whose nodes run their images on machines reached over
+    SSH (deploy/remote.py), the others emulated."""
     topo = load_topology(topology_file)
+    inv = None
+    if inventory is not None:              # refused before anything is built
+        from ..deploy.inventory import load_inventory
+        inv = load_inventory(inventory, topo)
     plan = build_plan(topo)
     name = name or topo.name
     if name in deployed():
@@ -120,7 +126,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
                       run_dir=str(run_dir), created_at=time.time())
     journal.save()
     try:
-        _build(topo, plan, journal, progress, verify, images, flows)
+        _build(topo, plan, journal, progress, verify, images, flows, inv)
     except BaseException:
         progress("deploy failed: removing what was created")
         teardown(journal)
@@ -131,7 +137,7 @@ def deploy(topology_file: str, name: str | None = None, results: str = "results"
 
 
 def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progress,
-           verify: bool, images: bool = True, flows=None) -> None:
+           verify: bool, images: bool = True, flows=None, inventory=None) -> None:
     from mininet.node import Host
 
     run_dir = Path(journal.run_dir)
@@ -185,7 +191,8 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     if images:
         from ..deploy.lifecycle import prepare_images
         prepared = background.submit(prepare_images, topo, plan, journal, progress, flows=flows,
-                                     bridges=bridges)
+                                     bridges=bridges,
+                                     exclude=inventory.nodes if inventory else ())
     try:
         switches = _network_objects(plan, journal, progress, hosts, bridges, mn_nodes, port,
                                     cluster)
@@ -213,7 +220,15 @@ def _build(topo: Topology, plan: NetworkPlan, journal: Journal, progress: Progre
     # -- node images: daemons inside the hosts (orchestrator/deploy/lifecycle.py) ---------------
     if prepared is not None:
         from ..deploy.lifecycle import start_images
-        start_images(prepared.result(), journal, progress)
+        local = prepared.result()
+        if inventory is not None:         # the machines, reached once the network is up
+            from ..deploy.lifecycle import Prepared, prepare_images
+            from ..deploy.remote import attach
+            remote = prepare_images(topo, plan, journal, progress, flows=flows, bridges=bridges,
+                                    sites=attach(journal, inventory, progress))
+            local = Prepared(local.units + remote.units, {**local.skipped, **remote.skipped},
+                             local.early)
+        start_images(local, journal, progress)
     _check_verification(plan, journal, progress)
     # -- the testbed outlives this process: Mininet's shells are no longer needed ------------
     for node in mn_nodes:

@@ -1,6 +1,7 @@
 """Scoped teardown: remove exactly what a testbed's journal says it created.
 
-Order: processes we started (by PID, checked against their recorded start time), then any
+Order: nodes on machines reached over SSH (deploy/remote.py: their processes by PID, their
+node-side files), processes we started (by PID, checked against their recorded start time), then any
 process still inside one of *our* namespaces (it can only be ours), then OVS bridges, then
 root-namespace veth ends, then the namespaces. Never Mininet's global cleanup, never kill by name.
 """
@@ -82,6 +83,9 @@ def _exists(pid: int) -> bool:
 def teardown(journal: Journal) -> list[str]:
     """Remove everything in the journal; returns what was removed (for the report)."""
     removed: list[str] = []
+    if journal.remote:                 # first: over SSH, maybe through our namespaces
+        from ..deploy.remote import teardown as remote_teardown
+        removed += remote_teardown(journal)
     procs = [p for p in journal.processes if _alive(p)]
     _terminate([p["pid"] for p in procs])
     removed += [f"process {p['pid']} ({p['what']})" for p in procs]

@@ -24,10 +24,18 @@ def state_root() -> Path:
 def proc_start_time(pid: int) -> int | None:
     """Start time of a process (clock ticks since boot), to tell a PID from its reuse."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_start_time(Path(f"/proc/{pid}/stat").read_text())
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def stat_start_time(stat: str) -> int | None:
+    """Field 22 (starttime) of a /proc/<pid>/stat text (also one read on another machine);
+    None for an empty or garbled one."""
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
 
 
 @dataclass
@@ -46,6 +54,8 @@ class Journal:
     controller: dict = field(default_factory=dict)
     emulation: dict = field(default_factory=dict)          # report of delays, verification
     servers: dict = field(default_factory=dict)            # split testbeds: server -> {alias, sshd}
+    # node -> SSH target and node-side root of a node on a machine (deploy/remote.py)
+    remote: dict[str, dict] = field(default_factory=dict)
     created_at: float = 0.0
 
     @property
