@@ -503,7 +503,7 @@ class MobileNode(_RadioRole):
         if address is None:
             if ctn is None:
                 raise CommandError("binding_update needs ctn= or address=")
-            p = self.preconf.active.get(self.preconf.ctn(ctn)["name"])
+            p = self.preconf.get(ctn)
             if p is None:
                 raise CommandError(f"nothing is pre-configured with {ctn}")
             address = p.ncoa

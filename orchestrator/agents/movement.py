@@ -14,10 +14,12 @@ MN's real operations on the emulated network:
                      4-6); otherwise (re)association and 802.1X with the target AP (the
                      4-way handshake alone if its PSK_ap is installed, full EAP-TLS if not)
 
-Preparation (discovery, pre-authentication, pre-configuration) runs on one worker, one phase
-after another, and handovers on another: a handover does not wait for a preparation still
-under way (the MN has left, the way C.6 describes an MN moving too fast). The real end of
-each phase is reported to the policy, which may start the next phase at once.
+Discovery and pre-authentication run on one worker, one phase after another; each
+pre-configuration runs on a thread of its own (C.4: the nCoAs and tunnels of several CTNs
+are obtained in parallel, agents/preconfig.py locks per CTN), and handovers on another
+worker: a handover does not wait for a preparation still under way (the MN has left, the
+way C.6 describes an MN moving too fast). The real end of each phase is reported to the
+policy, which may start the next phase at once.
 
 Events (phase "setup": they describe the movement, the MPA phases keep their own events):
 `radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
@@ -109,7 +111,11 @@ class PolicyDriver:
             d = a.to_dict()
             self.actions.append(d)
             self.log.emit("policy_action", "setup", **d)
-            if a.kind in PREPARATION:
+            if a.kind == PRE_CONFIGURE:
+                self._busy += 1
+                threading.Thread(target=self._run, args=(a,), daemon=True,
+                                 name=f"movement-preconfigure-{a.network}").start()
+            elif a.kind in PREPARATION:
                 self._busy += 1
                 self._prep.put(a)
             elif a.kind == HANDOVER:
@@ -121,22 +127,31 @@ class PolicyDriver:
             a = q.get()
             if a is None:
                 return
-            try:
-                if a.kind == HANDOVER:
-                    self._handover(a)
-                else:
-                    ok, detail = self._prepare(a)
-                    t = self.now()
+            self._run(a)
+
+    def _run(self, a) -> None:
+        """One action, its end reported to the policy (`_busy` counted down)."""
+        try:
+            if a.kind == HANDOVER:
+                self._handover(a)
+            else:
+                ok, detail = self._prepare(a)
+                t = self.now()
+                with self.lock:
                     self.completions.append({"t": t, "kind": a.kind, "network": a.network,
                                              "ok": ok, "detail": detail})
-                    self.log.emit("policy_completed", "setup", t=t, kind=a.kind,
-                                  network=a.network, ok=ok, detail=detail)
-                    with self.lock:
-                        self._dispatch(self.policy.completed(t, a.kind, a.network, ok))
-            finally:
+                self.log.emit("policy_completed", "setup", t=t, kind=a.kind,
+                              network=a.network, ok=ok, detail=detail)
                 with self.lock:
-                    self._busy -= 1
-                    self._idle.notify_all()
+                    self._dispatch(self.policy.completed(t, a.kind, a.network, ok))
+                self._prepared(a, ok)
+        finally:
+            with self.lock:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _prepared(self, a, ok: bool) -> None:
+        """A preparation phase has ended (hook for the call's binding updates)."""
 
     def _prepare(self, a) -> tuple[bool, str]:
         try:
@@ -157,7 +172,7 @@ class PolicyDriver:
 
     def _handover(self, a) -> None:
         """Hand over to `a.ap` with what MPA prepared at this moment (not when decided)."""
-        ctn_ready = (a.network in self.mn.preconf.active and
+        ctn_ready = (a.network in self.mn.preconf.names() and
                      a.prepared == PRE_CONFIGURED)
         t_start = self.now()
         start_ns = time.perf_counter_ns()
@@ -188,7 +203,7 @@ class PolicyDriver:
     def _commit(self, network: str) -> None:
         """C.4: after the handover into `network` the other CTNs' pre-configurations (nCoA,
         tunnel) are released; their MPA-SAs stay (C.2)."""
-        for ctn in [c for c in list(self.mn.preconf.active) if c != network]:
+        for ctn in [c for c in self.mn.preconf.names() if c != network]:
             try:
                 self.mn.preconf.release(ctn, f"committed to {network}")
             except CommandError as exc:
