@@ -21,9 +21,24 @@ worker: a handover does not wait for a preparation still under way (the MN has l
 way C.6 describes an MN moving too fast). The real end of each phase is reported to the
 policy, which may start the next phase at once.
 
+With a call (C.4; `binding_update` set, the MN in a call with a CN): a handover into a
+network that was not pre-configured also obtains an address there (on-link DHCP after the
+move), and the MN's binding updates (SIP re-INVITEs, agents/sip_ua.py) follow C.4's schemes:
+
+    after            one binding update after the move, from the new address (C.4's first
+                     and second schemes: "the binding update is actually done after the
+                     mobile node has moved")
+    before           after each pre-configuration, a re-INVITE through the tunnel of the
+                     strongest pre-configured CTN naming every pre-configured nCoA as a
+                     contact (one CTN: s6.3 step 3; several: C.4's third scheme, the CN's
+                     transient streams through each tunnel), then after the move a final
+                     re-INVITE with the one address the MN has, unless the CN already has
+                     exactly that one
+
 Events (phase "setup": they describe the movement, the MPA phases keep their own events):
 `radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
-(each phase's end as the policy is told), `movement_handover_done` (delay, what it was).
+(each phase's end as the policy is told), `movement_handover_done` (delay, what it was),
+`movement_binding_update` (which contacts, before or after the move, ok or why not).
 """
 from __future__ import annotations
 
@@ -37,6 +52,7 @@ from ..mobility.policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGU
 from .control import CommandError
 
 PREPARATION = (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE)
+BINDING_UPDATES = ("before", "after")
 # an information server answers in ~5 ms here; after a layer-2 handover the MN still has the
 # address of the network it left and gets no answer: do not hold the movement 3 s for it
 DISCOVERY_TIMEOUT = 1.0
@@ -52,11 +68,21 @@ class PolicyDriver:
 
     def __init__(self, mn, params: dict, networks: dict[str, str], paas: dict[str, str],
                  serving: str, t0_ns: int, method: str = "dhcp",
-                 timeout: float = PREPARATION_TIMEOUT):
+                 timeout: float = PREPARATION_TIMEOUT, binding_update: str | None = None):
         self.mn, self.log = mn, mn.log
         self.policy = Policy(PolicyParams(**params), dict(networks), serving,
                              preparable=frozenset(paas))
         self.paas, self.t0_ns, self.method, self.timeout = dict(paas), t0_ns, method, timeout
+        if binding_update not in (None, *BINDING_UPDATES):
+            raise ValueError(f"binding_update must be one of {', '.join(BINDING_UPDATES)} "
+                             f"(got {binding_update!r})")
+        self.binding_update = binding_update       # None: no call (no layer 3 after an L2 move)
+        self.networks = dict(networks)
+        self.contacts: list[str] = []              # what the CN was last told (re-INVITE)
+        self.moved = False                         # a handover to another network began
+        self.binding_updates: list[dict] = []
+        self._bu = threading.Lock()                # one binding update at a time
+        self._scan: dict[str, float] = {}
         self.lock = threading.Lock()
         self.handovers: list[dict] = []
         self.completions: list[dict] = []
@@ -82,6 +108,7 @@ class PolicyDriver:
                       serving=self.policy.serving)
         with self.lock:
             self.samples += 1
+            self._scan = dict(scan)
             actions = self.policy.step(t, scan)
             self._dispatch(actions)
             return {"actions": [a.to_dict() for a in actions], "serving": self.policy.serving}
@@ -100,9 +127,11 @@ class PolicyDriver:
         return {"handovers": self.handovers, "completions": self.completions,
                 "actions": self.actions, "samples": self.samples, "unfinished": unfinished,
                 "ping_pongs": self.policy.ping_pongs, "serving": self.policy.serving,
+                "binding_updates": self.binding_updates,
                 "constants": {"discovery_timeout_s": DISCOVERY_TIMEOUT,
                               "preparation_timeout_s": self.timeout,
-                              "pre_configuration_method": self.method}}
+                              "pre_configuration_method": self.method,
+                              "binding_update": self.binding_update}}
 
     # -- the policy's decisions -----------------------------------------------------------------
     def _dispatch(self, actions) -> None:
@@ -151,7 +180,44 @@ class PolicyDriver:
                 self._idle.notify_all()
 
     def _prepared(self, a, ok: bool) -> None:
-        """A preparation phase has ended (hook for the call's binding updates)."""
+        """A preparation phase has ended: with `binding_update` "before", a pre-configuration
+        adds its nCoA to the contacts the CN is told (s6.3 step 3; C.4's third scheme)."""
+        if self.binding_update != "before" or a.kind != PRE_CONFIGURE or not ok:
+            return
+        with self._bu:
+            if self.moved:
+                return                        # the MN has left: the tunnels are of no use
+            ncoas = self._preconfigured()
+            if not ncoas or ncoas == self.contacts:
+                return
+            self._send_binding_update(ncoas, "before")
+
+    def _preconfigured(self) -> list[str]:
+        """The nCoAs pre-configured now, strongest CTN first (its AP's signal in the last
+        scan): the re-INVITE leaves through that CTN's tunnel."""
+        with self.lock:
+            scan = dict(self._scan)
+        best = {}
+        for ap, net in self.networks.items():
+            best[net] = max(best.get(net, float("-inf")), scan.get(ap, float("-inf")))
+        out = []
+        for ctn in sorted(self.mn.preconf.names(), key=lambda c: (-best.get(c, float("-inf")), c)):
+            p = self.mn.preconf.get(ctn)
+            if p is not None and p.ncoa:
+                out.append(p.ncoa)
+        return out
+
+    def _send_binding_update(self, contacts: list[str], when: str) -> None:
+        """A re-INVITE from contacts[0] naming every address in `contacts` (lock `_bu` held)."""
+        record = {"t": self.now(), "when": when, "contacts": list(contacts), "status": "ok",
+                  "error": ""}
+        try:
+            self.mn.binding_update(address=contacts[0], also=contacts[1:])
+            self.contacts = list(contacts)
+        except CommandError as exc:
+            record.update(status="failed", error=str(exc))
+        self.binding_updates.append(record)
+        self.log.emit("movement_binding_update", "setup", **record)
 
     def _prepare(self, a) -> tuple[bool, str]:
         try:
@@ -180,9 +246,15 @@ class PolicyDriver:
         self.log.emit("movement_handover_start", "setup", t=t_start, ap=a.ap, source=a.source,
                       network=a.network, prepared=a.prepared, reason=a.reason, how=kind)
         status, error, result = "ok", "", {}
+        call = self.binding_update is not None and a.prepared != SAME_NETWORK
+        if call:
+            with self._bu:                    # a binding update under way ends first
+                self.moved = True
         try:
             if ctn_ready:
                 result = self.mn.mpa_handover(ctn=a.network, ap=a.ap)
+            elif call:                        # layer 3 too: an address on the new link
+                result = self.mn.nonmpa_handover(ap=a.ap)
             else:
                 result = self.mn.handoff(ap=a.ap)
         except CommandError as exc:
@@ -199,6 +271,10 @@ class PolicyDriver:
                                                             if k != "start_ns"})
         if status == "ok" and a.prepared != SAME_NETWORK:
             self._commit(a.network)
+        if status == "ok" and call and result.get("ncoa"):
+            with self._bu:                    # the final binding update: one contact
+                if self.contacts != [result["ncoa"]]:
+                    self._send_binding_update([result["ncoa"]], "after")
 
     def _commit(self, network: str) -> None:
         """C.4: after the handover into `network` the other CTNs' pre-configurations (nCoA,
