@@ -269,18 +269,20 @@ class PolicyDriver:
         self.handovers.append(record)
         self.log.emit("movement_handover_done", "setup", **{k: v for k, v in record.items()
                                                             if k != "start_ns"})
+        if status == "ok" and call and result.get("ncoa"):
+            with self._bu:                    # the final binding update: one contact, first:
+                if self.contacts != [result["ncoa"]]:     # it ends the transient streams
+                    self._send_binding_update([result["ncoa"]], "after")
         if status == "ok" and a.prepared != SAME_NETWORK:
             self._commit(a.network)
-        if status == "ok" and call and result.get("ncoa"):
-            with self._bu:                    # the final binding update: one contact
-                if self.contacts != [result["ncoa"]]:
-                    self._send_binding_update([result["ncoa"]], "after")
 
     def _commit(self, network: str) -> None:
         """C.4: after the handover into `network` the other CTNs' pre-configurations (nCoA,
-        tunnel) are released; their MPA-SAs stay (C.2)."""
+        tunnel) are released; their MPA-SAs stay (C.2). Their tunnels' outer address (the
+        oCoA) is gone: the MN forgets its ends without an IKEv2 DELETE nobody could answer
+        (it waited charon's 3 s for each)."""
         for ctn in [c for c in self.mn.preconf.names() if c != network]:
             try:
-                self.mn.preconf.release(ctn, f"committed to {network}")
+                self.mn.preconf.release(ctn, f"committed to {network}", force=True)
             except CommandError as exc:
                 self.log.emit("policy_release_failed", "setup", ctn=ctn, reason=str(exc))

@@ -401,21 +401,23 @@ class PreConfiguration:
             if self.active.get(p.ctn) is p:
                 self._release(p.ctn, "expired")
 
-    def release(self, name: str, reason: str = "released") -> dict:
+    def release(self, name: str, reason: str = "released", force: bool = False) -> dict:
         """Give back the CTN's nCoA and tunnel; waits for an operation on that CTN under
-        way, never for one on another CTN."""
+        way, never for one on another CTN. `force`: the MN has left the network the tunnel
+        starts from, so its end is forgotten without waiting for the nAR's answer to the
+        IKEv2 DELETE."""
         name = self._name(name)
         with self._op(name):
-            return self._release(name, reason)
+            return self._release(name, reason, force)
 
-    def _release(self, name: str, reason: str) -> dict:
+    def _release(self, name: str, reason: str, force: bool = False) -> dict:
         with self._lock:
             p = self.active.pop(name, None)
         if p is None:
             raise CommandError(f"nothing is pre-configured with {name}")
         if p.timer:
             p.timer.cancel()
-        self._undo_charon(p)
+        self._undo_charon(p, force=force)
         if p.ncoa:
             self.routing.detach(p.ncoa)
         self.log.emit("pht_released", PHASE, ctn=p.ctn, ar=p.ar["node"], ncoa=p.ncoa,

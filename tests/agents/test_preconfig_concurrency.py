@@ -50,7 +50,7 @@ class FakeCharon:
         self._note("unload_shared", name)
 
     def terminate(self, ike=None, **kw):
-        self._note("terminate", ike)
+        self._note("terminate", ike, kw.get("force", False))
 
     def initiate(self, ike, child, timeout, on_log=None):
         self._note("initiate", ike)
@@ -158,7 +158,11 @@ def test_operations_on_one_ctn_wait_for_each_other(mn):
     t.join(WAIT)
     r.join(WAIT)
     assert out["result"]["ncoa"] == "10.3.0.50" and pc.names() == []
-    assert ("terminate", "mpa-c") in charon.calls and pc.routing.attached == set()
+    assert ("terminate", "mpa-c", False) in charon.calls and pc.routing.attached == set()
+
+
+def charon_calls(pc):
+    return pc.charon.calls
 
 
 def test_commit_releases_the_others_and_a_missing_one_is_an_error(mn):
@@ -167,6 +171,9 @@ def test_commit_releases_the_others_and_a_missing_one_is_an_error(mn):
         pc.preconfigure(n, "ikev2", 300.0, 5.0)
     out = pc.commit("a")
     assert out["kept"]["ctn"] == "a"
+    pc.preconfigure("c", "ikev2", 300.0, 5.0)
+    pc.release("c", "the MN has left", force=True)          # no DELETE to wait for
+    assert ("terminate", "mpa-c", True) in charon_calls(pc)
     assert sorted(r["ctn"] for r in out["released"]) == ["c", "d"] and pc.names() == ["a"]
     with pytest.raises(CommandError, match="nothing is pre-configured with c"):
         pc.hand_over("c", delete_tunnel=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,9 @@ from orchestrator.events import EventLog, read_events, vocabulary_problems
 from orchestrator.experiment import media
 from orchestrator.protocols import sip
 from orchestrator.protocols.sip import NameAddr, SipUri
+from tests.support.cellular_bed import wait_for
 
 LO, A, C, D = "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_transient_destinations_are_the_further_contacts_at_the_media_port():

@@ -39,7 +39,7 @@ import pandas as pd
 
 from orchestrator.analysis import parameters, reference
 from orchestrator.analysis.records import RunData, ok, stats, values
-from orchestrator.analysis.reproduction import Reproduction, check, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
 
 TABLE = "rfc6252_c4"
 C4 = Reproduction(TABLE, "RFC 6252 C.4: pre-authentication with several candidate target "
@@ -218,9 +218,7 @@ def checks(run: RunData) -> list[dict]:
 def readme(run: RunData, checks_: list[dict]) -> list[str]:
     return ["## RFC 6252 C.4: several candidate target networks, three schemes", "",
             *markdown(run), "", f"## Checks: {verdicts(checks_)}", "",
-            "See [tables/checks.md](tables/checks.md).", "",
-            *[f"- {'ok' if c['ok'] else 'not measured' if c['ok'] is None else '**FAIL**'}: "
-              f"{c['check']}" for c in checks_], ""]
+            "See [tables/checks.md](tables/checks.md).", "", *checks_list(checks_), ""]
 
 
 @C4.summary
