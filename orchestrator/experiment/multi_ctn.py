@@ -12,7 +12,7 @@ them when the repetition has them):
   many addresses the stream arrived before the handover;
 - the stream across the handover (with a call): packets lost (sequence numbers never
   received), duplicates, and the media handover delay: the MN's `l2_handoff_start` of the
-  handover to the first packet received on the MN's new address after it.
+  handover to the first packet received on the MN's new address once its `l2_handoff_done`.
 """
 from __future__ import annotations
 
@@ -61,10 +61,14 @@ def transient_values(events: list[dict]) -> dict[str, tuple]:
             "transient_unended": (len(starts) - len(ends), "count")}
 
 
-def stream_values(packets: list[dict], handover_ns: int | None,
-                  new_address: str | None) -> dict[str, tuple]:
+def stream_values(packets: list[dict], handover_ns: int | None, new_address: str | None,
+                  link_up_ns: int | None = None) -> dict[str, tuple]:
     """The MN's received stream (receiver log records of the call) around the handover that
-    began at `handover_ns` (its `l2_handoff_start`) and gave the MN `new_address`."""
+    began at `handover_ns` (its `l2_handoff_start`), whose layer 2 was done at `link_up_ns`
+    (`l2_handoff_done`), and gave the MN `new_address`. The media handover delay counts
+    from `handover_ns` to the first packet on the new address once the link is up: with MPA
+    the nCoA received through the tunnel before the move, and a packet the tunnel delivered
+    during the layer-2 handoff is not the handover's end (as media.py's L3 handoff time)."""
     if not packets:
         return {"stream_packets": (0, "count")}
     ssrc = packets[0].get("ssrc")
@@ -86,8 +90,9 @@ def stream_values(packets: list[dict], handover_ns: int | None,
     before = {_host(p["dst"]) for p in pkts if p["mono_ns"] < handover_ns}
     before.discard(_host(pkts[0]["dst"]))                # the address the call began on
     out["stream_ncoas_before"] = (len(before), "count")
+    since = max(handover_ns, link_up_ns or handover_ns)
     first = next((p["mono_ns"] for p in pkts
-                  if p["mono_ns"] >= handover_ns and _host(p["dst"]) == new_address), None)
+                  if p["mono_ns"] >= since and _host(p["dst"]) == new_address), None)
     out["media_handover_delay"] = ((first - handover_ns) / 1e6 if first else None, "ms")
     return out
 
@@ -103,8 +108,10 @@ def c4_values(events: list[dict], detail: dict, mn: str, handover_ns: int | None
     move = next((e for e in events if e["node"] == mn and e["event"] == "l2_handoff_start"
                  and handover_ns is not None and e["mono_ns"] >= handover_ns), None)
     start = move["mono_ns"] if move else None
+    done = next((e for e in events if e["node"] == mn and e["event"] == "l2_handoff_done"
+                 and start is not None and e["mono_ns"] >= start), None)
     assigned = next((e for e in events if e["node"] == mn and e["event"] == "ncoa_assigned"
                      and start is not None and e["mono_ns"] >= start), None)
     new = (assigned.get("attrs") or {}).get("ncoa") if assigned else None
-    out.update(stream_values(detail["stream"], start, new))
+    out.update(stream_values(detail["stream"], start, new, done["mono_ns"] if done else None))
     return out

@@ -38,6 +38,13 @@ def test_stream_values_count_ncoas_loss_duplicates_and_the_media_delay():
     assert stream_values([], 0, "x") == {"stream_packets": (0, "count")}
     wrapped = [pkt(s % 65536, i, "a") for i, s in enumerate(range(65530, 65540)) if s != 65537]
     assert stream_values(wrapped, None, None)["packets_lost"] == (1, "count")
+    # with MPA the nCoA got packets through the tunnel during the layer-2 handoff: the
+    # delay runs to the first one once the link is up
+    v = stream_values(scheme3_stream(), 990 * MS, "10.1.0.50", link_up_ns=1040 * MS)
+    assert v["media_handover_delay"] == (64 * 16 + 20 - 990, "ms")
+    tunnel = [pkt(s, s * 16, "10.1.0.50") for s in range(70)]
+    assert stream_values(tunnel, 500 * MS, "10.1.0.50", 530 * MS)["media_handover_delay"] \
+        == (34 * 16 - 500, "ms")
     never = stream_values([pkt(1, 1, "a")], 0, "b")
     assert never["media_handover_delay"] == (None, "ms")
 
@@ -78,8 +85,8 @@ def test_signalling_and_binding_update_values():
 
 
 def test_c4_values_of_a_repetition_find_the_handover_and_the_new_address():
-    events = [ev("mn", "l2_handoff_start", 1000), ev("mn", "ncoa_assigned", 1010,
-                                                     ncoa="10.1.0.50")]
+    events = [ev("mn", "l2_handoff_start", 1000), ev("mn", "l2_handoff_done", 1012),
+              ev("mn", "ncoa_assigned", 1010, ncoa="10.1.0.50")]
     detail = {"movement": {"binding_updates": [{"when": "before", "contacts": ["10.1.0.50"],
                                                 "status": "ok"}]},
               "signalling": {"sip": {"messages": 6, "octets": 3000}}, "stream": scheme3_stream()}
