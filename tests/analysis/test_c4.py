@@ -52,7 +52,8 @@ def _run(tmp_path, broken: bool = False) -> RunData:
     (rep / "rep1.json").write_text(json.dumps({
         "constants": {"sample_interval_s": 0.05, "binding_update": "before",
                       "preparation_timeout_s": 5.0},
-        "plan": {"params": {"ctn_selection": "above", "ctn_min_rssi": -70.0}}}))
+        "plan": {"params": {"ctn_selection": "above", "ctn_min_rssi": -70.0},
+                 "model": {"exponent": 3.0}, "length_m": 20.0, "mean_speed": 1.0}}))
     return RunData.load(tmp_path)
 
 
@@ -77,6 +78,7 @@ def test_table_and_checks_of_a_run_that_bears_out_the_rfc(tmp_path):
     assert "| scheme 3: + binding updates with all (transient streams) (2) |" in md
     assert "700 / 120.4 / 5.80 (2.0)" in md                       # the transient streams
     assert "Emulated values:" in md and "`binding_update`" in md and "`policy.ctn_min_rssi`" in md
+    assert "| `radio.exponent` | 3.0 |" in md and "`speed_mps`" in md      # s3 only
     readme = [line for f in c4._readme for line in f(run, list(checks.values()))]
     assert readme[0].startswith("## RFC 6252 C.4") and "## Checks: 7 ok, 0 failed" in readme
     summary = [line for f in c4._summary for line in f(run, list(checks.values()))]

@@ -91,14 +91,18 @@ def schemes(run: RunData) -> pd.DataFrame:
 
 
 def constants(run: RunData) -> dict[str, dict]:
-    """Scenario -> the movement's constants and policy of its first repetition's JSON."""
+    """Scenario -> the movement's constants, policy, radio model and path of its first
+    repetition's JSON."""
     out = {}
     for scen in scenarios(run):
         for path in sorted((run.dir / "movement").glob(f"*/{scen}/rep*.json")):
             rep = json.loads(path.read_text())
+            plan = rep.get("plan") or {}
             out[scen] = {**(rep.get("constants") or {}),
-                         **{f"policy.{k}": v for k, v in
-                            ((rep.get("plan") or {}).get("params") or {}).items()}}
+                         **{f"policy.{k}": v for k, v in (plan.get("params") or {}).items()},
+                         **{f"radio.{k}": v for k, v in (plan.get("model") or {}).items()},
+                         **({"path_m": plan["length_m"]} if "length_m" in plan else {}),
+                         **({"speed_mps": plan["mean_speed"]} if "mean_speed" in plan else {})}
             break
     return out
 
