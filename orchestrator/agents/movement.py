@@ -216,6 +216,7 @@ class PolicyDriver:
             self.contacts = list(contacts)
         except CommandError as exc:
             record.update(status="failed", error=str(exc))
+        record["done_t"] = self.now()
         self.binding_updates.append(record)
         self.log.emit("movement_binding_update", "setup", **record)
 

@@ -102,6 +102,7 @@ def movement(bed: Bed, mn: str, scenario) -> dict:
     if spec.call is not None:
         bed.call(mn, "call", cn=correspondent(bed.topology, spec.call))
     t0_ns = time.perf_counter_ns() + int(LEAD * 1e9)
+    wall0 = time.time() + (t0_ns - time.perf_counter_ns()) / 1e9
     bed.call(mn, "movement_start", params=asdict(p.params), networks=p.networks,
              paas=p.paas, serving=scenario.from_ap, t0_ns=t0_ns,
              method="dhcp", binding_update=spec.call.binding_update if spec.call else None)
@@ -128,8 +129,10 @@ def movement(bed: Bed, mn: str, scenario) -> dict:
             bed.call(mn, "hangup")
         if capture is not None:
             capture.stop()
+            from .multi_ctn import signalling_window
             from .signalling import count
-            signalling = count((capture_dir / f"{mn}.pcap").read_bytes())
+            signalling = count((capture_dir / f"{mn}.pcap").read_bytes(),
+                               signalling_window(summary, wall0))
     if spec.call is not None:
         from .media import read_receiver_log
         log = Path(bed.journal.run_dir) / "media" / f"{mn}.rtp.jsonl"

@@ -3,7 +3,8 @@ values of one movement repetition (pure; experiment/movement.py's `movement_valu
 them when the repetition has them):
 
 - signalling (C.4 "(1) Additional signaling"): messages and octets per protocol the MN
-  exchanged during the movement, from its capture (experiment/signalling.py);
+  exchanged to prepare and make its handover (`signalling_window`), from its capture
+  (experiment/signalling.py);
 - binding updates: how many re-INVITEs the MN sent and the most contacts one named;
 - transient streams (C.4 "(4) ... multiple transient streams flow between the CN and mobile
   node"; "consumption of extra bandwidth for a small period of time"): from the CN's
@@ -21,6 +22,24 @@ from .signalling import PROTOCOLS
 
 def _host(dst: str) -> str:
     return dst.rsplit(":", 1)[0].strip("[]")
+
+
+def signalling_window(summary: dict, wall0: float) -> dict[str, float] | None:
+    """Per protocol, until when (s since the epoch) the MN's signalling counts: what
+    prepared and made the first handover to another network. PANA, IKEv2 and DHCP up to the
+    handover's end (scheme 1's on-link DHCP is part of it), SIP up to the end of the final
+    re-INVITE after it; afterwards the MN prepares its next handover. `wall0`: the epoch
+    time of movement time 0. None: no such handover (everything counts)."""
+    hos = [h for h in summary.get("handovers", [])
+           if h.get("prepared") != "same-network" and h.get("reason") != "attach"]
+    if not hos:
+        return None
+    h = hos[0]
+    end = h["t"] + h["delay_ms"] / 1e3
+    after = [b for b in summary.get("binding_updates") or []
+             if b["when"] == "after" and b["t"] >= h["t"]]
+    sip = max(end, after[0].get("done_t", after[0]["t"])) if after else end
+    return {"pana": wall0 + end, "ikev2": wall0 + end, "dhcp": wall0 + end, "sip": wall0 + sip}
 
 
 def signalling_values(counts: dict | None) -> dict[str, tuple]:

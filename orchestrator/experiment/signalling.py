@@ -14,7 +14,9 @@ tunnel appears before its ESP encapsulation), the UDP ports of the protocols MPA
     sip     UDP 5060 (the call and the binding updates, s7.5)
 
 ESP in UDP 4500 (the tunnels' payload: the transient streams) is not signalling and is
-counted apart (`esp`). Octets are IP datagram lengths (headers included). A datagram seen on
+counted apart (`esp`). A movement counts what prepared and made its handover: each
+protocol up to the end of the handover, SIP up to the final re-INVITE after it
+(experiment/multi_ctn.py `signalling_window`; what follows prepares the next handover). Octets are IP datagram lengths (headers included). A datagram seen on
 two interfaces (none here: the TUN device shows the inner packet, the radio its ESP) would be
 counted twice.
 """
@@ -35,7 +37,8 @@ class PcapError(ValueError):
 
 
 def _records(data: bytes):
-    """(link type, packet bytes) of each record of a classic pcap file."""
+    """(link type, capture time in s since the epoch, packet bytes) of each record of a
+    classic pcap file."""
     if len(data) < 24:
         raise PcapError("shorter than a pcap file header")
     magic = data[:4]
@@ -46,12 +49,13 @@ def _records(data: bytes):
     else:
         raise PcapError(f"not a classic pcap file (magic {magic.hex()})")
     linktype = struct.unpack_from(endian + "I", data, 20)[0] & 0x0FFFFFFF
+    fraction = 1e9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e6
     off = 24
     while off + 16 <= len(data):
-        caplen = struct.unpack_from(endian + "I", data, off + 8)[0]
+        sec, frac, caplen = struct.unpack_from(endian + "III", data, off)
         pkt = data[off + 16:off + 16 + caplen]
         off += 16 + caplen
-        yield linktype, pkt
+        yield linktype, sec + frac / fraction, pkt
 
 
 def _ip(linktype: int, pkt: bytes) -> bytes | None:
@@ -106,17 +110,19 @@ def classify(sport: int, dport: int, payload: bytes) -> str | None:
     return None
 
 
-def count(data: bytes) -> dict[str, dict[str, int]]:
+def count(data: bytes, until: dict[str, float] | None = None) -> dict[str, dict[str, int]]:
     """{protocol: {"messages": n, "octets": m}} of a pcap file's bytes, every protocol of
-    PROTOCOLS present (0 when none was seen), plus "esp" if any."""
+    PROTOCOLS present (0 when none was seen), plus "esp" if any. `until`: per protocol, the
+    capture time (s since the epoch) after which its datagrams are not counted."""
     out = {p: {"messages": 0, "octets": 0} for p in PROTOCOLS}
-    for linktype, pkt in _records(data):
+    until = until or {}
+    for linktype, ts, pkt in _records(data):
         ip = _ip(linktype, pkt)
         udp = _udp(ip) if ip else None
         if udp is None:
             continue
         proto = classify(udp[0], udp[1], udp[2])
-        if proto is None:
+        if proto is None or ts > until.get(proto, float("inf")):
             continue
         entry = out.setdefault(proto, {"messages": 0, "octets": 0})
         entry["messages"] += 1

@@ -1,5 +1,7 @@
 """C.4's record values of one movement (experiment/multi_ctn.py) from synthetic events, a
 synthetic receiver log and a synthetic driver summary (no root)."""
+import pytest
+
 from orchestrator.experiment.multi_ctn import (binding_update_values, c4_values,
                                                signalling_values, stream_values,
                                                transient_values)
@@ -95,3 +97,20 @@ def test_c4_values_of_a_repetition_find_the_handover_and_the_new_address():
     assert v["transient_packets"] == (0, "count") and v["binding_updates"] == (1, "count")
     no_call = c4_values(events, {"movement": {}, "signalling": None, "stream": None}, "mn", 0)
     assert no_call == {}
+
+
+def test_signalling_window_ends_at_the_handover_and_sip_at_the_final_reinvite():
+    from orchestrator.experiment.multi_ctn import signalling_window
+    summary = {"handovers": [{"t": 0.0, "delay_ms": 30.0, "prepared": "none", "reason": "attach"},
+                             {"t": 11.5, "delay_ms": 50.0, "prepared": "pre-configured",
+                              "reason": "better-candidate"},
+                             {"t": 30.0, "delay_ms": 40.0, "prepared": "pre-configured",
+                              "reason": "better-candidate"}],
+               "binding_updates": [{"t": 8.0, "done_t": 8.01, "when": "before"},
+                                   {"t": 11.56, "done_t": 11.62, "when": "after"}]}
+    w = signalling_window(summary, 1000.0)
+    assert w["pana"] == w["ikev2"] == w["dhcp"] == pytest.approx(1011.55)
+    assert w["sip"] == pytest.approx(1011.62)
+    del summary["binding_updates"][1]
+    assert signalling_window(summary, 0.0)["sip"] == pytest.approx(11.55)
+    assert signalling_window({"handovers": summary["handovers"][:1]}, 0.0) is None

@@ -69,3 +69,15 @@ def test_linux_cooked_captures_and_what_is_not_counted():
     empty = signalling.count(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     assert empty == {p: {"messages": 0, "octets": 0} for p in signalling.PROTOCOLS}
     assert signalling.FILTER.startswith("udp and (") and "port 716" in signalling.FILTER
+
+
+def test_until_leaves_out_what_came_after_per_protocol(tmp_path):
+    """A movement counts each protocol up to its window's end (multi_ctn.signalling_window)."""
+    path = tmp_path / "mn.pcap"
+    synthetic.write_pcap(path, [(synthetic.T0 + i, f) for i, f in enumerate(frames())])
+    # frames i at T0 + i: PANA 0-1, IKEv2 2-3, ESP 4, DHCP 5-6, SIP 7, RTP 8
+    got = signalling.count(path.read_bytes(), {"pana": synthetic.T0 + 0.5,
+                                               "dhcp": synthetic.T0 + 5.5,
+                                               "sip": synthetic.T0 + 7.0})
+    assert {p: c["messages"] for p, c in got.items()} == {
+        "pana": 1, "ikev2": 2, "dhcp": 1, "sip": 1, "esp": 1}
