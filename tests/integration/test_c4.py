@@ -3,25 +3,23 @@ with three CTNs, its re-INVITEs name every nCoA, the CN's transient streams reac
 through more than one tunnel, and the final re-INVITE with one contact after the handover
 ends them. Asserts outcomes from the run's events, records and receiver log, no timings."""
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from orchestrator.analysis.records import RunData
 from orchestrator.analysis.reproduction import registered
-from orchestrator.experiment.runner import execute, new_run
+from tests.support.runs import run_experiment
 
-HERE = Path(__file__).parent
 pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
 
 
 def test_scheme_3_transient_streams_end_with_the_final_reinvite(tmp_path):
-    run = new_run(str(HERE / "experiments" / "c4-scheme3.yaml"), results=str(tmp_path))
-    execute(run)
-    progress = [json.loads(l) for l in (run.dir / "progress.jsonl").read_text().splitlines()]
+    run_dir = run_experiment(tmp_path, "tests/integration/experiments/c4-scheme3.yaml",
+                             "c4-scheme3")
+    progress = [json.loads(l) for l in (run_dir / "progress.jsonl").read_text().splitlines()]
     assert [p["status"] for p in progress] == ["ok"], progress
-    rep = json.loads((run.dir / "movement" / "c" / "scheme-3" / "rep1.json").read_text())
+    rep = json.loads((run_dir / "movement" / "c" / "scheme-3" / "rep1.json").read_text())
     [handover] = rep["movement"]["handovers"]
     assert (handover["ap"], handover["how"], handover["status"]) == ("ap-a", "mpa", "ok")
     bus = rep["movement"]["binding_updates"]
@@ -30,7 +28,7 @@ def test_scheme_3_transient_streams_end_with_the_final_reinvite(tmp_path):
     assert bus[-1]["when"] == "after" and bus[-1]["status"] == "ok"
     final = bus[-1]["contacts"]
     assert len(final) == 1
-    events = [json.loads(l) for l in (run.dir / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(l) for l in (run_dir / "events.jsonl").read_text().splitlines()]
     cn = [e for e in events if e["role"] == "correspondent"]
     starts = [e for e in cn if e["event"] == "transient_streams_start"]
     ends = [e for e in cn if e["event"] == "transient_streams_end"]
@@ -49,11 +47,12 @@ def test_scheme_3_transient_streams_end_with_the_final_reinvite(tmp_path):
     after = {p["dst"].rsplit(":", 1)[0] for p in packets if p["mono_ns"] > ends[-1]["mono_ns"]
              and p["mono_ns"] > final_bu}
     assert after == set(final)
-    df = pd.read_csv(run.dir / "records.csv")
+    df = pd.read_csv(run_dir / "records.csv")
     v = {r.phase: r.value for r in df.itertuples()}
     assert v["transient_packets"] > 0 and v["transient_unended"] == 0
     assert v["preconfigurations"] == 3 and v["contacts_max"] == 3
     assert v["sip_messages"] >= 3 * len(bus) and v["pana_messages"] > 0 and v["dhcp_messages"] > 0
     c4 = registered()["rfc6252_c4"]
-    checks = {c["id"]: c for f in c4._checks for c in f(RunData.load(run.dir))}
+    checks = {c["id"]: c for f in c4._checks for c in f(RunData.load(run_dir))}
     assert checks["e"]["ok"] is True and checks["f"]["ok"] is True, checks
+    assert "transient streams" in (run_dir / "tables" / "c4.md").read_text()
