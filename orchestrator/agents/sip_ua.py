@@ -586,6 +586,8 @@ class RtpSender:
         self.also: tuple[Address, ...] = ()
         self.transient: dict[Address, list[int]] = {}
         self.transient_since_ns = 0
+        self._moving = threading.Lock()      # a move waits for the packet being sent: once
+                                             # it returns, nothing more goes where it ended
         # bicasting (RFC 6252 C.1): after a move the previous destination gets a copy of
         # every packet for `bicast` seconds (0: off)
         self.bicast = 0.0
@@ -604,18 +606,19 @@ class RtpSender:
         transient copies to further contact addresses (C.4) until the next move. Returns the
         transient streams this move ended ({"streams": {address: [packets, octets]},
         "since_ns", "until_ns"}) or None."""
-        if self.bicast > 0 and self.dest is not None and dest != self.dest:
-            self.previous, self.bicast_until = self.dest, time.perf_counter() + self.bicast
-        ended = None
-        also = tuple(a for a in also if a != dest)
-        if self.also and also != self.also:
-            ended = {"streams": {_fmt(a): list(v) for a, v in self.transient.items()},
-                     "since_ns": self.transient_since_ns, "until_ns": time.perf_counter_ns()}
-        if also != self.also:
-            self.transient = {a: [0, 0] for a in also}
-            self.transient_since_ns = time.perf_counter_ns()
-            self.also = also
-        self.dest = dest
+        with self._moving:
+            if self.bicast > 0 and self.dest is not None and dest != self.dest:
+                self.previous, self.bicast_until = self.dest, time.perf_counter() + self.bicast
+            ended = None
+            also = tuple(a for a in also if a != dest)
+            if self.also and also != self.also:
+                ended = {"streams": {_fmt(a): list(v) for a, v in self.transient.items()},
+                         "since_ns": self.transient_since_ns, "until_ns": time.perf_counter_ns()}
+            if also != self.also:
+                self.transient = {a: [0, 0] for a in also}
+                self.transient_since_ns = time.perf_counter_ns()
+                self.also = also
+            self.dest = dest
         if dest is not None and self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True, name="rtp-sender")
             self._thread.start()
@@ -632,39 +635,44 @@ class RtpSender:
                 self._stop.wait(delay)
                 if self._stop.is_set():
                     return
-            dest = self.dest
-            if dest is None:                 # paused: time (the timestamp) runs on, no packet
-                self.stream.timestamp = (self.stream.timestamp
-                                         + self.stream.samples_per_packet) % (1 << 32)
-            else:
-                pkt = self.stream.next(self.payload)
-                ns = time.perf_counter_ns()
-                copies = [dest]
-                if (self.previous is not None and self.previous != dest
-                        and time.perf_counter() < self.bicast_until):
-                    copies.append(self.previous)
-                also, counts = self.also, self.transient
-                copies += [a for a in also if a not in copies]
-                data = rtp.encode(pkt)
-                for to in copies:
-                    try:
-                        self.sock.sendto(data, to)
-                        self.sent += 1
-                    except OSError:
-                        continue             # e.g. no route during the move: a lost packet
-                    if to in counts:
-                        counts[to][0] += 1
-                        counts[to][1] += len(data)
-                if self._log is not None:
-                    os.write(self._log, (json.dumps({
-                        "mono_ns": ns, "seq": pkt.sequence, "rtp_ts": pkt.timestamp,
-                        "ssrc": pkt.ssrc, "dst": _fmt(dest)}) + "\n").encode())
+            with self._moving:
+                self._send_one()
             next_at += self.interval
             behind = int((time.perf_counter() - next_at) / self.interval)
             if behind >= 1:                  # skip the missed slots; the clock runs on
                 next_at += behind * self.interval
                 self.stream.timestamp = (self.stream.timestamp + behind
                                          * self.stream.samples_per_packet) % (1 << 32)
+
+    def _send_one(self) -> None:
+        """This slot's packet to the destination and its copies (bicast, transient), logged
+        (`_moving` held)."""
+        dest = self.dest
+        if dest is None:                     # paused: time (the timestamp) runs on, no packet
+            self.stream.timestamp = (self.stream.timestamp
+                                     + self.stream.samples_per_packet) % (1 << 32)
+            return
+        pkt = self.stream.next(self.payload)
+        ns = time.perf_counter_ns()
+        copies = [dest]
+        if (self.previous is not None and self.previous != dest
+                and time.perf_counter() < self.bicast_until):
+            copies.append(self.previous)
+        copies += [a for a in self.also if a not in copies]
+        data = rtp.encode(pkt)
+        for to in copies:
+            try:
+                self.sock.sendto(data, to)
+                self.sent += 1
+            except OSError:
+                continue                     # e.g. no route during the move: a lost packet
+            if to in self.transient:
+                self.transient[to][0] += 1
+                self.transient[to][1] += len(data)
+        if self._log is not None:
+            os.write(self._log, (json.dumps({
+                "mono_ns": ns, "seq": pkt.sequence, "rtp_ts": pkt.timestamp,
+                "ssrc": pkt.ssrc, "dst": _fmt(dest)}) + "\n").encode())
 
     def stop(self) -> None:
         self._stop.set()

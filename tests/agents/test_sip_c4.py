@@ -52,6 +52,10 @@ def test_several_contacts_give_transient_streams_until_the_final_reinvite(tmp_pa
         assert final["contacts"] == [A]
         assert wait_for(lambda: any(e["event"] == "transient_streams_end"
                                     for e in read_events(tmp_path)))
+        # one socket receives every copy in order: once two more packets reached A, every
+        # copy sent before the final re-INVITE's move has been logged
+        before = arrived(A)
+        assert wait_for(lambda: arrived(A) >= before + 2)
         copies = {x: arrived(x) for x in (C, D)}
         before = arrived(A)
         assert wait_for(lambda: arrived(A) >= before + 10)
