@@ -28,12 +28,13 @@ move), and the MN's binding updates (SIP re-INVITEs, agents/sip_ua.py) follow C.
     after            one binding update after the move, from the new address (C.4's first
                      and second schemes: "the binding update is actually done after the
                      mobile node has moved")
-    before           after each pre-configuration, a re-INVITE through the tunnel of the
-                     strongest pre-configured CTN naming every pre-configured nCoA as a
-                     contact (one CTN: s6.3 step 3; several: C.4's third scheme, the CN's
-                     transient streams through each tunnel), then after the move a final
-                     re-INVITE with the one address the MN has, unless the CN already has
-                     exactly that one
+    before           once no pre-configuration is under way (those started together end
+                     in one re-INVITE), a re-INVITE through the tunnel of the strongest
+                     pre-configured CTN naming every pre-configured nCoA as a contact (one
+                     CTN: s6.3 step 3; several: C.4's third scheme, "c1, c2, and c3", the
+                     CN's transient streams through each tunnel), then after the move a
+                     final re-INVITE with the one address the MN has, unless the CN
+                     already has exactly that one
 
 Events (phase "setup": they describe the movement, the MPA phases keep their own events):
 `radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
@@ -82,6 +83,7 @@ class PolicyDriver:
         self.moved = False                         # a handover to another network began
         self.binding_updates: list[dict] = []
         self._bu = threading.Lock()                # one binding update at a time
+        self._preconfiguring = 0                   # pre-configurations under way
         self._scan: dict[str, float] = {}
         self.lock = threading.Lock()
         self.handovers: list[dict] = []
@@ -142,6 +144,7 @@ class PolicyDriver:
             self.log.emit("policy_action", "setup", **d)
             if a.kind == PRE_CONFIGURE:
                 self._busy += 1
+                self._preconfiguring += 1
                 threading.Thread(target=self._run, args=(a,), daemon=True,
                                  name=f"movement-preconfigure-{a.network}").start()
             elif a.kind in PREPARATION:
@@ -167,6 +170,7 @@ class PolicyDriver:
                 ok, detail = self._prepare(a)
                 t = self.now()
                 with self.lock:
+                    self._preconfiguring -= a.kind == PRE_CONFIGURE
                     self.completions.append({"t": t, "kind": a.kind, "network": a.network,
                                              "ok": ok, "detail": detail})
                 self.log.emit("policy_completed", "setup", t=t, kind=a.kind,
@@ -180,13 +184,16 @@ class PolicyDriver:
                 self._idle.notify_all()
 
     def _prepared(self, a, ok: bool) -> None:
-        """A preparation phase has ended: with `binding_update` "before", a pre-configuration
-        adds its nCoA to the contacts the CN is told (s6.3 step 3; C.4's third scheme)."""
-        if self.binding_update != "before" or a.kind != PRE_CONFIGURE or not ok:
+        """A preparation phase has ended: with `binding_update` "before", once no
+        pre-configuration is under way, the CN is told every pre-configured nCoA (s6.3 step 3;
+        C.4's third scheme). A failed one counts too: it may be the last of a group."""
+        if self.binding_update != "before" or a.kind != PRE_CONFIGURE:
             return
         with self._bu:
-            if self.moved:
-                return                        # the MN has left: the tunnels are of no use
+            with self.lock:
+                running = self._preconfiguring
+            if self.moved or running:
+                return                        # the MN has left, or the last one will tell
             ncoas = self._preconfigured()
             if not ncoas or ncoas == self.contacts:
                 return

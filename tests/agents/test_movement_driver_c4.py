@@ -1,7 +1,7 @@
 """The movement driver with several CTNs and a call (agents/movement.py, C.4), on a fake MN
 (no root, no network): pre-configurations of two CTNs run at the same time; with binding
-updates "before", each finished pre-configuration re-INVITEs with every pre-configured nCoA
-(strongest CTN first); after the handover the final re-INVITE with one contact goes before
+updates "before", once none is under way the MN re-INVITEs with every pre-configured nCoA
+(strongest CTN first; one failed pre-configuration does not hold it back); after the handover the final re-INVITE with one contact goes before
 the other CTNs are released, and they are released without waiting for an IKEv2 DELETE."""
 import threading
 import time
@@ -89,7 +89,8 @@ def test_parallel_preconfigurations_binding_updates_and_the_final_one(tmp_path, 
             and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not mn.together.broken                    # both ran at the same time
-    assert d.binding_updates[-1]["contacts"] == [NCOA["net-a"], NCOA["net-c"]]   # A strongest
+    assert [b["contacts"] for b in d.binding_updates] == [[NCOA["net-a"], NCOA["net-c"]]]
+    # one re-INVITE for the two that ran together, A (the strongest) first
     with d.lock:
         d._dispatch([Action(2.0, HANDOVER, "ap-a", "net-a", "ap-b", "better-candidate",
                             PRE_CONFIGURED)])
@@ -121,4 +122,22 @@ def test_no_binding_update_after_the_move_when_the_cn_has_the_address(tmp_path):
     d.stop(wait=WAIT)
     assert [(b["when"], b["contacts"]) for b in d.binding_updates] == [
         ("before", [NCOA["net-a"]])]
+    mn.log.close()
+
+
+def test_a_failed_preconfiguration_does_not_hold_the_binding_update_back(tmp_path):
+    mn = FakeMN(tmp_path)
+    mn.together = threading.Barrier(1)
+    d = PolicyDriver(mn, {}, {"ap-a": "net-a", "ap-b": "net-b", "ap-c": "net-c"},
+                     {"net-a": "aa-a", "net-c": "aa-c"}, "ap-b", time.perf_counter_ns(),
+                     binding_update="before")
+    d._preconfiguring = 2                          # A and C under way
+    mn.preconfigure("net-a", "dhcp", 1.0)
+    d._preconfiguring -= 1
+    d._prepared(Action(1.0, PRE_CONFIGURE, "ap-a", "net-a"), True)
+    assert d.binding_updates == []                 # C is still under way
+    d._preconfiguring -= 1
+    d._prepared(Action(1.0, PRE_CONFIGURE, "ap-c", "net-c"), False)    # C failed
+    assert [b["contacts"] for b in d.binding_updates] == [[NCOA["net-a"]]]
+    d.stop(wait=WAIT)
     mn.log.close()
