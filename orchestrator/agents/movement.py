@@ -34,7 +34,10 @@ move), and the MN's binding updates (SIP re-INVITEs, agents/sip_ua.py) follow C.
                      CTN: s6.3 step 3; several: C.4's third scheme, "c1, c2, and c3", the
                      CN's transient streams through each tunnel), then after the move a
                      final re-INVITE with the one address the MN has, unless the CN
-                     already has exactly that one
+                     already has exactly that one. Only before the movement's first
+                     handover to another network (C.4's walk has one): after it the MN's
+                     preparations for the next one send no re-INVITE (not built: which
+                     contacts, beside the address in use, a second one should name)
 
 Events (phase "setup": they describe the movement, the MPA phases keep their own events):
 `radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
