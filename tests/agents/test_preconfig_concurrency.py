@@ -204,17 +204,10 @@ class LoopbackRelay(RelayedDhcpClient):
 def test_two_relays_on_one_port_each_get_their_own_servers_answer():
     """Two CTNs' DHCP exchanges at once from the same oCoA and relay port (s7.3.3): each
     client's socket gets the answer of the server it asked."""
-    servers = []
-    for host in ("127.0.0.2", "127.0.0.3"):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((host, 0))
-        servers.append(s)
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    for s in servers:                     # each server listens on the same port number
-        s.close()
+    port = probe.getsockname()[1]          # a free port number, for the "relay" and both
+    probe.close()                          # "servers" (each server on its own address)
     servers = []
     for host in ("127.0.0.2", "127.0.0.3"):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
