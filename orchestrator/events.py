@@ -50,7 +50,8 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                           "dad_conflict", "pht_released", "address_released"),
     # s6.3 step 3 (secure proactive handover main phase), s7.5
     "binding-update": ("binding_update_start", "binding_update_done", "binding_update_failed",
-                       "binding_update_received"),
+                       "binding_update_received", "transient_streams_start",
+                       "transient_streams_end"),
     # s6.3 step 4
     "pre-switching": ("pre_switching_start", "pre_switching_done", "pht_deleted",
                       "pht_disabled", "ncoa_cached", "buffering_start", "buffering_rejected"),

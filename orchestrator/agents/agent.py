@@ -494,21 +494,22 @@ class MobileNode(_RadioRole):
 
     @command(phase="binding-update")
     def binding_update(self, ctn: str | None = None, address: str | None = None,
-                       timeout: float = 5.0) -> dict:
+                       timeout: float = 5.0, also: list | None = None) -> dict:
         """s6.3 step 3 / s7.5: re-INVITE from the nCoA of `ctn` (over its tunnel), or from
-        `address`; the CN moves the stream there."""
+        `address`; the CN moves the stream there. `also`: further contact addresses that
+        get transient copies of the stream (C.4's third scheme)."""
         from .sip_ua import SipError
         if self.media is None:
             raise CommandError("no call: call a correspondent first")
         if address is None:
             if ctn is None:
                 raise CommandError("binding_update needs ctn= or address=")
-            p = self.preconf.active.get(self.preconf.ctn(ctn)["name"])
+            p = self.preconf.get(ctn)
             if p is None:
                 raise CommandError(f"nothing is pre-configured with {ctn}")
             address = p.ncoa
         try:
-            return self.media.binding_update(address, timeout=timeout)
+            return self.media.binding_update(address, timeout=timeout, also=list(also or ()))
         except SipError as exc:
             raise CommandError(f"binding update from {address} failed: {exc}") from None
 
@@ -548,14 +549,16 @@ class MobileNode(_RadioRole):
     # -- movement: the handover policy fed by radio scans (agents/movement.py) -------------
     @command()
     def movement_start(self, params: dict, networks: dict, paas: dict, serving: str,
-                       t0_ns: int, method: str = "dhcp") -> dict:
+                       t0_ns: int, method: str = "dhcp", binding_update: str | None = None) -> dict:
         """Start a movement: the policy (PolicyParams fields), AP -> network, network ->
-        PAA, the AP the MN is attached to, CLOCK_MONOTONIC ns of t = 0."""
+        PAA, the AP the MN is attached to, CLOCK_MONOTONIC ns of t = 0; in a call, when the
+        binding updates go ("before" / "after" the move, agents/movement.py)."""
         from .movement import PolicyDriver
         if getattr(self, "movement", None) is not None:
             self.movement.stop(wait=0.0)
         try:
-            self.movement = PolicyDriver(self, params, networks, paas, serving, t0_ns, method)
+            self.movement = PolicyDriver(self, params, networks, paas, serving, t0_ns, method,
+                                         binding_update=binding_update)
         except (TypeError, ValueError) as exc:
             raise CommandError(f"bad movement parameters: {exc}") from None
         return {"serving": serving}

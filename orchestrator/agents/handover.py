@@ -105,7 +105,7 @@ class Handover:
         from .buffering import request
         self.remember_home()
         preconf = self.mn.preconf
-        p = preconf.active.get(preconf.ctn(ctn)["name"])
+        p = preconf.get(ctn)
         if p is None:
             raise CommandError(f"nothing is pre-configured with {ctn}: pre-configure first")
         if p.method != "dhcp" or p.lease is None:

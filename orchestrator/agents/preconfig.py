@@ -15,6 +15,16 @@ Who does what:
 - `install_arp` puts the CTN's address resolution mappings learnt at discovery into the
   neighbour table (Appendix B), for use when the MN attaches there.
 
+Concurrency (C.4, several CTNs): operations on one CTN (pre-configure, release, expiry,
+hand over) are serialised by that CTN's lock; operations on different CTNs are independent
+and may run in parallel, so an MPA handover into A never waits for a pre-configuration of C
+still under way. What they share is protected or per-CTN by construction: the CTN cache and
+the table of active pre-configurations (`_lock`, held only for lookups and updates, never
+across a network exchange); charon (one VICI connection per command; each IKE_SA and PSK is
+named after its CTN); the routing of each nCoA (rules per address); the DHCP relay port
+(each client's socket is connected to its CTN's server, so each server's answers reach the
+socket that asked, RFC 6252 s7.3.3).
+
 Events: discovery_start/done/failed (Tdisc), address_request/acquired/failed (Taddr),
 pht_setup_start/established/failed (Ttunnel), pht_released, address_released,
 neighbours_installed; all with CLOCK_MONOTONIC timestamps (events.py).
@@ -60,23 +70,33 @@ class RelayedDhcpClient:
     def __init__(self, ocoa: str, mac: bytes, server: str, subnet: str):
         self.ocoa, self.mac, self.server, self.subnet = ocoa, mac, server, subnet
 
+    port = dhcp.SERVER_PORT                # ours and the server's (a relay agent's port)
+
     def _socket(self) -> socket.socket:
+        """The relay port, shared by the pre-configurations of several CTNs under way at
+        once: connected to this CTN's server, the socket gets that server's answers (the
+        kernel prefers the connected socket matching the sender over the others bound to
+        the same port)."""
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.ocoa, dhcp.SERVER_PORT))
+        s.bind((self.ocoa, self.port))
+        s.connect((self.server, self.port))
         return s
 
     def _exchange(self, s, msg: dhcp.DhcpMessage, expect: set, deadline: float,
                   timings: dict) -> dhcp.DhcpMessage:
         wait = 4.0                                      # RFC 2131 s4.1: 4 s, then 8 s, ...
         while time.perf_counter() < deadline:
-            s.sendto(dhcp.encode(msg), (self.server, dhcp.SERVER_PORT))
+            s.send(dhcp.encode(msg))
             timings["sent"] = timings.get("sent", 0) + 1
             until = min(deadline, time.perf_counter() + wait)
             while (left := until - time.perf_counter()) > 0:
                 if not select.select([s], [], [], left)[0]:
                     break
-                data, _peer = s.recvfrom(4096)
+                try:
+                    data = s.recv(4096)
+                except ConnectionRefusedError:          # an ICMP port unreachable: no server
+                    continue
                 try:
                     reply = dhcp.decode(data)
                 except dhcp.ProtocolError:
@@ -107,8 +127,7 @@ class RelayedDhcpClient:
     def release(self, lease: dhcp.Lease) -> None:
         xid = int.from_bytes(os.urandom(4), "big")
         with self._socket() as s:
-            s.sendto(dhcp.encode(dhcp.release(lease, self.mac, xid, self.ocoa, self.subnet)),
-                     (self.server, dhcp.SERVER_PORT))
+            s.send(dhcp.encode(dhcp.release(lease, self.mac, xid, self.ocoa, self.subnet)))
 
 
 def mn_connection(ocoa: str, ar_address: str, my_id: str, ar_id: str, ncoa: str | None,
@@ -167,8 +186,8 @@ class PreConfiguration:
         self.node, self.c, self.log, self.mpa_sas = node, config, log, mpa_sas
         self.ctns: dict[str, dict] = {}
         self.active: dict[str, Preconfig] = {}
-        self._lock = threading.RLock()        # the state (ctns, active)
-        self._op = threading.RLock()          # one pre-configuration / release at a time
+        self._lock = threading.RLock()        # the state (ctns, active, _ops): lookups only
+        self._ops: dict[str, threading.RLock] = {}   # per CTN: one operation on it at a time
         ike = config.get("ike") or {}
         self.charon = Charon(ike["vici"]) if ike.get("vici") else None
         self.routing = MnTunnelRouting(ike.get("tun", "ipsec0"), ike.get("table", 221))
@@ -224,9 +243,9 @@ class PreConfiguration:
         ctn = self.ctn(name)
         if not ctn["ars"]:
             raise CommandError(f"{ctn['name']} has no access router to tunnel to")
-        with self._op:
+        with self._op(ctn["name"]):
             if ctn["name"] in self.active:
-                self.release(ctn["name"], "pre-configured again")
+                self._release(ctn["name"], "pre-configured again")
             ar = ctn["ars"][0]
             p = Preconfig(ctn["name"], method, current_address(self.c["iface"]), ar,
                           f"mpa-{ctn['name']}", subnet=ctn["subnet"], router=ctn["router"],
@@ -360,23 +379,45 @@ class PreConfiguration:
                 pass
 
     # -- release (s7.2, C.4) ----------------------------------------------------------------
-    def _expire(self, p: Preconfig) -> None:
-        with self._op:
-            if self.active.get(p.ctn) is p:
-                self.release(p.ctn, "expired")
-
-    def release(self, name: str, reason: str = "released") -> dict:
-        with self._op:
-            return self._release(name, reason)
-
-    def _release(self, name: str, reason: str) -> dict:
+    def _op(self, ctn: str) -> threading.RLock:
+        """The lock of one CTN's operations (created on first use)."""
         with self._lock:
-            p = self.active.pop(self.ctn(name)["name"] if name not in self.active else name, None)
+            return self._ops.setdefault(ctn, threading.RLock())
+
+    def _name(self, name: str) -> str:
+        """A CTN's network name: `name` itself if pre-configured, else the cache's."""
+        with self._lock:
+            if name in self.active:
+                return name
+        return self.ctn(name)["name"]
+
+    def get(self, name: str) -> Preconfig | None:
+        """The active pre-configuration with `name` (None if there is none)."""
+        with self._lock:
+            return self.active.get(name) or self.active.get(self.ctn(name)["name"])
+
+    def _expire(self, p: Preconfig) -> None:
+        with self._op(p.ctn):
+            if self.active.get(p.ctn) is p:
+                self._release(p.ctn, "expired")
+
+    def release(self, name: str, reason: str = "released", force: bool = False) -> dict:
+        """Give back the CTN's nCoA and tunnel; waits for an operation on that CTN under
+        way, never for one on another CTN. `force`: the MN has left the network the tunnel
+        starts from, so its end is forgotten without waiting for the nAR's answer to the
+        IKEv2 DELETE."""
+        name = self._name(name)
+        with self._op(name):
+            return self._release(name, reason, force)
+
+    def _release(self, name: str, reason: str, force: bool = False) -> dict:
+        with self._lock:
+            p = self.active.pop(name, None)
         if p is None:
             raise CommandError(f"nothing is pre-configured with {name}")
         if p.timer:
             p.timer.cancel()
-        self._undo_charon(p)
+        self._undo_charon(p, force=force)
         if p.ncoa:
             self.routing.detach(p.ncoa)
         self.log.emit("pht_released", PHASE, ctn=p.ctn, ar=p.ar["node"], ncoa=p.ncoa,
@@ -404,9 +445,10 @@ class PreConfiguration:
         """The MN moves to `name`: its pre-configuration stops being time-bound and the nCoA
         is kept (no DHCPRELEASE). With `delete_tunnel` the tunnel is deleted now by an IKEv2
         DELETE exchange from the oCoA (pre-switching), else later by `drop_tunnel`."""
-        with self._op:
+        name = self._name(name)
+        with self._op(name):
             with self._lock:
-                p = self.active.pop(self.ctn(name)["name"], None)
+                p = self.active.pop(name, None)
             if p is None:
                 raise CommandError(f"nothing is pre-configured with {name}")
             if p.timer:
@@ -423,18 +465,29 @@ class PreConfiguration:
 
     def commit(self, name: str) -> dict:
         """Keep the pre-configuration with `name`, release every other one (C.4)."""
-        keep = self.ctn(name)["name"]
-        with self._op:
-            if keep not in self.active:
-                raise CommandError(f"nothing is pre-configured with {keep}")
+        keep = self._name(name)
+        with self._lock:
+            p = self.active.get(keep)
             others = [c for c in self.active if c != keep]
-            released = [self.release(c, f"committed to {keep}") for c in others]
-            return {"kept": self.active[keep].summary(), "released": released}
+        if p is None:
+            raise CommandError(f"nothing is pre-configured with {keep}")
+        released = []
+        for c in others:                     # each under its own lock, one after the other
+            try:
+                released.append(self.release(c, f"committed to {keep}"))
+            except CommandError:
+                pass                         # released meanwhile (expired, or by its caller)
+        return {"kept": p.summary(), "released": released}
 
     def status(self) -> dict:
         with self._lock:
             return {"ctns": sorted(self.ctns),
                     "preconfigured": {k: p.summary() for k, p in self.active.items()}}
+
+    def names(self) -> list[str]:
+        """The CTNs pre-configured now."""
+        with self._lock:
+            return list(self.active)
 
     # -- Appendix B -------------------------------------------------------------------------
     def install_arp(self, name: str, iface: str) -> dict:

@@ -16,11 +16,22 @@ Who does what:
   from nCoA). experiment/media.py turns that log into Figure 7's metrics.
 - `CorrespondentNode` and `MobileNodeMedia` wire a UA to its stream; an agent role only has
   to create one and expose its methods as commands.
+- Several contact addresses (RFC 6252 C.4, third scheme): the MN's re-INVITE may name more
+  than one Contact (`reinvite(address, also=[...])`: its nCoAs in several CTNs, obtained
+  through their proactive handover tunnels). The CN then sends its stream to the SDP's
+  address and a transient copy to each further contact address (at the SDP's media port),
+  "multiple media streams stem out of the CN, using the transient tunnels", until a
+  re-INVITE with one contact ends them: "another binding update after the handover, with
+  the contact address set to the new address (only one address)". The CN counts what each
+  transient stream cost (packets, octets, how long): C.4's "consumption of extra bandwidth
+  for a small period of time".
 
 Events (EventLog): phase "setup": `call_setup_start`, `call_established`, `call_failed`,
 `call_answered`, `call_ended`; phase "binding-update": `binding_update_start` (MN, when the
 re-INVITE is sent), `binding_update_done` (MN, when its 200 OK arrives),
-`binding_update_failed`, `binding_update_received` (CN: the media destination moved).
+`binding_update_failed`, `binding_update_received` (CN: the media destination moved);
+`transient_streams_start` / `transient_streams_end` (CN: copies to further contact
+addresses began / ended, with packets and octets per address, C.4).
 
 Transactions follow RFC 3261 s17 over UDP, simplified: requests are retransmitted from T1,
 doubling (INVITE until a response; others up to T2), and given up after 64*T1; a 2xx to an
@@ -97,6 +108,8 @@ class Call:
     ended: threading.Event = field(default_factory=threading.Event)
     last_ack: bytes | None = None
     inviting: bool = False               # a re-INVITE of ours is pending (s14.1 glare)
+    transient: list = field(default_factory=list)   # further contact addresses (C.4):
+                                         # (host, media port) that get a copy of the stream
 
     @property
     def call_id(self) -> str:
@@ -339,10 +352,12 @@ class SipUserAgent:
             self._reply(req, src, local, sip.response(req, 488))
             return
         call.dialog.remote_cseq = cseq
-        if req.contact is not None:
-            call.dialog.remote_target = req.contact.uri                # target refresh (s12.2)
+        contacts = req.contacts
+        if contacts:
+            call.dialog.remote_target = contacts[0].uri                # target refresh (s12.2)
         before = call.remote_media
         call.remote_sdp, call.local_sdp = offer, answer
+        call.transient = transient_destinations(contacts, call.remote_media)
         call.confirmed.clear()
         self._reply(req, src, local, sip.response(
             req, 200, contact=sip.NameAddr(call.dialog.local_contact),
@@ -352,7 +367,9 @@ class SipUserAgent:
                       call_id=call.call_id, mn=req.from_.uri.user, source=_fmt(src),
                       contact=str(call.dialog.remote_target),
                       media_from=_fmt(before) if before else None,
-                      media_to=_fmt(call.remote_media) if call.remote_media else None)
+                      media_to=_fmt(call.remote_media) if call.remote_media else None,
+                      contacts=[str(c.uri) for c in contacts],
+                      transient=[_fmt(a) for a in call.transient])
 
     def _end(self, call: Call, by: str, ns: int | None = None) -> None:
         if call.state == "terminated":
@@ -461,18 +478,25 @@ class SipUserAgent:
         return live[0]
 
     def reinvite(self, address: str, media_port: int | None = None,
-                 call_id: str | None = None, timeout: float | None = None) -> dict:
+                 call_id: str | None = None, timeout: float | None = None,
+                 also: list[str] | tuple[str, ...] = ()) -> dict:
         """The binding update (RFC 6252 s7.5): a re-INVITE sent from `address` (the nCoA),
-        with Contact and SDP c= naming it; returns when its 200 OK is in and ACKed."""
+        with Contact and SDP c= naming it; returns when its 200 OK is in and ACKed. `also`:
+        further contact addresses (C.4: the nCoAs of other CTNs), named after it in the
+        Contact header; the CN sends a transient copy of its stream to each."""
         call = self._only_call(call_id)
         source = self.bind(address)
         old_contact = call.dialog.local_contact
         call.dialog.local_contact = self._contact(source)
         offer = call.local_sdp.next_version(address=address, origin_address=address,
                                             port=media_port or call.local_sdp.port)
-        invite = call.dialog.request("INVITE", self._via(source), body=sip.sdp_encode(offer))
+        also = [a for a in dict.fromkeys(also) if a != address]
+        invite = call.dialog.request("INVITE", self._via(source), body=sip.sdp_encode(offer),
+                                     also=tuple(sip.SipUri(a, self.port, self.user)
+                                                for a in also))
         attrs = {"call_id": call.call_id, "ncoa": address, "source": _fmt(source),
-                 "peer": _fmt(call.peer), "media": f"{offer.address}:{offer.port}"}
+                 "peer": _fmt(call.peer), "media": f"{offer.address}:{offer.port}",
+                 "contacts": [address, *also]}
         call.inviting = True
         try:
             resp, sent, got = self._transaction(
@@ -525,6 +549,21 @@ class SipUserAgent:
         self._sel.close()
 
 
+def transient_destinations(contacts: list[sip.NameAddr],
+                           media: Address | None) -> list[Address]:
+    """RFC 6252 C.4: where the CN sends transient copies of its stream after a re-INVITE
+    naming `contacts` (pure): each contact after the first, at the SDP's media port, unless
+    it is the SDP's own address. Empty without SDP media or with one contact."""
+    if media is None:
+        return []
+    out: list[Address] = []
+    for c in contacts[1:]:
+        dest = (c.uri.host.strip("[]"), media[1])
+        if dest != tuple(media) and dest not in out:
+            out.append(dest)
+    return out
+
+
 class RtpSender:
     """The CN's stream: RTP every `interval` seconds to a destination that may move.
 
@@ -542,6 +581,13 @@ class RtpSender:
                                  payload_type, round(interval * clock_rate))
         self.dest: Address | None = None
         self.sent = 0
+        # C.4's transient streams: a copy of every packet to each of `also` until the next
+        # move; per destination [packets, octets] sent since the copies began
+        self.also: tuple[Address, ...] = ()
+        self.transient: dict[Address, list[int]] = {}
+        self.transient_since_ns = 0
+        self._moving = threading.Lock()      # a move waits for the packet being sent: once
+                                             # it returns, nothing more goes where it ended
         # bicasting (RFC 6252 C.1): after a move the previous destination gets a copy of
         # every packet for `bicast` seconds (0: off)
         self.bicast = 0.0
@@ -554,15 +600,29 @@ class RtpSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def move(self, dest: Address | None) -> None:
+    def move(self, dest: Address | None, also: list[Address] | tuple = ()) -> dict | None:
         """Send to `dest` from the next packet on (None: pause); with `bicast` set, keep
-        sending a copy to the destination left for that long (C.1's bicasting)."""
-        if self.bicast > 0 and self.dest is not None and dest != self.dest:
-            self.previous, self.bicast_until = self.dest, time.perf_counter() + self.bicast
-        self.dest = dest
+        sending a copy to the destination left for that long (C.1's bicasting). `also`:
+        transient copies to further contact addresses (C.4) until the next move. Returns the
+        transient streams this move ended ({"streams": {address: [packets, octets]},
+        "since_ns", "until_ns"}) or None."""
+        with self._moving:
+            if self.bicast > 0 and self.dest is not None and dest != self.dest:
+                self.previous, self.bicast_until = self.dest, time.perf_counter() + self.bicast
+            ended = None
+            also = tuple(a for a in also if a != dest)
+            if self.also and also != self.also:
+                ended = {"streams": {_fmt(a): list(v) for a, v in self.transient.items()},
+                         "since_ns": self.transient_since_ns, "until_ns": time.perf_counter_ns()}
+            if also != self.also:
+                self.transient = {a: [0, 0] for a in also}
+                self.transient_since_ns = time.perf_counter_ns()
+                self.also = also
+            self.dest = dest
         if dest is not None and self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True, name="rtp-sender")
             self._thread.start()
+        return ended
 
     def _run(self) -> None:
         # absolute schedule: packet k leaves at t0 + k*interval, so its RTP timestamp
@@ -575,33 +635,44 @@ class RtpSender:
                 self._stop.wait(delay)
                 if self._stop.is_set():
                     return
-            dest = self.dest
-            if dest is None:                 # paused: time (the timestamp) runs on, no packet
-                self.stream.timestamp = (self.stream.timestamp
-                                         + self.stream.samples_per_packet) % (1 << 32)
-            else:
-                pkt = self.stream.next(self.payload)
-                ns = time.perf_counter_ns()
-                copies = [dest]
-                if (self.previous is not None and self.previous != dest
-                        and time.perf_counter() < self.bicast_until):
-                    copies.append(self.previous)
-                for to in copies:
-                    try:
-                        self.sock.sendto(rtp.encode(pkt), to)
-                        self.sent += 1
-                    except OSError:
-                        pass                 # e.g. no route during the move: a lost packet
-                if self._log is not None:
-                    os.write(self._log, (json.dumps({
-                        "mono_ns": ns, "seq": pkt.sequence, "rtp_ts": pkt.timestamp,
-                        "ssrc": pkt.ssrc, "dst": _fmt(dest)}) + "\n").encode())
+            with self._moving:
+                self._send_one()
             next_at += self.interval
             behind = int((time.perf_counter() - next_at) / self.interval)
             if behind >= 1:                  # skip the missed slots; the clock runs on
                 next_at += behind * self.interval
                 self.stream.timestamp = (self.stream.timestamp + behind
                                          * self.stream.samples_per_packet) % (1 << 32)
+
+    def _send_one(self) -> None:
+        """This slot's packet to the destination and its copies (bicast, transient), logged
+        (`_moving` held)."""
+        dest = self.dest
+        if dest is None:                     # paused: time (the timestamp) runs on, no packet
+            self.stream.timestamp = (self.stream.timestamp
+                                     + self.stream.samples_per_packet) % (1 << 32)
+            return
+        pkt = self.stream.next(self.payload)
+        ns = time.perf_counter_ns()
+        copies = [dest]
+        if (self.previous is not None and self.previous != dest
+                and time.perf_counter() < self.bicast_until):
+            copies.append(self.previous)
+        copies += [a for a in self.also if a not in copies]
+        data = rtp.encode(pkt)
+        for to in copies:
+            try:
+                self.sock.sendto(data, to)
+                self.sent += 1
+            except OSError:
+                continue                     # e.g. no route during the move: a lost packet
+            if to in self.transient:
+                self.transient[to][0] += 1
+                self.transient[to][1] += len(data)
+        if self._log is not None:
+            os.write(self._log, (json.dumps({
+                "mono_ns": ns, "seq": pkt.sequence, "rtp_ts": pkt.timestamp,
+                "ssrc": pkt.ssrc, "dst": _fmt(dest)}) + "\n").encode())
 
     def stop(self) -> None:
         self._stop.set()
@@ -682,8 +753,29 @@ class CorrespondentNode:
     def __init__(self, address: str, sip_port: int, media_port: int, log: EventLog | None,
                  interval: float = 0.016, user: str = "cn", send_log: str | Path | None = None):
         self.sender = RtpSender((address, media_port), interval=interval, log_path=send_log)
+        self.log = log or _NullLog()
         self.ua = SipUserAgent(address, sip_port, user=user, media=self.sender.address,
-                               log=log, on_media=lambda call, dest: self.sender.move(dest))
+                               log=log, on_media=self._media)
+
+    def _media(self, call: Call, dest: Address | None) -> None:
+        """The stream goes to `dest`, with transient copies to the call's further contact
+        addresses (C.4); the transient streams that end are reported with their cost."""
+        also = call.transient if dest is not None else []
+        before = self.sender.also
+        ended = self.sender.move(dest, also)
+        if ended is not None:
+            octets = sum(v[1] for v in ended["streams"].values())
+            self.log.emit("transient_streams_end", "binding-update", mono_ns=ended["until_ns"],
+                          call_id=call.call_id, streams=ended["streams"],
+                          packets=sum(v[0] for v in ended["streams"].values()), octets=octets,
+                          duration_ms=(ended["until_ns"] - ended["since_ns"]) / 1e6,
+                          stream_to=_fmt(dest) if dest else None)
+        if self.sender.also and self.sender.also != before:
+            self.log.emit("transient_streams_start", "binding-update",
+                          mono_ns=self.sender.transient_since_ns, call_id=call.call_id,
+                          stream_to=_fmt(dest), transient=[_fmt(a) for a in self.sender.also],
+                          interval_s=self.sender.interval,
+                          packet_octets=len(self.sender.payload) + rtp.HEADER_LENGTH)
 
     def close(self) -> None:
         self.ua.close()
@@ -702,9 +794,11 @@ class MobileNodeMedia:
     def call(self, cn: Address, timeout: float | None = None) -> dict:
         return self.ua.call(cn, timeout=timeout).summary()
 
-    def binding_update(self, ncoa: str, timeout: float | None = None) -> dict:
-        """s6.3 step 3: re-INVITE from the nCoA moving the stream to nCoA:<media port>."""
-        return self.ua.reinvite(ncoa, self.receiver.address[1], timeout=timeout)
+    def binding_update(self, ncoa: str, timeout: float | None = None,
+                       also: list[str] | tuple[str, ...] = ()) -> dict:
+        """s6.3 step 3: re-INVITE from the nCoA moving the stream to nCoA:<media port>;
+        `also`: further contact addresses that get transient copies (C.4)."""
+        return self.ua.reinvite(ncoa, self.receiver.address[1], timeout=timeout, also=also)
 
     def hangup(self) -> dict:
         return self.ua.bye()

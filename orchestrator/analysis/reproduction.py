@@ -141,6 +141,12 @@ def check(cid: str, name: str, measured, rfc, ok, explanation: str) -> dict:
             "ok": None if ok is None else bool(ok), "explanation": explanation}
 
 
+def checks_list(checks: list[dict]) -> list[str]:
+    """A README's list of checks: one `- ok|not measured|**FAIL**: <check>` line each."""
+    return [f"- {'ok' if c['ok'] else 'not measured' if c['ok'] is None else '**FAIL**'}: "
+            f"{c['check']}" for c in checks]
+
+
 def verdicts(checks: list[dict]) -> str:
     good = sum(c["ok"] is True for c in checks)
     bad = sum(c["ok"] is False for c in checks)

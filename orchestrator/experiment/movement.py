@@ -10,6 +10,8 @@ Who does what:
   every AP's RSSI at each sample (fixed by the radio's seed: the same run replays the same
   signals);
 - `movement` (the registered flow): replays the plan against the MN's agent at real speed;
+  with `call:` the MN calls the CN first and the stream it received is kept; with
+  `count_signalling:` the MN's signalling is captured and counted (experiment/signalling.py);
 - `movement_values` (pure): one repetition's events and the agent's summary -> record
   values (C.6: did MPA finish before the handover, the handover delay, the measured Tauth,
   Tpsk and Tconf, the distance D the MN travelled while MPA ran);
@@ -27,6 +29,7 @@ from pathlib import Path
 from ..mobility.policy import HANDOVER, SAME_NETWORK
 from ..model.movement import Radio, access_points
 from ..model.prerequisites import paas_of
+from .multi_ctn import c4_values
 from .scenarios import Bed, flow
 
 LEAD = 0.2              # s between the start command and t = 0 (the agent starts its workers)
@@ -70,16 +73,42 @@ def plan(topology, movement) -> Plan:
                 {ap: [float(x) for x in v] for ap, v in table.items()}, networks, paas)
 
 
+def correspondent(topology, spec) -> str:
+    """The call's correspondent node: the one named, else the topology's only one."""
+    cns = topology.nodes_of("correspondent_node")
+    if spec.correspondent is not None:
+        if spec.correspondent not in cns:
+            raise LookupError(f"'{spec.correspondent}' is not a correspondent node of this "
+                              f"topology; its correspondent nodes: {', '.join(cns) or 'none'}")
+        return spec.correspondent
+    if len(cns) != 1:
+        raise LookupError(f"the call needs call.correspondent: this topology has "
+                          f"{len(cns)} correspondent nodes ({', '.join(cns) or 'none'})")
+    return cns[0]
+
+
 @flow("movement")
 def movement(bed: Bed, mn: str, scenario) -> dict:
     """Replay the plan at real speed against the MN's agent; its policy acts on its own."""
-    p = plan(bed.topology, scenario.movement)
+    spec = scenario.movement
+    p = plan(bed.topology, spec)
+    capture = None
+    if spec.count_signalling:
+        from .runner import Captures
+        from .signalling import FILTER
+        capture_dir = Path(bed.journal.run_dir) / "signalling" / f"{mn}-{time.time_ns()}"
+        capture = Captures(bed.journal, [mn], capture_dir, FILTER, iface="any")
+    call_start = time.perf_counter_ns()
+    if spec.call is not None:
+        bed.call(mn, "call", cn=correspondent(bed.topology, spec.call))
     t0_ns = time.perf_counter_ns() + int(LEAD * 1e9)
+    wall0 = time.time() + (t0_ns - time.perf_counter_ns()) / 1e9
     bed.call(mn, "movement_start", params=asdict(p.params), networks=p.networks,
              paas=p.paas, serving=scenario.from_ap, t0_ns=t0_ns,
-             method="dhcp")
+             method="dhcp", binding_update=spec.call.binding_update if spec.call else None)
     client = bed.agent(mn)
     samples, late = [], []
+    signalling, stream = None, None
     try:
         for i, t in enumerate(p.times):
             target = t0_ns + t * 1e9
@@ -96,10 +125,26 @@ def movement(bed: Bed, mn: str, scenario) -> dict:
         time.sleep(scenario.movement.settle)
     finally:
         summary = bed.call(mn, "movement_stop", wait=bed.timeout)
+        if spec.call is not None:
+            bed.call(mn, "hangup")
+        if capture is not None:
+            capture.stop()
+            from .multi_ctn import signalling_window
+            from .signalling import count
+            signalling = count((capture_dir / f"{mn}.pcap").read_bytes(),
+                               signalling_window(summary, wall0))
+    if spec.call is not None:
+        from .media import read_receiver_log
+        log = Path(bed.journal.run_dir) / "media" / f"{mn}.rtp.jsonl"
+        end = time.perf_counter_ns()
+        stream = [q for q in read_receiver_log(log) if call_start <= q["mono_ns"] <= end] \
+            if log.exists() else []
     return {"movement": summary, "samples": samples, "t0_ns": t0_ns,
+            "signalling": signalling, "stream": stream,
             "late_ms": {"max": max(late, default=0.0), "mean": sum(late) / max(len(late), 1)},
             "constants": {"lead_s": LEAD, "sample_interval_s": scenario.movement.sample_interval,
                           "settle_s": scenario.movement.settle,
+                          "binding_update": spec.call.binding_update if spec.call else None,
                           **summary.get("constants", {})},
             "plan": {"aps": [asdict(ap) for ap in p.aps], "networks": p.networks,
                      "paas": p.paas, "params": asdict(p.params),
@@ -174,6 +219,7 @@ def movement_values(events: list[dict], detail: dict, mn: str) -> dict[str, tupl
             until = min(until, inter[0]["start_ns"])
         held += (until - e["mono_ns"]) / 1e9
     out["tunnel_seconds"] = (held, "s")
+    out.update(c4_values(events, detail, mn, limit))
     if not inter:
         out["mpa_completed"] = (None, "bool")
         return out

@@ -152,7 +152,8 @@ def _param_columns(c: ResolvedConfiguration, journal=None) -> dict:
 class Captures:
     """tcpdump inside testbed hosts, stopped by PID (journaled as the testbed's processes)."""
 
-    def __init__(self, journal, nodes, out_dir: Path, bpf: str = CAPTURE_FILTER):
+    def __init__(self, journal, nodes, out_dir: Path, bpf: str = CAPTURE_FILTER,
+                 iface: str | None = None):
         self.procs = []
         out_dir.mkdir(parents=True, exist_ok=True)
         for node in nodes:
@@ -161,9 +162,9 @@ class Captures:
                 continue
             ifaces = [i["name"] for i in info["interfaces"]]
             # a router hears the MN on one interface and its AAA server on another
-            iface = ifaces[0] if len(ifaces) == 1 else "any"
+            where = iface or (ifaces[0] if len(ifaces) == 1 else "any")
             p = subprocess.Popen(["ip", "netns", "exec", info["netns"], "tcpdump", "-n", "-U", "--immediate-mode",
-                                  "-i", iface, "-w", str(out_dir / f"{node}.pcap"), bpf],
+                                  "-i", where, "-w", str(out_dir / f"{node}.pcap"), bpf],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  start_new_session=True, text=True)
             journal.started(p.pid, "tcpdump", node)

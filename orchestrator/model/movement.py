@@ -338,10 +338,26 @@ class PolicySpec(Strict):
             mpa_sa_lifetime=self.mpa_sa.lifetime)
 
 
+class CallSpec(Strict):
+    """The MN is in a call with a correspondent node during the movement (RFC 6252 s7.5,
+    C.4): its binding updates (SIP re-INVITEs) go `before` the move (after each
+    pre-configuration, naming every pre-configured nCoA: one CTN, s6.3 step 3; several,
+    C.4's third scheme with transient streams; then a final one after the move) or only
+    `after` it (C.4's first and second schemes)."""
+    correspondent: str | None = Field(
+        None, description="the correspondent node (default: the topology's only one)")
+    binding_update: Literal["before", "after"] = "before"
+
+
 class MovementSpec(Strict):
     """A movement scenario: the MN's path and policy; it runs at real speed."""
     path: PathSpec
     policy: PolicySpec = Field(default_factory=PolicySpec)
+    call: CallSpec | None = Field(
+        None, description="a call with a correspondent node and when the binding updates go")
+    count_signalling: bool = Field(
+        False, description="capture the MN's signalling (PANA, IKEv2, DHCP, SIP) during the "
+                           "movement and count messages and octets per protocol (C.4)")
     sample_interval: Annotated[Duration, at_most(5.0, "sample_interval")] = Field(
         0.1, description="time between two scans reported to the MN (its radio's RSSI updates)")
     settle: Annotated[Duration, at_most(60.0, "settle")] = Field(

@@ -32,6 +32,12 @@ What is implemented, and where from:
 * Via (s20.42): `SIP/2.0/UDP host[:port];branch=z9hG4bK...`; From/To/Contact (s20.10, s20.20,
   s20.39): name-addr `"display" <sip:user@host:port;uri-params>;tag=...` or addr-spec (whose
   `;params` are header parameters, s20.10), sip/sips URIs (s19.1.1).
+* Several Contact addresses (RFC 6252 C.4: "a binding update with multiple contact
+  addresses, such as c1, c2, and c3"): `contacts` gives every Contact value (comma-separated
+  or on several header lines, s7.3.1); `request(contact=[...])` writes them in one header.
+  RFC 3261 s8.1.1.8 wants exactly one URI in a request that can establish a dialog; a
+  re-INVITE refreshes the dialog's target (s12.2): the first Contact is the remote target,
+  the others are the transient addresses of C.4 (our UA's reading, agents/sip_ua.py).
 * Responses (s8.2.6.2): Via, From, Call-ID and CSeq copied, To copied plus our tag.
   In-dialog requests (s12.2.1.1): Request-URI = remote target (the peer's Contact), To/From
   with both tags, local CSeq +1; ACK for a 2xx reuses the INVITE's CSeq number with a new
@@ -377,6 +383,11 @@ class SipMessage:
         return None if value is None else NameAddr.parse(value)
 
     @property
+    def contacts(self) -> list[NameAddr]:
+        """Every Contact address, in order (RFC 6252 C.4's several contact addresses)."""
+        return [NameAddr.parse(v) for v in self.get_all("Contact")]
+
+    @property
     def content_type(self) -> str | None:
         value = self.get("Content-Type")
         return value.split(";")[0].strip().lower() if value else None
@@ -449,7 +460,7 @@ def decode(data: bytes) -> SipMessage:
             raise ProtocolError(f"{len(msg.get_all(name))} {name} headers, expected one")
     if not msg.get_all("Via"):
         raise ProtocolError("no Via header")
-    for check in (lambda: msg.vias, lambda: msg.from_, lambda: msg.to, lambda: msg.contact):
+    for check in (lambda: msg.vias, lambda: msg.from_, lambda: msg.to, lambda: msg.contacts):
         check()                                   # their syntax, once, here
     if not msg.call_id:
         raise ProtocolError("empty Call-ID")
@@ -493,13 +504,17 @@ def new_call_id(host: str) -> str:
 
 
 def request(method: str, uri: SipUri | str, *, via: Via, from_: NameAddr, to: NameAddr,
-            call_id: str, cseq: int, contact: NameAddr | None = None, body: bytes = b"",
-            content_type: str | None = None, max_forwards: int = 70,
+            call_id: str, cseq: int, contact: NameAddr | list[NameAddr] | None = None,
+            body: bytes = b"", content_type: str | None = None, max_forwards: int = 70,
             extra: tuple[tuple[str, str], ...] = ()) -> SipMessage:
-    """A request with the s8.1.1 headers in the usual order."""
+    """A request with the s8.1.1 headers in the usual order; `contact` one address or
+    several (one Contact header, comma-separated: C.4)."""
     headers = [("Via", str(via)), ("Max-Forwards", str(max_forwards)), ("From", str(from_)),
                ("To", str(to)), ("Call-ID", call_id), ("CSeq", f"{cseq} {method}")]
-    if contact is not None:
+    if isinstance(contact, (list, tuple)):
+        if contact:
+            headers.append(("Contact", ", ".join(str(c) for c in contact)))
+    elif contact is not None:
         headers.append(("Contact", str(contact)))
     headers += [(canonical(n), v) for n, v in extra]
     if body:
@@ -579,8 +594,10 @@ class Dialog:
                 and msg.from_.tag == self.remote_tag)
 
     def request(self, method: str, via: Via, body: bytes = b"",
-                content_type: str | None = None) -> SipMessage:
-        """The next in-dialog request (s12.2.1.1). ACK reuses the last INVITE's CSeq."""
+                content_type: str | None = None,
+                also: tuple[SipUri, ...] = ()) -> SipMessage:
+        """The next in-dialog request (s12.2.1.1). ACK reuses the last INVITE's CSeq. An
+        INVITE names our contact and, after it, the addresses `also` (C.4)."""
         if method == "ACK":
             if self.invite_cseq is None:
                 raise ProtocolError("ACK without an INVITE in this dialog")
@@ -594,7 +611,8 @@ class Dialog:
         return request(method, self.remote_target, via=via,
                        from_=self.local.with_tag(self.local_tag), to=remote,
                        call_id=self.call_id, cseq=cseq,
-                       contact=NameAddr(self.local_contact) if method == "INVITE" else None,
+                       contact=([NameAddr(self.local_contact)] + [NameAddr(u) for u in also]
+                                if method == "INVITE" else None),
                        body=body, content_type=content_type)
 
 

@@ -300,3 +300,47 @@ def test_fuzz_sdp_raises_only_protocol_error():
         base = rnd.choice([SDP_SIPP, RFC4566_EXAMPLE])
         data = _mutate_text(rnd, base) if rnd.random() < 0.5 else mutate(rnd, base)
         tolerate(sip.sdp_decode, data)
+
+
+# ---- several contact addresses (RFC 6252 C.4) ----
+
+C4_REINVITE = (
+    b"INVITE sip:cn@10.0.0.20:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 10.1.0.50:5060;branch=z9hG4bKc4;rport\r\n"
+    b"Max-Forwards: 70\r\n"
+    b"From: <sip:mn@10.2.0.100:5060>;tag=mntag\r\n"
+    b"To: <sip:cn@10.0.0.20:5060>;tag=cntag\r\n"
+    b"Call-ID: c4@10.2.0.100\r\n"
+    b"CSeq: 2 INVITE\r\n"
+    b"Contact: <sip:mn@10.1.0.50:5060>, <sip:mn@10.3.0.50:5060>\r\n"
+    b"m: <sip:mn@10.4.0.50:5060>\r\n"
+    b"Content-Length: 0\r\n\r\n")
+
+
+def test_several_contacts_comma_separated_and_on_several_lines():
+    m = sip.decode(C4_REINVITE)
+    assert [c.uri.host for c in m.contacts] == ["10.1.0.50", "10.3.0.50", "10.4.0.50"]
+    assert m.contact.uri.host == "10.1.0.50"                     # the remote target
+    assert sip.decode(sip.encode(m)).contacts == m.contacts
+    one = sip.decode(C4_REINVITE.replace(b", <sip:mn@10.3.0.50:5060>", b"")
+                     .replace(b"m: <sip:mn@10.4.0.50:5060>\r\n", b""))
+    assert len(one.contacts) == 1
+    bad = C4_REINVITE.replace(b"<sip:mn@10.3.0.50:5060>", b"<sip:mn@10.3.0.500:5060>")
+    with pytest.raises(ProtocolError, match="bad IPv4"):
+        sip.decode(bad)                               # every contact is checked, not the first
+
+
+def test_dialog_reinvite_names_further_contacts_after_its_own():
+    d = sip.Dialog("c4@x", "mt", "ct", NameAddr(SipUri("10.2.0.100", 5060, "mn")),
+                   NameAddr(SipUri("10.0.0.20", 5060, "cn")), SipUri("10.1.0.50", 5060, "mn"),
+                   SipUri("10.0.0.20", 5060, "cn"), 1)
+    inv = d.request("INVITE", Via("10.1.0.50", 5060, (("branch", sip.new_branch()),)),
+                    also=(SipUri("10.3.0.50", 5060, "mn"), SipUri("10.4.0.50", 5060, "mn")))
+    wire = sip.encode(inv)
+    assert (b"Contact: <sip:mn@10.1.0.50:5060>, <sip:mn@10.3.0.50:5060>, "
+            b"<sip:mn@10.4.0.50:5060>\r\n") in wire
+    assert [c.uri.host for c in sip.decode(wire).contacts] == ["10.1.0.50", "10.3.0.50",
+                                                                 "10.4.0.50"]
+    final = d.request("INVITE", Via("10.1.0.50", 5060, (("branch", sip.new_branch()),)))
+    assert len(sip.decode(sip.encode(final)).contacts) == 1 and final.cseq.number == 3
+    assert d.request("BYE", Via("10.1.0.50", 5060)).contacts == []
