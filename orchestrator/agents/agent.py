@@ -616,7 +616,10 @@ class AccessPoint(_RadioRole):
     PMKs (PSK_ap) installed by a PAA of its domain (RFC 6252 C.5.3)."""
     CONFIG = {"iface": "eth0", "radius": None, "keyinstall_port": 7011, "keyinstall_peers": {},
               # an emulated AP's own switch (agents/port_driver.py); absent on real hardware
-              "port_driver": None, "stations": {}}
+              "port_driver": None, "stations": {},
+              # RFC 6252 C.2: the PAAs of this AP's network, told when a station leaves
+              # (agents/departure.py): PAA address -> the secret shared with it
+              "departure_port": None, "departure_peers": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -639,6 +642,11 @@ class AccessPoint(_RadioRole):
             self.keyinstall = start_keyinstall_server(
                 self.config, "access-point", self.authenticator.bssid,
                 lambda sta, key: self.authenticator.install_pmk(sta, key, "mpa"), log)
+        if self.config["departure_peers"] and self.authenticator is not None:
+            from .departure import DepartureNotifier
+            self.authenticator.on_departure = DepartureNotifier(
+                self.authenticator.bssid, self.config["departure_peers"],
+                self.config["departure_port"], log, self.authenticator.gone).departed
 
     def _start_authenticator(self) -> None:
         from .dot1x import Authenticator
@@ -756,11 +764,16 @@ class Paa(Role):
               "ctn_aps": [], "ctn_ars": [],
               # C.5.2 / s7.6.2: packet data gateways of the cellular network(s) this PAA
               # serves, and identity -> MAC address of the MN's cellular interface there
-              "ctn_pdgs": [], "cellular_stations": {}}
+              "ctn_pdgs": [], "cellular_stations": {},
+              # RFC 6252 C.2: the APs' departure notices (agents/departure.py), and how long
+              # an MPA-SA is kept unauthorized after its MN left (None: as long as the session)
+              "departure_port": None, "mpa_sa_keep": 60.0}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self.paa = None
+        self.departures = None
+        self.mpa_sa_keep = self.config["mpa_sa_keep"]
         self.tconf: dict[str, dict] = {}          # identity -> last install_mpa_keys result
         if self.config["paa_radius"] is not None:
             from .pana import Paa as PanaAgent
@@ -769,6 +782,38 @@ class Paa(Role):
             radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", node))
             self.paa = PanaAgent(self.config["pana_address"], self.config["pana_port"], radius, log,
                                  on_success=self._on_success).start()
+            if self.config["departure_port"] is not None and self.config["ctn_aps"]:
+                from .departure import DepartureServer
+                self.departures = DepartureServer("0.0.0.0", self.config["departure_port"],
+                                                  self.config["ctn_aps"], self.on_departure,
+                                                  log).start()
+
+    def on_departure(self, notice, ap: str) -> dict:
+        """RFC 6252 C.2: an AP of this PAA's network says a station left it (authenticated
+        Departure-Notice): if it left the network, its authorized sessions become
+        unauthorized, the MPA-SA kept `mpa_sa_keep` seconds."""
+        from .departure import departure_action
+        from ..protocols import mgmt
+        identities = {mac.lower(): i for i, mac in self.config["stations"].items()}
+        bssids = {mgmt.mac_bytes(a["bssid"]) for a in self.config["ctn_aps"]}
+        identity, why = departure_action(notice, bssids, identities)
+        moved = (self.paa.detach(identity, self.mpa_sa_keep, trigger=f"departure notice from {ap}")
+                 if identity is not None and self.paa is not None else [])
+        action = "unauthorized" if moved else ("no authorized session" if identity else "none")
+        self.log.emit("departure_notice", "switching", ap=ap, sta=mgmt.mac_str(notice.station),
+                      identity=identity, reason=notice.reason.name, why=why, action=action,
+                      new_bssid=mgmt.mac_str(notice.new_bssid) if any(notice.new_bssid) else None,
+                      moved=[m["session_id"] for m in moved])
+        return {"identity": identity, "action": action, "moved": moved}
+
+    @command()
+    def mpa_sa_hold(self, keep: float | None) -> dict:
+        """How long an MPA-SA is kept unauthorized after its MN left (s; None: as long as the
+        PANA session lives), for the departures to come."""
+        if keep is not None and not 0 <= keep <= 86400:
+            raise CommandError(f"keep is 0 to 86400 s or None, not {keep!r}")
+        self.mpa_sa_keep = keep
+        return {"keep": keep}
 
     def _targets(self):
         from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, PACKET_DATA_GATEWAY, KeyTarget
@@ -802,8 +847,9 @@ class Paa(Role):
     @command()
     def mpa_sa_detach(self, identity: str, keep: float | None = None) -> dict:
         """RFC 6252 C.2: the MN `identity` left this PAA's network: its authorized sessions
-        become unauthorized, the MPA-SA kept (`keep` s at most). What the network's word
-        that the station left would trigger (the emulated radio sends the PAA none yet)."""
+        become unauthorized, the MPA-SA kept (`keep` s at most). The command's path (events
+        carry trigger "command"); the network's own is the APs' departure notice
+        (`on_departure`)."""
         if self.paa is None:
             raise CommandError("this PAA has no PANA service (no paa_radius configured)")
         return {"moved": self.paa.detach(identity, keep)}
@@ -825,6 +871,8 @@ class Paa(Role):
         return {"ok": True}
 
     def close(self) -> None:
+        if self.departures is not None:
+            self.departures.stop()
         if self.paa is not None:
             self.paa.stop()
 
