@@ -797,13 +797,15 @@ class Paa(Role):
         identities = {mac.lower(): i for i, mac in self.config["stations"].items()}
         bssids = {mgmt.mac_bytes(a["bssid"]) for a in self.config["ctn_aps"]}
         identity, why = departure_action(notice, bssids, identities)
-        moved = (self.paa.detach(identity, self.mpa_sa_keep, trigger=f"departure notice from {ap}")
-                 if identity is not None and self.paa is not None else [])
-        action = "unauthorized" if moved else ("no authorized session" if identity else "none")
+        authorized = identity is not None and any(
+            st["state"] == "open" for st in self.paa.states().get(identity, []))
+        action = "unauthorize" if authorized else ("no authorized session" if identity else "none")
+        # the notice first, then the transition it causes (the ladder reads in that order)
         self.log.emit("departure_notice", "switching", ap=ap, sta=mgmt.mac_str(notice.station),
                       identity=identity, reason=notice.reason.name, why=why, action=action,
-                      new_bssid=mgmt.mac_str(notice.new_bssid) if any(notice.new_bssid) else None,
-                      moved=[m["session_id"] for m in moved])
+                      new_bssid=mgmt.mac_str(notice.new_bssid) if any(notice.new_bssid) else None)
+        moved = (self.paa.detach(identity, self.mpa_sa_keep, trigger=f"departure notice from {ap}")
+                 if authorized else [])
         return {"identity": identity, "action": action, "moved": moved}
 
     @command()

@@ -70,10 +70,11 @@ def test_a_departure_notice_unauthorizes_the_mpa_sa(paa):
     assert (paa.fsm.msk, paa.fsm.pana_auth_key) == keys     # the MPA-SA is kept
     [notice] = named(paa, "departure_notice")
     assert notice["attrs"].items() >= {"ap": "ap1", "identity": "mn@home.example",
-                                       "action": "unauthorized", "reason": "REASSOCIATED",
+                                       "action": "unauthorize", "reason": "REASSOCIATED",
                                        "new_bssid": AP3}.items()
     [moved] = named(paa, "mpa_sa_unauthorized")
     assert moved["attrs"]["trigger"] == "departure notice from ap1"
+    assert notice["mono_ns"] <= moved["mono_ns"]            # the notice, then what it caused
     # a second notice (the session is unauthorized already) moves nothing
     assert send(paa, notifier(paa), reason="link_lost", new=None) is True
     assert named(paa, "departure_notice")[-1]["attrs"]["action"] == "no authorized session"
