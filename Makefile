@@ -16,7 +16,7 @@ help:
 	@echo "make c52         C.5.2: WLAN to cellular, reactive and MPA (both up / at the handover)"
 	@echo "make crowd       100 MNs pre-authenticate and hand over at once, then as a Poisson stream"
 	@echo "make fig6        Figure 6 (C.5.1): Mobile IPv6 with MPA, buffering x RO off/on, and non-MPA"
-	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
+	@echo "make c6          C.6: MPA success against velocity and cell size, beside the predicted limit"
 	@echo "make c6-rtt      C.6 against the RTT to the AAA server (30, 50, 150 ms; not in reproduce)"
 	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
 	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
@@ -77,8 +77,10 @@ crowd: services
 fig6: services
 	$(MPA) run experiments/fig6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
+# C.6 (issue 16): 3 cell sizes x 6 speeds x 2 depths, 1 repetition by default (~4 min);
+# C6_SWEEP=long: 5 cell sizes x 9 speeds x 2 repetitions (experiments/c6-long.yaml)
 c6: services
-	$(MPA) run experiments/c6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+	$(MPA) run experiments/$(if $(filter long,$(C6_SWEEP)),c6-long,c6).yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 c6-rtt: services
 	$(MPA) run experiments/c6-rtt.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))

@@ -52,7 +52,7 @@ def test_every_scenario_is_swept_over_every_cell_at_both_depths():
     cols = exp.reference.columns
     assert set(cols) == {"pre-authentication", "pre-configuration"}
     speeds = [s.movement.path.speed for s in exp.scenarios if s.name in cols["pre-authentication"]]
-    assert speeds == [3, 6, 12, 20, 35, 60]
+    assert speeds == [3, 6, 12, 25, 50, 100]
     conf = [s for s in exp.scenarios if s.name in cols["pre-configuration"]]
     assert all(s.movement.policy.pre_configure_below == -55.0 for s in conf)
     assert len(confs) * len(exp.scenarios) * exp.repetitions == 36    # make reproduce's cost
