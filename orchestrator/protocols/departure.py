@@ -163,15 +163,10 @@ class Receiver:
 
     def handle(self, data: bytes) -> Receipt:
         data = bytes(data)
-        try:
-            notice = decode_notice(self.secret, data)
-        except ProtocolError as exc:
-            return Receipt(None, None, exc.reason)
-        cached, reason = self.window.check(notice.sequence, data)
-        if cached is not None:
-            return Receipt(cached, None, "retransmitted notice: ack repeated")
-        if reason:
-            return Receipt(None, None, reason)
+        notice, cached, why = self.window.screen(lambda d: decode_notice(self.secret, d), data,
+                                                 "retransmitted notice: ack repeated")
+        if notice is None:
+            return Receipt(cached, None, why)
         if notice.bssid != self.bssid:
             return Receipt(None, None, f"notice for BSSID {notice.bssid.hex(':')} from the AP "
                                        f"{self.bssid.hex(':')}")

@@ -247,6 +247,19 @@ class SequenceWindow:
             return None, f"replayed Sequence {sequence} (last accepted {self.last_sequence})"
         return None, ""
 
+    def screen(self, decode, data: bytes, retransmitted: str):
+        """Authenticate (`decode(data)`, which raises ProtocolError) and de-duplicate one
+        datagram: (message, None, "") when it is new, else (None, the cached answer or None,
+        why: `retransmitted` for the very same datagram again)."""
+        try:
+            msg = decode(data)
+        except ProtocolError as exc:
+            return None, None, exc.reason
+        cached, reason = self.check(msg.sequence, data)
+        if cached is not None:
+            return None, cached, retransmitted
+        return (None, None, reason) if reason else (msg, None, "")
+
     def remember(self, sequence: int, data: bytes, ack: bytes) -> None:
         self._accepted[sequence] = (data, ack)
         self.last_sequence = max(sequence, self.last_sequence or 0)
@@ -273,15 +286,10 @@ class Receiver:
 
     def handle(self, data: bytes) -> Receipt:
         data = bytes(data)
-        try:
-            req = decode_request(self.secret, data)
-        except ProtocolError as exc:
-            return Receipt(None, None, exc.reason)
-        cached, reason = self.window.check(req.sequence, data)
-        if cached is not None:
-            return Receipt(cached, None, "retransmitted request: answer repeated")
-        if reason:
-            return Receipt(None, None, reason)
+        req, cached, why = self.window.screen(lambda d: decode_request(self.secret, d), data,
+                                              "retransmitted request: answer repeated")
+        if req is None:
+            return Receipt(cached, None, why)
         if req.kind != self.kind:
             status, reason = Status.WRONG_KIND, f"request for a {req.kind.name}"
         elif req.target_id != self.target_id:

@@ -12,22 +12,32 @@ D, TDISC, TAUTH, TPSK, TCONF = 7.0, 5.0, 200.0, 10.0, 100.0
 SPEEDS = (5, 10, 20, 40, 80)
 
 
-def _run(tmp_path, flip: bool = False) -> RunData:
+def formula(conf: str, d: float, v: float, budget_ms: float) -> bool:
+    """A run that behaves like C.6: MPA finishes iff D / v exceeds the budget."""
+    return d / v * 1e3 > budget_ms
+
+
+def _run(tmp_path, flip: bool = False, cells: dict | None = None, speeds=SPEEDS,
+         repetitions: int = 2, outcome=formula) -> RunData:
+    """Records of every (cell, depth, speed, repetition); `cells`: configuration -> D
+    (default one configuration 'rtt' with D); `flip`: the opposite outcome."""
     records, scen = {}, {"pre-authentication": [], "pre-configuration": []}
     for depth, budget in (("pre-authentication", TDISC + TAUTH + TPSK),
                           ("pre-configuration", TDISC + TAUTH + TPSK + TCONF)):
-        for v in SPEEDS:
+        for v in speeds:
             name = f"{depth[4:8]}-{v}"
             scen[depth].append(name)
-            for rep in (1, 2):
-                done = (D / v * 1e3 > budget) != flip
-                values = {"speed": (v, "m/s"), "mpa_completed": (float(done), "bool"),
-                          "handover_delay": (15.0 if done else 60.0, "ms"), "D": (D, "m"),
-                          "Tdisc": (TDISC, "ms"), "Tauth": (TAUTH, "ms"), "Tpsk": (TPSK, "ms")}
-                if depth == "pre-configuration":
-                    values["Tconf"] = (TCONF, "ms")
-                records[(name, rep)] = values
-    spec = {"name": "c6", "repetitions": 2,
+            for conf, d in (cells or {"rtt": D}).items():
+                for rep in range(1, repetitions + 1):
+                    done = outcome(conf, d, v, budget) != flip
+                    values = {"speed": (v, "m/s"), "mpa_completed": (float(done), "bool"),
+                              "handover_delay": (15.0 if done else 60.0, "ms"), "D": (d, "m"),
+                              "Tdisc": (TDISC, "ms"), "Tauth": (TAUTH, "ms"),
+                              "Tpsk": (TPSK, "ms")}
+                    if depth == "pre-configuration":
+                        values["Tconf"] = (TCONF, "ms")
+                    records[(conf, name, rep)] = values
+    spec = {"name": "c6", "repetitions": repetitions,
             "reference": {"table": "rfc6252_c6", "columns": scen},
             "scenarios": [{"name": n, "flow": "movement"} for names in scen.values() for n in names]}
     synthetic.write_run(tmp_path, "c6", "movement", records, spec)
@@ -71,27 +81,11 @@ CELL_SPEEDS = (3, 6, 12, 20, 35, 60)
 def _cells_run(tmp_path, shrink_big_cell: bool = False) -> RunData:
     """MPA finishes iff D/v > budget (in every cell); `shrink_big_cell`: the largest cell
     fails from 12 m/s on as if it were the smallest (an observed limit that does not grow)."""
-    records, scen = {}, {"pre-authentication": [], "pre-configuration": []}
-    for depth, budget in (("pre-authentication", TDISC + TAUTH + TPSK),
-                          ("pre-configuration", TDISC + TAUTH + TPSK + TCONF)):
-        for v in CELL_SPEEDS:
-            name = f"{depth[4:8]}-{v}"
-            scen[depth].append(name)
-            for conf, d in CELLS.items():
-                done = d / v * 1e3 > budget
-                if shrink_big_cell and conf == "cell-80m":
-                    done = v < 12
-                values = {"speed": (v, "m/s"), "mpa_completed": (float(done), "bool"),
-                          "handover_delay": (15.0 if done else 60.0, "ms"), "D": (d, "m"),
-                          "Tdisc": (TDISC, "ms"), "Tauth": (TAUTH, "ms"), "Tpsk": (TPSK, "ms")}
-                if depth == "pre-configuration":
-                    values["Tconf"] = (TCONF, "ms")
-                records[(conf, name, 1)] = values
-    spec = {"name": "c6", "repetitions": 1,
-            "reference": {"table": "rfc6252_c6", "columns": scen},
-            "scenarios": [{"name": n, "flow": "movement"} for names in scen.values() for n in names]}
-    synthetic.write_run(tmp_path, "c6", "movement", records, spec)
-    return RunData.load(tmp_path)
+    def outcome(conf, d, v, budget):
+        if shrink_big_cell and conf == "cell-80m":
+            return v < 12
+        return formula(conf, d, v, budget)
+    return _run(tmp_path, cells=CELLS, speeds=CELL_SPEEDS, repetitions=1, outcome=outcome)
 
 
 def test_one_limit_per_cell_size_and_one_boundary_in_v_over_d(tmp_path):
