@@ -20,7 +20,7 @@ HEAD_C6 = """# RFC 6252 Appendix C.6: MPA success against the MN's velocity and 
 # from the phase times measured in the same run, per cell size; and the RFC's worked
 # example recomputed.
 # Short by default (make reproduce): 3 cell sizes x 6 speeds x 2 depths, 1 repetition
-# (36 movements, and a warm-up movement per cell); `make c6 REPETITIONS=3` for more,
+# (36 movements); `make c6 REPETITIONS=3` for more,
 # `make c6 C6_SWEEP=long` for the long sweep (experiments/c6-long.yaml: 5 cell sizes,
 # 9 speeds, 2 repetitions).
 name: c6
@@ -54,24 +54,11 @@ def scenario(depth, v):
                handover_below: -60dBm, hysteresis: 2dB}}
       sample_interval: 20ms
       settle: 500ms"""
-WARM_UP = """  # Not a measurement (in no reference column): the first DHCP lease in a fresh testbed
-  # waits for the DHCP server's conflict check (dnsmasq pings a new address, ~3 s), longer
-  # than any window here; with one repetition it failed the slowest pre-configuration run
-  # of every cell (run 20261207-112741). This movement takes that lease first.
-  - name: warm-up
-    flow: movement
-    from: ap-b
-    movement:
-      path: {across: {aps: [ap-b, ap-a], part: [0.3, 0.6]}, speed: 6m/s}
-      policy: {link_going_down: -55dBm, pre_authenticate_below: -55dBm, pre_configure_below: -55dBm,
-               handover_below: -60dBm, hysteresis: 2dB}
-      sample_interval: 20ms
-      settle: 5s"""
 for exp, head in (("c6", HEAD_C6), ("c6-long", HEAD_LONG)):
     out = [head.rstrip("\n"), "seed: 6252", f"repetitions: {REPS[exp]}", "reference:",
            "  table: rfc6252_c6", "  columns:",
            "    pre-authentication: [" + ", ".join(f"auth-{v}mps" for v in SPEEDS[exp]) + "]",
            "    pre-configuration: [" + ", ".join(f"conf-{v}mps" for v in SPEEDS[exp]) + "]",
            "configurations:", *[conf(k) for k in CELLS[exp]], "scenarios:"]
-    out += [WARM_UP] + [scenario(d, v) for d in ("auth", "conf") for v in SPEEDS[exp]]
+    out += [scenario(d, v) for d in ("auth", "conf") for v in SPEEDS[exp]]
     open(f"experiments/{exp}.yaml", "w").write("\n".join(out) + "\n")

@@ -198,7 +198,7 @@ def markdown(run: RunData) -> list[str]:
            "| depth | Tdisc | Tauth | Tpsk | Tconf | D | predicted limit D/budget | observed: "
            "every run finished MPA up to | first speed where one did not |", "|---|---|---|---|---|---|---|---|---|"]
     for r in lim.itertuples():
-        tconf = f"{r.Tconf_ms:.0f} ms" if r.depth == "pre-configuration" else "--"
+        tconf = _ms(r.Tconf_ms) if r.depth == "pre-configuration" else "--"
         out.append(f"| {TITLES[r.depth]} ({r.configuration}) | {_ms(r.Tdisc_ms)} | "
                    f"{_ms(r.Tauth_ms)} | {_ms(r.Tpsk_ms)} | {tconf} | {r.D_m:.2f} m | "
                    f"{r.predicted_limit_mps:.1f} m/s ({r.predicted_limit_fps:.0f} ft/s) | "
