@@ -1539,6 +1539,17 @@ def agent_constants(roles: list[str], agent) -> dict:
     if {"mobile-node", "paa"} & set(roles) and pana_fsm is not None:
         out["pana_req_irt"] = c(pana_fsm.REQ_TIMER.irt * 1e3, "ms", "RFC 5191 s9 REQ_IRT")
         out["pana_pci_irt"] = c(pana_fsm.PCI_TIMER.irt * 1e3, "ms", "RFC 5191 s9 PCI_IRT")
+    # RFC 6252 C.2: the AP's departure notice to the PAA, and what the PAA keeps after it
+    if "access-point" in roles and config.get("departure_peers"):
+        from . import departure
+        out["departure_notice_timeout"] = c(departure.NOTICE_TIMEOUT * 1e3, "ms",
+                                            "agents/departure.py (doubling)")
+        out["departure_notice_retries"] = c(departure.NOTICE_RETRIES, "",
+                                            "agents/departure.py")
+    if "paa" in roles and config.get("departure_port") is not None:
+        keep = config.get("mpa_sa_keep", 60.0)
+        out["mpa_sa_keep"] = c(None if keep is None else keep * 1e3, "ms",
+                               "PAA mpa_sa_keep (the flow's mpa_sa_hold overrides it)")
     if "mobile-node" in roles:
         out["eap_fragment_size"] = c(config.get("eap_fragment_size"), "octets",
                                      "eap_fragment_size of the mobile_node (topology, experiment)")

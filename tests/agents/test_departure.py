@@ -175,3 +175,17 @@ def test_the_aps_authenticator_reports_a_station_that_left_and_keeps_its_pmksa()
     auth.handle_frame(STA, AP1, dot1x.ETH_P_MGMT, frame(mgmt.Mgmt(
         "sta_disassociated", STA, AP2, 0, "link_lost")))           # another AP's: ignored
     assert len(seen) == 1
+
+
+def test_the_departure_constants_are_reported_beside_results():
+    """emulation_constants: the AP's notice timer and retries, the PAA's keep time."""
+    from orchestrator.agents import departure
+
+    class Agent:
+        roles = [agent.AccessPoint.__new__(agent.AccessPoint)]
+    Agent.roles[0].config = {"departure_peers": {"10.0.0.5": "s"}, "departure_port": 7015}
+    out = agent.agent_constants(["access-point"], Agent)
+    assert out["departure_notice_timeout"]["value"] == departure.NOTICE_TIMEOUT * 1e3
+    assert out["departure_notice_retries"]["value"] == departure.NOTICE_RETRIES
+    Agent.roles[0].config = {"departure_port": 7015, "mpa_sa_keep": 30.0}
+    assert agent.agent_constants(["paa"], Agent)["mpa_sa_keep"]["value"] == 30000.0
