@@ -6,7 +6,7 @@ MPA   := $(VENV)/bin/mpa-testbed
 STAMP := .setup.stamp
 TOPOLOGIES := $(wildcard topologies/*.yaml)
 
-.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 fig6 c52 crowd c6 c6-rtt c1 c1-pingpong c4 report smoke graphs schema bench clean help
+.PHONY: fuzz setup services test test-unit reproduce fig10 fig10-wan fig7 fig6 c52 crowd c6 c6-rtt c1 c1-pingpong c1-sweep c4 report smoke graphs schema bench clean help
 
 help:
 	@echo "make reproduce   every reproduction of RFC 6252 Appendix C + results/summary.md"
@@ -16,10 +16,11 @@ help:
 	@echo "make c52         C.5.2: WLAN to cellular, reactive and MPA (both up / at the handover)"
 	@echo "make crowd       100 MNs pre-authenticate and hand over at once, then as a Poisson stream"
 	@echo "make fig6        Figure 6 (C.5.1): Mobile IPv6 with MPA, buffering x RO off/on, and non-MPA"
-	@echo "make c6          C.6: MPA success against the MN's velocity, beside the predicted limit"
+	@echo "make c6          C.6: MPA success against velocity and cell size, beside the predicted limit"
 	@echo "make c6-rtt      C.6 against the RTT to the AAA server (30, 50, 150 ms; not in reproduce)"
 	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
 	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
+	@echo "make c1-sweep    C.1 by simulation: ping-pong against hysteresis x dwell (no root)"
 	@echo "make c4          C.4: one CTN, pre-authentication with three, and pre-configuration too (not in reproduce)"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
@@ -77,8 +78,10 @@ crowd: services
 fig6: services
 	$(MPA) run experiments/fig6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
+# C.6 (issue 16): 3 cell sizes x 6 speeds x 2 depths, 1 repetition by default (~4 min);
+# C6_SWEEP=long: 5 cell sizes x 9 speeds x 2 repetitions (experiments/c6-long.yaml)
 c6: services
-	$(MPA) run experiments/c6.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+	$(MPA) run experiments/$(if $(filter long,$(C6_SWEEP)),c6-long,c6).yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
 
 c6-rtt: services
 	$(MPA) run experiments/c6-rtt.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
@@ -88,6 +91,10 @@ c1: services
 
 c1-pingpong: services
 	$(MPA) run experiments/c1-pingpong.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))
+
+# C.1 by simulation (no root, no network, ~40 s): ping-pong against hysteresis x dwell
+c1-sweep: $(STAMP)
+	$(PY) -m orchestrator.mobility.pingpong --out results/c1-sweep $(if $(SEEDS),--seeds $(SEEDS))
 
 c4: services
 	$(MPA) run experiments/c4.yaml $(if $(REPETITIONS),--repetitions $(REPETITIONS))

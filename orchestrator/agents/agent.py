@@ -619,7 +619,10 @@ class AccessPoint(_RadioRole):
     PMKs (PSK_ap) installed by a PAA of its domain (RFC 6252 C.5.3)."""
     CONFIG = {"iface": "eth0", "radius": None, "keyinstall_port": 7011, "keyinstall_peers": {},
               # an emulated AP's own switch (agents/port_driver.py); absent on real hardware
-              "port_driver": None, "stations": {}}
+              "port_driver": None, "stations": {},
+              # RFC 6252 C.2: the PAAs of this AP's network, told when a station leaves
+              # (agents/departure.py): PAA address -> the secret shared with it
+              "departure_port": None, "departure_peers": {}}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -642,6 +645,11 @@ class AccessPoint(_RadioRole):
             self.keyinstall = start_keyinstall_server(
                 self.config, "access-point", self.authenticator.bssid,
                 lambda sta, key: self.authenticator.install_pmk(sta, key, "mpa"), log)
+        if self.config["departure_peers"] and self.authenticator is not None:
+            from .departure import DepartureNotifier
+            self.authenticator.on_departure = DepartureNotifier(
+                self.authenticator.bssid, self.config["departure_peers"],
+                self.config["departure_port"], log, self.authenticator.gone).departed
 
     def _start_authenticator(self) -> None:
         from .dot1x import Authenticator
@@ -759,11 +767,16 @@ class Paa(Role):
               "ctn_aps": [], "ctn_ars": [],
               # C.5.2 / s7.6.2: packet data gateways of the cellular network(s) this PAA
               # serves, and identity -> MAC address of the MN's cellular interface there
-              "ctn_pdgs": [], "cellular_stations": {}}
+              "ctn_pdgs": [], "cellular_stations": {},
+              # RFC 6252 C.2: the APs' departure notices (agents/departure.py), and how long
+              # an MPA-SA is kept unauthorized after its MN left (None: as long as the session)
+              "departure_port": None, "mpa_sa_keep": 60.0}
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
         self.paa = None
+        self.departures = None
+        self.mpa_sa_keep = self.config["mpa_sa_keep"]
         self.tconf: dict[str, dict] = {}          # identity -> last install_mpa_keys result
         if self.config["paa_radius"] is not None:
             from .pana import Paa as PanaAgent
@@ -772,6 +785,40 @@ class Paa(Role):
             radius = RadiusClient(r["server"], r["port"], r["secret"], r.get("nas_identifier", node))
             self.paa = PanaAgent(self.config["pana_address"], self.config["pana_port"], radius, log,
                                  on_success=self._on_success).start()
+            if self.config["departure_port"] is not None and self.config["ctn_aps"]:
+                from .departure import DepartureServer
+                self.departures = DepartureServer("0.0.0.0", self.config["departure_port"],
+                                                  self.config["ctn_aps"], self.on_departure,
+                                                  log).start()
+
+    def on_departure(self, notice, ap: str) -> dict:
+        """RFC 6252 C.2: an AP of this PAA's network says a station left it (authenticated
+        Departure-Notice): if it left the network, its authorized sessions become
+        unauthorized, the MPA-SA kept `mpa_sa_keep` seconds."""
+        from .departure import departure_action
+        from ..protocols import mgmt
+        identities = {mac.lower(): i for i, mac in self.config["stations"].items()}
+        bssids = {mgmt.mac_bytes(a["bssid"]) for a in self.config["ctn_aps"]}
+        identity, why = departure_action(notice, bssids, identities)
+        authorized = identity is not None and any(
+            st["state"] == "open" for st in self.paa.states().get(identity, []))
+        action = "unauthorize" if authorized else ("no authorized session" if identity else "none")
+        # the notice first, then the transition it causes (the ladder reads in that order)
+        self.log.emit("departure_notice", "switching", ap=ap, sta=mgmt.mac_str(notice.station),
+                      identity=identity, reason=notice.reason.name, why=why, action=action,
+                      new_bssid=mgmt.mac_str(notice.new_bssid) if any(notice.new_bssid) else None)
+        moved = (self.paa.detach(identity, self.mpa_sa_keep, trigger=f"departure notice from {ap}")
+                 if authorized else [])
+        return {"identity": identity, "action": action, "moved": moved}
+
+    @command()
+    def mpa_sa_hold(self, keep: float | None) -> dict:
+        """How long an MPA-SA is kept unauthorized after its MN left (s; None: as long as the
+        PANA session lives), for the departures to come."""
+        if keep is not None and not 0 <= keep <= 86400:
+            raise CommandError(f"keep is 0 to 86400 s or None, not {keep!r}")
+        self.mpa_sa_keep = keep
+        return {"keep": keep}
 
     def _targets(self):
         from .keyinstall import ACCESS_POINT, ACCESS_ROUTER, PACKET_DATA_GATEWAY, KeyTarget
@@ -805,8 +852,9 @@ class Paa(Role):
     @command()
     def mpa_sa_detach(self, identity: str, keep: float | None = None) -> dict:
         """RFC 6252 C.2: the MN `identity` left this PAA's network: its authorized sessions
-        become unauthorized, the MPA-SA kept (`keep` s at most). What the network's word
-        that the station left would trigger (the emulated radio sends the PAA none yet)."""
+        become unauthorized, the MPA-SA kept (`keep` s at most). The command's path (events
+        carry trigger "command"); the network's own is the APs' departure notice
+        (`on_departure`)."""
         if self.paa is None:
             raise CommandError("this PAA has no PANA service (no paa_radius configured)")
         return {"moved": self.paa.detach(identity, keep)}
@@ -828,6 +876,8 @@ class Paa(Role):
         return {"ok": True}
 
     def close(self) -> None:
+        if self.departures is not None:
+            self.departures.stop()
         if self.paa is not None:
             self.paa.stop()
 
@@ -1492,6 +1542,17 @@ def agent_constants(roles: list[str], agent) -> dict:
     if {"mobile-node", "paa"} & set(roles) and pana_fsm is not None:
         out["pana_req_irt"] = c(pana_fsm.REQ_TIMER.irt * 1e3, "ms", "RFC 5191 s9 REQ_IRT")
         out["pana_pci_irt"] = c(pana_fsm.PCI_TIMER.irt * 1e3, "ms", "RFC 5191 s9 PCI_IRT")
+    # RFC 6252 C.2: the AP's departure notice to the PAA, and what the PAA keeps after it
+    if "access-point" in roles and config.get("departure_peers"):
+        from . import departure
+        out["departure_notice_timeout"] = c(departure.NOTICE_TIMEOUT * 1e3, "ms",
+                                            "agents/departure.py (doubling)")
+        out["departure_notice_retries"] = c(departure.NOTICE_RETRIES, "",
+                                            "agents/departure.py")
+    if "paa" in roles and config.get("departure_port") is not None:
+        keep = config.get("mpa_sa_keep", 60.0)
+        out["mpa_sa_keep"] = c(None if keep is None else keep * 1e3, "ms",
+                               "PAA mpa_sa_keep (the flow's mpa_sa_hold overrides it)")
     if "mobile-node" in roles:
         out["eap_fragment_size"] = c(config.get("eap_fragment_size"), "octets",
                                      "eap_fragment_size of the mobile_node (topology, experiment)")

@@ -300,6 +300,11 @@ class Authenticator:
         self.pmksa: dict[str, Pmksa] = {}          # by station MAC
         self.sessions: dict[tuple[str, int], _EapSession] = {}
         self.handshakes: dict[str, eapol.Authenticator4Way] = {}
+        # the stations associated with this AP as its MAC layer knows them, and who is told
+        # when one leaves: ``on_departure(sta, reason, new_bssid)`` (RFC 6252 C.2: the AP's
+        # departure notice to its PAA, agents/departure.py)
+        self.present: set[str] = set()
+        self.on_departure: Callable[[str, str, str | None], None] | None = None
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self.loop = Loop("authenticator", log)
@@ -367,12 +372,19 @@ class Authenticator:
             self._on_key(src, pdu)
 
     def _on_mgmt(self, dst: str, body: bytes) -> None:
-        """The controller's word that a station associated with this AP: start 802.1X."""
+        """The controller's word that a station associated with this AP (start 802.1X) or
+        left it (tell the PAA: `on_departure`)."""
         _, src, msg = mgmt.decode(mac_bytes(dst) + mac_bytes(self.bssid)   # MgmtError:
                                   + ETH_P_MGMT.to_bytes(2, "big") + body)  # malformed
-        if msg.type != "sta_associated" or msg.bssid != self.bssid:
+        if msg.bssid != self.bssid:
+            return
+        if msg.type == "sta_disassociated":
+            self._on_departure(msg)
+            return
+        if msg.type != "sta_associated":
             return
         with self._lock:
+            self.present.add(msg.sta)
             self.handshakes.pop(msg.sta, None)
             self.sessions.pop((msg.sta, ETH_P_EAPOL), None)
             cached = self.pmksa.get(msg.sta)
@@ -380,6 +392,24 @@ class Authenticator:
             self._start_four_way(msg.sta, cached)
         else:
             self._start_eap(msg.sta, ETH_P_EAPOL)
+
+    def _on_departure(self, msg: mgmt.Mgmt) -> None:
+        """A station left this AP: its Disassociation, its reassociation elsewhere
+        (`attrs.new_bssid`), or its link lost (`status` says which). The PMKSA stays (PMK
+        caching: a return runs the 4-way handshake only)."""
+        new_bssid = msg.attrs.get("new_bssid")
+        if new_bssid is not None:
+            mac_bytes(new_bssid)                   # MgmtError: malformed
+        with self._lock:
+            self.present.discard(msg.sta)
+        self._emit("sta_departed", sta=msg.sta, reason=msg.status, new_bssid=new_bssid)
+        if self.on_departure is not None:
+            self.on_departure(msg.sta, msg.status, new_bssid)
+
+    def gone(self, sta: str) -> bool:
+        """Whether `sta` is (still) not associated with this AP."""
+        with self._lock:
+            return sta not in self.present
 
     def _on_start(self, sta: str, et: int) -> None:
         with self._lock:

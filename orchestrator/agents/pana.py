@@ -373,17 +373,19 @@ class Paa:
                     "are started for it")
         return ""
 
-    def detach(self, identity: str, keep: float | None = None) -> list[dict]:
+    def detach(self, identity: str, keep: float | None = None,
+               trigger: str = "command") -> list[dict]:
         """RFC 6252 C.2: the MN of `identity` has left this PAA's network; each of its open
         (authorized) sessions becomes unauthorized, the MPA-SA kept (for `keep` s at most).
-        Returns the sessions it moved."""
+        `trigger` says who told the PAA (the events carry it: an AP's departure notice,
+        agents/departure.py, or a command). Returns the sessions it moved."""
         with self._lock:
             entries = [e for e in self.sessions.values()
                        if e.fsm.identity == identity and e.fsm.state == PaaState.OPEN]
         moved = []
         for entry in entries:
             with entry.lock:
-                self._handle(entry, *entry.fsm.detach(keep))
+                self._handle(entry, *entry.fsm.detach(keep), trigger=trigger)
                 moved.append({"session_id": entry.fsm.session_id, "state": entry.fsm.state.value})
         return moved
 
@@ -404,13 +406,13 @@ class Paa:
             if sid and sid not in self.sessions:
                 return sid
 
-    def _handle(self, entry: _Entry, out: list[bytes], events: list[Event]) -> None:
+    def _handle(self, entry: _Entry, out: list[bytes], events: list[Event], **attrs) -> None:
         fsm = entry.fsm
         for datagram in out:
             self.sock.sendto(datagram, entry.address)
         for event in events:
             _report(self.log, event, session_id=fsm.session_id, pac=entry.address[0],
-                    identity=fsm.identity)
+                    identity=fsm.identity, **attrs)
             if event.name == "eap_response":
                 entry.backend_since = time.monotonic()
                 threading.Thread(target=self._relay, args=(entry, event.payload),

@@ -262,6 +262,21 @@ class RadioController(app_manager.OSKenApp):
         self.log.emit("disassociated", phase="switching", sta=sta.name, ap=old, reason=reason)
         return old
 
+    def _tell_departure(self, sta: policy.StaConf, old: str | None, reason: str,
+                        new: policy.ApConf | None = None) -> None:
+        """The old AP's MAC layer learns that the station left it, as a real AP does (its
+        Disassociation frame, its reassociation announced by the new AP as IEEE 802.11F's
+        Layer 2 Update / IAPP MOVE does, or the link lost): a `sta_disassociated` frame on
+        the AP's authenticator port, which tells the PAA (RFC 6252 C.2, agents/departure.py).
+        Sent under self.lock after the commit: a return of the station to that AP, handled
+        later, cannot overtake it."""
+        if old is None or (new is not None and new.name == old):
+            return
+        ap = self.radio.aps[old]
+        attrs = {"new_bssid": new.bssid} if new is not None else {}
+        self._packet_out(old, policy.AUTH, mgmt.encode(
+            ap.bssid, sta.mac, mgmt.Mgmt("sta_disassociated", sta.mac, ap.bssid, 0, reason, attrs)))
+
     def _retire(self, sta: policy.StaConf, ap: str) -> None:
         """Remove the AP-side flows of a station that left `ap` (unless it is back there)."""
         with self.lock:
@@ -287,6 +302,7 @@ class RadioController(app_manager.OSKenApp):
             with self.lock:
                 old = self._leave(sta, "station_request")
                 self._commit()
+                self._tell_departure(sta, old, "station_request")
             self._reply_station(sta, mgmt.Mgmt("disassociated", sta.mac, frame.bssid, frame.seq,
                                                "ok" if old else "not_associated"))
 
@@ -316,6 +332,7 @@ class RadioController(app_manager.OSKenApp):
             self._install(flows)
             t_flows = time.perf_counter_ns()
             apply_ns, sync_ns = self._commit()
+            self._tell_departure(sta, old, "reassociation", ap)
         # IEEE 802.11F Layer 2 Update frame (as hostapd sends it): the distribution system's
         # learning bridges now find the station behind its new AP
         self._packet_out(ap.name, policy.UPLINK, layer2_update_frame(sta.mac))
@@ -434,6 +451,7 @@ class RadioController(app_manager.OSKenApp):
         with self.lock:
             old = self._leave(sta, "link_lost")
             self._commit()
+            self._tell_departure(sta, old, "link_lost")
         if old is None:
             return {"error": f"{sta_name} is not associated"}
         time.sleep(sta.link_down_detection)

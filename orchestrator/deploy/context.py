@@ -215,6 +215,7 @@ PANA_PORT = 716                 # RFC 5191 s1.3 (IANA)
 SIP_PORT = 5060                 # RFC 3261
 MEDIA_PORT = 4000               # RTP of the MN and of the CN (SDP m= line)
 BUFFERING_PORT = 7012           # MN <-> nAR buffering protocol (protocols.buffering)
+DEPARTURE_PORT = 7015           # AP -> PAA departure notice (protocols.departure, RFC 6252 C.2)
 
 
 def _aaa_of(f: Facts, node: str) -> tuple[str, str] | None:
@@ -324,12 +325,22 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "keyinstall_peers": {str(a): f.secrets.pair("keyinstall", node, p)
                                             for p in paas for _, a in addresses(plan, p)},
                        "stations": {plan.stations[m].mac: m for m in plan.stations},
-                       "port_driver": port_driver_config(f, node)})
+                       "port_driver": port_driver_config(f, node),
+                       # the PAAs of its network, told when a station leaves (C.2)
+                       "departure_port": DEPARTURE_PORT,
+                       "departure_peers": {
+                           str(next((i.address.ip for i in plan.hosts[p].interfaces
+                                     if i.address is not None
+                                     and i.network == plan.aps[node].network),
+                                    addresses(plan, p)[0][1])):
+                           f.secrets.pair("keyinstall", node, p)
+                           for p in paas if plan.aps[node].network in _networks_of(f, p)}})
     if "authentication_agent" in roles:
         # the candidate target network(s): the PAA's networks that have access points
         nets = {a.network for a in plan.aps.values()} & _networks_of(f, node)
         targets = [a for a in plan.aps.values() if a.network in nets]
         config.update({"pana_port": PANA_PORT, "paa_radius": _radius(f, node),
+                       "departure_port": DEPARTURE_PORT,
                        # the address MNs are told (and the PAA answers from)
                        "pana_address": str(addresses(plan, node)[0][1]),
                        # identity -> station MAC: PANA runs over IP and does not tell the PAA

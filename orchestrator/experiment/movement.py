@@ -57,8 +57,8 @@ class Plan:
 def plan(topology, movement) -> Plan:
     """The plan of a `movement:` scenario (model/movement.py MovementSpec) on `topology`."""
     from ..mobility.propagation import rssi_table
-    path = movement.path.to_path()
     aps = access_points(topology)
+    path = movement.path.to_path({ap.name: ap.position for ap in aps})
     model = (topology.radio or Radio()).to_model()
     times = path.times(movement.sample_interval)
     positions = [path.position(t) for t in times]

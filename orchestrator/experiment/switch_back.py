@@ -7,8 +7,10 @@ hands over into it by MPA and attaches its PANA session (RFC 5873: authenticated
 Then it goes back and forth `switches` times:
 
 - with the MPA-SA kept (`keep_context=True`, C.2): leaving, the PAA moves the session to
-  unauthorized (`mpa_sa_detach`, standing in for the network's word that the station left:
-  the emulated radio sends the PAA none) and the MN keeps its MPA-SA; the AP keeps PSK_ap,
+  unauthorized when the AP the MN left tells it (the radio's departure notice,
+  agents/departure.py; the flow waits for it and, should none come within
+  DEPARTURE_WAIT, says so and falls back to the PAA's `mpa_sa_detach` command, the
+  ladder showing which) and the MN keeps its MPA-SA; the AP keeps PSK_ap,
   the DHCP server the nCoA's lease; coming back, the MN re-associates with the PMKSA it
   holds, puts the kept nCoA back and proves possession of the MPA-SA (PNR [P] with AUTH):
   the PAA authorizes it again, no EAP;
@@ -38,9 +40,13 @@ from .media import address_switch, read_receiver_log
 from .scenarios import Bed, _identity, clean_state, flow, pre_authenticate
 
 DEFAULT_SWITCHES, DEFAULT_LIFETIME = 4, 60.0
+# How long the flow waits for the PAA to hear of a departure from the AP before it tells
+# it by command (a notice normally takes a few ms: one datagram and its ack)
+DEPARTURE_WAIT = 5.0
 
-PAA_LADDER = ("pana_session_established", "pana_session_activated", "mpa_sa_unauthorized",
-              "mpa_sa_authorized", "pana_session_terminated", "pana_dropped")
+PAA_LADDER = ("pana_session_established", "pana_session_activated", "departure_notice",
+              "mpa_sa_unauthorized", "mpa_sa_authorized", "pana_session_terminated",
+              "pana_dropped")
 
 
 def _between(bed: Bed, t0: int, t1: int) -> list[dict]:
@@ -60,6 +66,17 @@ def _paa_state(bed: Bed, paa: str, identity: str) -> str:
     return ",".join(s["state"] for s in sessions) or "none"
 
 
+def _wait_unauthorized(bed: Bed, paa: str, identity: str, timeout: float) -> bool:
+    """Whether the PAA moved `identity`'s session to unauthorized within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if "unauthorized" in _paa_state(bed, paa, identity).split(","):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAULT_SWITCHES,
         keep_context: bool = True, keep: float | None = DEFAULT_LIFETIME,
         clean: bool = True, cn: str | None = None, stream: float = 0.5,
@@ -71,6 +88,7 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
     if clean:
         clean_state(bed, mn, start_ap)
     t_begin = time.perf_counter_ns()
+    bed.call(paa, "mpa_sa_hold", keep=keep)   # what the PAA keeps after a departure notice
     bed.call(mn, "discover")
     pre_authenticate(bed, mn, target_ap)
     conf = bed.call(mn, "preconfigure", ctn=ctn, method="dhcp")
@@ -92,11 +110,15 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
         to = start_ap if here == target_ap else target_ap
         back = to == target_ap
         t0 = time.perf_counter_ns()
-        attach_ms = None
+        attach_ms = departure = None
         if keep_context:
             if not back:
                 new = bed.call(mn, "switch_back", ap=to, address="home")["address"]
-                bed.call(paa, "mpa_sa_detach", identity=identity, keep=keep)
+                # C.2: the AP the MN left tells the PAA (the radio's departure notice)
+                departure = ("notice" if _wait_unauthorized(bed, paa, identity, DEPARTURE_WAIT)
+                             else "command")
+                if departure == "command":
+                    bed.call(paa, "mpa_sa_detach", identity=identity, keep=keep)
                 bed.call(mn, "pana_detach", paa=paa)
             else:
                 new = bed.call(mn, "switch_back", ap=to, address="kept")["address"]
@@ -114,7 +136,7 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
         delay = _switch_delay(events, mn)
         row = {"switch": i + 1, "to": to, "direction": "back" if back else "away",
                "delay_ms": None if delay is None else delay + (attach_ms or 0.0),
-               "attach_ms": attach_ms,
+               "attach_ms": attach_ms, "departure": departure,
                "eap": any(e["node"] == mn and e["event"] == "eap_start" for e in events),
                "paa_state": _paa_state(bed, paa, identity), "address": new}
         if cn is not None:
@@ -128,8 +150,11 @@ def run(bed: Bed, mn: str, start_ap: str, target_ap: str, switches: int = DEFAUL
         bed.call(mn, "hangup")
         bed.call(cn, "bicast", period=0.0)
     ladder = [{"t_ms": (e["mono_ns"] - t_begin) / 1e6, "node": e["node"], "event": e["event"],
-               "state": (e.get("attrs") or {}).get("what"),
-               "reason": (e.get("attrs") or {}).get("reason")}
+               "state": (e.get("attrs") or {}).get("what")
+               or (e.get("attrs") or {}).get("action"),
+               "reason": (e.get("attrs") or {}).get("reason"),
+               "trigger": (e.get("attrs") or {}).get("trigger")
+               or ((e.get("attrs") or {}).get("ap") and f"from {e['attrs']['ap']}")}
               for e in _between(bed, t_begin, time.perf_counter_ns())
               if e["node"] == paa and e["event"] in PAA_LADDER]
     return {"switches": out, "ladder": ladder, "paa": paa, "ncoa": ncoa,
@@ -163,6 +188,12 @@ def switch_back_values(detail: dict) -> dict[str, tuple]:
             out[f"lost {s['switch']} {s['direction']}"] = (s["lost"], "packets")
             out[f"handoff {s['switch']} {s['direction']}"] = (s["handoff_ms"], "ms")
     out["eap_runs"] = (sum(s["eap"] for s in detail["switches"]), "count")
+    # C.2: who told the PAA the MN left: the AP's departure notice, or the flow's command
+    out["paa_departure_notices"] = (sum(e["event"] == "mpa_sa_unauthorized"
+                                        and (e.get("trigger") or "").startswith("departure")
+                                        for e in detail["ladder"]), "count")
+    out["paa_departure_commands"] = (sum(s.get("departure") == "command"
+                                         for s in detail["switches"]), "count")
     for event, name in (("mpa_sa_unauthorized", "paa_unauthorized"),
                         ("mpa_sa_authorized", "paa_authorized"),
                         ("pana_session_established", "paa_eap_sessions")):

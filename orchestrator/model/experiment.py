@@ -540,7 +540,12 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
             ("route optimization", "on" if s.route_optimization else None),
             ("concurrent", _describe_concurrent(s.concurrent, exp.seed))) if v)
-        if s.movement is not None:
+        if s.movement is not None and s.movement.path.across is not None:
+            a = s.movement.path.across
+            extra += (f", path across {a.aps[0]} -> {a.aps[1]} from {a.part[0]:g} to "
+                      f"{a.part[1]:g} of the way at {s.movement.path.speed:g} m/s, a scan every "
+                      f"{s.movement.sample_interval * 1e3:g}ms")
+        elif s.movement is not None:
             path = s.movement.path.to_path()
             extra += (f", path {path.length:.1f} m in {path.duration:.1f} s, a scan every "
                       f"{s.movement.sample_interval * 1e3:g}ms")

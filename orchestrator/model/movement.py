@@ -25,6 +25,8 @@ Experiment scenario:
       from: ap0                             # where the MN is attached when the movement starts
       movement:
         path: {waypoints: [[0m, 0m], [100m, 0m]], speed: 1.4m/s}
+        # or, following the APs wherever a configuration puts them (C.6's cell sizes):
+        # path: {across: {aps: [ap0, ap1], part: [0.3, 0.6]}, speed: 10m/s}
         policy: {link_going_down: -70dBm, pre_configure_below: none, hysteresis: 3dB}
         sample_interval: 100ms
 
@@ -227,10 +229,43 @@ class BackAndForth(Strict):
     times: Count = Field(ge=1, le=10_000)
 
 
+_AP_NAME = r"^[a-z][a-z0-9-]{0,19}$"
+
+
+class Across(Strict):
+    """A straight line along the segment from one AP to another, from `part[0]` to `part[1]`
+    of the way (0: at the first AP, 1: at the second). It follows the APs: the same
+    scenario crosses every cell size an experiment's configurations lay out (RFC 6252 C.6:
+    "cell size"; experiments/c6.yaml moves AP-A and scales the radio)."""
+    aps: Annotated[list[Annotated[str, Field(pattern=_AP_NAME)]],
+                   Field(min_length=2, max_length=2)] = Field(
+        description="[first AP, second AP]: the segment between their positions")
+    part: Annotated[list[Annotated[float, Field(ge=0.0, le=1.0, strict=False)]],
+                    Field(min_length=2, max_length=2)] = Field(
+        description="[from, to]: fractions of the way from the first AP to the second")
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if self.aps[0] == self.aps[1]:
+            raise ValueError("across needs two different APs")
+        if self.part[0] == self.part[1]:
+            raise ValueError("across.part needs two different fractions (a path of length 0)")
+        return self
+
+    def points(self, anchors: dict[str, tuple[float, float]]) -> list[tuple[float, float]]:
+        missing = [ap for ap in self.aps if ap not in anchors]
+        if missing:
+            raise ValueError(f"across: {', '.join(missing)} is not an access point with a "
+                             f"position (placed: {', '.join(sorted(anchors)) or 'none'})")
+        a, b = anchors[self.aps[0]], anchors[self.aps[1]]
+        return [(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f) for f in self.part]
+
+
 class PathSpec(Strict):
-    """Exactly one of waypoints, line, random_waypoint, back_and_forth."""
+    """Exactly one of waypoints, line, across, random_waypoint, back_and_forth."""
     waypoints: Annotated[list[Position], Field(min_length=2, max_length=10_000)] | None = None
     line: Line | None = None
+    across: Across | None = None
     random_waypoint: RandomWaypoint | None = None
     back_and_forth: BackAndForth | None = None
     speed: Annotated[float | list[float], BeforeValidator(_speeds),
@@ -241,10 +276,10 @@ class PathSpec(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self):
-        kinds = [k for k in ("waypoints", "line", "random_waypoint", "back_and_forth")
+        kinds = [k for k in ("waypoints", "line", "across", "random_waypoint", "back_and_forth")
                  if getattr(self, k) is not None]
         if len(kinds) != 1:
-            raise ValueError("a path is exactly one of waypoints, line, random_waypoint, "
+            raise ValueError("a path is exactly one of waypoints, line, across, random_waypoint, "
                              f"back_and_forth (got {', '.join(kinds) or 'none'})")
         if kinds == ["random_waypoint"]:
             if self.speed is not None:
@@ -263,10 +298,16 @@ class PathSpec(Strict):
                 raise ValueError(f"{len(self.waypoints) - 1} legs but {len(self.speed)} speeds")
         return self
 
-    def to_path(self):
-        """The mobility package's Path."""
+    def to_path(self, anchors: dict[str, tuple[float, float]] | None = None):
+        """The mobility package's Path. `anchors` (AP -> position, from the topology) are
+        needed by an `across` path; ValueError without them."""
         from ..mobility import geometry as g
         pt = lambda p: (p[0], p[1])                                    # noqa: E731
+        if self.across is not None:
+            if anchors is None:
+                raise ValueError("an 'across' path follows the topology's APs: its length is "
+                                 "known once a topology is given")
+            return g.waypoints(self.across.points(anchors), self.speed, self.pause)
         if self.waypoints is not None:
             return g.waypoints([pt(p) for p in self.waypoints], self.speed, self.pause)
         if self.line is not None:
@@ -368,6 +409,8 @@ class MovementSpec(Strict):
         if self.sample_interval < 0.01:
             raise ValueError("sample_interval must be at least 10ms (each sample is a "
                              "command to the MN's agent)")
+        if self.path.across is not None:
+            return self        # its length follows the topology (model/prerequisites.py)
         duration = self.path.to_path().duration
         if duration > MAX_MOVEMENT_TIME:
             raise ValueError(f"the path takes {duration:.0f} s; a movement runs at real speed "

@@ -249,17 +249,30 @@ def _mipv6_needs(t, mn, from_ap, to_ap, cn, net_from, net_to, flow) -> list[str]
     return out
 
 
-def movement_needs(t: Topology, from_ap: str, mn: str, pre_configures: bool = False) -> list[str]:
+def movement_needs(t: Topology, from_ap: str, mn: str, pre_configures: bool = False,
+                   path=None) -> list[str]:
     """A movement (model/movement.py): every AP on the map, the MN's address on the start
     AP's network (it pre-authenticates over IP from there), another network with a PAA
     to pre-authenticate with, and for pre-configuration an information server (the MN
-    learns the CTN's DHCP server and access router from it, s7.1)."""
+    learns the CTN's DHCP server and access router from it, s7.1). A `path` that follows
+    the APs (`across`) must name placed APs and stay within the movement time limit."""
     out = scenario_needs(t, "dot11i-post-authentication", from_ap, from_ap, mn, None)
     aps = t.nodes_of("access_point")
     unplaced = [ap for ap in aps if getattr(t.nodes[ap], "position", None) is None]
     if unplaced:
         out.append(f"access point(s) {', '.join(unplaced)} have no position: a movement needs "
                    "every AP on the map (nodes.<ap>.position: [x, y], e.g. [0m, 20m])")
+    if path is not None and path.across is not None:
+        from .movement import MAX_MOVEMENT_TIME
+        anchors = {ap: tuple(t.nodes[ap].position) for ap in aps if ap not in unplaced}
+        try:
+            duration = path.to_path(anchors).duration
+        except ValueError as exc:
+            out.append(str(exc))
+        else:
+            if duration > MAX_MOVEMENT_TIME:
+                out.append(f"the path takes {duration:.0f} s; a movement runs at real speed "
+                           f"and may take at most {MAX_MOVEMENT_TIME:.0f} s")
     net_from = t.ap_network(from_ap)
     address = t.nodes[mn].address if isinstance(t.nodes[mn], MobileNode) else None
     if address is None or net_from is None or address.ip not in t.networks[net_from].subnet:
@@ -312,7 +325,8 @@ def check_experiment(exp, confs, smap) -> list[Problem]:
                                                  f"{topo_name} ({rc.name}): {err}"))
             if s.flow == "movement":
                 needs = movement_needs(rc.topology, s.from_ap, mn,
-                                       s.movement.policy.pre_configure_below is not None)
+                                       s.movement.policy.pre_configure_below is not None,
+                                       s.movement.path)
             elif s.flow == "switch-back":      # MPA with pre-configuration, with no call
                 needs = scenario_needs(rc.topology, "sip-mpa", s.from_ap, s.to_ap, mn,
                                        correspondent="(no call)")

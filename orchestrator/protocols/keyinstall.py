@@ -75,6 +75,7 @@ __all__ = [
     "encode_answer",
     "decode_answer",
     "Receiver",
+    "SequenceWindow",
     "Receipt",
     "ProtocolError",
 ]
@@ -218,15 +219,13 @@ REPLAY_WINDOW = 1_000_000_000   # Sequence values below the highest accepted (ou
 MAX_REMEMBERED = 1024           # accepted Sequences kept; the floor rises past those dropped
 
 
-class Receiver:
-    """The target's side (AP or access router): authenticate, check, de-duplicate.
+class SequenceWindow:
+    """Replay protection by Sequence, a sliding window as IPsec's (RFC 4303 s3.4.3; module
+    docstring): `check` says what to do with a datagram, `remember` records an accepted one
+    with the answer it got. Shared by the targets of key installation and the PAA's
+    departure notices (protocols/departure.py)."""
 
-    ``target_id`` is this AP's BSSID (6 octets); a request for another target is answered
-    with WRONG_TARGET and installs nothing.
-    """
-
-    def __init__(self, secret: bytes, kind: TargetKind, target_id: bytes):
-        self.secret, self.kind, self.target_id = bytes(secret), TargetKind(kind), bytes(target_id)
+    def __init__(self):
         self.last_sequence: int | None = None        # the highest accepted
         self._dropped = -1                           # the highest Sequence forgotten
         self._accepted: dict[int, tuple[bytes, bytes]] = {}   # Sequence -> (request, answer)
@@ -237,18 +236,60 @@ class Receiver:
             return -1
         return max(self.last_sequence - REPLAY_WINDOW, self._dropped)
 
+    def check(self, sequence: int, data: bytes) -> tuple[bytes | None, str]:
+        """(cached answer, reason): the very same datagram again gets its answer back and
+        reason "retransmitted"; a replayed Sequence gets no answer and its reason; a new
+        one (None, "")."""
+        seen = self._accepted.get(sequence)
+        if seen is not None and seen[0] == data:
+            return seen[1], "retransmitted"
+        if seen is not None or sequence <= self._floor():
+            return None, f"replayed Sequence {sequence} (last accepted {self.last_sequence})"
+        return None, ""
+
+    def screen(self, decode, data: bytes, retransmitted: str):
+        """Authenticate (`decode(data)`, which raises ProtocolError) and de-duplicate one
+        datagram: (message, None, "") when it is new, else (None, the cached answer or None,
+        why: `retransmitted` for the very same datagram again)."""
+        try:
+            msg = decode(data)
+        except ProtocolError as exc:
+            return None, None, exc.reason
+        cached, reason = self.check(msg.sequence, data)
+        if cached is not None:
+            return None, cached, retransmitted
+        return (None, None, reason) if reason else (msg, None, "")
+
+    def remember(self, sequence: int, data: bytes, ack: bytes) -> None:
+        self._accepted[sequence] = (data, ack)
+        self.last_sequence = max(sequence, self.last_sequence or 0)
+        while len(self._accepted) > MAX_REMEMBERED:
+            old = next(iter(self._accepted))  # the earliest accepted
+            del self._accepted[old]
+            self._dropped = max(self._dropped, old)
+
+
+class Receiver:
+    """The target's side (AP or access router): authenticate, check, de-duplicate.
+
+    ``target_id`` is this AP's BSSID (6 octets); a request for another target is answered
+    with WRONG_TARGET and installs nothing.
+    """
+
+    def __init__(self, secret: bytes, kind: TargetKind, target_id: bytes):
+        self.secret, self.kind, self.target_id = bytes(secret), TargetKind(kind), bytes(target_id)
+        self.window = SequenceWindow()
+
+    @property
+    def last_sequence(self) -> int | None:
+        return self.window.last_sequence
+
     def handle(self, data: bytes) -> Receipt:
         data = bytes(data)
-        try:
-            req = decode_request(self.secret, data)
-        except ProtocolError as exc:
-            return Receipt(None, None, exc.reason)
-        seen = self._accepted.get(req.sequence)
-        if seen is not None and seen[0] == data:
-            return Receipt(seen[1], None, "retransmitted request: answer repeated")
-        if seen is not None or req.sequence <= self._floor():
-            return Receipt(None, None, f"replayed Sequence {req.sequence} "
-                                       f"(last accepted {self.last_sequence})")
+        req, cached, why = self.window.screen(lambda d: decode_request(self.secret, d), data,
+                                              "retransmitted request: answer repeated")
+        if req is None:
+            return Receipt(cached, None, why)
         if req.kind != self.kind:
             status, reason = Status.WRONG_KIND, f"request for a {req.kind.name}"
         elif req.target_id != self.target_id:
@@ -257,13 +298,5 @@ class Receiver:
             status, reason = Status.INSTALLED, ""
         ack = encode_answer(self.secret, InstallAnswer(self.kind, status, req.sequence,
                                                        req.nonce))
-        self._remember(req.sequence, data, ack)
+        self.window.remember(req.sequence, data, ack)
         return Receipt(ack, req if status == Status.INSTALLED else None, reason)
-
-    def _remember(self, sequence: int, data: bytes, ack: bytes) -> None:
-        self._accepted[sequence] = (data, ack)
-        self.last_sequence = max(sequence, self.last_sequence or 0)
-        while len(self._accepted) > MAX_REMEMBERED:
-            old = next(iter(self._accepted))  # the earliest accepted
-            del self._accepted[old]
-            self._dropped = max(self._dropped, old)

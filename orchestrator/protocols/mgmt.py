@@ -27,7 +27,9 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 TYPES = ("assoc_request", "assoc_response", "disassoc_request", "disassociated",
          "authorize", "deauthorize", "port_status",
-         "sta_associated")          # controller -> the AP's authenticator (the MAC's event)
+         # controller -> the AP's authenticator (the MAC's events): a station associated,
+         # or left (status: station_request | reassociation | link_lost; attrs.new_bssid)
+         "sta_associated", "sta_disassociated")
 
 
 class MgmtError(ProtocolError):

@@ -434,11 +434,14 @@ def fig7_ladder_dir(path: Path) -> Path:
 
 def write_run(run_dir: Path, experiment: str, scheme: str, values: dict, spec: dict) -> None:
     """A minimal run directory: records.csv from {(scenario, repetition): {phase: (value,
-    unit)}} (configuration 'rtt', MN 'walker', every row ok) and spec.yaml."""
-    rows = [{"experiment": experiment, "run_id": "x", "configuration": "rtt",
-             "base_configuration": "rtt", "mobile_node": "walker", "scenario": scenario,
-             "scheme": scheme, "repetition": rep, "phase": phase, "value": v, "unit": unit,
+    unit)}} (configuration 'rtt', MN 'walker', every row ok) and spec.yaml. A key
+    (configuration, scenario, repetition) names the configuration."""
+    keys = {key: (key if len(key) == 3 else ("rtt", *key)) for key in values}
+    rows = [{"experiment": experiment, "run_id": "x", "configuration": keys[key][0],
+             "base_configuration": keys[key][0], "mobile_node": "walker",
+             "scenario": keys[key][1], "scheme": scheme, "repetition": keys[key][2],
+             "phase": phase, "value": v, "unit": unit,
              "ms": v if unit == "ms" else None, "status": "ok", "error": ""}
-            for (scenario, rep), phases in values.items() for phase, (v, unit) in phases.items()]
+            for key, phases in values.items() for phase, (v, unit) in phases.items()]
     pd.DataFrame(rows).to_csv(run_dir / "records.csv", index=False)
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))

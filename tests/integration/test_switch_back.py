@@ -39,11 +39,22 @@ def test_switch_back_with_the_mpa_sa_kept(bed):
     assert [x["paa_state"] for x in s] == ["unauthorized", "open", "unauthorized"]
     assert s[1]["attach_ms"] is not None and all(x["delay_ms"] is not None for x in s)
     events = [(x["event"], x["state"]) for x in r["ladder"]]
-    assert events[:4] == [("pana_session_established", None),
+    assert events[:5] == [("pana_session_established", None),
                           ("pana_session_activated", "activated"),
+                          ("departure_notice", "unauthorize"),
                           ("mpa_sa_unauthorized", "unauthorized"),
                           ("mpa_sa_authorized", "authorized")]
     assert events.count(("pana_session_established", None)) == 1    # one EAP in all
+    # C.2 driven by the radio: at each departure the AP the MN left (kiosk) told the PAA,
+    # and that notice, not the flow's command, moved the session to unauthorized
+    assert [x["departure"] for x in s] == ["notice", None, "notice"]
+    moved = [x for x in r["ladder"] if x["event"] == "mpa_sa_unauthorized"]
+    assert [x["trigger"] for x in moved] == ["departure notice from kiosk"] * 2
+    notices = [x for x in r["ladder"] if x["event"] == "departure_notice"]
+    assert [(x["trigger"], x["reason"]) for x in notices] == [("from kiosk", "REASSOCIATED")] * 2
+    values = switch_back.switch_back_values(r)
+    assert values["paa_departure_notices"] == (2, "count")
+    assert values["paa_departure_commands"] == (0, "count")
 
 
 def test_switch_back_without_context_authenticates_every_time(bed):

@@ -181,7 +181,7 @@ LINE = "{line: {from: [5m, 0m], to: [55m, 0m]}, speed: 18km/h}"
     (LINE, "{line: {from: [5m, 0m], to: [55m, 0m]}}",
      "10:13: scenarios[0].movement.path: line needs a speed, like 'speed: 1.4m/s'"),
     (LINE, "{line: {from: [5m, 0m], to: [55m, 0m]}, waypoints: [[0m, 0m], [1m, 0m]], speed: 1m/s}",
-     "10:13: scenarios[0].movement.path: a path is exactly one of waypoints, line, random_waypoint, back_and_forth (got waypoints, line)"),
+     "10:13: scenarios[0].movement.path: a path is exactly one of waypoints, line, across, random_waypoint, back_and_forth (got waypoints, line)"),
     (LINE, "{waypoints: [[0m, 0m], [1m, 0m]], speed: [1m/s, 2m/s]}",
      "10:13: scenarios[0].movement.path: 1 legs but 2 speeds"),
     (LINE, "{line: {from: [5m, 0m], to: [55m, 0m]}, speed: 18}",

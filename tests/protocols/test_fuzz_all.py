@@ -34,7 +34,7 @@ def test_every_target_both_accepts_and_rejects():
 
 
 # state machines and servers that turn bad input into events or answers, never exceptions
-_NEVER_REJECT = {"eapol-4way", "pana-paa", "pana-pac", "keyinstall", "control"}
+_NEVER_REJECT = {"eapol-4way", "pana-paa", "pana-pac", "keyinstall", "departure", "control"}
 
 
 def test_the_engine_finds_what_it_is_for():

@@ -593,6 +593,31 @@ def _keyinstall():
     return corpus, run
 
 
+def _departure_resign(data: bytes) -> bytes:
+    from orchestrator.protocols import departure as dn
+    return data[:-32] + hmac.new(dn._mac_key(KEYINSTALL_SECRET), data[:-32],
+                                 hashlib.sha256).digest()
+
+
+@target("departure", resign=_departure_resign)
+def _departure():
+    from orchestrator.protocols import departure as dn
+    ap = bytes.fromhex("02000000aa01")
+    notice = dn.DepartureNotice(dn.Reason.REASSOCIATED, 5, bytes.fromhex("020000000001"), ap,
+                                bytes.fromhex("02000000aa02"))
+    corpus = [dn.encode_notice(KEYINSTALL_SECRET, notice),
+              dn.encode_ack(KEYINSTALL_SECRET, notice)]
+
+    def run(data: bytes):
+        receipt = dn.Receiver(KEYINSTALL_SECRET, ap).handle(data)
+        try:
+            dn.decode_ack(KEYINSTALL_SECRET, data)
+        except ProtocolError:
+            pass
+        return receipt
+    return corpus, run
+
+
 @target("vici")
 def _vici():
     from orchestrator.protocols import vici

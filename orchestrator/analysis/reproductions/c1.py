@@ -19,7 +19,8 @@ Registers:
            every departure and authorized it at every return, one EAP session in all,
            (c) without context every switch authenticates, (d) returns with the MPA-SA
            faster than without, (e) fewer RTP packets lost with it (with a CN's stream),
-           (f) fewer still with bicasting (C.1)
+           (f) fewer still with bicasting (C.1), (g) the PAA learned of every departure
+           from the AP the MN left (its departure notice), none from the flow's command
   figures  c1_delay (delay per switch, both contexts, log scale)
 """
 from __future__ import annotations
@@ -81,12 +82,15 @@ def switches(run: RunData) -> pd.DataFrame:
                         "switches": int(len(sw)), "eap_runs": int(count("eap_runs")),
                         "paa_unauthorized": int(count("paa_unauthorized")),
                         "paa_authorized": int(count("paa_authorized")),
-                        "paa_eap_sessions": int(count("paa_eap_sessions"))})
+                        "paa_eap_sessions": int(count("paa_eap_sessions")),
+                        "paa_departure_notices": int(count("paa_departure_notices")),
+                        "paa_departure_commands": int(count("paa_departure_commands"))})
     return pd.DataFrame(out, columns=["configuration", "scenario", "context", "direction", "n",
                                       "median_ms", "p5_ms", "p95_ms", "lost_median",
                                       "lost_total", "handoff_median_ms", "repetitions",
                                       "switches", "eap_runs", "paa_unauthorized",
-                                      "paa_authorized", "paa_eap_sessions"])
+                                      "paa_authorized", "paa_eap_sessions",
+                                      "paa_departure_notices", "paa_departure_commands"])
 
 
 def ladder(run: RunData) -> list[dict]:
@@ -120,9 +124,10 @@ def markdown(run: RunData) -> list[str]:
     lad = ladder(run)
     if lad:
         out += ["", "The PAA's state ladder, first repetition with the MPA-SA (ms from the start "
-                "of MPA):", "", "| ms | event | state | reason |", "|---|---|---|---|"]
+                "of MPA; trigger: who told the PAA the MN left, or which AP's notice it is):",
+                "", "| ms | event | state | reason | trigger |", "|---|---|---|---|---|"]
         out += [f"| {e['t_ms']:.1f} | {e['event']} | {e.get('state') or ''} | "
-                f"{e.get('reason') or ''} |" for e in lad]
+                f"{e.get('reason') or ''} | {e.get('trigger') or ''} |" for e in lad]
     return out
 
 
@@ -154,6 +159,11 @@ def checks(run: RunData) -> list[dict]:
                              ok_, f"{k.paa_unauthorized} unauthorized for {away} departures, "
                              f"{k.paa_authorized} authorized for {back} returns, "
                              f"{k.paa_eap_sessions} EAP sessions in {k.repetitions} runs"))
+            notices, commands = int(k.paa_departure_notices), int(k.paa_departure_commands)
+            out.append(check("g", f"the PAA learns of each departure from the AP's notice "
+                             f"[{conf}]", notices, away, notices == away and commands == 0,
+                             f"{notices} unauthorized by a departure notice, {commands} by "
+                             f"the flow's command, for {away} departures"))
         if len(none):
             n = none.iloc[0]
             out.append(check("c", f"without context every switch authenticates [{conf}]",

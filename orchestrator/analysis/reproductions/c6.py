@@ -15,13 +15,22 @@ the times measured *in the same run* (`mobility/c6.py`; the measured PANA pre-au
 stands in for the RFC's 2RTT: EAP-TLS takes several round trips), drawn over the measured
 success rate; the RFC's worked example is recomputed beside it.
 
+Cell size (C.6's D): an experiment whose configurations lay the cells out at several
+sizes (experiments/c6.yaml: AP spacing 20, 40, 80 m, the radio scaled with it) gives one
+limit per cell size, each from the D and the phase times measured in that configuration;
+`cells` puts them side by side, and `v_over_d` every run on one axis, v/D, where the
+formula predicts one boundary for all sizes: v/D = 1 / budget.
+
 Registers:
   tables   c6_success.csv (per scenario: depth, speed, n, success rate, delays, phase
-           times, D), c6_limits.csv and c6.md (predicted and observed limits per depth,
-           the RFC's example recomputed)
+           times, D), c6_limits.csv and c6.md (predicted and observed limits per depth and
+           cell size, the RFC's example recomputed), c6_cells.csv (per depth and cell size:
+           D, budget, the predicted limit and the observed transition, also as v/D)
   checks   (a) below the predicted limit MPA finishes, (b) well above it it does not,
-           (c) pre-configuration lowers the limit, (d) the worked example recomputed
-  figures  c6_success (success rate and handover delay against velocity, predicted limits)
+           (c) pre-configuration lowers the limit, (d) the worked example recomputed,
+           (e) with several cell sizes: the observed limit grows with D
+  figures  c6_success (success rate and handover delay against velocity, predicted limits),
+           c6_cells (success against v/D for every cell size; limits against D)
   readme   the limits, the table, the discussion; summary: the limits
 
 Pure functions of the run's records and spec, except the figure function.
@@ -135,10 +144,51 @@ def _s(ms: float) -> float:
     return 0.0 if ms is None or math.isnan(ms) else ms / 1e3
 
 
+def _observed_limit(fastest_ok: float, slowest_failed: float) -> float:
+    """The observed transition as one speed: the geometric mean of the fastest speed at
+    which every run finished MPA and the slowest at which one did not (NaN unless both)."""
+    if any(v is None or math.isnan(v) for v in (fastest_ok, slowest_failed)):
+        return math.nan
+    return math.sqrt(fastest_ok * slowest_failed)
+
+
+def cells(run: RunData) -> pd.DataFrame:
+    """Per depth and configuration (cell size), ordered by D: D, the budget measured there,
+    the predicted limit D/budget, the observed transition, and both as v/D (1/s): the
+    formula's boundary is v/D = 1/budget whatever the cell size."""
+    lim = limits(run)
+    if lim.empty:
+        return pd.DataFrame(columns=["depth", "configuration", "D_m", "budget_ms",
+                                     "predicted_limit_mps", "observed_limit_mps",
+                                     "fastest_all_completed_mps", "slowest_not_completed_mps",
+                                     "predicted_v_over_D", "observed_v_over_D"])
+    out = lim[["depth", "configuration", "D_m", "budget_ms", "predicted_limit_mps",
+               "fastest_all_completed_mps", "slowest_not_completed_mps"]].copy()
+    out["observed_limit_mps"] = [_observed_limit(a, b) for a, b in zip(
+        out["fastest_all_completed_mps"], out["slowest_not_completed_mps"])]
+    out["predicted_v_over_D"] = 1e3 / out["budget_ms"]
+    out["observed_v_over_D"] = out["observed_limit_mps"] / out["D_m"]
+    return out.sort_values(["depth", "D_m"]).reset_index(drop=True)
+
+
+def v_over_d(run: RunData) -> pd.DataFrame:
+    """Every (configuration, scenario) of `success` with its v/D (1/s), D the median
+    measured in that configuration at that depth."""
+    table, lim = success(run), limits(run)
+    if table.empty:
+        return table.assign(D_cell_m=[], v_over_D=[])
+    d = {(r.configuration, r.depth): r.D_m for r in lim.itertuples()}
+    table = table.copy()
+    table["D_cell_m"] = [d.get((c, k), math.nan) for c, k in zip(table["configuration"],
+                                                                 table["depth"])]
+    table["v_over_D"] = table["speed_mps"] / table["D_cell_m"]
+    return table
+
+
 @C6.tables
 def tables(run: RunData) -> dict:
     return {"c6_success.csv": success(run), "c6_limits.csv": limits(run),
-            "c6.md": "\n".join(markdown(run)) + "\n"}
+            "c6_cells.csv": cells(run), "c6.md": "\n".join(markdown(run)) + "\n"}
 
 
 def markdown(run: RunData) -> list[str]:
@@ -148,17 +198,31 @@ def markdown(run: RunData) -> list[str]:
            "| depth | Tdisc | Tauth | Tpsk | Tconf | D | predicted limit D/budget | observed: "
            "every run finished MPA up to | first speed where one did not |", "|---|---|---|---|---|---|---|---|---|"]
     for r in lim.itertuples():
-        tconf = f"{r.Tconf_ms:.0f} ms" if r.depth == "pre-configuration" else "--"
+        tconf = _ms(r.Tconf_ms) if r.depth == "pre-configuration" else "--"
         out.append(f"| {TITLES[r.depth]} ({r.configuration}) | {_ms(r.Tdisc_ms)} | "
                    f"{_ms(r.Tauth_ms)} | {_ms(r.Tpsk_ms)} | {tconf} | {r.D_m:.2f} m | "
                    f"{r.predicted_limit_mps:.1f} m/s ({r.predicted_limit_fps:.0f} ft/s) | "
                    f"{_speed(r.fastest_all_completed_mps)} | {_speed(r.slowest_not_completed_mps)} |")
+    cl = cells(run)
+    if cl["configuration"].nunique() > 1:
+        out += ["", "Per cell size (D measured in each configuration; the formula's boundary "
+                "in v/D is 1/budget whatever D; observed: the geometric mean of the fastest "
+                "speed where every run finished and the slowest where one did not):", "",
+                "| depth | cell | D | budget | predicted limit | observed limit | predicted "
+                "v/D | observed v/D |", "|---|---|---|---|---|---|---|---|"]
+        for r in cl.itertuples():
+            out.append(f"| {TITLES[r.depth]} | {r.configuration} | {r.D_m:.2f} m | "
+                       f"{_ms(r.budget_ms)} | {r.predicted_limit_mps:.1f} m/s | "
+                       f"{_speed(r.observed_limit_mps, '.1f')} | {r.predicted_v_over_D:.2f}/s | "
+                       + ("--" if math.isnan(r.observed_v_over_D) else f"{r.observed_v_over_D:.2f}/s")
+                       + " |")
     out += ["", "Per speed (success = the handover needed no EAP; with pre-configuration, it "
             "was MPA's handover into the pre-configured nCoA):", "",
-            "| depth | speed | runs | MPA finished | handover delay (median) |",
-            "|---|---|---|---|---|"]
+            "| depth | cell | speed | runs | MPA finished | handover delay (median) |",
+            "|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        out.append(f"| {TITLES[r.depth]} | {r.speed_mps:g} m/s ({r.speed_fps:.0f} ft/s) | {r.n} | "
+        out.append(f"| {TITLES[r.depth]} | {r.configuration} | {r.speed_mps:g} m/s "
+                   f"({r.speed_fps:.0f} ft/s) | {r.n} | "
                    f"{r.completed}/{r.n} | {r.handover_delay_ms:.1f} ms |")
     a, b = ex["pre-authentication"], ex["pre-configuration"]
     out += ["", f"The RFC's worked example recomputed: D = {ex['D_ft']:g} ft, RTT = "
@@ -172,8 +236,8 @@ def _ms(v) -> str:
     return "--" if v is None or math.isnan(v) else f"{v:.1f} ms"
 
 
-def _speed(v) -> str:
-    return "--" if v is None or math.isnan(v) else f"{v:g} m/s"
+def _speed(v, fmt: str = "g") -> str:
+    return "--" if v is None or math.isnan(v) else f"{v:{fmt}} m/s"
 
 
 @C6.checks
@@ -202,6 +266,20 @@ def checks(run: RunData) -> list[dict]:
                              b.predicted_limit_mps / a.predicted_limit_mps, None,
                              b.predicted_limit_mps < a.predicted_limit_mps,
                              "predicted limit with pre-configuration / without (C.6: 250/500)"))
+    cl = cells(run)
+    for depth, g in cl.groupby("depth", sort=False):
+        g = g.dropna(subset=["observed_limit_mps", "D_m"])
+        if len(g) < 2:
+            continue
+        grows = bool((g["observed_limit_mps"].diff().dropna() >= 0).all())
+        ratio = g["observed_limit_mps"].iloc[-1] / g["observed_limit_mps"].iloc[0]
+        out.append(check("e", f"the observed limit grows with the cell size [{TITLES[depth]}]",
+                         ratio, g["D_m"].iloc[-1] / g["D_m"].iloc[0], grows,
+                         "observed limit of the largest cell / the smallest (measured) beside "
+                         "D largest / smallest (the formula: equal); verdict: the observed "
+                         "limit never falls as D grows ("
+                         + ", ".join(f"{r.D_m:.1f} m: {r.observed_limit_mps:.1f} m/s"
+                                     for r in g.itertuples()) + ")"))
     ex = rfc_example()
     for depth in DEPTHS:
         e = ex[depth]
@@ -246,6 +324,54 @@ def figures(run: RunData, out_dir: Path) -> list[Path]:
             f"{rfc_example()['pre-authentication']['computed']:.0f} and "
             f"{rfc_example()['pre-configuration']['computed']:.0f} ft/s.")
     return save(fig, out_dir / "c6_success")
+
+
+MARKERS = "osD^v<>ph"
+
+
+@C6.figures
+def cell_figures(run: RunData, out_dir: Path) -> list[Path]:
+    """Success against v/D, every cell size on one axis (the formula: one boundary,
+    1/budget); and per cell size, the predicted limit D/budget against the observed one."""
+    table, cl = v_over_d(run), cells(run)
+    if table.empty or table["configuration"].nunique() < 2:
+        return []
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    confs = list(dict.fromkeys(cl.sort_values("D_m")["configuration"]))
+    for (conf, depth), t in table.groupby(["configuration", "depth"], sort=False):
+        d = t["D_cell_m"].iloc[0]
+        ax1.plot(t["v_over_D"], t["success_rate"], MARKERS[confs.index(conf) % len(MARKERS)]
+                 + "-", color=COLOURS[depth], alpha=0.8, ms=6,
+                 label=f"{TITLES[depth]}, D = {d:.1f} m ({conf})")
+    for depth, g in cl.groupby("depth", sort=False):
+        lo, hi = g["predicted_v_over_D"].min(), g["predicted_v_over_D"].max()
+        ax1.axvspan(lo, hi if hi > lo else lo * 1.01, color=COLOURS[depth], alpha=0.15)
+        ax1.axvline(g["predicted_v_over_D"].median(), color=COLOURS[depth], ls="--", lw=1)
+        ax2.plot(g["D_m"], g["predicted_limit_mps"], "--", color=COLOURS[depth],
+                 label=f"{TITLES[depth]}: predicted D / budget")
+        ax2.plot(g["D_m"], g["observed_limit_mps"], "o-", color=COLOURS[depth],
+                 label=f"{TITLES[depth]}: observed")
+        ax2.vlines(g["D_m"], g["fastest_all_completed_mps"], g["slowest_not_completed_mps"],
+                   color=COLOURS[depth], alpha=0.4, lw=4)
+    ax1.set_xscale("log")
+    ax1.set_xlabel("v / D (1/s): the MN's velocity over the distance it has for MPA")
+    ax1.set_ylabel("MPA finished before the handover (share of runs)")
+    ax1.set_ylim(-0.05, 1.05)
+    ax1.set_title("every cell size on one axis; dashed: 1 / measured budget", fontsize=11)
+    ax1.legend(fontsize=7, loc="center left")
+    ax2.set_xlabel("D (m), measured per cell size")
+    ax2.set_ylabel("velocity limit (m/s)")
+    ax2.set_title("limit against the cell size (bars: fastest all-finished to first "
+                  "failure)", fontsize=10)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    ax2.legend(fontsize=7)
+    fig.suptitle("RFC 6252 C.6: MPA against the velocity and the cell size")
+    caption(fig, "Budget per cell size: Tdisc + Tauth + Tpsk (+ Tconf), medians measured in "
+            "that configuration; shaded: their range over the cell sizes. " + "; ".join(
+                f"{TITLES[r.depth]}, D = {r.D_m:.1f} m: {_ms(r.budget_ms)}"
+                for r in cl.itertuples()))
+    return save(fig, out_dir / "c6_cells")
 
 
 @C6.readme
