@@ -15,6 +15,14 @@ nCoA), ESP in userspace through charon's kernel-libipsec TUN device, keyed from 
   pre-authenticated"); on CHILD_SA up it checks the inner address, performs DAD for it on the
   CTN link on the MN's behalf (Appendix A), then answers ARP for it (proxy ARP, s7.4) and
   announces it; on CHILD_SA down it withdraws all that.
+- The access router of a cellular network (C.5.2; `ctn["kind"]` cellular) ends tunnels
+  whose inner address is the one the MN reserved at the packet data gateway through the WLAN
+  (agents/cellular.py): the gateway's pool, no DHCP filter, no DAD (the gateway owns the
+  pool) and no proxy ARP (it is itself the router of the radio network): charon's route
+  into the tunnel (table 220) is all that steers the MN's traffic. When the MN's cellular
+  interface carries the address, `to_link` stops tunnelling (the route goes: the data
+  session's /32 on the radio link takes over) and, for a copy-and-forward period, sends
+  a copy of what now leaves on the radio link through the tunnel (agents/copy_forward.py).
 """
 from __future__ import annotations
 
@@ -319,6 +327,14 @@ class TunnelEnd:
             self.log.emit("pht_failed", PHASE, reason=reason, **attrs)
             self.charon.terminate(ike_id=sa.get("uniqueid"))
             return
+        if self.ctn.get("kind") == "cellular":
+            with self._lock:
+                self.tunnels[ncoa] = {**attrs, "state": "up", "up_mono_ns": mono_ns,
+                                      "dad_ms": 0.0}
+            self.log.emit("pht_established", PHASE, proxy_arp=False, dad_ms=0.0,
+                          since_child_up_ms=(time.perf_counter_ns() - mono_ns) / 1e6,
+                          network="cellular", **attrs)
+            return
         with self._lock:
             self.tunnels[ncoa] = {**attrs, "state": "dad", "up_mono_ns": mono_ns}
         # Appendix A: DAD by the nAR on the MN's behalf, at tunnel establishment
@@ -366,7 +382,9 @@ class TunnelEnd:
             t = self.tunnels.pop(ncoa, None)
             if t is None:
                 return
-            run(["ip", "neigh", "del", "proxy", ncoa, "dev", self.ctn["iface"]], check=False)
+            if self.ctn.get("kind") != "cellular":
+                run(["ip", "neigh", "del", "proxy", ncoa, "dev", self.ctn["iface"]],
+                    check=False)
         self.log.emit("pht_released", PHASE, reason=reason, sta=t["sta"], ncoa=ncoa,
                       outer=t["outer"], conn=t["conn"])
 
