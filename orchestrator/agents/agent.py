@@ -879,6 +879,12 @@ class AccessRouter(Role):
               # the buffering module (s6.3 step 4, s7.6.1; agents/buffering.py); station
               # MAC -> node name, to name the MN in its events
               "buffering_port": 7012, "station_nodes": {}}
+    # C.5.2 (pht_to_link): how long the tunnel into a cellular network stays after it is
+    # disabled, before it is deleted: what was routed into it just before must still be
+    # encrypted (kernel-libipsec reads the TUN device in user space) and cross the WLAN to
+    # the MN, whose own end goes after this. Deleting at once lost 1 packet in 1 of 3
+    # bench repetitions (bench/c52_handover.py, under load)
+    PHT_DRAIN_S = 0.1
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -1007,7 +1013,8 @@ class AccessRouter(Role):
         tunnelling it (charon's route goes: the radio link takes over; s7.4 "delete or
         disable"). With `copy_forward_ms`, for that long each packet that leaves on the
         radio link for `ncoa` is also sent through the tunnel (copy-and-forward, the
-        packets then arrive twice). Then the tunnel is deleted. Returns once it is."""
+        packets then arrive twice). Then, at least PHT_DRAIN_S after disabling it, the
+        tunnel is deleted. Returns once it is."""
         from .copy_forward import CopyForward
         if self.tunnel_end is None:
             raise CommandError(f"{self.node}: {self.tunnel_error}")
@@ -1029,6 +1036,7 @@ class AccessRouter(Role):
         t1 = time.perf_counter_ns()
         if window is not None:
             window.done.wait(timeout)
+        time.sleep(max(0.0, self.PHT_DRAIN_S - (time.perf_counter_ns() - t1) / 1e9))
         try:
             self.tunnel_end.charon.terminate(ike_id=t["ike_uniqueid"], timeout=0.001,
                                              force=True)
@@ -1616,6 +1624,11 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["pdg_radius_timeout"] = c(cellular.RADIUS_TIMEOUT_S * 1e3, "ms",
                                       "agents/cellular.py RadiusNas (fixed, unchanged request: RFC 5080 s2.2.1)")
         out["pdg_radius_retries"] = c(cellular.RADIUS_RETRIES, "", "agents/cellular.py RadiusNas")
+    if "access-router" in roles and (config.get("ctn") or {}).get("kind") == "cellular":
+        out["pht_drain"] = c(AccessRouter.PHT_DRAIN_S * 1e3, "ms",
+                             "agents/agent.py pht_to_link: the tunnel into the cellular "
+                             "network disabled, then deleted (with copy-and-forward: after "
+                             "its period, if longer)")
     return out
 
 
