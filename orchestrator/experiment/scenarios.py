@@ -48,8 +48,10 @@ interface powered off and the stream on the WLAN address:
                                data session (CHAP against the installed secret) are at the
                                handover (phase switching), the switch follows at once
 
-The steps of the both-up flavour are also callable on their own (bench/c52_handover.py):
-`inter_technology_both_up`.
+The bare steps of the both-up flavour (no pre-authentication, no tunnel: the data session,
+the switch, the re-INVITE) are also callable on their own, for the deployment test
+(tests/integration/test_c52_deploy.py): `inter_technology_both_up`. bench/c52_handover.py
+runs the flows themselves.
 
 The flow `movement` (experiment/movement.py) has no `to`: the MN moves along a path and its
 own policy chooses when to prepare and where to hand over (C.1, C.6).
