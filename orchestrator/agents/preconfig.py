@@ -246,13 +246,17 @@ class PreConfiguration:
                 except CommandError:
                     self._release_lease(p)
                     raise
-            p.expires_mono = time.monotonic() + lifetime
-            p.timer = threading.Timer(lifetime, self._expire, args=(p,))
-            p.timer.daemon = True
-            p.timer.start()
-            with self._lock:
-                self.active[p.ctn] = p
-            return p.summary()
+            return self._keep(p, lifetime)
+
+    def _keep(self, p: Preconfig, lifetime: float) -> dict:
+        """`p` is pre-configured, for `lifetime` (s7.2: time-bound): released when it ends."""
+        p.expires_mono = time.monotonic() + lifetime
+        p.timer = threading.Timer(lifetime, self._expire, args=(p,))
+        p.timer.daemon = True
+        p.timer.start()
+        with self._lock:
+            self.active[p.ctn] = p
+        return p.summary()
 
     def tunnel_to(self, name: str, ar: dict, ncoa: str, key: bytes, lifetime: float,
                   timeout: float) -> dict:
@@ -270,13 +274,7 @@ class PreConfiguration:
                           {"ike_id_cp": ar["ike_id_pht"], **ar}, f"mpa-{name}", ncoa=ncoa,
                           lifetime=lifetime)
             self._tunnel(p, key, timeout)
-            p.expires_mono = time.monotonic() + lifetime
-            p.timer = threading.Timer(lifetime, self._expire, args=(p,))
-            p.timer.daemon = True
-            p.timer.start()
-            with self._lock:
-                self.active[p.ctn] = p
-            return p.summary()
+            return self._keep(p, lifetime)
 
     def tunnel_down(self, name: str, reason: str) -> dict:
         """The MN's end of a `tunnel_to` tunnel goes at the switch (C.5.2): nothing more

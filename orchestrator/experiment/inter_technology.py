@@ -112,8 +112,8 @@ METRICS = (
     Metric("cellular_session", "ms", "PPPoE discovery, LCP, CHAP, IPCP (measured)"),
     Metric("switch", "ms", "default route moved to the cellular interface"),
     Metric("binding_update", "ms", "re-INVITE from the cellular address until 200 OK"),
-    Metric("handover_total", "ms", "trigger (link lost / switch) -> first packet on the "
-                                   "new address"),
+    Metric("handover_total", "ms", "trigger (link lost / switch) -> first in-handoff "
+                                   "packet"),
     Metric("pre_authentication", "ms", "PANA with the cellular PAA through the WLAN"),
     Metric("key_installation", "ms", "PAA -> packet data gateway: the CHAP secret installed"),
     Metric("address_preconfiguration", "ms", "the cellular address reserved through the "
