@@ -878,7 +878,10 @@ class AccessRouter(Role):
               "dad_probes": 3, "dad_interval": 0.2,
               # the buffering module (s6.3 step 4, s7.6.1; agents/buffering.py); station
               # MAC -> node name, to name the MN in its events
-              "buffering_port": 7012, "station_nodes": {}}
+              "buffering_port": 7012, "station_nodes": {},
+              # C.5.2: WLAN station MAC -> the MACs of that MN's cellular interfaces on this
+              # router's radio network (the tunnel's inner address must be theirs)
+              "cellular_macs": {}}
     # C.5.2 (pht_to_link): how long the tunnel into a cellular network stays after it is
     # disabled, before it is deleted: what was routed into it just before must still be
     # encrypted (kernel-libipsec reads the TUN device in user space) and cross the WLAN to
@@ -897,7 +900,8 @@ class AccessRouter(Role):
             try:
                 self.tunnel_end = TunnelEnd(self.config["ike"], self.config["ctn"],
                                             {"probes": self.config["dad_probes"],
-                                             "interval": self.config["dad_interval"]}, log)
+                                             "interval": self.config["dad_interval"]}, log,
+                                            address_check=self._reserved_here)
             except (OSError, RuntimeError) as exc:     # e.g. no iptables: keys still work
                 self.tunnel_error = f"cannot set up the tunnel end: {exc}"
                 log.emit("pht_failed", "pre-configuration", reason=self.tunnel_error)
@@ -908,6 +912,19 @@ class AccessRouter(Role):
         self.buffering = self.buffering_server = None
         if self.tunnel_end is not None and self.config["ctn"].get("kind") != "cellular":
             self._start_buffering()      # (a cellular network's tunnel end buffers nothing)
+
+    def _reserved_here(self, sta: str, ncoa: str) -> bool | None:
+        """C.5.2: is `ncoa` the address the packet data gateway on this node reserved (or
+        leased) for a cellular interface of the MN whose WLAN station is `sta`? None when
+        this node has no gateway to ask (the pool check alone then)."""
+        gateway = next((r.gateway for r in getattr(self, "co_located", ())
+                        if isinstance(r, PacketDataGatewayRole)
+                        and getattr(r, "gateway", None) is not None), None)
+        if gateway is None:
+            return None
+        hosts = self.config["cellular_macs"].get(sta, [])
+        return any(gateway.holds(bytes(int(x, 16) for x in mac.split(":")), ncoa)
+                   for mac in hosts)
 
     def _start_buffering(self) -> None:
         from .buffering import BufferingModule, BufferingServer
@@ -1444,6 +1461,7 @@ class Agent:
                 self._commands.setdefault(cmd, (r, fn))
         for r in roles:
             r.agent_roles = [x.name for x in roles]
+            r.co_located = list(roles)        # the roles of this node (one process)
             r.agent_commands = tuple(sorted(self._commands))
 
     def dispatch(self, cmd: str, args: dict, req_id: str) -> Any:

@@ -244,8 +244,12 @@ def _in_ranges(address: IPv4Address, ranges: list[list[str]]) -> bool:
 class TunnelEnd:
     """The nAR's end of the proactive handover tunnels (see the module docstring)."""
 
-    def __init__(self, ike: dict, ctn: dict, dad: dict, log: EventLog):
+    def __init__(self, ike: dict, ctn: dict, dad: dict, log: EventLog,
+                 address_check=None):
+        """`address_check(sta, ncoa)`: for a cellular network, whether the packet data
+        gateway reserved `ncoa` for that MN (None: it cannot tell; the pool check alone)."""
         self.ike, self.ctn, self.dad_cfg, self.log = ike, ctn, dad, log
+        self.address_check = address_check
         self.charon = Charon(ike["vici"])
         self.keys: dict[str, bytes] = {}                 # station MAC -> MN-AR key (PSK)
         self.tunnels: dict[str, dict] = {}               # nCoA -> {sta, outer, ike_id, ...}
@@ -331,9 +335,10 @@ class TunnelEnd:
             with self._lock:
                 self.tunnels[ncoa] = {**attrs, "state": "up", "up_mono_ns": mono_ns,
                                       "dad_ms": 0.0}
+            checked = None if self.address_check is None else self.address_check(sta, ncoa)
             self.log.emit("pht_established", PHASE, proxy_arp=False, dad_ms=0.0,
                           since_child_up_ms=(time.perf_counter_ns() - mono_ns) / 1e6,
-                          network="cellular", **attrs)
+                          network="cellular", reserved_for_mn=checked, **attrs)
             return
         with self._lock:
             self.tunnels[ncoa] = {**attrs, "state": "dad", "up_mono_ns": mono_ns}
@@ -371,6 +376,9 @@ class TunnelEnd:
             return f"inner address {ncoa} is not in {self.ctn['subnet']}"
         if not _in_ranges(address, self.ctn["pool"]):
             return f"inner address {ncoa} is not one the CTN hands out"
+        if self.ctn.get("kind") == "cellular" and self.address_check is not None \
+                and self.address_check(sta, ncoa) is False:
+            return f"inner address {ncoa} is not reserved for {sta} at the packet data gateway"
         with self._lock:
             other = self.tunnels.get(ncoa)
         if other and other["sta"] != sta:

@@ -191,7 +191,17 @@ def ar_pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple]
 
 
 def ar_agent_config(f: Facts, ar: str, node_dir: Path | None) -> dict:
-    out = {"ctn": ar_ctn(f, ar), "ike": {"tun": TUN_DEVICE, **ar_ike_ids(f, ar)}}
+    c = ar_ctn(f, ar)
+    out = {"ctn": c, "ike": {"tun": TUN_DEVICE, **ar_ike_ids(f, ar)}}
+    if c is not None and c["kind"] == "cellular":
+        # C.5.2: each MN's WLAN station -> its cellular interfaces on this radio network
+        bss = {b for b in f.topo.nodes_of("base_station") if f.topo.nodes[b].network == c["network"]}
+        out["cellular_macs"] = {
+            f.plan.stations[m].mac: [i.mac for i in f.plan.hosts[m].interfaces
+                                     if i.name in {n for n, r in f.topo.nodes[m].radios().items()
+                                                   if r.technology == "cellular"
+                                                   and r.attach in bss}]
+            for m in f.topo.nodes_of("mobile_node") if m in f.plan.stations}
     if node_dir is not None:
         out["ike"]["vici"] = str(node_dir / "ikev2-strongswan" / "run" / "charon.vici")
     return out

@@ -277,6 +277,9 @@ def test_the_cellular_network_has_a_proactive_handover_tunnel_end(tmp_path):
         "cellular", "cell-net", gw_if.name, None, "10.29.0.1")
     assert c["pool"] == [["10.20.0.2", "10.20.0.254"]]       # all but the gateway's own
     assert "station_nodes" in pdsn and pdsn["station_nodes"] != pdsn["stations"]
+    wlan = facts.plan.stations["mn"].mac
+    cdma = next(i.mac for i in facts.plan.hosts["mn"].interfaces if i.name == "cdma0")
+    assert pdsn["cellular_macs"] == {wlan: [cdma]}       # whose reservation the tunnel carries
     ike = ctn.ikev2_context(facts, "pdsn")
     assert ike["ctn_services"] == [] and ike["dhcp_relays"] == [] and ike["address_pools"] == []
     [pht] = ike["pht_services"]

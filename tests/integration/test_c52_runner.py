@@ -175,6 +175,7 @@ def test_the_binding_update_goes_through_the_tunnel_before_the_switch(run_dir):
         ar_up = [e for e in events if e["node"] == "pdsn" and e["event"] == "pht_established"
                  and e["attrs"]["ncoa"] == address and e["mono_ns"] <= up["mono_ns"]]
         assert ar_up and ar_up[-1]["attrs"]["network"] == "cellular"
+        assert ar_up[-1]["attrs"]["reserved_for_mn"] is True   # the gateway's reservation
         start = next(e for e in after if e["event"] == "binding_update_start")
         done = next(e for e in after if e["event"] == "binding_update_done")
         powered = next(e for e in after if e["event"] == "interface_powered_on")
