@@ -389,6 +389,40 @@ class MobileNode(_RadioRole):
                                f"{result['reason']}")
         return result
 
+    @command("pre-configuration")
+    def cellular_tunnel(self, iface: str | None = None, timeout: float = 10.0,
+                        lifetime: float | None = None) -> dict:
+        """RFC 6252 s7.4, C.5.2: the proactive handover tunnel into the cellular network,
+        from the WLAN address to the access router of the base station's network (with the
+        packet data gateway), inner address the cellular address reserved through the WLAN
+        (`preconfigure_cellular`), keyed with the MN-AR key of the pre-authentication. What
+        the MN sends from that address goes through it (the binding update, s7.5), and
+        what the CN sends there comes back through it, over the WLAN, before the cellular
+        interface carries anything."""
+        cell = self._cellular(iface)
+        pre = cell.preauthorized
+        if pre is None or not pre.get("address"):
+            raise CommandError(f"{cell.iface} has no address reserved through the WLAN: "
+                               "preauthenticate_mpa and preconfigure_cellular first")
+        end = pre["gateway"].get("tunnel_end")
+        if not end:
+            raise CommandError(f"no access router ends a tunnel into the network of "
+                               f"{cell.config.get('base_station')}")
+        keys = self.mpa_sas.get(pre["paa"])
+        if keys is None:
+            raise CommandError(f"no MPA-SA with {pre['paa']}")
+        return self.preconf.tunnel_to(f"cellular-{cell.iface}", end, pre["address"][0],
+                                      keys.mn_ar_key(),
+                                      lifetime or self.config["preconf_lifetime"], timeout)
+
+    @command("switching")
+    def cellular_tunnel_down(self, iface: str | None = None) -> dict:
+        """The switch (C.5.2): the MN's end of the tunnel into the cellular network goes
+        (what it sends from the cellular address leaves on the cellular interface)."""
+        cell = self._cellular(iface)
+        return self.preconf.tunnel_down(f"cellular-{cell.iface}",
+                                        "the cellular interface carries the address")
+
     @command("switching")
     def cellular_down(self, iface: str | None = None, power_off: bool = False) -> dict:
         """End the cellular data session; `power_off` also takes the interface down."""
@@ -897,7 +931,16 @@ class AccessRouter(Role):
               "dad_probes": 3, "dad_interval": 0.2,
               # the buffering module (s6.3 step 4, s7.6.1; agents/buffering.py); station
               # MAC -> node name, to name the MN in its events
-              "buffering_port": 7012, "stations": {}}
+              "buffering_port": 7012, "station_nodes": {},
+              # C.5.2: WLAN station MAC -> the MACs of that MN's cellular interfaces on this
+              # router's radio network (the tunnel's inner address must be theirs)
+              "cellular_macs": {}}
+    # C.5.2 (pht_to_link): how long the tunnel into a cellular network stays after it is
+    # disabled, before it is deleted: what was routed into it just before must still be
+    # encrypted (kernel-libipsec reads the TUN device in user space) and cross the WLAN to
+    # the MN, whose own end goes after this. Deleting at once lost 1 packet in 1 of 3
+    # bench repetitions (bench/c52_handover.py, under load)
+    PHT_DRAIN_S = 0.1
 
     def __init__(self, node: str, config: dict, log: EventLog):
         super().__init__(node, config, log)
@@ -910,7 +953,8 @@ class AccessRouter(Role):
             try:
                 self.tunnel_end = TunnelEnd(self.config["ike"], self.config["ctn"],
                                             {"probes": self.config["dad_probes"],
-                                             "interval": self.config["dad_interval"]}, log)
+                                             "interval": self.config["dad_interval"]}, log,
+                                            address_check=self._reserved_here)
             except (OSError, RuntimeError) as exc:     # e.g. no iptables: keys still work
                 self.tunnel_error = f"cannot set up the tunnel end: {exc}"
                 log.emit("pht_failed", "pre-configuration", reason=self.tunnel_error)
@@ -919,8 +963,21 @@ class AccessRouter(Role):
                 self.config, "access-router", self.config["keyinstall_id"],
                 self._on_mn_ar_key, log)
         self.buffering = self.buffering_server = None
-        if self.tunnel_end is not None:
-            self._start_buffering()
+        if self.tunnel_end is not None and self.config["ctn"].get("kind") != "cellular":
+            self._start_buffering()      # (a cellular network's tunnel end buffers nothing)
+
+    def _reserved_here(self, sta: str, ncoa: str) -> bool | None:
+        """C.5.2: is `ncoa` the address the packet data gateway on this node reserved (or
+        leased) for a cellular interface of the MN whose WLAN station is `sta`? None when
+        this node has no gateway to ask (the pool check alone then)."""
+        gateway = next((r.gateway for r in getattr(self, "co_located", ())
+                        if isinstance(r, PacketDataGatewayRole)
+                        and getattr(r, "gateway", None) is not None), None)
+        if gateway is None:
+            return None
+        hosts = self.config["cellular_macs"].get(sta, [])
+        return any(gateway.holds(bytes(int(x, 16) for x in mac.split(":")), ncoa)
+                   for mac in hosts)
 
     def _start_buffering(self) -> None:
         from .buffering import BufferingModule, BufferingServer
@@ -939,7 +996,7 @@ class AccessRouter(Role):
             self._on_attached, self.log).start()
 
     def _mn(self, sta: str) -> str:
-        return self.config["stations"].get(sta, sta)
+        return self.config["station_nodes"].get(sta, sta)
 
     def _tunnel_of(self, sta: str, ncoa: str) -> dict | None:
         with self.tunnel_end._lock:
@@ -1017,6 +1074,49 @@ class AccessRouter(Role):
             self.log.emit("copy_forward_failed", "switching", mn=mn, reason=str(exc))
             raise CommandError(f"copy-and-forward for {mn}: {exc}") from None
         return window.start()
+
+    @command("switching")
+    def pht_to_link(self, ncoa: str, copy_forward_ms: float | None = None,
+                    timeout: float = 10.0) -> dict:
+        """C.5.2's switch at the access router of a cellular network: the MN's cellular
+        interface carries `ncoa` now (its data session's /32 on the radio link), so stop
+        tunnelling it (charon's route goes: the radio link takes over; s7.4 "delete or
+        disable"). With `copy_forward_ms`, for that long each packet that leaves on the
+        radio link for `ncoa` is also sent through the tunnel (copy-and-forward, the
+        packets then arrive twice). Then, at least PHT_DRAIN_S after disabling it, the
+        tunnel is deleted. Returns once it is."""
+        from .copy_forward import CopyForward
+        if self.tunnel_end is None:
+            raise CommandError(f"{self.node}: {self.tunnel_error}")
+        with self.tunnel_end._lock:
+            t = dict(self.tunnel_end.tunnels.get(ncoa) or {})
+        if not t:
+            raise CommandError(f"{ncoa} is in no proactive handover tunnel here")
+        mn, window = self._mn(t["sta"]), None
+        if copy_forward_ms:
+            try:
+                window = CopyForward(mn, ncoa, ncoa, float(copy_forward_ms) / 1e3, self.log,
+                                     leaving=self.config["ctn"]["iface"],
+                                     via=self.config["ike"].get("tun", "ipsec0"))
+            except (ValueError, TypeError, OSError) as exc:
+                raise CommandError(f"copy-and-forward for {mn}: {exc}") from None
+            window.start()
+        t0 = time.perf_counter_ns()
+        self._disable_tunnel(ncoa, t["sta"], "the MN's cellular interface carries it")
+        t1 = time.perf_counter_ns()
+        if window is not None:
+            window.done.wait(timeout)
+        time.sleep(max(0.0, self.PHT_DRAIN_S - (time.perf_counter_ns() - t1) / 1e9))
+        try:
+            self.tunnel_end.charon.terminate(ike_id=t["ike_uniqueid"], timeout=0.001,
+                                             force=True)
+        except Exception as exc:               # noqa: BLE001 -- charon's words, logged
+            self.log.emit("pht_failed", "switching", sta=t["sta"], ncoa=ncoa,
+                          reason=f"cannot delete the tunnel: {exc}")
+        self.tunnel_end._down(ncoa, "the MN's cellular interface carries it")
+        return {"ncoa": ncoa, "mn": mn, "disable_ms": (t1 - t0) / 1e6,
+                "copies": window.copies if window else None,
+                "copy_forward_ms": copy_forward_ms}
 
     @command()
     def pht_status(self) -> dict:
@@ -1414,6 +1514,7 @@ class Agent:
                 self._commands.setdefault(cmd, (r, fn))
         for r in roles:
             r.agent_roles = [x.name for x in roles]
+            r.co_located = list(roles)        # the roles of this node (one process)
             r.agent_commands = tuple(sorted(self._commands))
 
     def dispatch(self, cmd: str, args: dict, req_id: str) -> Any:
@@ -1605,6 +1706,11 @@ def agent_constants(roles: list[str], agent) -> dict:
         out["pdg_radius_timeout"] = c(cellular.RADIUS_TIMEOUT_S * 1e3, "ms",
                                       "agents/cellular.py RadiusNas (fixed, unchanged request: RFC 5080 s2.2.1)")
         out["pdg_radius_retries"] = c(cellular.RADIUS_RETRIES, "", "agents/cellular.py RadiusNas")
+    if "access-router" in roles and (config.get("ctn") or {}).get("kind") == "cellular":
+        out["pht_drain"] = c(AccessRouter.PHT_DRAIN_S * 1e3, "ms",
+                             "agents/agent.py pht_to_link: the tunnel into the cellular "
+                             "network disabled, then deleted (with copy-and-forward: after "
+                             "its period, if longer)")
     return out
 
 

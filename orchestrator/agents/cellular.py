@@ -701,6 +701,14 @@ class PacketDataGateway:
                               sta=_mac_str(host), address=address)
         return address
 
+    def holds(self, host: bytes, address: str) -> bool:
+        """`address` is reserved for the mobile `host` (through its WLAN) or leased to it in
+        a data session: C.5.2's tunnel into this network may carry it for that mobile."""
+        if self.reserved_for.get(host) == address:
+            return True
+        return any(s.host == host and s.address == address
+                   for s in list(self.sessions.values()))
+
     def forget_preauthorized(self) -> int:
         """Drop every installed secret and reservation (a clean start); how many secrets."""
         n = len(self.preauthorized)

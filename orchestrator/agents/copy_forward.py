@@ -13,6 +13,12 @@ forwards; the IPv4 ones leaving it (PACKET_OUTGOING) for the old address are cop
 (IP_HDRINCL), which routes them to the new address like any packet of this router. The
 originals are never held or changed. Events: `copy_forward_start` and `copy_forward_done`
 (`copies`) with `mn`, `old`, `new`, `duration_ms`. Standard library only.
+
+The same window serves the access router at the end of a proactive handover tunnel into a
+cellular network (agents/agent.py `pht_to_link`, C.5.2): once it stops tunnelling the MN's
+cellular address, the packets for it leave on the radio link (`leaving`), and a copy of
+each goes, unchanged (`new` = `old`), into the tunnel (`via`: the raw socket is bound to
+the tunnel's device, so the copy does not take the route of the original).
 """
 from __future__ import annotations
 
@@ -33,22 +39,32 @@ MAX_DURATION = 10.0          # s: a copy window is a transition, not a second pa
 class CopyForward:
     """One copy window: packets for `old` copied to `new` for `duration` seconds."""
 
-    def __init__(self, mn: str, old: str, new: str, duration: float, log: EventLog | None):
+    def __init__(self, mn: str, old: str, new: str, duration: float, log: EventLog | None,
+                 leaving: str | None = None, via: str | None = None):
+        """`leaving`: copy only packets that leave on this interface (else on any); `via`:
+        send the copies out of this interface (else as routed)."""
         if not 0 < duration <= MAX_DURATION:
             raise ValueError(f"copy-and-forward duration {duration:g} s: expected 0 < d <= "
                              f"{MAX_DURATION:g} s")
+        if old == new and (leaving is None or via is None or leaving == via):
+            raise ValueError("copies to the same address need another interface: "
+                             "leaving and via")
         self.mn, self.old, self.new, self.duration, self.log = mn, old, new, duration, log
+        self.leaving, self.via = leaving, via
         self.copies = self.malformed = 0
         self.done = threading.Event()
         # ETH_P_ALL: the kernel shows packets it sends only to packet sockets of every protocol
         self._tap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         self._raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         self._raw.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+        if via is not None:
+            self._raw.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, via.encode())
 
     def _emit(self, event: str, **attrs) -> None:
         if self.log:
             self.log.emit(event, "switching", mn=self.mn, old=self.old, new=self.new,
-                          duration_ms=self.duration * 1e3, **attrs)
+                          duration_ms=self.duration * 1e3, leaving=self.leaving, via=self.via,
+                          **attrs)
 
     def start(self) -> dict:
         self._emit("copy_forward_start")
@@ -65,6 +81,8 @@ class CopyForward:
                     continue
                 data, addr = self._tap.recvfrom(65535)
                 if addr[2] != PACKET_OUTGOING or addr[1] != ETH_P_IP:
+                    continue
+                if self.leaving is not None and addr[0] != self.leaving:
                     continue
                 try:
                     if destination(data) != self.old:

@@ -265,13 +265,58 @@ class PreConfiguration:
                 except CommandError:
                     self._release_lease(p)
                     raise
-            p.expires_mono = time.monotonic() + lifetime
-            p.timer = threading.Timer(lifetime, self._expire, args=(p,))
-            p.timer.daemon = True
-            p.timer.start()
+            return self._keep(p, lifetime)
+
+    def _keep(self, p: Preconfig, lifetime: float) -> dict:
+        """`p` is pre-configured, for `lifetime` (s7.2: time-bound): released when it ends."""
+        p.expires_mono = time.monotonic() + lifetime
+        p.timer = threading.Timer(lifetime, self._expire, args=(p,))
+        p.timer.daemon = True
+        p.timer.start()
+        with self._lock:
+            self.active[p.ctn] = p
+        return p.summary()
+
+    def tunnel_to(self, name: str, ar: dict, ncoa: str, key: bytes, lifetime: float,
+                  timeout: float) -> dict:
+        """The proactive handover tunnel (s7.4) to the access router `ar` ({node, address,
+        ike_id_pht}) of a network the information server does not describe, with an inner
+        address the MN already holds: RFC 6252 C.5.2, the cellular network, whose packet
+        data gateway reserved `ncoa` for the MN through the WLAN. Keyed with the MN-AR key
+        from pre-authentication; time-bound like any pre-configuration (s7.2)."""
+        if self.charon is None:
+            raise CommandError("no charon on this MN (image ikev2-strongswan-mn)")
+        with self._op:
+            if name in self.active:
+                self._release(name, "pre-configured again")
+            p = Preconfig(name, "reserved", current_address(self.c["iface"]),
+                          {"ike_id_cp": ar["ike_id_pht"], **ar}, f"mpa-{name}", ncoa=ncoa,
+                          lifetime=lifetime)
+            self._tunnel(p, key, timeout)
+            return self._keep(p, lifetime)
+
+    def tunnel_down(self, name: str, reason: str) -> dict:
+        """The MN's end of a `tunnel_to` tunnel goes at the switch (C.5.2): nothing more
+        from the inner address into it (the source rule and the address on the virtual
+        interface go, by rtnetlink: no `ip` to fork), then charon forgets it without waiting
+        for the access router (which ends its side itself)."""
+        from .rtnl import Rtnl
+        with self._op:
             with self._lock:
-                self.active[p.ctn] = p
-            return p.summary()
+                p = self.active.pop(name, None)
+            if p is None:
+                raise CommandError(f"no proactive handover tunnel {name}")
+            if p.timer:
+                p.timer.cancel()
+            t0 = time.perf_counter_ns()
+            with Rtnl() as nl:
+                self.routing.detach_fast(nl, p.ncoa)
+            t1 = time.perf_counter_ns()
+            self._undo_charon(p, force=True)
+            self.log.emit("pht_released", "switching", mono_ns=t1, ctn=p.ctn, ar=p.ar["node"],
+                          ncoa=p.ncoa, reason=reason, detach_ms=(t1 - t0) / 1e6)
+            return {"ctn": p.ctn, "ncoa": p.ncoa, "reason": reason,
+                    "detach_ms": (t1 - t0) / 1e6}
 
     def _dhcp_address(self, p: Preconfig, ctn: dict, timeout: float) -> None:
         if not ctn["cas"]:
@@ -362,6 +407,7 @@ class PreConfiguration:
         child = next(iter(sa.get("child-sas", {}).values()), {})
         self.log.emit("pht_established", PHASE, ctn=p.ctn, ar=ar["node"], outer=p.ocoa,
                       inner=p.ncoa, method=p.method, probe_rtt_ms=rtt * 1000,
+                      tun=self.routing.tun,
                       spi_in=child.get("spi-in"), spi_out=child.get("spi-out"),
                       encap=child.get("encap"),
                       **{f"{k}_ms": p.times[k] for k in marks})
@@ -424,6 +470,8 @@ class PreConfiguration:
                       reason=reason)
         if p.method == "dhcp":
             how = self._release_lease(p)
+        elif p.method == "reserved":
+            how = "kept: reserved at the packet data gateway"
         else:
             how = "DHCPRELEASE by the nAR's relay when the IKE_SA is deleted"
         self.log.emit("address_released", PHASE, ctn=p.ctn, ncoa=p.ncoa, method=p.method,

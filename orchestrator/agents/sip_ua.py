@@ -48,6 +48,7 @@ import queue
 import random
 import selectors
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -699,6 +700,7 @@ class RtpReceiver:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.received = self.malformed = 0
+        self._ifnames: dict[int, str] = {}
         self.loop = Loop(f"rtp-receiver:{self.address[1]}")
         self._stop = threading.Event()
         self._thread = self.loop.start(self._run, "rtp-receiver")
@@ -721,14 +723,17 @@ class RtpReceiver:
     def _record(self, data: bytes, ancdata: list, src: Address, bound: str, port: int) -> None:
         """One line of the log per packet, malformed ones included ("error")."""
         ns = time.perf_counter_ns()
-        dst = bound
+        dst, ifindex = bound, None
         for level, kind, value in ancdata:
             if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
                 dst = socket.inet_ntoa(value[8:12])     # in_pktinfo.ipi_addr
+                ifindex = int.from_bytes(value[0:4], sys.byteorder)   # .ipi_ifindex
             elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO \
                     and len(value) >= 16:
                 dst = socket.inet_ntop(socket.AF_INET6, value[:16])   # in6_pktinfo.ipi6_addr
         record = {"mono_ns": ns, "src": _fmt(src), "dst": f"{dst}:{port}", "len": len(data)}
+        if ifindex is not None:       # the interface it came in on (C.5.2: WLAN, tunnel or
+            record["iface"] = self._ifname(ifindex)       # cellular: the same address)
         try:
             pkt = rtp.decode(data)
             record.update(seq=pkt.sequence, rtp_ts=pkt.timestamp, ssrc=pkt.ssrc,
@@ -738,6 +743,18 @@ class RtpReceiver:
             record["error"] = exc.reason
             self.malformed += 1
         os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+
+    def _ifname(self, ifindex: int) -> str:
+        """The name of interface `ifindex` (cached: one lookup per interface), or the
+        index as text if it has none (gone)."""
+        name = self._ifnames.get(ifindex)
+        if name is None:
+            try:
+                name = socket.if_indextoname(ifindex)
+            except (OSError, OverflowError, ValueError):
+                return str(ifindex)
+            self._ifnames[ifindex] = name
+        return name
 
     def stop(self) -> None:
         self._stop.set()

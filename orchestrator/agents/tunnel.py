@@ -15,6 +15,14 @@ nCoA), ESP in userspace through charon's kernel-libipsec TUN device, keyed from 
   pre-authenticated"); on CHILD_SA up it checks the inner address, performs DAD for it on the
   CTN link on the MN's behalf (Appendix A), then answers ARP for it (proxy ARP, s7.4) and
   announces it; on CHILD_SA down it withdraws all that.
+- The access router of a cellular network (C.5.2; `ctn["kind"]` cellular) ends tunnels
+  whose inner address is the one the MN reserved at the packet data gateway through the WLAN
+  (agents/cellular.py): the gateway's pool, no DHCP filter, no DAD (the gateway owns the
+  pool) and no proxy ARP (it is itself the router of the radio network): charon's route
+  into the tunnel (table 220) is all that steers the MN's traffic. When the MN's cellular
+  interface carries the address, `to_link` stops tunnelling (the route goes: the data
+  session's /32 on the radio link takes over) and, for a copy-and-forward period, sends
+  a copy of what now leaves on the radio link through the tunnel (agents/copy_forward.py).
 """
 from __future__ import annotations
 
@@ -228,8 +236,12 @@ def _in_ranges(address: IPv4Address, ranges: list[list[str]]) -> bool:
 class TunnelEnd:
     """The nAR's end of the proactive handover tunnels (see the module docstring)."""
 
-    def __init__(self, ike: dict, ctn: dict, dad: dict, log: EventLog):
+    def __init__(self, ike: dict, ctn: dict, dad: dict, log: EventLog,
+                 address_check=None):
+        """`address_check(sta, ncoa)`: for a cellular network, whether the packet data
+        gateway reserved `ncoa` for that MN (None: it cannot tell; the pool check alone)."""
         self.ike, self.ctn, self.dad_cfg, self.log = ike, ctn, dad, log
+        self.address_check = address_check
         self.charon = Charon(ike["vici"])
         self.keys: dict[str, bytes] = {}                 # station MAC -> MN-AR key (PSK)
         self.tunnels: dict[str, dict] = {}               # nCoA -> {sta, outer, ike_id, ...}
@@ -311,6 +323,15 @@ class TunnelEnd:
             self.log.emit("pht_failed", PHASE, reason=reason, **attrs)
             self.charon.terminate(ike_id=sa.get("uniqueid"))
             return
+        if self.ctn.get("kind") == "cellular":
+            with self._lock:
+                self.tunnels[ncoa] = {**attrs, "state": "up", "up_mono_ns": mono_ns,
+                                      "dad_ms": 0.0}
+            checked = None if self.address_check is None else self.address_check(sta, ncoa)
+            self.log.emit("pht_established", PHASE, proxy_arp=False, dad_ms=0.0,
+                          since_child_up_ms=(time.perf_counter_ns() - mono_ns) / 1e6,
+                          network="cellular", reserved_for_mn=checked, **attrs)
+            return
         with self._lock:
             self.tunnels[ncoa] = {**attrs, "state": "dad", "up_mono_ns": mono_ns}
         # Appendix A: DAD by the nAR on the MN's behalf, at tunnel establishment
@@ -347,6 +368,9 @@ class TunnelEnd:
             return f"inner address {ncoa} is not in {self.ctn['subnet']}"
         if not _in_ranges(address, self.ctn["pool"]):
             return f"inner address {ncoa} is not one the CTN hands out"
+        if self.ctn.get("kind") == "cellular" and self.address_check is not None \
+                and self.address_check(sta, ncoa) is False:
+            return f"inner address {ncoa} is not reserved for {sta} at the packet data gateway"
         with self._lock:
             other = self.tunnels.get(ncoa)
         if other and other["sta"] != sta:
@@ -358,7 +382,9 @@ class TunnelEnd:
             t = self.tunnels.pop(ncoa, None)
             if t is None:
                 return
-            run(["ip", "neigh", "del", "proxy", ncoa, "dev", self.ctn["iface"]], check=False)
+            if self.ctn.get("kind") != "cellular":
+                run(["ip", "neigh", "del", "proxy", ncoa, "dev", self.ctn["iface"]],
+                    check=False)
         self.log.emit("pht_released", PHASE, reason=reason, sta=t["sta"], ncoa=ncoa,
                       outer=t["outer"], conn=t["conn"])
 

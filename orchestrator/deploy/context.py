@@ -279,10 +279,14 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                        "cellular": cellular_config(f, node),
                        # the packet data gateways each PAA pre-authorizes this MN's cellular
                        # interfaces with (RFC 6252 s7.6.2, C.5.2)
+                       # and the access router that ends a proactive handover tunnel
+                       # into that network (C.5.2, s7.4: the binding update through it)
                        "paa_pdgs": {p: [{"iface": ifname, "gateway": g["name"],
                                          "target_id": g["target_id"],
                                          "address": g["address"],
-                                         "address_port": PDG_ADDRESS_PORT}
+                                         "address_port": PDG_ADDRESS_PORT,
+                                         "tunnel_end": ctn.tunnel_end_of(
+                                             f, t.nodes[g["base_station"]].network)}
                                         for g in paa_gateways(f, p)
                                         for ifname, bs in cellular_attachments(f, node)
                                         if bs == g["base_station"]]
@@ -303,7 +307,7 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                                              None),
                        # the buffering module (s6.3 step 4, s7.6.1): names stations in events
                        "buffering_port": BUFFERING_PORT,
-                       "stations": {plan.stations[m].mac: m for m in plan.stations},
+                       "station_nodes": {plan.stations[m].mac: m for m in plan.stations},
                        **ctn.ar_agent_config(f, node, node_dir)})
     if "packet_data_gateway" in roles:
         config.update(packet_data_gateway_config(f, node))
@@ -339,6 +343,9 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
         # the candidate target network(s): the PAA's networks that have access points
         nets = {a.network for a in plan.aps.values()} & _networks_of(f, node)
         targets = [a for a in plan.aps.values() if a.network in nets]
+        # and its base stations' networks: their access router ends the proactive handover
+        # tunnel into the cellular network with the MN-AR key (C.5.2, s7.4)
+        tunnel_nets = nets | (set(ctn.cellular_networks(f)) & _networks_of(f, node))
         config.update({"pana_port": PANA_PORT, "paa_radius": _radius(f, node),
                        "departure_port": DEPARTURE_PORT,
                        # the address MNs are told (and the PAA answers from)
@@ -350,9 +357,9 @@ def agent_config(f: Facts, node: str, node_dir: Path | None = None) -> dict:
                                     "port": KEYINSTALL_PORT,
                                     "secret": f.secrets.pair("keyinstall", r, node),
                                     "target_id": next(i.mac for i in plan.hosts[r].interfaces
-                                                      if i.network in nets)}
+                                                      if i.network in tunnel_nets)}
                                    for r in t.nodes_of("access_router")
-                                   if _networks_of(f, r) & nets],
+                                   if _networks_of(f, r) & tunnel_nets],
                        "ctn_aps": [{"name": a.name, "bssid": a.bssid,
                                     "address": str(addresses(plan, a.name)[0][1]),
                                     "port": KEYINSTALL_PORT,

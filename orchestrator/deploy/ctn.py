@@ -49,6 +49,13 @@ def access_networks(f: Facts) -> list[str]:
     return [n for n in f.topo.networks if n in with_ap]
 
 
+def cellular_networks(f: Facts) -> list[str]:
+    """Networks of base stations (C.5.2): the MNs' cellular interfaces and the packet data
+    gateway's radio-network side."""
+    with_bs = {f.topo.nodes[b].network for b in f.topo.nodes_of("base_station")}
+    return [n for n in f.topo.networks if n in with_bs]
+
+
 def _iface(f: Facts, node: str, net: str):
     return next((i for i in f.plan.hosts[node].interfaces
                  if i.network == net and i.address is not None), None)
@@ -117,10 +124,15 @@ def information_server_of(f: Facts) -> dict | None:
 def ar_ctn(f: Facts, ar: str) -> dict | None:
     """The CTN an access router serves (its first access network) and how it gets nCoAs:
     the strongSwan dhcp plugin relays to the network's DHCP server (s7.3.2) unless that
-    server runs on the AR itself, in which case the AR hands out its own pool."""
+    server runs on the AR itself, in which case the AR hands out its own pool.
+
+    An access router on a base station's network instead (C.5.2: the cellular domain's
+    access router, with the packet data gateway) ends proactive handover tunnels whose inner
+    address is the one the MN reserved at the gateway through the WLAN (`kind` cellular:
+    the gateway's pool, no DHCP, no DAD or proxy ARP on the radio network, agents/tunnel.py)."""
     nets = [n for n in access_networks(f) if _iface(f, ar, n) is not None]
     if not nets:
-        return None
+        return _cellular_ctn(f, ar)
     net = nets[0]
     i = _iface(f, ar, net)
     subnet = f.topo.networks[net].subnet
@@ -135,7 +147,40 @@ def ar_ctn(f: Facts, ar: str) -> dict | None:
             "ca_local": bool(cas) and remote_ca is None,
             # the addresses an nCoA may have: the DHCP pool (and the AR's own pool)
             "pool": [[str(a), str(b)] for a, b in [*(dhcp_pool if cas else []), *own_pool]],
-            "own_pool": [[str(a), str(b)] for a, b in own_pool]}
+            "own_pool": [[str(a), str(b)] for a, b in own_pool], "kind": "access"}
+
+
+def _cellular_ctn(f: Facts, ar: str) -> dict | None:
+    nets = [n for n in cellular_networks(f) if _iface(f, ar, n) is not None]
+    if not nets:
+        return None
+    i = _iface(f, ar, nets[0])
+    subnet = f.topo.networks[nets[0]].subnet
+    return {"network": nets[0], "iface": i.name, "subnet": str(subnet),
+            "address": str(i.address.ip), "mac": i.mac, "ca": None, "ca_local": False,
+            # what the packet data gateway hands out (deploy/context.py
+            # packet_data_gateway_config): every host of the subnet minus the static ones
+            "pool": [[str(a), str(b)] for a, b in host_ranges(
+                subnet, 1, subnet.num_addresses - 2, _static(f))],
+            "own_pool": [], "kind": "cellular",
+            # the tunnel's outer end: the AR's first address off the radio network (the
+            # MN's cellular interface has a host route to the radio-network address once
+            # its data session is up; the tunnel must stay on the WLAN until the switch)
+            "outer": next((str(j.address.ip) for j in f.plan.hosts[ar].interfaces
+                           if j.address is not None and j.network != nets[0]),
+                          str(i.address.ip))}
+
+
+def tunnel_end_of(f: Facts, net: str) -> dict | None:
+    """The access router that ends proactive handover tunnels into the cellular network
+    `net` (found by role: an access router on it), its tunnel's outer address and IKE
+    identity; None when there is none."""
+    for r in f.topo.nodes_of("access_router"):
+        c = ar_ctn(f, r)
+        if c is not None and c["network"] == net:
+            return {"node": r, "address": c.get("outer", c["address"]),
+                    "ike_id_pht": ar_ike_ids(f, r)["ike_id_pht"]}
+    return None
 
 
 def ar_pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple]:
@@ -146,7 +191,17 @@ def ar_pool_ranges(subnet: IPv4Network, static: set[IPv4Address]) -> list[tuple]
 
 
 def ar_agent_config(f: Facts, ar: str, node_dir: Path | None) -> dict:
-    out = {"ctn": ar_ctn(f, ar), "ike": {"tun": TUN_DEVICE, **ar_ike_ids(f, ar)}}
+    c = ar_ctn(f, ar)
+    out = {"ctn": c, "ike": {"tun": TUN_DEVICE, **ar_ike_ids(f, ar)}}
+    if c is not None and c["kind"] == "cellular":
+        # C.5.2: each MN's WLAN station -> its cellular interfaces on this radio network
+        bss = {b for b in f.topo.nodes_of("base_station") if f.topo.nodes[b].network == c["network"]}
+        out["cellular_macs"] = {
+            f.plan.stations[m].mac: [i.mac for i in f.plan.hosts[m].interfaces
+                                     if i.name in {n for n, r in f.topo.nodes[m].radios().items()
+                                                   if r.technology == "cellular"
+                                                   and r.attach in bss}]
+            for m in f.topo.nodes_of("mobile_node") if m in f.plan.stations}
     if node_dir is not None:
         out["ike"]["vici"] = str(node_dir / "ikev2-strongswan" / "run" / "charon.vici")
     return out
@@ -164,8 +219,11 @@ def ikev2_context(f: Facts, ar: str) -> dict:
     """Template variables of the AR's strongSwan (node_images/ikev2-strongswan)."""
     ctn = ar_ctn(f, ar)
     ids = ar_ike_ids(f, ar)
-    services, relays, pools = [], [], []
-    if ctn:
+    services, relays, pools, pht = [], [], [], []
+    tunnel = {**ids, "ctn_subnet": ctn["subnet"], "ctn_network": ctn["network"]} if ctn else {}
+    if ctn and ctn["kind"] == "cellular":
+        pht.append(tunnel)          # the inner address is reserved at the gateway: no pool
+    if ctn and ctn["kind"] == "access":
         if ctn["ca"]:
             relays.append({"dhcp_server": ctn["ca"]})
             ike_pools = "dhcp"
@@ -176,6 +234,7 @@ def ikev2_context(f: Facts, ar: str) -> dict:
         else:
             ike_pools = ""
         if ike_pools:
-            services.append({**ids, "ctn_subnet": ctn["subnet"], "ike_pools": ike_pools,
-                             "ctn_network": ctn["network"]})
-    return {**ids, "ctn_services": services, "dhcp_relays": relays, "address_pools": pools}
+            services.append({**tunnel, "ike_pools": ike_pools})
+            pht.append(tunnel)
+    return {**ids, "ctn_services": services, "pht_services": pht, "dhcp_relays": relays,
+            "address_pools": pools}

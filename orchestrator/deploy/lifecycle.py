@@ -57,9 +57,11 @@ OPTIONAL_IMAGES = {"mpa-agent"}      # written in parallel (issue 3): node_image
 # deployed for other flows does not start them (issue 17: 100 MNs' charons, ~30% of an MN's
 # bring-up, for flows that never set up a tunnel). The MN's charon is the proactive handover
 # tunnel's end (s7.4), used by the flows that pre-configure with the tunnel (`preconfigure`):
-# sip-mpa, and switch-back and movement (issue 16), which pre-configure as sip-mpa does.
+# sip-mpa, and switch-back and movement (issue 16), which pre-configure as sip-mpa does, and
+# the C.5.2 MPA flows (issue 15: the tunnel into the cellular network, s7.4).
 FLOW_IMAGES: dict[str, tuple[str, ...]] = {
-    "ikev2-strongswan-mn": ("sip-mpa", "switch-back", "movement")}
+    "ikev2-strongswan-mn": ("sip-mpa", "switch-back", "movement", "c52-mpa-both-up",
+                            "c52-mpa-activate-at-handover")}
 POLL = 0.01
 PARALLEL_CHECKS = 4          # images rendered and checked at once
 

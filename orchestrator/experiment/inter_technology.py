@@ -8,9 +8,23 @@ because of the copy-and-forward mechanism at the access routers."
 
 Every metric, in one line (`METRICS`; the runner writes one record row each):
 
-  handoff_delay        last packet received on the old (WLAN) address -> first packet received
-                       on the new (cellular) address (ms): the RFC's "handoff delay between the
-                       last pre-handoff packet and the first in-handoff packet".
+  handoff_delay        last pre-handoff packet -> first in-handoff packet (ms): the RFC's
+                       "handoff delay between the last pre-handoff packet and the first
+                       in-handoff packet". In-handoff: received on the cellular interface
+                       (the receiver log's `iface`); pre-handoff: received on any other (the
+                       WLAN, or the tunnel's device over it). A log without interfaces (runs
+                       before the tunnel) is read by address: old (WLAN) -> new (cellular).
+  address_switch_delay last packet on the WLAN address -> first on the cellular address (ms):
+                       the binding update's move of the stream. The same as handoff_delay
+                       when the re-INVITE leaves after the switch; through the tunnel
+                       (binding_update: tunnel) it happens over the WLAN, before the switch.
+  on_tunnel            packets received through the proactive handover tunnel (on the MN's
+                       tunnel device).
+  tunnel_setup         the MN's proactive handover tunnel into the cellular network
+                       (`pht_setup_start` -> `pht_established` of the MN, IKEv2 and the probe
+                       through it; absent without the tunnel).
+  bound_before_switch  1 when the binding update (re-INVITE) was answered before the switch
+                       of the active interface, 0 when after.
   packet_loss          sequence numbers between the first and the last received that never
                        arrived (packets).
   duplicates           packets received more than once (arrivals - distinct sequence numbers).
@@ -25,7 +39,8 @@ Every metric, in one line (`METRICS`; the runner writes one record row each):
   switch               the default route moved to the cellular interface
                        (`active_interface_changed` elapsed_ms).
   binding_update       re-INVITE from the cellular address until its 200 OK (Tbu).
-  handover_total       the handover's trigger -> first packet on the new address: the link
+  handover_total       the handover's trigger -> first in-handoff packet (on the cellular
+                       interface; by address in logs without interfaces): the link
                        loss (reactive: detection, activation, attach, data session, switch
                        and binding update all follow it), or the switch of the active
                        interface (MPA: the preparation went before, while the stream still
@@ -45,8 +60,8 @@ Every metric, in one line (`METRICS`; the runner writes one record row each):
                        data session set-up (`cellular_session_start` -> `_done`): 1 when CHAP
                        goes to the AAA server (reactive), 0 when the gateway checks it with
                        the pre-authorized secret (MPA).
-  at_handover          what remains at the handover: its start -> first packet on the new
-                       address (ms). The start is the link loss (reactive), the cellular
+  at_handover          what remains at the handover: its start -> first in-handoff packet
+                       (ms). The start is the link loss (reactive), the cellular
                        interface's power-on when it belongs to the handover (the battery
                        flavour powers up only then: `interface_powered_on` in phase
                        switching), else the switch of the active interface (both up).
@@ -79,7 +94,14 @@ class Metric:
 
 
 METRICS = (
-    Metric("handoff_delay", "ms", "last packet on the old address -> first on the new one"),
+    Metric("handoff_delay", "ms", "last pre-handoff packet (WLAN / tunnel) -> first "
+                                  "in-handoff packet (cellular interface)"),
+    Metric("address_switch_delay", "ms", "last packet on the WLAN address -> first on the "
+                                         "cellular address"),
+    Metric("on_tunnel", "packets", "packets received through the proactive handover tunnel"),
+    Metric("tunnel_setup", "ms", "the MN's proactive handover tunnel into the cellular "
+                                 "network"),
+    Metric("bound_before_switch", "", "1: re-INVITE answered before the switch"),
     Metric("packet_loss", "packets", "sequence numbers never received"),
     Metric("duplicates", "packets", "packets received more than once"),
     Metric("on_old_address", "packets", "packets received on the WLAN address"),
@@ -90,8 +112,8 @@ METRICS = (
     Metric("cellular_session", "ms", "PPPoE discovery, LCP, CHAP, IPCP (measured)"),
     Metric("switch", "ms", "default route moved to the cellular interface"),
     Metric("binding_update", "ms", "re-INVITE from the cellular address until 200 OK"),
-    Metric("handover_total", "ms", "trigger (link lost / switch) -> first packet on the "
-                                   "new address"),
+    Metric("handover_total", "ms", "trigger (link lost / switch) -> first in-handoff "
+                                   "packet"),
     Metric("pre_authentication", "ms", "PANA with the cellular PAA through the WLAN"),
     Metric("key_installation", "ms", "PAA -> packet data gateway: the CHAP secret installed"),
     Metric("address_preconfiguration", "ms", "the cellular address reserved through the "
@@ -100,7 +122,7 @@ METRICS = (
     Metric("aaa_in_session_setup", "requests", "Access-Requests during the data session "
                                                "set-up (0: CHAP checked by the gateway)"),
     Metric("at_handover", "ms", "what remains at the handover: link lost / power-on at the "
-                                "handover / switch -> first packet on the new address"),
+                                "handover / switch -> first in-handoff packet"),
     Metric("preparation", "ms", "cellular power-on -> data session done"),
     Metric("both_interfaces_up", "ms", "time both radios were up at once"),
     Metric("copy_forward_copies", "packets", "packets the old AR copied to the new address"),
@@ -134,7 +156,17 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     if len(pkts) < 2:
         raise MediaError(f"{len(pkts)} RTP packets in the repetition; need two")
     old = pkts[0]["dst"].rsplit(":", 1)[0]
-    switch = address_switch(pkts, old, new)
+    by_address = address_switch(pkts, old, new)
+    cell_iface = next((_attr(e, "iface") for e in reversed(_of(events, "radio_attached", mn))),
+                      None)
+    if cell_iface and all("iface" in p for p in pkts):
+        switch = address_switch([{**p, "dst": "in" if p["iface"] == cell_iface else "pre"}
+                                 for p in pkts], "pre", "in")
+    else:
+        switch = by_address
+    tunnels = [e for e in _of(events, "pht_established", mn) if _attr(e, "inner") == new]
+    tunnel_start = [e for e in _of(events, "pht_setup_start", mn) if _attr(e, "inner") == new]
+    tun_dev = {_attr(e, "tun") for e in tunnels} - {None}
     lost = next((e for e in _of(events, "disassociated", mn, node_is_mn=False)
                  if _attr(e, "reason") == "link_lost"), None)
     detected = next((e for e in _of(events, "link_down_detected", mn)
@@ -149,7 +181,8 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     powered_at_handover = [e for e in powered if e.get("phase") == "switching"]
     start = lost or (powered_at_handover[-1] if powered_at_handover else None) or trigger
     prepared_from = (powered[-1] if powered else None) or (started[-1] if started else None)
-    first_new = next((p["mono_ns"] for p in pkts if p["dst"].rsplit(":", 1)[0] == new), None)
+    first_new = next((p["mono_ns"] for p in pkts if _in_handoff(p, new, cell_iface, pkts)),
+                     None)
     copies = [e for e in events if e["event"] == "copy_forward_done" and subject(e) == mn]
     preauth = _of(events, "preauth_done", mn)
     # the PAA names the MN by MAC: the flows run one MN, so any gateway key of the window
@@ -162,10 +195,11 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     ms = lambda a, b: None if a is None or b is None else (b - a) / 1e6   # noqa: E731
     values = {
         "handoff_delay": (switch["handoff_delay_ms"], "ms"),
+        "address_switch_delay": (by_address["handoff_delay_ms"], "ms"),
         "packet_loss": (switch["packets_lost"], "packets"),
         "duplicates": (switch["duplicates"], "packets"),
-        "on_old_address": (switch["on_old_address"], "packets"),
-        "on_new_address": (switch["on_new_address"], "packets"),
+        "on_old_address": (by_address["on_old_address"], "packets"),
+        "on_new_address": (by_address["on_new_address"], "packets"),
         "link_down_detection": (ms(lost and lost["mono_ns"], detected and detected["mono_ns"]),
                                 "ms"),
         "activation": (_attr(attached[-1], "activation_ms") if attached else None, "ms"),
@@ -183,6 +217,11 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
     }
     if preauth:
         values["pre_authentication"] = (_attr(preauth[-1], "elapsed_ms"), "ms")
+    if tunnels and tunnel_start:
+        values["tunnel_setup"] = (ms(tunnel_start[-1]["mono_ns"], tunnels[-1]["mono_ns"]), "ms")
+        values["on_tunnel"] = (sum(1 for p in pkts if p.get("iface") in tun_dev), "packets")
+    if bu and changed:
+        values["bound_before_switch"] = (int(bu["mono_ns"] < changed[-1]["mono_ns"]), "")
     reserved = _of(events, "cellular_address_preconfigured", mn)
     if reserved:
         values["address_preconfiguration"] = (_attr(reserved[-1], "elapsed_ms"), "ms")
@@ -193,6 +232,14 @@ def handover_metrics(packets: list[dict], events: Iterable[dict], mn: str, t0: i
                                          "packets")
         values["copy_forward_period"] = (_attr(copies[-1], "duration_ms"), "ms")
     return values
+
+
+def _in_handoff(p: dict, new: str, cell_iface: str | None, pkts: list[dict]) -> bool:
+    """`p` is an in-handoff packet: received on the cellular interface (when the log names
+    interfaces), else on the new address."""
+    if cell_iface and "iface" in p:
+        return p["iface"] == cell_iface
+    return p["dst"].rsplit(":", 1)[0] == new
 
 
 def window_start(events: Iterable[dict], mn: str, t0: int, stream_s: float) -> int:
@@ -207,6 +254,9 @@ def window_start(events: Iterable[dict], mn: str, t0: int, stream_s: float) -> i
                  if _attr(e, "reason") == "link_lost" and e["mono_ns"] >= t0), None)
     changed = [e for e in _of(events, "active_interface_changed", mn) if e["mono_ns"] >= t0]
     trigger = lost or (changed[-1] if changed else None)
+    bound = [e for e in _of(events, "binding_update_start", mn) if e["mono_ns"] >= t0]
+    if bound and (trigger is None or bound[0]["mono_ns"] < trigger["mono_ns"]):
+        trigger = bound[0]       # through the tunnel, before the switch: the stream moves then
     if trigger is None:
         return t0
     return max(t0, trigger["mono_ns"] - int(stream_s * 1e9))

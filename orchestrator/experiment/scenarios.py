@@ -29,21 +29,29 @@ interface powered off and the stream on the WLAN address:
                                (PANA with its PAA, which installs the CHAP secret in the
                                packet data gateway: s7.6.2) and pre-configuration (the
                                address reserved at the gateway through the WLAN, which
-                               IPCP confirms: s7.3), then the cellular interface is
+                               IPCP confirms: s7.3), the proactive handover tunnel to the
+                               cellular network's access router with that address inside
+                               and the binding update through it (s7.4, s7.5; unless
+                               `binding_update: after-switch`), then the cellular interface is
                                prepared (powered, attached, data session checked by that
                                secret, no AAA) while the stream still flows over the WLAN,
-                               both stay up for `stream`, then the switch: copy-and-forward at
-                               the WLAN's access router (`copy_forward:`), active interface,
-                               binding update, the WLAN released (make before break)
-  c52-mpa-activate-at-handover the same pre-authentication and pre-configuration through the
-                               WLAN; the cellular
+                               both stay up for `stream`, then the switch: active
+                               interface, the tunnel's end stops tunnelling (copy-and-
+                               forward through the tunnel for `copy_forward:`) and deletes
+                               it, the WLAN released (make before break); after-switch:
+                               copy-and-forward at the WLAN's access router, active
+                               interface, binding update, the WLAN released
+  c52-mpa-activate-at-handover the same pre-authentication, pre-configuration, tunnel and
+                               binding update through the WLAN; the cellular
                                interface is powered up only when the handover is about to
                                occur (C.5.2's battery flavour): activation, attach and the
                                data session (CHAP against the installed secret) are at the
                                handover (phase switching), the switch follows at once
 
-The steps of the both-up flavour are also callable on their own (bench/c52_handover.py):
-`inter_technology_both_up`.
+The bare steps of the both-up flavour (no pre-authentication, no tunnel: the data session,
+the switch, the re-INVITE) are also callable on their own, for the deployment test
+(tests/integration/test_c52_deploy.py): `inter_technology_both_up`. bench/c52_handover.py
+runs the flows themselves.
 
 The flow `movement` (experiment/movement.py) has no `to`: the MN moves along a path and its
 own policy chooses when to prepare and where to hand over (C.1, C.6).
@@ -356,10 +364,43 @@ def _previous_access_router(bed: Bed, mn: str) -> tuple[str, str]:
     return ar, str(wlan.ip)
 
 
+def _through_tunnel(scenario) -> bool:
+    """The scenario's binding update goes through the proactive handover tunnel before the
+    switch (`binding_update: tunnel`, the default), else after the switch."""
+    return (scenario.binding_update or "tunnel") == "tunnel"
+
+
+def _tunnel_and_bind(bed: Bed, mn: str, scenario) -> dict:
+    """RFC 6252 s7.4, s7.5, C.5.2: the proactive handover tunnel from the WLAN address to
+    the access router of the cellular network, inner address the cellular address reserved
+    through the WLAN, then the binding update (re-INVITE) from that address, through it:
+    the CN moves its stream to the cellular address, which still reaches the MN over the
+    WLAN, through the tunnel."""
+    tunnel = bed.call(mn, "cellular_tunnel", iface=scenario.interface)
+    bu = bed.call(mn, "binding_update", address=tunnel["ncoa"])
+    return {"tunnel": tunnel, "binding_update": bu}
+
+
+def _switch_from_tunnel(bed: Bed, mn: str, scenario, session: dict, tunnel: dict) -> dict:
+    """The switch after a binding update through the tunnel: the prepared interface made
+    active, the tunnel's end in the cellular network stops tunnelling (the data session's
+    route on the radio link takes over; with `copy_forward`, copies go on through the
+    tunnel for that long) and deletes it, the MN's end goes, then the WLAN is released."""
+    active = bed.call(mn, "use_interface", iface=session["iface"])
+    to_link = bed.call(tunnel["ar"], "pht_to_link", ncoa=tunnel["ncoa"],
+                       copy_forward_ms=(scenario.copy_forward * 1e3
+                                        if scenario.copy_forward else None))
+    down = bed.call(mn, "cellular_tunnel_down", iface=session["iface"])
+    released = bed.call(mn, "release_interface")
+    return {"active_interface": active, "tunnel_to_link": to_link, "tunnel_down": down,
+            "released": released}
+
+
 def _switch(bed: Bed, mn: str, scenario, session: dict) -> dict:
-    """Make-before-break (C.5.2): copy-and-forward at the previous access router (when the
-    scenario asks for it), the prepared interface made active, the binding update
-    (re-INVITE, s7.5) from its address, then the WLAN released."""
+    """Make-before-break (C.5.2) with the binding update after the switch (`binding_update:
+    after-switch`): copy-and-forward at the previous access router (when the scenario asks
+    for it), the prepared interface made active, the binding update (re-INVITE, s7.5) from
+    its address, then the WLAN released."""
     copying = None
     if scenario.copy_forward:
         ar, old = _previous_access_router(bed, mn)
@@ -390,33 +431,40 @@ def c52_reactive(bed: Bed, mn: str, scenario) -> dict:
     return {"call": call, "link_lost": lost, "handover": handover, "media": True}
 
 
-@flow("c52-mpa-both-up")
-def c52_mpa_both_up(bed: Bed, mn: str, scenario) -> dict:
+def _c52_mpa(bed: Bed, mn: str, scenario, power_up_phase: str) -> dict:
+    """Both C.5.2 MPA flavours: pre-authentication and pre-configuration of the cellular
+    domain through the WLAN, the tunnel and the binding update through it (unless
+    `binding_update: after-switch`), the cellular interface prepared before
+    (`pre-configuration`: both up) or at the handover (`switching`: the battery flavour),
+    then the switch."""
+    tunnelled = _through_tunnel(scenario)
     _radio_off(bed, mn, scenario.interface)
     call = bed.call(mn, "call", cn=scenario.correspondent)
     pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
     pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
-    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="pre-configuration")
-    _stream(scenario)                   # both interfaces up, the stream still on the WLAN
-    switch = _switch(bed, mn, scenario, session)
+    bound = _tunnel_and_bind(bed, mn, scenario) if tunnelled else {}
+    session = None
+    if power_up_phase == "pre-configuration":
+        session = bed.call(mn, "cellular_up", iface=scenario.interface, phase=power_up_phase)
+    _stream(scenario)          # both up (or the WLAN only); the stream on the WLAN or tunnel
+    if session is None:        # the handover starts: the prepared interface powered up
+        session = bed.call(mn, "cellular_up", iface=scenario.interface, phase=power_up_phase)
+    switch = (_switch_from_tunnel(bed, mn, scenario, session, bound["tunnel"]) if tunnelled
+              else _switch(bed, mn, scenario, session))
     _stream(scenario)
     bed.call(mn, "hangup")
-    return {"call": call, **pre, "cellular_session": session, **switch, "media": True}
+    return {"call": call, **pre, **bound, "cellular_session": session, **switch,
+            "media": True}
+
+
+@flow("c52-mpa-both-up")
+def c52_mpa_both_up(bed: Bed, mn: str, scenario) -> dict:
+    return _c52_mpa(bed, mn, scenario, "pre-configuration")
 
 
 @flow("c52-mpa-activate-at-handover")
 def c52_mpa_activate_at_handover(bed: Bed, mn: str, scenario) -> dict:
-    _radio_off(bed, mn, scenario.interface)
-    call = bed.call(mn, "call", cn=scenario.correspondent)
-    pre = pre_authenticate_cellular(bed, mn, scenario.interface)        # over the WLAN
-    pre["cellular_preconfig"] = bed.call(mn, "preconfigure_cellular", iface=scenario.interface)
-    _stream(scenario)                   # only the WLAN up
-    # the handover starts: the prepared interface powered up, its data session, the switch
-    session = bed.call(mn, "cellular_up", iface=scenario.interface, phase="switching")
-    switch = _switch(bed, mn, scenario, session)
-    _stream(scenario)
-    bed.call(mn, "hangup")
-    return {"call": call, **pre, "cellular_session": session, **switch, "media": True}
+    return _c52_mpa(bed, mn, scenario, "switching")
 
 
 def _agent_config(bed: Bed, node: str) -> dict:

@@ -134,8 +134,16 @@ class Scenario(Strict):
     correspondent: Name | None = Field(
         None, description="sip flows: the CN the MN calls; default: the topology's only one")
     copy_forward: Annotated[Duration, at_most(10.0, "copy_forward")] | None = Field(
-        None, description="c52-mpa-* flows: copy-and-forward at the previous access router "
-                          "(C.5.2) for this long from the switch; absent: off")
+        None, description="c52-mpa-* flows: copy-and-forward (C.5.2) for this long from the "
+                          "switch, at the router that served the old path: the tunnel's end "
+                          "in the cellular network (binding_update: tunnel) or the WLAN's "
+                          "access router (after-switch); absent: off")
+    binding_update: Literal["tunnel", "after-switch"] | None = Field(
+        None, description="c52-mpa-* flows: where the re-INVITE leaves (RFC 6252 s7.4, s7.5): "
+                          "'tunnel' (the default) through the proactive handover tunnel into "
+                          "the cellular network, before the switch; 'after-switch' from the "
+                          "cellular interface once it is the active one (issue 15's first "
+                          "version, kept for comparison)")
     stream: Annotated[Duration, at_most(60.0, "stream")] = Field(
         0.5, description="sip flows: RTP stream time kept before and after the handover")
     concurrent: Concurrent | None = Field(
@@ -176,6 +184,10 @@ class Scenario(Strict):
             raise ValueError(f"copy_forward applies to the c52-mpa-* flows only (not "
                              f"{self.flow}): the previous access router copies packets for "
                              "the MN's old address to the address it prepared")
+        if self.binding_update is not None and self.flow not in INTER_TECHNOLOGY_FLOWS[1:]:
+            raise ValueError(f"binding_update applies to the c52-mpa-* flows only (not "
+                             f"{self.flow}): it says whether the re-INVITE goes through the "
+                             "proactive handover tunnel before the switch")
         if self.copy_forward is not None and self.copy_forward <= 0:
             raise ValueError("copy_forward must be a positive duration, e.g. '200ms'; leave "
                              "it out to turn copy-and-forward off")
@@ -537,6 +549,7 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
             ("buffering", None if s.buffering is None else f"{s.buffering * 1e3:g}ms"),
             ("copy-and-forward", None if s.copy_forward is None
              else f"{s.copy_forward * 1e3:g}ms"),
+            ("binding update", s.binding_update),
             ("stream", f"{s.stream * 1e3:g}ms" if s.flow in MEDIA_FLOWS else None),
             ("route optimization", "on" if s.route_optimization else None),
             ("concurrent", _describe_concurrent(s.concurrent, exp.seed))) if v)

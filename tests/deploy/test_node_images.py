@@ -263,9 +263,51 @@ def test_the_cellular_paa_pre_authorizes_the_gateway_through_the_wlan(tmp_path):
     assert mn["paas"]["pdsn"] == "10.20.0.1"
     assert mn["paa_pdgs"] == {"pdsn": [{"iface": "cdma0", "gateway": "pdsn",
                                          "target_id": gw_if.mac, "address": "10.20.0.1",
-                                         "address_port": pdsn["pdg_address_port"]}]}
+                                         "address_port": pdsn["pdg_address_port"],
+                                         "tunnel_end": {"node": "pdsn", "address": "10.29.0.1",
+                                                        "ike_id_pht": "pht.pdsn.cell.example"}}]}
     assert pdsn["pdg_address_port"] not in (pdsn["keyinstall_port"],
                                             pdsn["pdg_keyinstall_port"])
+
+
+def test_the_cellular_network_has_a_proactive_handover_tunnel_end(tmp_path):
+    """C.5.2, RFC 6252 s7.4 (issue 15): the access router on the base station's network (found
+    by role, not by name) ends proactive handover tunnels into it: the PAA installs the MN-AR
+    key there as in a WLAN CTN, its charon has the tunnel connection for that network (no
+    configuration payload: the inner address is the one the gateway reserved), its agent
+    knows the network as cellular (the gateway's pool; no DHCP, DAD or proxy ARP), and the
+    MN's tunnel goes to its address off the radio network (the data session's host route to
+    the radio-network address must not carry the tunnel before the switch)."""
+    from orchestrator.deploy import ctn
+    from orchestrator.deploy.context import agent_config
+    from orchestrator.deploy.lifecycle import images_for
+    facts, _ = _render_all(tmp_path, "c52-wlan-cellular.yaml")
+    pdsn = agent_config(facts, "pdsn")
+    gw_if = next(i for i in facts.plan.hosts["pdsn"].interfaces if i.network == "cell-net")
+    [ar] = pdsn["ctn_ars"]
+    assert ar["name"] == "pdsn" and ar["port"] == pdsn["keyinstall_port"] == 7011
+    assert ar["target_id"] == pdsn["keyinstall_id"] == gw_if.mac
+    c = pdsn["ctn"]
+    assert (c["kind"], c["network"], c["iface"], c["ca"], c["outer"]) == (
+        "cellular", "cell-net", gw_if.name, None, "10.29.0.1")
+    assert c["pool"] == [["10.20.0.2", "10.20.0.254"]]       # all but the gateway's own
+    assert "station_nodes" in pdsn and pdsn["station_nodes"] != pdsn["stations"]
+    wlan = facts.plan.stations["mn"].mac
+    cdma = next(i.mac for i in facts.plan.hosts["mn"].interfaces if i.name == "cdma0")
+    assert pdsn["cellular_macs"] == {wlan: [cdma]}       # whose reservation the tunnel carries
+    ike = ctn.ikev2_context(facts, "pdsn")
+    assert ike["ctn_services"] == [] and ike["dhcp_relays"] == [] and ike["address_pools"] == []
+    [pht] = ike["pht_services"]
+    assert pht["ctn_subnet"] == "10.20.0.0/24" and pht["ike_id_pht"] == "pht.pdsn.cell.example"
+    conf = next(tmp_path.rglob("pdsn/ikev2-strongswan/swanctl/swanctl.conf")).read_text()
+    assert "mpa-pht {" in conf and "remote_ts = 10.20.0.0/24" in conf and "mpa-cp {" not in conf
+    # a WLAN CTN's access router keeps both connections
+    assert ctn.ar_ctn(facts, "ar-w") is None or ctn.ar_ctn(facts, "ar-w")["kind"] == "access"
+    # the MN's charon (the tunnel's other end) runs for the C.5.2 MPA flows
+    path = [REPO / "node_images"]
+    for flows, runs in ((["c52-mpa-both-up"], True), (["c52-mpa-activate-at-handover"], True),
+                        (["c52-reactive"], False)):
+        assert ("ikev2-strongswan-mn" in images_for(facts.topo, "mn", path, flows)) is runs
 
 
 def test_a_dhcp_pool_all_assigned_in_the_topology_is_refused_by_name(tmp_path):

@@ -99,6 +99,9 @@ CASES = {
         "c52-mpa-both-up", "c52-reactive")[:-1] + ", copy_forward: 200ms}")],
     "copy-forward-zero": [_c52(), (SCEN, C52_SCEN[:-1] + ", copy_forward: 0ms}")],
     "copy-forward-beyond-limit": [_c52(), (SCEN, C52_SCEN[:-1] + ", copy_forward: 1min}")],
+    "binding-update-on-the-reactive-flow": [_c52(), (SCEN, C52_SCEN.replace(
+        "c52-mpa-both-up", "c52-reactive")[:-1] + ", binding_update: tunnel}")],
+    "binding-update-unknown": [_c52(), (SCEN, C52_SCEN[:-1] + ", binding_update: before}")],
 }
 
 

@@ -157,3 +157,68 @@ def test_the_stream_is_read_from_stream_before_the_trigger():
     assert it.window_start(lost, "mn", 0, 0.5) == 300 * MS                  # the link loss
     assert it.window_start(lost, "mn", 0, 2.0) == 0                         # not before t0
     assert it.window_start([], "mn", 7, 0.5) == 7
+
+
+def _tunnel_case(copies: int = 0) -> tuple[list[dict], list[dict]]:
+    """RFC 6252 s7.4/s7.5 in C.5.2: the WLAN address over wlan0 until 1000 ms; the re-INVITE
+    through the tunnel at 990-995 (answered before the switch); the cellular address through
+    the tunnel (ipsec0) from 1008 (the CN's next packet) until the switch at 4200, then over
+    the radio (cdma0, 60 ms one way). With `copies`, the tunnel's end also sends the first
+    `copies` packets after the switch through the tunnel (they arrive twice)."""
+    def at(seq, t, address, iface):
+        return {**pkt(seq, t, address), "iface": iface}
+    pkts = [at(k, 16 * k, WLAN, "wlan0") for k in range(63)]                   # .. 992
+    pkts += [at(k, 16 * k, CELL, "ipsec0") for k in range(63, 263)]            # 1008 .. 4192
+    pkts += [at(k, 16 * k + 60, CELL, "cdma0") for k in range(263, 300)]       # 4268 ..
+    pkts += [at(k, 16 * k + 1, CELL, "ipsec0") for k in range(263, 263 + copies)]
+    events = [ev("pht_setup_start", 500, inner=CELL),
+              ev("pht_established", 520, inner=CELL, tun="ipsec0"),
+              ev("binding_update_start", 990), ev("binding_update_done", 995),
+              dict(ev("interface_powered_on", 1100, iface="cdma0"), phase="pre-configuration"),
+              ev("radio_attached", 1400, iface="cdma0", activation_ms=200.0, attach_ms=100.0),
+              ev("cellular_session_start", 1401),
+              ev("cellular_session_done", 2000, address=CELL, total_ms=599.0),
+              ev("active_interface_changed", 4200, iface="cdma0", elapsed_ms=0.2),
+              ev("pht_disabled", 4201, node="pdsn", mn="mn", ncoa=CELL),
+              ev("disassociated", 4210, node="controller", sta="mn", reason="station_request")]
+    return pkts, events
+
+
+def test_binding_update_through_the_tunnel_before_the_switch():
+    """The stream moves to the cellular address over the WLAN (through the tunnel) when the
+    re-INVITE is answered, and to the cellular interface at the switch: the handoff delay
+    is read by interface (last on wlan0/ipsec0 -> first on cdma0), the address switch
+    separately; the switch -> first in-handoff packet is the radio's one way and up to one
+    RTP interval."""
+    pkts, events = _tunnel_case()
+    got = it.handover_metrics(pkts, events, "mn", 0, 5000 * MS)
+    assert got["handoff_delay"][0] == pytest.approx(16 * 263 + 60 - 16 * 262)       # 76
+    assert got["address_switch_delay"][0] == pytest.approx(16)                      # 992 -> 1008
+    assert got["on_tunnel"] == (200, "packets") and got["tunnel_setup"] == (20.0, "ms")
+    assert got["bound_before_switch"] == (1, "")
+    assert got["handover_total"][0] == pytest.approx(16 * 263 + 60 - 4200)
+    assert got["at_handover"] == got["handover_total"]
+    assert got["packet_loss"] == (0, "packets") and got["duplicates"] == (0, "packets")
+    assert got["on_old_address"][0] == 63 and got["on_new_address"][0] == 237
+    # the stream is read from before the re-INVITE, not from before the switch
+    assert it.window_start(events, "mn", 0, 0.5) == (990 - 500) * MS
+
+
+def test_copies_through_the_tunnel_are_duplicates_not_the_handoff():
+    pkts, events = _tunnel_case(copies=4)
+    events += [ev("copy_forward_done", 4400, node="pdsn", mn="mn", copies=4, duration_ms=64.0)]
+    got = it.handover_metrics(pkts, events, "mn", 0, 5000 * MS)
+    assert got["duplicates"] == (4, "packets") and got["copy_forward_copies"] == (4, "packets")
+    # the first new sequence number on cdma0 (267) follows the last copy (266) through the tunnel
+    assert got["handoff_delay"][0] == pytest.approx(16 * 267 + 60 - (16 * 266 + 1))
+    assert got["on_tunnel"][0] == 204
+
+
+def test_a_binding_update_after_the_switch_is_not_bound_before_it():
+    pkts = [pkt(k, 16 * k, WLAN) for k in range(267)] + \
+        [pkt(k, 16 * k + 60, CELL) for k in range(267, 300)]
+    got = it.handover_metrics(pkts, _mpa_events(), "mn", 0, 5000 * MS)
+    assert got["bound_before_switch"] == (0, "")
+    assert "tunnel_setup" not in got and "on_tunnel" not in got
+    # a log without interfaces is read by address: both delays are the same
+    assert got["address_switch_delay"] == got["handoff_delay"]

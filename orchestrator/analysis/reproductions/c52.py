@@ -19,9 +19,11 @@ Registers:
            radios up for less time than both-up, and the reactive one for none; (f) MPA
            pre-authenticated the cellular domain (through the WLAN, s7.6.2) in every
            repetition and its data session set-up sent no Access-Request (CHAP checked by
-           the gateway with the installed secret), where the reactive one sent one
-  figures  c52_arrivals (sequence number against time, per scheme, the receiving address in
-           colour), c52_both_up (time both interfaces were up, per scheme)
+           the gateway with the installed secret), where the reactive one sent one; (g)
+           where MPA used the proactive handover tunnel, the binding update was answered
+           through it before the switch in every repetition
+  figures  c52_arrivals (sequence number against time, per scheme, the receiving address and
+           interface in colour), c52_both_up (time both interfaces were up, per scheme)
   readme   the table, the checks; summary: the key numbers
 
 Who does what: experiment/inter_technology.py turns a repetition's RTP log and events into
@@ -131,11 +133,10 @@ def _all(df: pd.DataFrame, scenario: str, metric: str) -> list[float]:
 @C52.checks
 def checks(run: RunData) -> list[dict]:
     df, out = run.records, []
-    mapped = dict(cases(run))
-    for case in MPA_CASES:
-        scen = mapped.get(case)
-        if scen is None:
-            continue
+    pairs = cases(run)
+    mapped = {c: s for c, s in reversed(pairs)}          # a case's first scenario
+    mpa = [(c, s) for c, s in pairs if c in MPA_CASES]   # every MPA scenario
+    for case, scen in mpa:
         lost = _all(df, scen, "packet_loss")
         out.append(check("a", f"{scen}: no packet lost in any repetition",
                          max(lost) if lost else math.nan, 0, lost and max(lost) == 0,
@@ -144,8 +145,9 @@ def checks(run: RunData) -> list[dict]:
         delay = _median(df, scen, "handoff_delay")
         out.append(check("b", f"{scen}: handoff delay of tens of ms (median below 100 ms)",
                          delay, 50, None if math.isnan(delay) else delay < 100,
-                         "last packet on the WLAN address -> first on the cellular one; "
-                         "one way over the radio link plus at most one RTP interval"))
+                         "last pre-handoff packet (over the WLAN, through the tunnel or "
+                         "not) -> first in-handoff packet (on the cellular interface); one "
+                         "way over the radio link plus at most one RTP interval"))
     scen = mapped.get("reactive")
     if scen is not None:
         total = _median(df, scen, "handover_total")
@@ -158,17 +160,15 @@ def checks(run: RunData) -> list[dict]:
                          lost, 1000, None if math.isnan(lost) else lost >= 100,
                          "the RFC's 'loss of 1000 or more' came with 'up to 18 sec'; the loss "
                          "scales with the handover's duration over the RTP interval"))
-    for case in MPA_CASES:
-        scen = mapped.get(case)
-        if scen is None:
-            continue
+    for case, scen in mpa:
         dup, copies = _all(df, scen, "duplicates"), _all(df, scen, "copy_forward_copies")
         if copies:
             ok_ = len(dup) == len(copies) and all(d <= c for d, c in zip(dup, copies))
             out.append(check("d", f"{scen}: duplicates come from copy-and-forward (no more "
                              "duplicates than copies)", float(pd.Series(dup).median()), 10, ok_,
-                             "per repetition: duplicates counted at the MN <= packets the old "
-                             "access router copied to the new address"))
+                             "per repetition: duplicates counted at the MN <= packets the "
+                             "router of the old path copied (the WLAN's access router to the "
+                             "cellular address, or the tunnel's end into the tunnel)"))
         else:
             out.append(check("d", f"{scen}: without copy-and-forward no duplicate",
                              max(dup) if dup else math.nan, 10, dup and max(dup) == 0,
@@ -184,9 +184,7 @@ def checks(run: RunData) -> list[dict]:
         up = _all(df, scen, "both_interfaces_up")
         out.append(check("e", f"{scen}: never both radios up", max(up) if up else math.nan,
                          0, up and max(up) == 0, "break before make"))
-    for case in MPA_CASES:
-        if (scen := mapped.get(case)) is None:
-            continue
+    for case, scen in mpa:
         pre, aaa = _all(df, scen, "pre_authentication"), _all(df, scen, "aaa_in_session_setup")
         reps = _all(df, scen, "packet_loss")
         out.append(check("f", f"{scen}: pre-authenticated through the WLAN, no AAA exchange "
@@ -195,6 +193,16 @@ def checks(run: RunData) -> list[dict]:
                          "per repetition: a PANA pre-authentication with the cellular PAA "
                          "(pre_authentication) and 0 Access-Requests between the session's "
                          "start and done (aaa_in_session_setup)"))
+    for case, scen in mpa:
+        if not _all(df, scen, "tunnel_setup"):
+            continue
+        bound, tunnelled = _all(df, scen, "bound_before_switch"), _all(df, scen, "on_tunnel")
+        out.append(check("g", f"{scen}: the binding update went through the proactive "
+                         "handover tunnel before the switch", min(bound) if bound else math.nan,
+                         1, bool(bound) and min(bound) == 1 and min(tunnelled) > 0,
+                         "per repetition: the re-INVITE answered before the active interface "
+                         "changed (bound_before_switch) and RTP packets for the cellular "
+                         "address received through the tunnel (on_tunnel)"))
     if scen := mapped.get("reactive"):
         aaa = _all(df, scen, "aaa_in_session_setup")
         out.append(check("f", f"{scen}: CHAP goes to the AAA server at the handover",
@@ -267,7 +275,8 @@ def arrival_series(raw: dict, reactive: bool) -> tuple[list[dict], float]:
     ref = ref or (pkts[0]["mono_ns"] if pkts else 0)
     first_seq = pkts[0]["seq"] if pkts else 0
     return ([{"t_ms": (p["mono_ns"] - ref) / 1e6, "seq": (p["seq"] - first_seq) % 65536,
-              "address": p["dst"].rsplit(":", 1)[0]} for p in pkts], ref)
+              "address": p["dst"].rsplit(":", 1)[0]
+              + (f" on {p['iface']}" if p.get("iface") else "")} for p in pkts], ref)
 
 
 def _arrivals(panels: list[tuple[str, str, dict]], cap: str, out: Path) -> list[Path]:
@@ -278,8 +287,8 @@ def _arrivals(panels: list[tuple[str, str, dict]], cap: str, out: Path) -> list[
         for k, addr in enumerate(addresses):
             pts = [p for p in series if p["address"] == addr]
             ax.scatter([p["t_ms"] for p in pts], [p["seq"] for p in pts], s=6,
-                       color=("tab:blue", "tab:orange", "tab:grey")[min(k, 2)],
-                       label=f"{'WLAN' if k == 0 else 'cellular' if k == 1 else ''} {addr}")
+                       color=("tab:blue", "tab:green", "tab:orange", "tab:grey")[min(k, 3)],
+                       label=addr)
         ax.axvline(0, color="black", lw=0.8, ls=":")
         if case != "reactive":                 # make before break: the switch, close up
             lo, hi = MPA_WINDOW_MS
@@ -327,8 +336,9 @@ def figures(run: RunData, out_dir: Path) -> list[Path]:
         cap = parameters.caption(run, [conf])
         if panels:
             paths += _arrivals(panels, cap, out_dir / f"c52_arrivals{suffix}")
-        groups = [(CASE_TITLES[case], _all(df[df["configuration"] == conf], scen,
-                                           "both_interfaces_up"), COLOURS[case])
-                  for case, scen in mapped]
+        several = {c for c, _ in mapped if sum(1 for d, _ in mapped if d == c) > 1}
+        groups = [(CASE_TITLES[case] + (f" ({scen})" if case in several else ""),
+                   _all(df[df["configuration"] == conf], scen, "both_interfaces_up"),
+                   COLOURS[case]) for case, scen in mapped]
         paths += _both_up(groups, cap, out_dir / f"c52_both_up{suffix}")
     return paths
