@@ -65,6 +65,8 @@ class FakeCharon:
 
 
 class FakeRouting:
+    tun = "ipsec0"                         # the TUN device the tunnels' packets leave by
+
     def __init__(self):
         self.attached: set[str] = set()
 
