@@ -1612,6 +1612,7 @@ def agent_constants(roles: list[str], agent) -> dict:
     pana_fsm = module("..protocols.pana_fsm") if {"mobile-node", "paa"} & rs else None
     dhcp_client = module(".dhcp_client") if "mobile-node" in rs else None
     handover = module(".handover") if "mobile-node" in rs else None
+    preconfig = module(".preconfig") if "mobile-node" in rs else None
 
     def c(value, unit, source):
         return {"value": value, "unit": unit, "source": source}
@@ -1660,6 +1661,11 @@ def agent_constants(roles: list[str], agent) -> dict:
         if dhcp_client is not None:
             out["dhcp_first_retransmission"] = c(dhcp_client.FIRST_RETRANSMISSION * 1e3, "ms",
                                                  "RFC 2131 s4.1")
+        if preconfig is not None:
+            out["relayed_dhcp_first_retransmission"] = c(
+                preconfig.RELAYED_DHCP_FIRST_RETRANSMISSION * 1e3, "ms",
+                "agents/preconfig.py (pre-configuration's DHCP, doubling; the nAR's filter "
+                "opens with the MN-AR key, after PANA)")
         out["dad_probes"] = c(config.get("dad_probes"), "", "dad_probes of the mobile_node (topology, experiment)")
         out["dad_interval"] = c(config.get("dad_interval", 0) * 1e3, "ms",
                                 "dad_interval of the mobile_node (topology, experiment)")

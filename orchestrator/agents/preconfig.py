@@ -63,6 +63,15 @@ def current_address(iface: str) -> str:
     raise CommandError(f"{iface} has no IPv4 address: the MN has no current care-of address")
 
 
+# The relayed DHCP of a pre-configuration retransmits after 0.25 s, then 0.5, 1, 2, 4 s
+# (RFC 2131 s4.1's first), 8 s, ... (a plain client starts at 4 s). The PAA installs the MN-AR key,
+# which opens the nAR's DHCP filter (s7.3.3), after PANA's last message (Tconf follows
+# Tauth), so the MN's first DISCOVER can reach the nAR 1-15 ms before the key under load and
+# is dropped; with 4 s the 5 s preparation window of a movement ran out (C.6 runs). A
+# retransmission that fired shows in `address_acquired`'s `sent`.
+RELAYED_DHCP_FIRST_RETRANSMISSION = 0.25
+
+
 class RelayedDhcpClient:
     """DHCPv4 from the MN's current network to the CTN's server (s7.3.3), as its own relay
     agent: from oCoA port 67, giaddr = oCoA, Subnet Selection = the CTN's subnet."""
@@ -85,7 +94,7 @@ class RelayedDhcpClient:
 
     def _exchange(self, s, msg: dhcp.DhcpMessage, expect: set, deadline: float,
                   timings: dict) -> dhcp.DhcpMessage:
-        wait = 4.0                                      # RFC 2131 s4.1: 4 s, then 8 s, ...
+        wait = RELAYED_DHCP_FIRST_RETRANSMISSION        # then doubling (above)
         while time.perf_counter() < deadline:
             s.send(dhcp.encode(msg))
             timings["sent"] = timings.get("sent", 0) + 1

@@ -232,3 +232,52 @@ def test_two_relays_on_one_port_each_get_their_own_servers_answer():
         for s in socks + servers:
             s.close()
     assert dhcp.SERVER_PORT == RelayedDhcpClient.port == 67
+
+
+def test_a_dropped_first_discover_is_resent_after_a_quarter_second(monkeypatch):
+    """The nAR's DHCP filter opens with the MN-AR key, which the PAA installs after PANA's
+    last message: a first DISCOVER that came too early is dropped, and the pre-configuration
+    retransmits after RELAYED_DHCP_FIRST_RETRANSMISSION (not RFC 2131's 4 s), counting it."""
+    from ipaddress import IPv4Address
+    from orchestrator.agents import preconfig as pc_mod
+    monkeypatch.setattr(pc_mod, "RELAYED_DHCP_FIRST_RETRANSMISSION", 0.05)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.4", port))
+    server.settimeout(WAIT)
+    seen = []
+
+    def serve():
+        while len(seen) < 3:
+            try:
+                data, peer = server.recvfrom(2048)
+            except OSError:
+                return
+            msg = dhcp.decode(data)
+            seen.append(msg.message_type)
+            if len(seen) == 1:
+                continue                            # the filter dropped it
+            mtype = 2 if msg.message_type == dhcp.MessageType.DISCOVER else 5
+            reply = dhcp.DhcpMessage(
+                dhcp.BOOTREPLY, msg.xid, msg.chaddr,
+                ((53, bytes([mtype])), (54, IPv4Address("127.0.0.4").packed),
+                 (51, (3600).to_bytes(4, "big")), (1, IPv4Address("255.255.255.0").packed)),
+                yiaddr=IPv4Address("10.9.0.50"), giaddr=msg.giaddr)
+            server.sendto(dhcp.encode(reply), peer)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    LoopbackRelay.port = port
+    try:
+        lease, times = LoopbackRelay("127.0.0.1", b"\x02" * 6, "127.0.0.4",
+                                     "10.9.0.0/24").acquire(timeout=2.0)
+    finally:
+        t.join(WAIT)
+        server.close()
+    assert str(lease.address) == "10.9.0.50"
+    assert seen == [dhcp.MessageType.DISCOVER, dhcp.MessageType.DISCOVER,
+                    dhcp.MessageType.REQUEST]
+    assert times["sent"] == 3
+    assert pc_mod.RelayedDhcpClient.port == 67
