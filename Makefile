@@ -58,6 +58,8 @@ reproduce: services graphs
 	$(MPA) run experiments/c52.yaml
 	$(MPA) run experiments/c6.yaml
 	$(MPA) run experiments/c1.yaml
+	$(MPA) run experiments/c4.yaml --repetitions 1
+	$(PY) -m orchestrator.mobility.pingpong --out results/c1-sweep
 	$(MPA) report --all
 	@echo "results: results/summary.md"
 

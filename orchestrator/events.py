@@ -40,7 +40,7 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
                            "mpa_sa_established", "pana_session_established", "pana_auth_failed",
                            "pana_dropped", "pana_retransmitted", "pana_timeout",
                            "pana_reauthenticated", "pana_session_activated",
-                           "pana_session_terminated", "paa_on_success_failed"),
+                           "pana_session_terminated"),
     # s6.3 step 2 and C.5.3 Tconf: keys pushed to the target APs, nCoA, proactive handover tunnel
     "pre-configuration": ("psk_install_start", "psk_installed", "psk_install_failed",
                           "tconf_done", "psk_received", "pmk_installed", "keyinstall_rejected",
@@ -117,6 +117,23 @@ MIPV6: tuple[str, ...] = tuple("mipv6_" + e for e in (
 VOCABULARY["binding-update"] += MIPV6
 # Router Advertisements (RFC 4861 s6.2) of a gateway's agent
 VOCABULARY["setup"] += ("router_advertisement_sent", "router_solicitation_received")
+
+# --- movement, the MPA-SA and the radio's departure notice (issue 16, RFC 6252 C.1, C.2, C.6) --
+# The MN's own policy driving a movement (agents/movement.py) logs under "setup"; the PAA's
+# MPA-SA after the MN leaves (protocols/pana_fsm.py) and the AP's departure notice to it
+# (agents/departure.py, protocols/departure.py)
+VOCABULARY["setup"] += ("radio_sample", "policy_action", "policy_completed",
+                        "policy_release_failed", "movement_binding_update",
+                        "movement_handover_start", "movement_handover_done",
+                        "mpa_sa_unauthorized", "pana_detached")
+VOCABULARY["post-switching"] += ("mpa_sa_authorized",)
+VOCABULARY["switching"] += ("sta_departed", "departure_notice", "departure_notice_sent",
+                            "departure_notice_failed", "departure_rejected",
+                            # C.5.2: the MN's end of the tunnel into the cellular network goes
+                            # at the switch (agents/preconfig.py tunnel_down)
+                            "pht_released", "pht_failed")
+# a PAA's on_success callback (Tconf, key installation) that raised: logged, the PAA goes on
+VOCABULARY["pre-configuration"] += ("paa_on_success_failed",)
 
 # event -> the phases it may be emitted in (the first is the default)
 EVENT_PHASES: dict[str, tuple[str, ...]] = {}

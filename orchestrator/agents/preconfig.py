@@ -295,7 +295,7 @@ class PreConfiguration:
         from pre-authentication; time-bound like any pre-configuration (s7.2)."""
         if self.charon is None:
             raise CommandError("no charon on this MN (image ikev2-strongswan-mn)")
-        with self._op:
+        with self._op(name):
             if name in self.active:
                 self._release(name, "pre-configured again")
             p = Preconfig(name, "reserved", current_address(self.c["iface"]),
@@ -310,7 +310,7 @@ class PreConfiguration:
         interface go, by rtnetlink: no `ip` to fork), then charon forgets it without waiting
         for the access router (which ends its side itself)."""
         from .rtnl import Rtnl
-        with self._op:
+        with self._op(name):
             with self._lock:
                 p = self.active.pop(name, None)
             if p is None:

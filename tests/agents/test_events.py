@@ -146,3 +146,21 @@ def test_docs_print_figure10s_times_as_the_code_computes_them():
     rows = [ln for ln in table.splitlines() if ln.startswith("| `")]
     assert rows == [f"| `{p}` | {DEFINITIONS[p]} |" for p in PHASES]
     assert "`port_authorized` (controller)" not in table      # that is Tl2, not Tassoc+4way
+
+
+def test_every_event_the_code_emits_by_name_is_in_the_vocabulary():
+    """A literal `emit("name", "phase", ...)` anywhere in the orchestrator names an event of
+    the vocabulary, under one of its phases (issue 16's departure notice and movement events
+    were emitted unknown to it; the mipv6 run's vocabulary check found them)."""
+    call = re.compile(r'\b_?emit\(\s*"([a-z0-9_]+)"\s*(?:,\s*"([a-z-]+)")?')
+    found, problems = 0, []
+    for path in sorted((REPO / "orchestrator").rglob("*.py")):
+        for m in call.finditer(path.read_text()):
+            event, phase = m.groups()
+            found += 1
+            if event not in EVENT_PHASES:
+                problems.append(f"{path.relative_to(REPO)}: {event}")
+            elif phase is not None and phase not in EVENT_PHASES[event]:
+                problems.append(f"{path.relative_to(REPO)}: {event} under {phase}")
+    assert found > 100                        # the pattern still finds the emitters
+    assert problems == []
