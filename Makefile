@@ -60,7 +60,7 @@ reproduce: services graphs
 	$(MPA) run experiments/c1.yaml
 	$(MPA) run experiments/c4.yaml --repetitions 1
 	$(PY) -m orchestrator.mobility.pingpong --out results/c1-sweep
-	$(MPA) report --all
+	$(MPA) report --summary
 	@echo "results: results/summary.md"
 
 fig10: services

@@ -282,8 +282,10 @@ def cmd_run(args) -> int:
 
 def cmd_report(args) -> int:
     """Tables and figures from existing records (no root, no Mininet)."""
-    from .analysis.report import report, report_all
-    if args.all:
+    from .analysis.report import report, report_all, summary
+    if args.summary:                  # each run wrote its own report when it ended
+        print(f"summary: {summary(args.results)}")
+    elif args.all:
         print(f"summary: {report_all(args.results)}")
     else:
         written = report(args.run_dir)
@@ -371,6 +373,8 @@ def main(argv=None) -> int:
     s = sub.add_parser("report", help="rebuild tables and figures from records")
     s.add_argument("run_dir", nargs="?")
     s.add_argument("--all", action="store_true", help="every experiment's latest run + summary")
+    s.add_argument("--summary", action="store_true",
+                   help="only results/summary.md, from the latest runs' existing reports")
     s.add_argument("--results", default="results")
     s.set_defaults(fn=cmd_report)
     args = p.parse_args(argv)
