@@ -472,9 +472,11 @@ def ladder_markers(events: list[dict], lanes: set[str]) -> list[Marker]:
 def _marker_label(event: str, attrs: dict) -> str:
     if event == "binding_update_start":
         mobility = attrs.get("mobility", "sip")
+        peer = attrs.get("peer")
         if mobility == "mipv6":
-            return {"home_agent": "BU to HA start"}.get(attrs.get("peer"), "BU to CN start") \
-                if isinstance(attrs.get("peer"), str) else "BU start"
+            if not isinstance(peer, str):
+                return "BU start"
+            return "BU to HA start" if peer == "home_agent" else "BU to CN start"
         if mobility == "sip":
             return "BU (re-INVITE) start"
     return MARKERS[event]

@@ -32,7 +32,7 @@ from orchestrator.analysis.plots import boxes, caption, plt, save
 from orchestrator.analysis.records import (PARAM, RunData, failed_repetitions, ok, point_label,
                                            scenario_names, slug, stats, sweep_params,
                                            sweep_points, values)
-from orchestrator.analysis.reproduction import Reproduction, check, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
 from orchestrator.model.units import parse_duration
 
 TABLE = "rfc6252_fig10"
@@ -356,8 +356,7 @@ def readme(run: RunData, checks: list[dict]) -> list[str]:
             "", fig10_markdown(run, beside_rfc(run)),
             f"## Structure checks: {verdicts(checks)}", "",
             "See [tables/checks.md](tables/checks.md).", "",
-            *[f"- {'ok' if c['ok'] else 'not measured' if c['ok'] is None else '**FAIL**'}: "
-              f"{c['check']}" for c in checks], ""]
+            *checks_list(checks), ""]
 
 
 @FIG10.summary
