@@ -179,8 +179,15 @@ class ArpPort:
         s.bind((self.iface, arp.ETH_P_ARP))
         return s
 
-    def dad(self, address: str, probes: int, interval: float) -> tuple[bool, str | None]:
-        """RFC 5227 probing: (unique, MAC of the conflicting host)."""
+    def dad(self, address: str, probes: int, interval: float,
+            owner: str | None = None) -> tuple[bool, str | None]:
+        """RFC 5227 probing: (unique, MAC of the conflicting host).
+
+        `owner`: the MAC of the host the probing is done for (the nAR probes on the MN's
+        behalf, Appendix A). Its ARP claiming the address is the owner arriving on the link
+        (the MN moved before the probes ended and announced its nCoA), not a conflict:
+        probing ends there with (True, owner)."""
+        own = arp.mac_bytes(owner) if owner else None
         with self._socket() as s:
             frame = arp.encode(arp.probe(self.mac, address))
             deadline = time.perf_counter()
@@ -194,6 +201,8 @@ class ArpPort:
                         pkt = arp.decode(s.recv(2048))
                     except arp.ProtocolError:
                         continue
+                    if own is not None and pkt.sha == own and pkt.spa == IPv4Address(address):
+                        return True, owner
                     if arp.is_conflict(pkt, address, self.mac):
                         return False, arp.mac_str(pkt.sha)
         return True, None
@@ -338,7 +347,8 @@ class TunnelEnd:
         t0 = time.perf_counter()
         self.log.emit("dad_start", PHASE, probes=self.dad_cfg["probes"],
                       interval_s=self.dad_cfg["interval"], iface=self.ctn["iface"], **attrs)
-        unique, by = self.arp.dad(ncoa, self.dad_cfg["probes"], self.dad_cfg["interval"])
+        unique, by = self.arp.dad(ncoa, self.dad_cfg["probes"], self.dad_cfg["interval"],
+                                  owner=sta)
         dad_ms = (time.perf_counter() - t0) * 1000
         if not unique:
             self.log.emit("dad_conflict", PHASE, by=by, elapsed_ms=dad_ms, **attrs)
@@ -347,6 +357,19 @@ class TunnelEnd:
             with self._lock:
                 self.tunnels.pop(ncoa, None)
             self.charon.terminate(ike_id=sa.get("uniqueid"))
+            return
+        if by is not None:
+            # the MN itself announced the nCoA on the CTN link: it moved while the nAR was
+            # still probing (the MN does not wait for the nAR's DAD: its tunnel carries
+            # traffic from CHILD_SA up). No proxy ARP for an address its owner now holds on
+            # the link; the MN's ATTACHED (or the CHILD_SA's deletion) releases the tunnel.
+            self.log.emit("dad_done", PHASE, unique=True, elapsed_ms=dad_ms,
+                          ended_by="the MN's own ARP: it attached before the probes ended",
+                          **attrs)
+            with self._lock:
+                t = self.tunnels.get(ncoa)
+                if t is not None and t["ike_uniqueid"] == attrs["ike_uniqueid"]:
+                    t.update(state="owner-on-link", dad_ms=dad_ms)
             return
         self.log.emit("dad_done", PHASE, unique=True, elapsed_ms=dad_ms, **attrs)
         # s7.4: proxy ARP for the nCoA; charon routes it into the tunnel (table 220)

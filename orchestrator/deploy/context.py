@@ -164,7 +164,8 @@ def dhcp(f: Facts, node: str, dest: Path) -> dict:
         if gw_addr:
             routers.append({"network": name, "router": gw_addr})
     return {**base(f, node, dest), "dhcp_ranges": ranges, "dhcp_routers": routers,
-            "served_networks": ",".join(served)}
+            "served_networks": ",".join(served),
+            "conflict_check": "" if getattr(t.nodes[node], "conflict_check", True) else "no-ping"}
 
 
 def served_networks(f: Facts, node: str) -> list[str]:

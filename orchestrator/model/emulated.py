@@ -18,7 +18,8 @@ node and every impaired link with its effective value and the place it came from
 
 Node parameters are the node kinds' Duration fields (association latency, link-down
 detection, DAD probe spacing, RTP interval; a base station's attach and activation latency
-and radio link RTT) and `dad_probes` and a base station's `link_bandwidth`; a multi-interface
+and radio link RTT) `dad_probes`, a base station's `link_bandwidth` and a DHCP server's `conflict_check` (1: it pings
+an address before offering it, ~3 s in dnsmasq; 0: no-ping); a multi-interface
 MN's radios add `nodes.<mn>.interfaces.<ifname>.link_down_detection` (RFC 6252 C.5.2: the
 mobile's cellular link is the base station's link_rtt/link_bandwidth, not a `links:` entry);
 link parameters are delay,
@@ -35,7 +36,8 @@ from .topology import NODE_KINDS, Link, LinkParams, Topology
 from .units import parse_duration
 
 # node fields that are emulation parameters besides the Duration ones, with their unit
-EXTRA_NODE_PARAMETERS = {"dad_probes": "probes", "link_bandwidth": "Mbit/s"}
+EXTRA_NODE_PARAMETERS = {"dad_probes": "probes", "link_bandwidth": "Mbit/s",
+                         "conflict_check": "on/off"}
 # link fields: (unit, factor from the model's stored value)
 LINK_PARAMETERS = {"delay": ("ms", 1e3), "jitter": ("ms", 1e3), "loss": ("%", 100.0),
                    "bandwidth": ("Mbit/s", 1.0)}
@@ -51,6 +53,12 @@ class EmulatedValue:
     def column(self) -> str:
         """The records column: 'emulated:nodes.ap1.association_latency[ms]'."""
         return f"emulated:{self.path}[{self.unit}]"
+
+    def shown(self) -> str:
+        """'12 ms', 'off'."""
+        if self.unit == "on/off":
+            return "on" if self.value else "off"
+        return f"{self.value:g} {self.unit}"
 
 
 def node_parameters(kind: str) -> dict[str, str]:

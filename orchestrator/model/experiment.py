@@ -542,7 +542,7 @@ def describe_plan(exp: Experiment, confs: list[ResolvedConfiguration]) -> list[s
                      f"node {c.mobile_node}")
         for v in c.emulated:
             mark = "*" if v.source.startswith("experiment") else " "
-            value = "-" if v.value is None else f"{v.value:g} {v.unit}"
+            value = "-" if v.value is None else v.shown()
             lines.append(f"    {mark} {v.path} = {value}  ({v.source})")
     for s in exp.scenarios:
         extra = "".join(f", {k} {v}" for k, v in (

@@ -354,6 +354,12 @@ class AuthenticationAgent(NodeBase):
 class ConfigurationAgent(NodeBase):
     """The CA, e.g. a DHCP server (RFC 6252 s6.2)."""
     kind: Literal["configuration_agent"]
+    conflict_check: Annotated[bool, Field(strict=True)] = Field(
+        True, description="the DHCP server pings an address before offering it (RFC 2131 "
+                          "s4.4.1; dnsmasq waits ~3 s for an answer, so an address no lease "
+                          "holds costs ~3 s of Tconf); false: dnsmasq's 'no-ping', e.g. where "
+                          "the nAR performs DAD on the MN's behalf (RFC 6252 Appendix A) and "
+                          "the MN its own after an on-link DHCP (dad_probes)")
 
 
 class AaaServer(NodeBase):

@@ -288,3 +288,26 @@ def test_no_server_retransmits_then_fails(client):
     assert "no DHCPOFFER" in info["error"] and "(2 messages sent)" in info["error"]  # 0 s, 4 s
     records = client.records()
     assert [r["event"] for r in records] == ["address_request", "address_failed"]
+
+
+DAD_CHILD = """
+import json, sys
+from orchestrator.agents.tunnel import ArpPort
+a = json.loads(sys.argv[1])
+print(json.dumps(ArpPort("eth0").dad(a["address"], 3, 0.2, owner=a["owner"])))
+"""
+
+
+@pytest.mark.parametrize("owner, verdict", [(None, [False, OTH_MAC]),
+                                            ("02:00:00:77:00:99", [False, OTH_MAC]),
+                                            (OTH_MAC, [True, OTH_MAC])],
+                         ids=["no-owner", "another-owner", "the-owner"])
+def test_dad_on_behalf_of_an_owner(third_host, owner, verdict):
+    """The nAR probes an nCoA on the MN's behalf (Appendix A): an ARP from the MN itself
+    claiming the address (it moved and announced it before the probes ended) ends the
+    probing as the owner's arrival; from any other host it is a conflict (RFC 5227)."""
+    r = subprocess.run(["ip", "netns", "exec", CLI, sys.executable, "-c", DAD_CHILD,
+                        json.dumps({"address": RESERVED, "owner": owner})],
+                       capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == verdict

@@ -151,7 +151,7 @@ def _render_all(tmp_path, topology):
 
 
 @pytest.mark.parametrize("topology", ["fig9-l2-preauth-roaming.yaml", "fig1-inter-domain.yaml",
-                                      "c52-wlan-cellular.yaml"])
+                                      "c52-wlan-cellular.yaml", "c6-corridor.yaml"])
 def test_rendered_configs_pass_the_daemons_own_checks(tmp_path, topology):
     _, units = _render_all(tmp_path, topology)
     checked = 0
@@ -326,3 +326,18 @@ def test_a_dhcp_pool_all_assigned_in_the_topology_is_refused_by_name(tmp_path):
                                          r"\(host numbers 100-199 of 10.2.0.0/24\)"):
         CONTEXTS["dhcp"](facts, "par", tmp_path / "par")
     assert CONTEXTS["dhcp"](facts, "nar", tmp_path / "nar")["dhcp_ranges"]   # net-a is free
+
+
+def test_dhcp_conflict_check(tmp_path):
+    """dnsmasq pings an address before offering it unless the node's conflict_check is
+    false (c6-corridor: the nAR's DAD checks a pre-configured nCoA): 'no-ping' then, and
+    only then, is in its configuration."""
+    def options(topology):
+        _, units = _render_all(tmp_path / topology[:2], topology)
+        return {node: [line.strip() for line in (dest / "dnsmasq.conf").read_text().splitlines()
+                       if line.strip() and not line.lstrip().startswith("#")]
+                for (node, name), (_, _, dest) in units.items() if name == "dhcp-dnsmasq"}
+    c6, fig9 = options("c6-corridor.yaml"), options("fig9-l2-preauth-roaming.yaml")
+    assert c6 and fig9
+    assert all("no-ping" in lines for lines in c6.values())
+    assert not any("no-ping" in lines for lines in fig9.values())
