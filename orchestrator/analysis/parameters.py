@@ -35,6 +35,8 @@ def _fmt(value, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "none" if unit == "Mbit/s" else "--"
     v = float(value)
+    if unit == "on/off":                        # a switch, e.g. a DHCP server's conflict check
+        return "on" if v else "off"
     text = f"{v:.0f}" if v.is_integer() else f"{v:.3g}" if abs(v) < 10 else f"{v:.4g}"
     return f"{text} {unit}".strip()
 

@@ -116,6 +116,8 @@ def emulated_values(t: Topology, original: dict | None = None,
     out = []
     for name, node in t.nodes.items():
         for key, unit in node_parameters(node.kind).items():
+            if key == "conflict_check" and "configuration_agent" not in t.roles(name):
+                continue                  # an access router that serves no DHCP
             value = getattr(node, key)
             value = None if value is None else (value * 1e3 if unit == "ms" else float(value))
             levels = [("nodes", name), ("kinds", node.kind), ("defaults", "node")]

@@ -337,9 +337,20 @@ class CorrespondentNode(NodeBase):
         0.016, description="RTP packet interval of the CN's stream (C.5.1 measured 16 ms)")
 
 
+ConflictCheck = Annotated[bool, Field(strict=True)]
+CONFLICT_CHECK = Field(
+    True, description="as a configuration agent (its kind, or colocated on an access router): "
+                      "the DHCP server pings an address before offering it (RFC 2131 s4.4.1; "
+                      "dnsmasq waits ~3 s for an answer, so an address no lease holds costs "
+                      "~3 s of Tconf); false: dnsmasq's 'no-ping', e.g. where the nAR performs "
+                      "DAD on the MN's behalf (RFC 6252 Appendix A) and the MN its own after an "
+                      "on-link DHCP (dad_probes)")
+
+
 class AccessRouter(NodeBase):
     """An AR (RFC 6252 s6.2): routes, terminates proactive handover tunnels."""
     kind: Literal["access_router"]
+    conflict_check: ConflictCheck = CONFLICT_CHECK
 
 
 class Router(NodeBase):
@@ -354,12 +365,7 @@ class AuthenticationAgent(NodeBase):
 class ConfigurationAgent(NodeBase):
     """The CA, e.g. a DHCP server (RFC 6252 s6.2)."""
     kind: Literal["configuration_agent"]
-    conflict_check: Annotated[bool, Field(strict=True)] = Field(
-        True, description="the DHCP server pings an address before offering it (RFC 2131 "
-                          "s4.4.1; dnsmasq waits ~3 s for an answer, so an address no lease "
-                          "holds costs ~3 s of Tconf); false: dnsmasq's 'no-ping', e.g. where "
-                          "the nAR performs DAD on the MN's behalf (RFC 6252 Appendix A) and "
-                          "the MN its own after an on-link DHCP (dad_probes)")
+    conflict_check: ConflictCheck = CONFLICT_CHECK
 
 
 class AaaServer(NodeBase):

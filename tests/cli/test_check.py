@@ -18,6 +18,15 @@ def test_check_prints_the_plan_with_every_emulated_parameter(capsys):
             "kinds.access_point.association_latency)") in out
     assert "      nodes.cn.rtp_interval = 16 ms  (default)" in out
     assert "  scenario mpa: mpa-l2-pre-authentication ap0 -> ap1" in out
+    assert "      nodes.nar.conflict_check = on  (default)" in out      # dnsmasq pings first
+
+
+def test_a_switch_set_in_kinds_is_shown_off_with_its_source(capsys):
+    """c6-corridor turns its DHCP servers' conflict check off in kinds: (the nAR's DAD
+    checks a pre-configured nCoA); the plan and the report say 'off' and where."""
+    assert main(["check", str(REPO / "experiments" / "c6.yaml")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "      nodes.ca-a.conflict_check = off  (topology kinds.configuration_agent)" in out
 
 
 def test_run_dry_run_is_check_and_runs_nothing(capsys, tmp_path):
