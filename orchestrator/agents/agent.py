@@ -149,8 +149,11 @@ class MobileNode(_RadioRole):
         self.mpa_sas: dict = {}              # PAA -> MpaKeys of the MPA-SA (s6.3 step 1)
         self.pacs: dict = {}                 # PAA -> its PANA session (agents/pana.PaC)
         from .handover import Handover
+        from .overtaken import Departures
         from .preconfig import PreConfiguration
-        self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas)
+        # the preparations under way end when the MN leaves their network (C.6)
+        self.departures = Departures()
+        self.preconf = PreConfiguration(node, self.config, log, self.mpa_sas, self.departures)
         self.handover = Handover(self)
         self.media = None                    # MobileNodeMedia, created by the first call
         self.cellular: dict = {}             # ifname -> multi_interface.CellularInterface
@@ -231,7 +234,7 @@ class MobileNode(_RadioRole):
                   self.log, tls_max_version=c["tls_max_version"], server_name=c["server_name"],
                   fragment_size=c["eap_fragment_size"])
         try:
-            result = pac.pre_authenticate(timeout)
+            result = pac.pre_authenticate(timeout, overtaken=self.departures.current)
             if result["status"] != "ok":
                 raise CommandError(f"PANA pre-authentication with {paa} failed: {result['reason']}")
             keys = pac.mpa_keys

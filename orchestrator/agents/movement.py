@@ -261,6 +261,12 @@ class PolicyDriver:
         if call:
             with self._bu:                    # a binding update under way ends first
                 self.moved = True
+        if a.prepared != SAME_NETWORK:
+            # the preparations under way from the network the MN leaves now cannot finish
+            # (their answers go there): they end at once instead of at their timeout
+            # (agents/overtaken.py; C.6's MN that moves too fast)
+            self.mn.departures.left(f"overtaken by the handover to {a.network} (the MN left "
+                                    f"{self.networks.get(a.source, a.source)})")
         try:
             if ctn_ready:
                 result = self.mn.mpa_handover(ctn=a.network, ap=a.ap)

@@ -37,6 +37,7 @@ from ..protocols.mpa_keys import MpaKeys
 from ..protocols.pana import PANA_UDP_PORT, MessageType, PanaMessage
 from ..protocols.pana_fsm import BackendResult, Event, Output, PaaSession, PaaState, PacSession
 from .health import Loop
+from .overtaken import Overtaken
 from .radius_client import RadiusClient
 
 PREAUTH = "pre-authentication"
@@ -116,9 +117,11 @@ class PaC:
             return None
         return MpaKeys(s.msk, s.session_id, s.key_id)
 
-    def _exchange(self, first: Output, until: set[str], timeout: float) -> Event | None:
+    def _exchange(self, first: Output, until: set[str], timeout: float,
+                  overtaken: Overtaken | None = None) -> Event | None:
         """Send ``first``; feed datagrams and timer ticks to the session until an event in
-        ``until`` (returned) or the deadline (None)."""
+        ``until`` (returned), the deadline (None), or the MN leaving the network the
+        exchange started from (`overtaken`: an "overtaken" event)."""
         session, sock = self.session, self.sock
         out, events = first
         deadline = time.monotonic() + timeout
@@ -129,11 +132,16 @@ class PaC:
                 _report(self.log, event, session_id=session.session_id)
                 if event.name in until:
                     return event
+            if overtaken is not None and overtaken.is_set():
+                return Event("overtaken", reason=overtaken.reason)
             now = time.monotonic()
             if now >= deadline:
                 return None
             wake = min(deadline, session.next_deadline() or deadline)
-            if select.select([sock], [], [], max(0.0, wake - now))[0]:
+            wait = max(0.0, wake - now)
+            if overtaken is not None:
+                wait = overtaken.slice(wait)
+            if select.select([sock], [], [], wait)[0]:
                 try:
                     data = sock.recv(65535)
                 except ConnectionRefusedError:  # ICMP port unreachable: keep waiting
@@ -144,16 +152,19 @@ class PaC:
             else:
                 out, events = session.poll()
 
-    def pre_authenticate(self, timeout: float = 10.0, *, preauth: bool = True) -> dict:
+    def pre_authenticate(self, timeout: float = 10.0, *, preauth: bool = True,
+                         overtaken: Overtaken | None = None) -> dict:
         """EAP-TLS over PANA with the PAA (RFC 5873 pre-authentication unless ``preauth``
         is False). Returns status, msk, pana_auth_key, session_id, key_id, elapsed_ms,
-        rounds, session_lifetime; on failure status and reason, and no keys."""
+        rounds, session_lifetime; on failure status and reason, and no keys. `overtaken`:
+        the MN's departure from the network it pre-authenticates from ends it (C.6)."""
         self.session = PacSession(self._new_peer, preauth=preauth)
         self._open_socket()
         t0 = time.perf_counter_ns()
         self._emit("preauth_start", paa=f"{self.paa[0]}:{self.paa[1]}", identity=self.identity,
                    preauth=preauth, source=self.sock.getsockname()[0])
-        event = self._exchange(self.session.start(), {"established", "auth_failed"}, timeout)
+        event = self._exchange(self.session.start(), {"established", "auth_failed"}, timeout,
+                               overtaken)
         elapsed_ms = (time.perf_counter_ns() - t0) / 1e6
         s = self.session
         if event is not None and event.name == "established":
@@ -167,7 +178,9 @@ class PaC:
                     "tls_version": tls}
         reason = event.reason if event else f"no PANA session after {timeout} s"
         self._emit("preauth_failed", elapsed_ms=elapsed_ms, reason=reason)
-        return {"status": "failure" if event else "timeout", "reason": reason, "msk": None,
+        status = "timeout" if event is None else "overtaken" if event.name == "overtaken" \
+            else "failure"
+        return {"status": status, "reason": reason, "msk": None,
                 "pana_auth_key": None, "session_id": s.session_id, "key_id": None,
                 "elapsed_ms": elapsed_ms, "rounds": s.rounds}
 

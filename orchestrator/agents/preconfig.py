@@ -46,6 +46,7 @@ from ..protocols import dhcp
 from .control import CommandError
 from .discovery import query
 from .ike import Charon, ViciError
+from .overtaken import Departures, Overtaken
 from .tunnel import MnTunnelRouting, icmp_echo, run
 
 PHASE = "pre-configuration"
@@ -76,8 +77,12 @@ class RelayedDhcpClient:
     """DHCPv4 from the MN's current network to the CTN's server (s7.3.3), as its own relay
     agent: from oCoA port 67, giaddr = oCoA, Subnet Selection = the CTN's subnet."""
 
-    def __init__(self, ocoa: str, mac: bytes, server: str, subnet: str):
+    def __init__(self, ocoa: str, mac: bytes, server: str, subnet: str,
+                 overtaken: Overtaken | None = None):
+        """`overtaken`: the MN's departure from the oCoA's network ends the exchange (the
+        answers go to a network it has left; agents/overtaken.py)."""
         self.ocoa, self.mac, self.server, self.subnet = ocoa, mac, server, subnet
+        self.overtaken = overtaken
 
     port = dhcp.SERVER_PORT                # ours and the server's (a relay agent's port)
 
@@ -100,8 +105,12 @@ class RelayedDhcpClient:
             timings["sent"] = timings.get("sent", 0) + 1
             until = min(deadline, time.perf_counter() + wait)
             while (left := until - time.perf_counter()) > 0:
+                if self.overtaken is not None:
+                    if self.overtaken.is_set():
+                        raise CommandError(self.overtaken.reason)
+                    left = self.overtaken.slice(left)
                 if not select.select([s], [], [], left)[0]:
-                    break
+                    continue
                 try:
                     data = s.recv(4096)
                 except ConnectionRefusedError:          # an ICMP port unreachable: no server
@@ -191,8 +200,10 @@ class Preconfig:
 
 
 class PreConfiguration:
-    def __init__(self, node: str, config: dict, log: EventLog, mpa_sas: dict):
+    def __init__(self, node: str, config: dict, log: EventLog, mpa_sas: dict,
+                 departures: Departures | None = None):
         self.node, self.c, self.log, self.mpa_sas = node, config, log, mpa_sas
+        self.departures = departures or Departures()      # the MN's (agents/overtaken.py)
         self.ctns: dict[str, dict] = {}
         self.active: dict[str, Preconfig] = {}
         self._lock = threading.RLock()        # the state (ctns, active, _ops): lookups only
@@ -334,7 +345,8 @@ class PreConfiguration:
         mac = bytes(int(x, 16) for x in self.c["mac"].split(":"))
         self.log.emit("address_request", PHASE, ctn=p.ctn, ca=p.dhcp_server, method="dhcp",
                       ocoa=p.ocoa)
-        client = RelayedDhcpClient(p.ocoa, mac, p.dhcp_server, ctn["subnet"])
+        client = RelayedDhcpClient(p.ocoa, mac, p.dhcp_server, ctn["subnet"],
+                                   self.departures.current)
         try:
             lease, t = client.acquire(timeout)
         except (TimeoutError, OSError, CommandError, dhcp.ProtocolError) as exc:

@@ -7,6 +7,7 @@ import threading
 import time
 
 from orchestrator.agents.movement import PolicyDriver
+from orchestrator.agents.overtaken import Departures
 from orchestrator.events import EventLog
 from orchestrator.mobility.policy import HANDOVER, PRE_CONFIGURE, PRE_CONFIGURED, Action
 
@@ -42,6 +43,7 @@ class FakeMN:
         self.log = EventLog(tmp_path / "events" / "mn.jsonl", "mn", "mobile-node")
         self.config = {"information_server": None}
         self.preconf = FakePreconf()
+        self.departures = Departures()
         self.calls: list[tuple] = []
         self.together = threading.Barrier(2, timeout=WAIT)   # both pre-configurations at once
 
@@ -139,5 +141,26 @@ def test_a_failed_preconfiguration_does_not_hold_the_binding_update_back(tmp_pat
     d._preconfiguring -= 1
     d._prepared(Action(1.0, PRE_CONFIGURE, "ap-c", "net-c"), False)    # C failed
     assert [b["contacts"] for b in d.binding_updates] == [[NCOA["net-a"]]]
+    d.stop(wait=WAIT)
+    mn.log.close()
+
+
+def test_a_handover_to_another_network_overtakes_the_preparations_under_way(tmp_path):
+    """The MN leaves network B: what it was preparing from there (PANA, relayed DHCP from
+    its oCoA) watches B's Overtaken and ends at once, with the reason; a handover to
+    another AP of the same network leaves nothing."""
+    from orchestrator.mobility.policy import SAME_NETWORK
+    mn = FakeMN(tmp_path)
+    mn.handoff = lambda ap: {"connect": {"pmksa": "mpa"}}
+    d = PolicyDriver(mn, {}, {"ap-a": "net-a", "ap-b": "net-b", "ap-b2": "net-b"},
+                     {"net-a": "aa-a"}, "ap-b", time.perf_counter_ns())
+    in_b = mn.departures.current
+    d._handover(Action(1.0, HANDOVER, "ap-b2", "net-b", "ap-b", "better-candidate",
+                       SAME_NETWORK))
+    assert not in_b.is_set() and mn.departures.current is in_b
+    d._handover(Action(2.0, HANDOVER, "ap-a", "net-a", "ap-b2", "better-candidate",
+                       "pre-authenticated"))
+    assert in_b.is_set() and mn.departures.current is not in_b
+    assert in_b.reason == "overtaken by the handover to net-a (the MN left net-b)"
     d.stop(wait=WAIT)
     mn.log.close()

@@ -281,3 +281,37 @@ def test_a_dropped_first_discover_is_resent_after_a_quarter_second(monkeypatch):
                     dhcp.MessageType.REQUEST]
     assert times["sent"] == 3
     assert pc_mod.RelayedDhcpClient.port == 67
+
+
+def test_the_relayed_dhcp_ends_when_the_mn_leaves_the_ocoas_network():
+    """A pre-configuration's DHCP from the oCoA, unanswered (the MN has handed over: the
+    answers go to the network it left), ends when its Overtaken is set, with the reason,
+    long before its timeout."""
+    from orchestrator.agents.overtaken import Overtaken
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.5", port))               # takes the DISCOVERs, never answers
+    LoopbackRelay.port = port
+    overtaken = Overtaken()
+    client = LoopbackRelay("127.0.0.1", b"\x02" * 6, "127.0.0.5", "10.9.0.0/24", overtaken)
+    out = {}
+
+    def acquire():
+        try:
+            client.acquire(timeout=60.0)
+        except CommandError as exc:
+            out["error"] = str(exc)
+    t = threading.Thread(target=acquire, daemon=True)
+    try:
+        t.start()
+        silent.settimeout(WAIT)
+        silent.recvfrom(2048)                      # the first DISCOVER left
+        overtaken.overtake("overtaken by the handover to net-a (the MN left net-b)")
+        t.join(WAIT)
+        assert not t.is_alive()                    # ended within WAIT, not at its 60 s
+    finally:
+        silent.close()
+    assert out == {"error": "overtaken by the handover to net-a (the MN left net-b)"}
