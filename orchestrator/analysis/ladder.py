@@ -56,6 +56,8 @@ RADIUS_PORTS, PANA_PORT, KEYINSTALL_PORT = (1812, 1813), 716, 7011
 SIP_PORT, DHCP_PORTS = 5060, (67, 68)
 IKE_PORTS, BUFFERING_PORT = (500, 4500), 7012
 BUFFERING_TYPES = {1: "BUFFER_REQUEST", 2: "ATTACHED", 3: "ACK"}   # protocols/buffering.py
+DEPARTURE_PORT = 7015               # AP -> PAA (protocols/departure.py, C.2)
+DEPARTURE_REASONS = {1: "disassociated", 2: "reassociated", 3: "link lost"}
 DHCP_TYPES = {1: "Discover", 2: "Offer", 3: "Request", 4: "Decline", 5: "ACK", 6: "NAK",
               7: "Release", 8: "Inform"}
 BURST_GAP_S = 0.1       # RTP packets closer than this (same lanes, nothing between) are one row
@@ -70,7 +72,8 @@ MGMT_LABELS = {"assoc_request": "mgmt assoc req", "assoc_response": "mgmt assoc 
 CATEGORY_COLORS = {"eapol": "#1f77b4", "radius": "#ff7f0e", "pana": "#2ca02c",
                    "mgmt": "0.35", "keyinstall": "#9467bd", "sip": "#8c564b", "rtp": "#17becf",
                    "dhcp": "#e377c2", "arp": "#bcbd22", "ipsec": "#7f7f7f",
-                   "buffering": "#ff7f0e", "mipv6": "#d62728", "nd": "#bcbd22"}
+                   "buffering": "#ff7f0e", "mipv6": "#d62728", "nd": "#bcbd22",
+                   "departure": "#9467bd"}
 MARKERS = {"preauth_start": "pre-auth start", "preauth_done": "pre-auth done",
            "tconf_done": "tconf_done", "psk_installed": "PSK installed",
            "l2_handoff_start": "handoff start", "associated": "assoc",
@@ -248,6 +251,10 @@ def describe(row: dict) -> tuple[str, str] | None:
         if 4500 in ports and payload[:4] != b"\0\0\0\0":
             return "ipsec", "ESP (tunnel)"
         return "ipsec", "IKEv2"
+    if DEPARTURE_PORT in ports and len(payload) >= 3:
+        why = DEPARTURE_REASONS.get(payload[2], payload[2])
+        return "departure", ("Departure-Notice" if payload[1] == 1 else "Departure-Notice Ack") \
+            + f" ({why})"
     if BUFFERING_PORT in ports and len(payload) >= 2:
         return "buffering", f"Buffering {BUFFERING_TYPES.get(payload[1], payload[1])}"
     if SIP_PORT in ports or row.get("sip_method") or row.get("sip_status"):

@@ -58,7 +58,7 @@ from .movement import movement_values, plot_repetition, write_repetition
 from .switch_back import switch_back_values
 
 CAPTURE_FILTER = ("ether proto 0x888e or ether proto 0x88c7 or ether proto 0x88b5 or "
-                  "udp port 1812 or udp port 716 or udp port 7011")
+                  "udp port 1812 or udp port 716 or udp port 7011 or udp port 7015")
 # the layer-2 flows: the MN, APs, PAAs and AAA servers hear everything of Figure 10
 CAPTURE_KINDS = ("mobile_node", "access_point", "authentication_agent", "aaa_server")
 # the SIP flows: SIP, RTP, DHCP, IKEv2 (and ESP in UDP), the buffering protocol, ARP

@@ -41,6 +41,24 @@ def test_describe_eap_radius_mgmt_preauth():
     assert figures.describe({"eth_type": "0x86dd"}) is None
 
 
+def test_the_aps_departure_notice_and_the_paas_ack():
+    """C.2: the AP tells the PAA that a station left (protocols/departure.py), on the
+    port the runner captures (7015)."""
+    from orchestrator.experiment.runner import CAPTURE_FILTER
+    from orchestrator.protocols import departure
+    secret = b"s" * 32
+    notice = departure.DepartureNotice(departure.Reason.REASSOCIATED, 7,
+                                       bytes.fromhex("02bd5ed07236"), bytes.fromhex("021a90a71337"))
+    for data, label in ((departure.encode_notice(secret, notice),
+                         "Departure-Notice (reassociated)"),
+                        (departure.encode_ack(secret, notice),
+                         "Departure-Notice Ack (reassociated)")):
+        row = {"eth_type": "0x0800", "ip_src": "10.1.0.2", "sport": "40000", "dport": "7015",
+               "udp_payload": data.hex()}
+        assert figures.describe(row) == ("departure", label)
+    assert "udp port 7015" in CAPTURE_FILTER
+
+
 def test_pana_from_payload_reads_the_e_flag_messages_wireshark_does_not():
     tls = eap.request(3, eap.EapType.TLS, b"\x20").encode()
     msg = pana.PanaMessage(pana.MessageType.AUTH, pana.FLAG_R | pana.FLAG_E, 1, 2,
