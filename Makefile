@@ -21,7 +21,7 @@ help:
 	@echo "make c1          C.1/C.2: switch-back with and without the MPA-SA at the PAA"
 	@echo "make c1-pingpong C.1: ping-pong at a border against hysteresis and dwell (not in reproduce)"
 	@echo "make c1-sweep    C.1 by simulation: ping-pong against hysteresis x dwell (no root)"
-	@echo "make c4          C.4: one CTN, pre-authentication with three, and pre-configuration too (not in reproduce)"
+	@echo "make c4          C.4: one CTN, the three schemes with three CTNs, the buffering alternative (1 repetition in reproduce)"
 	@echo "make report      rebuild tables and figures from existing records (no root)"
 	@echo "make smoke       bring up fig9, check reachability and handoffs, tear down"
 	@echo "make test        all tests (root: integration tests build real testbeds)"

@@ -586,16 +586,19 @@ class MobileNode(_RadioRole):
     # -- movement: the handover policy fed by radio scans (agents/movement.py) -------------
     @command()
     def movement_start(self, params: dict, networks: dict, paas: dict, serving: str,
-                       t0_ns: int, method: str = "dhcp", binding_update: str | None = None) -> dict:
+                       t0_ns: int, method: str = "dhcp", binding_update: str | None = None,
+                       buffering_ms: float | None = None) -> dict:
         """Start a movement: the policy (PolicyParams fields), AP -> network, network ->
         PAA, the AP the MN is attached to, CLOCK_MONOTONIC ns of t = 0; in a call, when the
-        binding updates go ("before" / "after" the move, agents/movement.py)."""
+        binding updates go ("before" / "after" the move, at the "handover") and the cap of
+        the target access router's buffering across the move (agents/movement.py)."""
         from .movement import PolicyDriver
         if getattr(self, "movement", None) is not None:
             self.movement.stop(wait=0.0)
         try:
             self.movement = PolicyDriver(self, params, networks, paas, serving, t0_ns, method,
-                                         binding_update=binding_update)
+                                         binding_update=binding_update,
+                                         buffering_ms=buffering_ms)
         except (TypeError, ValueError) as exc:
             raise CommandError(f"bad movement parameters: {exc}") from None
         return {"serving": serving}

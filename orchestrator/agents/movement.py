@@ -38,6 +38,17 @@ move), and the MN's binding updates (SIP re-INVITEs, agents/sip_ua.py) follow C.
                      handover to another network (C.4's walk has one): after it the MN's
                      preparations for the next one send no re-INVITE (not built: which
                      contacts, beside the address in use, a second one should name)
+    handover         nothing while preparing; once the policy decides to hand over into a
+                     pre-configured CTN (it then knows which one), one re-INVITE from that
+                     CTN's nCoA through its tunnel, then the move (C.4's buffering
+                     alternative to the third scheme's transient streams); into a network
+                     not pre-configured, the re-INVITE after the move as with "after"
+
+`buffering_ms` (with a call): in an MPA handover the MN asks the target access router to
+buffer what arrives for the nCoA from pre-switching until its ATTACHED after the move, at
+most this long (C.4: "apply the buffering technique at the target access router ...
+Forwarding of data can be triggered by the mobile node ... as a separate buffering
+protocol"; agents/handover.py, protocols/buffering.py).
 
 Events (phase "setup": they describe the movement, the MPA phases keep their own events):
 `radio_sample` (t, position, the scan), `policy_action` (each decision), `policy_completed`
@@ -56,7 +67,7 @@ from ..mobility.policy import (DISCOVER, HANDOVER, PRE_AUTHENTICATE, PRE_CONFIGU
 from .control import CommandError
 
 PREPARATION = (DISCOVER, PRE_AUTHENTICATE, PRE_CONFIGURE)
-BINDING_UPDATES = ("before", "after")
+BINDING_UPDATES = ("before", "after", "handover")
 # an information server answers in ~5 ms here; after a layer-2 handover the MN still has the
 # address of the network it left and gets no answer: do not hold the movement 3 s for it
 DISCOVERY_TIMEOUT = 1.0
@@ -72,7 +83,8 @@ class PolicyDriver:
 
     def __init__(self, mn, params: dict, networks: dict[str, str], paas: dict[str, str],
                  serving: str, t0_ns: int, method: str = "dhcp",
-                 timeout: float = PREPARATION_TIMEOUT, binding_update: str | None = None):
+                 timeout: float = PREPARATION_TIMEOUT, binding_update: str | None = None,
+                 buffering_ms: float | None = None):
         self.mn, self.log = mn, mn.log
         self.policy = Policy(PolicyParams(**params), dict(networks), serving,
                              preparable=frozenset(paas))
@@ -81,6 +93,12 @@ class PolicyDriver:
             raise ValueError(f"binding_update must be one of {', '.join(BINDING_UPDATES)} "
                              f"(got {binding_update!r})")
         self.binding_update = binding_update       # None: no call (no layer 3 after an L2 move)
+        if buffering_ms is not None and not (binding_update in ("before", "handover")
+                                             and 0 < buffering_ms <= 10_000):
+            raise ValueError("buffering_ms needs binding_update 'before' or 'handover' (the "
+                             "stream at the nCoA before the move) and 0 < buffering_ms <= "
+                             f"10000 (got {buffering_ms!r} with {binding_update!r})")
+        self.buffering_ms = buffering_ms
         self.networks = dict(networks)
         self.contacts: list[str] = []              # what the CN was last told (re-INVITE)
         self.moved = False                         # a handover to another network began
@@ -136,7 +154,8 @@ class PolicyDriver:
                 "constants": {"discovery_timeout_s": DISCOVERY_TIMEOUT,
                               "preparation_timeout_s": self.timeout,
                               "pre_configuration_method": self.method,
-                              "binding_update": self.binding_update}}
+                              "binding_update": self.binding_update,
+                              "buffering_ms": self.buffering_ms}}
 
     # -- the policy's decisions -----------------------------------------------------------------
     def _dispatch(self, actions) -> None:
@@ -258,9 +277,15 @@ class PolicyDriver:
                       network=a.network, prepared=a.prepared, reason=a.reason, how=kind)
         status, error, result = "ok", "", {}
         call = self.binding_update is not None and a.prepared != SAME_NETWORK
+        bu_ms = None
         if call:
             with self._bu:                    # a binding update under way ends first
                 self.moved = True
+                p = self.mn.preconf.get(a.network) if ctn_ready else None
+                if self.binding_update == "handover" and p is not None and p.ncoa:
+                    self._send_binding_update([p.ncoa], "handover")   # through its tunnel
+                    bu_ms = round((self.binding_updates[-1]["done_t"]
+                                   - self.binding_updates[-1]["t"]) * 1e3, 3)
         if a.prepared != SAME_NETWORK:
             # the preparations under way from the network the MN leaves now cannot finish
             # (their answers go there): they end at once instead of at their timeout
@@ -269,7 +294,9 @@ class PolicyDriver:
                                     f"{self.networks.get(a.source, a.source)})")
         try:
             if ctn_ready:
-                result = self.mn.mpa_handover(ctn=a.network, ap=a.ap)
+                extra = ({"buffering_period_ms": self.buffering_ms}
+                         if call and self.buffering_ms is not None else {})
+                result = self.mn.mpa_handover(ctn=a.network, ap=a.ap, **extra)
             elif call:                        # layer 3 too: an address on the new link
                 result = self.mn.nonmpa_handover(ap=a.ap)
             else:
@@ -282,7 +309,9 @@ class PolicyDriver:
         record = {"t": t_start, "ap": a.ap, "source": a.source, "network": a.network,
                   "prepared": a.prepared, "reason": a.reason, "ping_pong": a.ping_pong,
                   "how": kind, "pmksa": pmksa, "status": status, "error": error,
-                  "delay_ms": round(delay_ms, 3), "start_ns": start_ns}
+                  "delay_ms": round(delay_ms, 3), "start_ns": start_ns,
+                  "binding_update_ms": bu_ms, "buffering": result.get("buffering"),
+                  "buffered_packets": result.get("buffered_packets")}
         self.handovers.append(record)
         self.log.emit("movement_handover_done", "setup", **{k: v for k, v in record.items()
                                                             if k != "start_ns"})

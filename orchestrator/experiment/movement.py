@@ -105,7 +105,8 @@ def movement(bed: Bed, mn: str, scenario) -> dict:
     wall0 = time.time() + (t0_ns - time.perf_counter_ns()) / 1e9
     bed.call(mn, "movement_start", params=asdict(p.params), networks=p.networks,
              paas=p.paas, serving=scenario.from_ap, t0_ns=t0_ns,
-             method="dhcp", binding_update=spec.call.binding_update if spec.call else None)
+             method="dhcp", binding_update=spec.call.binding_update if spec.call else None,
+             buffering_ms=spec.call.buffering * 1e3 if spec.call and spec.call.buffering else None)
     client = bed.agent(mn)
     samples, late = [], []
     signalling, stream = None, None

@@ -13,7 +13,13 @@ them when the repetition has them):
   many addresses the stream arrived before the handover;
 - the stream across the handover (with a call): packets lost (sequence numbers never
   received), duplicates, and the media handover delay: the MN's `l2_handoff_start` of the
-  handover to the first packet received on the MN's new address once its `l2_handoff_done`.
+  handover to the first packet received on the MN's new address once its `l2_handoff_done`;
+- buffering at the target access router (C.4's alternative to transient streams: "apply the
+  buffering technique at the target access router ... Transient data can be forwarded to
+  the mobile node after it has moved"): from the access routers' `buffering_start` and
+  `buffering_flushed` events for this MN from the handover on, the packets held and
+  re-sent, how long, and whether the MN's ATTACHED ended each hold (not the cap); and the
+  re-INVITE the MN sent at the handover (binding update "handover"), its duration.
 """
 from __future__ import annotations
 
@@ -116,6 +122,30 @@ def stream_values(packets: list[dict], handover_ns: int | None, new_address: str
     return out
 
 
+def buffering_values(events: list[dict], mn: str, handover_ns: int | None) -> dict[str, tuple]:
+    """What the access routers buffered for `mn` from `handover_ns` on (module docstring):
+    buffered_packets (re-sent by the flushes; 0 if none was armed), and when one was armed,
+    buffer_held (first packet held -> flush, the longest, ms), buffer_flushed_by_attached
+    (1 if every hold ended with the MN's ATTACHED, 0 if one ended by its cap or not at
+    all), buffer_dropped (over the module's limit)."""
+    if handover_ns is None:
+        return {}
+    mine = [e for e in events if (e.get("attrs") or {}).get("mn") == mn
+            and e["mono_ns"] >= handover_ns]
+    armed = [e for e in mine if e["event"] == "buffering_start"]
+    flushes = [e["attrs"] for e in mine if e["event"] == "buffering_flushed"]
+    out = {"buffered_packets": (sum(f.get("packets", 0) for f in flushes), "count")}
+    if not armed:
+        return out
+    attached = len(flushes) >= len(armed) and all(f.get("reason") == "MN attached"
+                                                  for f in flushes)
+    out.update({"buffer_held": (max((f.get("held_ms", 0.0) for f in flushes), default=None),
+                                "ms"),
+                "buffer_flushed_by_attached": (1.0 if attached else 0.0, "bool"),
+                "buffer_dropped": (sum(f.get("dropped", 0) for f in flushes), "count")})
+    return out
+
+
 def c4_values(events: list[dict], detail: dict, mn: str, handover_ns: int | None) -> dict:
     """Every C.4 value this repetition has (module docstring). `handover_ns`: when the
     first handover to another network began (its decision, the driver's start)."""
@@ -124,6 +154,11 @@ def c4_values(events: list[dict], detail: dict, mn: str, handover_ns: int | None
     if detail.get("stream") is None:
         return out
     out.update(transient_values(events))
+    out.update(buffering_values(events, mn, handover_ns))
+    first = next((h for h in detail["movement"].get("handovers") or []
+                  if h.get("start_ns") == handover_ns), None)
+    if first is not None and first.get("binding_update_ms") is not None:
+        out["handover_binding_update"] = (first["binding_update_ms"], "ms")
     move = next((e for e in events if e["node"] == mn and e["event"] == "l2_handoff_start"
                  and handover_ns is not None and e["mono_ns"] >= handover_ns), None)
     start = move["mono_ns"] if move else None

@@ -383,11 +383,32 @@ class CallSpec(Strict):
     """The MN is in a call with a correspondent node during the movement (RFC 6252 s7.5,
     C.4): its binding updates (SIP re-INVITEs) go `before` the move (after each
     pre-configuration, naming every pre-configured nCoA: one CTN, s6.3 step 3; several,
-    C.4's third scheme with transient streams; then a final one after the move) or only
-    `after` it (C.4's first and second schemes)."""
+    C.4's third scheme with transient streams; then a final one after the move), only
+    `after` it (C.4's first and second schemes), or at the `handover`: once the policy
+    has chosen the CTN, one re-INVITE from that CTN's nCoA through its tunnel, just before
+    the move (C.4's buffering alternative with `buffering`). `buffering`: the MN asks the
+    chosen CTN's access router to buffer what arrives for the nCoA from pre-switching to
+    its ATTACHED after the move (C.4: "apply the buffering technique at the target access
+    router ... as a separate buffering protocol"; protocols/buffering.py); the value caps
+    the hold in case the ATTACHED is lost."""
     correspondent: str | None = Field(
         None, description="the correspondent node (default: the topology's only one)")
-    binding_update: Literal["before", "after"] = "before"
+    binding_update: Literal["before", "after", "handover"] = "before"
+    buffering: Annotated[Duration, at_most(10.0, "call.buffering")] | None = Field(
+        None, description="buffering at the target access router across the move (C.4), "
+                          "capped at this period; absent: none")
+
+    @model_validator(mode="after")
+    def _buffering_holds_the_stream_sent_to_the_ncoa(self):
+        if self.buffering is not None and self.buffering <= 0:
+            raise ValueError("buffering must be a positive period, e.g. '500ms'; leave it "
+                             "out to disable buffering")
+        if self.buffering is not None and self.binding_update == "after":
+            raise ValueError("buffering needs the stream at the nCoA before the move "
+                             "(binding_update 'handover' or 'before'): with 'after' the CN "
+                             "sends to the old address and the target access router would "
+                             "hold nothing")
+        return self
 
 
 class MovementSpec(Strict):
@@ -406,6 +427,12 @@ class MovementSpec(Strict):
 
     @model_validator(mode="after")
     def _bounded(self):
+        if (self.call is not None and self.policy.pre_configure_below is None
+                and (self.call.binding_update == "handover" or self.call.buffering is not None)):
+            what = ("buffering" if self.call.buffering is not None
+                    else "binding_update 'handover'")
+            raise ValueError(f"call {what} needs a pre-configured nCoA and tunnel (C.4): "
+                             "policy.pre_configure_below is 'none'")
         if self.sample_interval < 0.01:
             raise ValueError("sample_interval must be at least 10ms (each sample is a "
                              "command to the MN's agent)")

@@ -164,3 +164,80 @@ def test_a_handover_to_another_network_overtakes_the_preparations_under_way(tmp_
     assert in_b.reason == "overtaken by the handover to net-a (the MN left net-b)"
     d.stop(wait=WAIT)
     mn.log.close()
+
+
+class BufferingMN(FakeMN):
+    """The fake MN of C.4's buffering alternative: its MPA handover reports what the nAR
+    flushed, as agents/handover.py does."""
+    def mpa_handover(self, ctn, ap, buffering_period_ms=None):
+        self.calls.append(("mpa_handover", ctn, buffering_period_ms))
+        with self.preconf.lock:
+            self.preconf.active.pop(ctn)
+        return {"ncoa": NCOA[ctn], "buffering": buffering_period_ms is not None,
+                "buffered_packets": 2, "switching": {"connect": {"pmksa": "mpa"}}}
+
+
+def test_binding_update_at_the_handover_then_buffering_at_the_chosen_ctn(tmp_path):
+    """binding_update 'handover' (C.4's buffering alternative): no re-INVITE while the two
+    CTNs are pre-configured; at the handover one re-INVITE from the chosen CTN's nCoA alone,
+    then the MPA handover asks its access router to buffer (the cap passed on), and no
+    re-INVITE after the move: the CN already has that one address."""
+    mn = BufferingMN(tmp_path)
+    d = PolicyDriver(mn, {}, {"ap-a": "net-a", "ap-b": "net-b", "ap-c": "net-c"},
+                     {"net-a": "aa-a", "net-c": "aa-c"}, "ap-b", time.perf_counter_ns(),
+                     binding_update="handover", buffering_ms=1000.0)
+    d._scan = {"ap-a": -62.0, "ap-b": -58.0, "ap-c": -50.0}      # C the strongest now
+    with d.lock:
+        d._dispatch([Action(1.0, PRE_CONFIGURE, "ap-c", "net-c"),
+                     Action(1.0, PRE_CONFIGURE, "ap-a", "net-a")])
+    deadline = time.monotonic() + WAIT
+    while len(mn.preconf.names()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with d.lock:
+        d._dispatch([Action(2.0, HANDOVER, "ap-a", "net-a", "ap-b", "better-candidate",
+                            PRE_CONFIGURED)])
+    summary = d.stop(wait=WAIT)
+    assert summary["unfinished"] == 0
+    assert [c for c in mn.calls if c[0] != "preconfigure"] == [
+        ("binding_update", NCOA["net-a"], ()), ("mpa_handover", "net-a", 1000.0)]
+    assert [(b["when"], b["contacts"]) for b in summary["binding_updates"]] == [
+        ("handover", [NCOA["net-a"]])]
+    [h] = summary["handovers"]
+    assert h["buffering"] is True and h["buffered_packets"] == 2 and h["binding_update_ms"] >= 0
+    assert summary["constants"]["buffering_ms"] == 1000.0
+    assert mn.preconf.names() == []                  # C released after the commit
+    mn.log.close()
+
+
+def test_a_failed_binding_update_at_the_handover_is_repeated_after_the_move(tmp_path):
+    """The CN did not take the nCoA before the move: the final re-INVITE goes after it."""
+    mn = BufferingMN(tmp_path)
+    mn.together = threading.Barrier(1)
+    sent = []
+
+    def binding_update(address, also=()):
+        sent.append(address)
+        if len(sent) == 1:
+            from orchestrator.agents.control import CommandError
+            raise CommandError("408 request timeout")
+    mn.binding_update = binding_update
+    d = PolicyDriver(mn, {}, {"ap-a": "net-a", "ap-b": "net-b"}, {"net-a": "aa-a"}, "ap-b",
+                     time.perf_counter_ns(), binding_update="handover", buffering_ms=500.0)
+    mn.preconfigure("net-a", "dhcp", 1.0)
+    d._handover(Action(2.0, HANDOVER, "ap-a", "net-a", "ap-b", "better-candidate",
+                       PRE_CONFIGURED))
+    d.stop(wait=WAIT)
+    assert [(b["when"], b["status"]) for b in d.binding_updates] == [
+        ("handover", "failed"), ("after", "ok")]
+    assert sent == [NCOA["net-a"], NCOA["net-a"]]
+    mn.log.close()
+
+
+def test_buffering_needs_the_stream_at_the_ncoa_before_the_move(tmp_path):
+    import pytest
+    mn = FakeMN(tmp_path)
+    for bu, ms in (("after", 500.0), (None, 500.0), ("handover", 0.0), ("handover", 20_000.0)):
+        with pytest.raises(ValueError, match="buffering_ms needs"):
+            PolicyDriver(mn, {}, {"ap-b": "net-b"}, {}, "ap-b", 0, binding_update=bu,
+                         buffering_ms=ms)
+    mn.log.close()

@@ -114,3 +114,45 @@ def test_signalling_window_ends_at_the_handover_and_sip_at_the_final_reinvite():
     del summary["binding_updates"][1]
     assert signalling_window(summary, 0.0)["sip"] == pytest.approx(11.55)
     assert signalling_window({"handovers": summary["handovers"][:1]}, 0.0) is None
+
+
+def test_buffering_values_from_the_access_routers_events():
+    """C.4's buffering alternative: what the target access router held for this MN from the
+    handover on and whether the MN's ATTACHED ended each hold; another MN's, or one before
+    the handover, do not count."""
+    from orchestrator.experiment.multi_ctn import buffering_values
+    events = [ev("ar-a", "buffering_start", 500, mn="mn", ncoa="10.1.0.50", period_ms=1000),
+              ev("ar-a", "buffering_flushed", 520, mn="mn", packets=9, held_ms=15.0,
+                 reason="MN attached", dropped=0),                       # before the handover
+              ev("ar-c", "buffering_start", 1001, mn="other", ncoa="10.3.0.51"),
+              ev("ar-c", "buffering_flushed", 1050, mn="other", packets=5, held_ms=40.0,
+                 reason="MN attached", dropped=0),
+              ev("ar-a", "buffering_start", 1002, mn="mn", ncoa="10.1.0.50", period_ms=1000),
+              ev("ar-a", "buffering_flushed", 1040, mn="mn", packets=3, held_ms=33.5,
+                 reason="MN attached", dropped=0)]
+    v = buffering_values(events, "mn", 1000 * MS)
+    assert v == {"buffered_packets": (3, "count"), "buffer_held": (33.5, "ms"),
+                 "buffer_flushed_by_attached": (1.0, "bool"), "buffer_dropped": (0, "count")}
+    capped = events[:-1] + [ev("ar-a", "buffering_flushed", 2002, mn="mn", packets=60,
+                               held_ms=1000.0, reason="period expired", dropped=0)]
+    assert buffering_values(capped, "mn", 1000 * MS)["buffer_flushed_by_attached"] == (0.0, "bool")
+    never = buffering_values(events[:-1], "mn", 1000 * MS)           # armed, never flushed
+    assert never["buffer_flushed_by_attached"] == (0.0, "bool")
+    assert never["buffered_packets"] == (0, "count") and never["buffer_held"] == (None, "ms")
+    assert buffering_values(events[:4], "mn", 1000 * MS) == {"buffered_packets": (0, "count")}
+    assert buffering_values(events, "mn", None) == {}
+
+
+def test_c4_values_report_the_binding_update_at_the_handover_and_the_buffer():
+    events = [ev("mn", "l2_handoff_start", 1060), ev("mn", "l2_handoff_done", 1090),
+              ev("ar-a", "buffering_start", 1055, mn="mn", ncoa="10.1.0.50"),
+              ev("mn", "ncoa_assigned", 1092, ncoa="10.1.0.50"),
+              ev("ar-a", "buffering_flushed", 1095, mn="mn", packets=2, held_ms=30.0,
+                 reason="MN attached", dropped=0)]
+    detail = {"movement": {"handovers": [{"start_ns": 1000 * MS, "binding_update_ms": 48.5}],
+                           "binding_updates": [{"when": "handover", "contacts": ["10.1.0.50"],
+                                                "status": "ok"}]},
+              "signalling": None, "stream": [pkt(s, s * 16, "10.1.0.50") for s in range(60, 80)]}
+    v = c4_values(events, detail, "mn", 1000 * MS)
+    assert v["handover_binding_update"] == (48.5, "ms") and v["buffered_packets"] == (2, "count")
+    assert v["transient_packets"] == (0, "count") and v["binding_updates_before"] == (0, "count")

@@ -290,3 +290,38 @@ def test_switch_back_options_load(tmp_path):
 ])
 def test_switch_back_refusals(tmp_path, old, new, message):
     assert experiment_error(tmp_path, SWITCH.replace(old, new)) == [message]
+
+
+CALL = "      sample_interval: 50ms\n"
+
+
+@pytest.mark.parametrize("call,message", [
+    ("{binding_update: after, buffering: 500ms}",
+     "13:13: scenarios[0].movement.call: buffering needs the stream at the nCoA before the "
+     "move (binding_update 'handover' or 'before'): with 'after' the CN sends to the old "
+     "address and the target access router would hold nothing"),
+    ("{binding_update: handover, buffering: 0ms}",
+     "13:13: scenarios[0].movement.call: buffering must be a positive period, e.g. '500ms'; "
+     "leave it out to disable buffering"),
+    ("{binding_update: handover, buffering: 11s}",
+     "13:51: scenarios[0].movement.call.buffering: 11s is more than the emulation can do: "
+     "call.buffering is at most 10s"),
+    ("{binding_update: handover, buffering: 500}",
+     "13:51: scenarios[0].movement.call.buffering: expected a duration with a unit, like "
+     "'15ms' or '1.5s' (got 500)"),
+    ("{binding_update: at-handover}",
+     "13:30: scenarios[0].movement.call.binding_update: expected one of 'before', 'after' or "
+     "'handover' (got 'at-handover')"),
+    ("{binding_update: handover}",
+     "10:7: scenarios[0].movement: call binding_update 'handover' needs a pre-configured "
+     "nCoA and tunnel (C.4): policy.pre_configure_below is 'none'"),
+    ("{binding_update: before, buffering: 1s}",
+     "10:7: scenarios[0].movement: call buffering needs a pre-configured nCoA and tunnel "
+     "(C.4): policy.pre_configure_below is 'none'"),
+])
+def test_call_buffering_and_binding_update_refusals(tmp_path, call, message):
+    """C.4's buffering alternative (call.buffering, binding_update 'handover'): each refusal
+    names the line and the YAML path (the policy here pre-configures nothing)."""
+    assert CALL in EXPERIMENT
+    text = EXPERIMENT.replace(CALL, CALL + f"      call: {call}\n")
+    assert experiment_error(tmp_path, text) == [message]
