@@ -134,3 +134,18 @@ def test_a_single_cell_draws_no_cell_figure(tmp_path):
     c6 = registered()["rfc6252_c6"]
     figs = c6.write_figures(_run(tmp_path), tmp_path / "figures")
     assert [p.name for p in figs] == ["c6_success.png", "c6_success.svg"]
+
+
+def test_configurations_of_one_cell_size_have_no_cell_check(tmp_path):
+    """c6-rtt varies the RTT to the AAA, not the cell: D is the same in every configuration
+    and the observed limit falls with the RTT; check (e) (the limit grows with D) does not
+    apply there."""
+    c6 = registered()["rfc6252_c6"]
+
+    def outcome(conf, d, v, budget):               # the far AAA: a larger budget
+        return formula(conf, d, v, budget * (4 if conf == "rtt-150ms" else 1))
+    run = _run(tmp_path, cells={"rtt-30ms": 6.8, "rtt-150ms": 6.8}, speeds=CELL_SPEEDS,
+               repetitions=1, outcome=outcome)
+    checks = c6.run_checks(run)
+    assert [c for c in checks if c["id"] == "e"] == []
+    assert [c for c in checks if c["id"] == "a"]        # the other checks are there

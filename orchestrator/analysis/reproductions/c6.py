@@ -57,6 +57,8 @@ TITLES = {"pre-authentication": "pre-authentication only",
           "pre-configuration": "pre-authentication + pre-configuration"}
 COLOURS = {"pre-authentication": "#1f77b4", "pre-configuration": "#2ca02c"}
 MARGIN = 1.25            # "well below / above" the predicted limit, for the checks
+# check (e) compares cell sizes: configurations whose D differ by less than this are one size
+CELL_RATIO = 1.25
 
 
 def rfc_example() -> dict:
@@ -269,8 +271,8 @@ def checks(run: RunData) -> list[dict]:
     cl = cells(run)
     for depth, g in cl.groupby("depth", sort=False):
         g = g.dropna(subset=["observed_limit_mps", "D_m"])
-        if len(g) < 2:
-            continue
+        if len(g) < 2 or g["D_m"].max() < CELL_RATIO * g["D_m"].min():
+            continue                  # one cell size (e.g. configurations that vary the RTT)
         grows = bool((g["observed_limit_mps"].diff().dropna() >= 0).all())
         ratio = g["observed_limit_mps"].iloc[-1] / g["observed_limit_mps"].iloc[0]
         out.append(check("e", f"the observed limit grows with the cell size [{TITLES[depth]}]",
