@@ -147,6 +147,12 @@ def checks_list(checks: list[dict]) -> list[str]:
             f"{c['check']}" for c in checks]
 
 
+def checks_section(checks: list[dict], heading: str = "Checks") -> list[str]:
+    """A README's checks section: the verdicts, the link to tables/checks.md, the list."""
+    return [f"## {heading}: {verdicts(checks)}", "", "See [tables/checks.md](tables/checks.md).",
+            "", *checks_list(checks), ""]
+
+
 def verdicts(checks: list[dict]) -> str:
     good = sum(c["ok"] is True for c in checks)
     bad = sum(c["ok"] is False for c in checks)

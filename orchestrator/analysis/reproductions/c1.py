@@ -34,7 +34,7 @@ import pandas as pd
 from orchestrator.analysis import reference
 from orchestrator.analysis.plots import caption, plt, save
 from orchestrator.analysis.records import RunData, ok, stats, values
-from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_section, verdicts
 
 TABLE = "rfc6252_c1"
 C1 = Reproduction(TABLE, "RFC 6252 C.1/C.2: switch-back with and without the MPA-SA")
@@ -218,8 +218,7 @@ def figures(run: RunData, out_dir: Path) -> list[Path]:
 @C1.readme
 def readme(run: RunData, checks_: list[dict]) -> list[str]:
     return ["## RFC 6252 C.1/C.2: switch-back with and without the MPA-SA", "", *markdown(run),
-            "", f"## Checks: {verdicts(checks_)}", "", "See [tables/checks.md](tables/checks.md).",
-            "", *checks_list(checks_), ""]
+            "", *checks_section(checks_)]
 
 
 @C1.summary

@@ -50,7 +50,7 @@ import pandas as pd
 
 from orchestrator.analysis import parameters, reference
 from orchestrator.analysis.records import RunData, ok, stats, values
-from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_section, verdicts
 
 TABLE = "rfc6252_c4"
 C4 = Reproduction(TABLE, "RFC 6252 C.4: pre-authentication with several candidate target "
@@ -263,8 +263,7 @@ def checks(run: RunData) -> list[dict]:
 def readme(run: RunData, checks_: list[dict]) -> list[str]:
     return ["## RFC 6252 C.4: several candidate target networks, three schemes and buffering",
             "",
-            *markdown(run), "", f"## Checks: {verdicts(checks_)}", "",
-            "See [tables/checks.md](tables/checks.md).", "", *checks_list(checks_), ""]
+            *markdown(run), "", *checks_section(checks_)]
 
 
 @C4.summary

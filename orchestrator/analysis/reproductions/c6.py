@@ -45,7 +45,7 @@ import pandas as pd
 from orchestrator.analysis import reference
 from orchestrator.analysis.plots import caption, plt, save
 from orchestrator.analysis.records import RunData, ok, stats, values
-from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_section, verdicts
 from orchestrator.mobility import c6 as formula
 from orchestrator.mobility.geometry import to_feet
 
@@ -379,8 +379,7 @@ def cell_figures(run: RunData, out_dir: Path) -> list[Path]:
 @C6.readme
 def readme(run: RunData, checks_: list[dict]) -> list[str]:
     return ["## RFC 6252 C.6: MPA success against velocity", "", *markdown(run), "",
-            f"## Checks: {verdicts(checks_)}", "", "See [tables/checks.md](tables/checks.md).",
-            "", *checks_list(checks_), ""]
+            *checks_section(checks_)]
 
 
 @C6.summary

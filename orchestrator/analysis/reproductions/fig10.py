@@ -32,7 +32,7 @@ from orchestrator.analysis.plots import boxes, caption, plt, save
 from orchestrator.analysis.records import (PARAM, RunData, failed_repetitions, ok, point_label,
                                            scenario_names, slug, stats, sweep_params,
                                            sweep_points, values)
-from orchestrator.analysis.reproduction import Reproduction, check, checks_list, verdicts
+from orchestrator.analysis.reproduction import Reproduction, check, checks_section, verdicts
 from orchestrator.model.units import parse_duration
 
 TABLE = "rfc6252_fig10"
@@ -354,9 +354,7 @@ def readme(run: RunData, checks: list[dict]) -> list[str]:
             mapping_note(run) + " Measured median over the repetitions with status ok (RFC "
             "value), ms; p5-p95 and n in [tables/fig10_beside_rfc.csv](tables/fig10_beside_rfc.csv).",
             "", fig10_markdown(run, beside_rfc(run)),
-            f"## Structure checks: {verdicts(checks)}", "",
-            "See [tables/checks.md](tables/checks.md).", "",
-            *checks_list(checks), ""]
+            *checks_section(checks, "Structure checks")]
 
 
 @FIG10.summary
